@@ -1,0 +1,35 @@
+# The README's quick start: `make run` to talk to the bot locally, `make test` to run every test.
+# Both build .venv/ (and node_modules/ where npm exists) on first use.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+# Node is optional: without it the bot still runs (no emulator) and the manifest test says why it skipped.
+$(NODE_STAMP): package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	else echo "npm not found: skipping the Teams emulator and manifest schema"; fi
+
+run: $(STAMP) $(NODE_STAMP)
+	./scripts/run-local
+
+test: $(STAMP) $(NODE_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/sweep.py
+
+clean:
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,201 @@
+"""The aiohttp application: `/api/messages` for Teams, `/healthz` for whoever watches the bot."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from botbuilder.core import TurnContext, serializer_helper
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, ActivityTypes
+
+from bot.auth import build_authentication
+from bot.config import Settings
+from bot.connector import AppCredentialsTokenSource, TeamsConnector
+from bot.handler import EngagementBot
+from bot.proactive import OutboxSender
+from dialogs.turn import Clock, Services
+from storage.db import create_engine, ping, session_factory
+
+log = logging.getLogger(__name__)
+
+ACTIVITY_TYPES = frozenset(t.value for t in ActivityTypes)
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)  # type: ignore[arg-type]
+SERVICES = web.AppKey("services", Services)
+OUTBOX = web.AppKey("outbox", OutboxSender)
+ADAPTER = web.AppKey("adapter", CloudAdapter)
+BOT = web.AppKey("bot", EngagementBot)
+ENGINE = web.AppKey("engine", object)
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _problem(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+def shape_problem(payload: Any) -> str | None:
+    """Why this JSON is not an activity the bot can take, or None if it is."""
+    if not isinstance(payload, dict):
+        return "an activity must be a JSON object"
+    kind = payload.get("type")
+    if not isinstance(kind, str) or not kind:
+        return "the activity has no type"
+    if kind not in ACTIVITY_TYPES:
+        return f"unknown activity type {kind[:40]!r}"
+    service_url = payload.get("serviceUrl")
+    if not isinstance(service_url, str) or not service_url.startswith(("https://", "http://")):
+        return "the activity has no serviceUrl"
+    for part in ("conversation", "from", "recipient"):
+        value = payload.get(part)
+        if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
+            return f"the activity has no {part}.id"
+    if not isinstance(payload.get("channelId"), str):
+        return "the activity has no channelId"
+    if payload.get("channelData") is not None and not isinstance(payload["channelData"], dict):
+        return "channelData must be an object"
+    return None
+
+
+async def messages(request: web.Request) -> web.Response:
+    if request.content_type != "application/json":
+        return _problem(415, "send the activity as application/json")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        log.warning("activity refused", extra={"why": "body too large"})
+        return _problem(413, "the activity is too large")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        log.warning("activity refused", extra={"why": "not JSON"})
+        return _problem(400, "the body is not JSON")
+    problem = shape_problem(payload)
+    if problem:
+        log.warning("activity refused", extra={"why": problem})
+        return _problem(400, problem)
+    try:
+        activity = Activity().deserialize(payload)
+    except Exception:
+        log.warning("activity refused", extra={"why": "not an activity"})
+        return _problem(400, "the body is not a Bot Framework activity")
+
+    app = request.app
+    try:
+        response = await app[ADAPTER].process_activity(
+            request.headers.get("Authorization", ""), activity, app[BOT].on_turn
+        )
+    except PermissionError:
+        log.warning("activity refused", extra={"why": "unauthorised", "type": activity.type})
+        return _problem(401, "unauthorised")
+    if response is not None:
+        return web.json_response(serializer_helper(response.body), status=response.status)
+    return web.Response(status=201)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        await asyncio.wait_for(ping(request.app[ENGINE]), timeout=5)  # type: ignore[arg-type]
+    except Exception as error:
+        log.error("health check failed", extra={"error": type(error).__name__})
+        return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+@web.middleware
+async def request_log(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as error:
+        status = error.status
+        raise
+    except Exception:
+        log.exception("request failed", extra={"path": request.path})
+        return _problem(500, "internal error")
+    finally:
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+
+
+async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+    log.error(
+        "turn failed",
+        exc_info=(type(error), error, error.__traceback__),
+        extra={"type": turn_context.activity.type},
+    )
+    if turn_context.activity.type == ActivityTypes.message:
+        with contextlib.suppress(Exception):
+            await turn_context.send_activity(
+                "Sorry, something went wrong on my side and that was not done. Please try "
+                "again; if it keeps happening, tell the register keepers."
+            )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    run_background: bool = True,
+) -> web.Application:
+    """The bot as an aiohttp app. Tests pass a clock and drive the outbox sender themselves."""
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[request_log])
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        http = aiohttp.ClientSession()
+        sender = OutboxSender(
+            sessions, TeamsConnector(http, AppCredentialsTokenSource(settings)), clock
+        )
+        services = Services(
+            sessions=sessions, clock=clock, zone=settings.zone, outbox_written=sender.kick
+        )
+        adapter = CloudAdapter(build_authentication(settings))
+        adapter.on_turn_error = _on_turn_error
+        app[ENGINE] = engine
+        app[SERVICES] = services
+        app[OUTBOX] = sender
+        app[ADAPTER] = adapter
+        app[BOT] = EngagementBot(services, tenant_id=settings.tenant_id)
+        task = None
+        if run_background:
+            task = asyncio.create_task(sender.run_forever(settings.outbox_interval_seconds))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await http.close()
+            await engine.dispose()
+
+    app.cleanup_ctx.append(resources)
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    return app

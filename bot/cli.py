@@ -1,0 +1,128 @@
+"""`engagement-bot`: run the bot and look after its register from the command line."""
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from bot import logs
+from bot.app import create_app, system_clock
+from bot.config import ConfigError, Settings, load_settings
+from storage import roles_file
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
+
+log = logging.getLogger("engagement-bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="engagement-bot",
+        description="A Teams bot that runs the council's Managing Customer Engagement policy.",
+        epilog="Settings come from the environment and an optional .env file: see README.md.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="migrate the database and run the bot")
+    serve.description = "Migrate the database, then serve /api/messages and /healthz."
+    serve.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3978)")
+
+    db = commands.add_parser("db", help="database tasks")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
+    db_commands.add_parser(
+        "upgrade",
+        help="apply the migrations to DATABASE_URL",
+        description="Apply every "
+        "Alembic migration not yet applied to the database named by DATABASE_URL.",
+    )
+
+    roles = commands.add_parser("roles", help="who holds which role")
+    roles_commands = roles.add_subparsers(dest="roles_command", required=True, metavar="TASK")
+    roles_import = roles_commands.add_parser(
+        "import",
+        help="make the register's roles those of a TOML file",
+        description="Import service areas, managers and council-wide roles from a TOML file. "
+        "People are matched by email or AAD object id; a name removed from the file loses its "
+        "role. A malformed file changes nothing.",
+    )
+    roles_import.add_argument("file", type=Path, metavar="FILE")
+    return parser
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _import_roles(settings: Settings, spec: roles_file.RolesSpec) -> roles_file.ImportResult:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            result = await roles_file.apply(session, spec, now=system_clock())
+            await session.commit()
+        return result
+    finally:
+        await engine.dispose()
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    from aiohttp import web
+
+    asyncio.run(_migrate(settings))
+    if settings.local_only:
+        log.warning("no MICROSOFT_APP_ID: requests are not authenticated; fit for local use only")
+    host = host or settings.host
+    port = port or settings.port
+    log.info("listening", extra={"url": f"http://{host}:{port}/api/messages"})
+    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    load_dotenv(override=False)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"engagement-bot: configuration error: {error}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+
+    if args.command == "serve":
+        _serve(settings, args.host, args.port)
+    elif args.command == "db":
+        asyncio.run(_migrate(settings))
+        print("database is up to date")
+    elif args.command == "roles":
+        try:
+            spec = roles_file.parse(args.file.read_text(encoding="utf-8"))
+        except OSError as error:
+            print(f"engagement-bot: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+            return 2
+        except UnicodeDecodeError:
+            print(f"{args.file}: not UTF-8 text (nothing was changed)", file=sys.stderr)
+            return 2
+        except roles_file.RolesFileError as error:
+            print(f"{args.file}: {error} (nothing was changed)", file=sys.stderr)
+            return 2
+        result = asyncio.run(_import_roles(settings, spec))
+        if result.changed:
+            print(
+                f"roles imported: {result.granted} granted, {result.revoked} removed, "
+                f"{result.areas_added} service areas added, {result.areas_renamed} renamed"
+            )
+        else:
+            print("roles imported: no changes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Proactive calls to Teams' Bot Connector REST API, with the errors sorted for retrying.
+
+Replies inside a turn go through the SDK's turn context; messages the bot starts itself (the
+outbox) come through here, so that throttling (429 with Retry-After) and outages can be told
+apart from a recipient who is gone for good.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import aiohttp
+from botframework.connector.auth import MicrosoftAppCredentials
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Retry-After beyond this is treated as this: a notification must not wait a day on one header.
+MAX_RETRY_AFTER_SECONDS = 600.0
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientDeliveryError(DeliveryError):
+    """Try again later: throttled, Teams unavailable, or the network down."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Will never succeed as it is: the user left, the bot was removed, the request is wrong."""
+
+
+@dataclass(frozen=True)
+class Address:
+    service_url: str
+    conversation_id: str
+
+
+class TokenSource(Protocol):
+    async def token(self) -> str | None: ...
+
+
+class AppCredentialsTokenSource:
+    """A Bot Framework access token for the bot's app id, or none when running locally."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._credentials: MicrosoftAppCredentials | None = None
+        if settings.app_id:
+            tenant = settings.tenant_id if settings.app_type == "SingleTenant" else None
+            self._credentials = MicrosoftAppCredentials(
+                settings.app_id, settings.app_password, channel_auth_tenant=tenant
+            )
+
+    async def token(self) -> str | None:
+        if self._credentials is None:
+            return None
+        # MSAL is synchronous and caches the token; keep its network call off the event loop.
+        return await asyncio.to_thread(self._credentials.get_access_token)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
+
+
+class TeamsConnector:
+    def __init__(self, http: aiohttp.ClientSession, tokens: TokenSource) -> None:
+        self._http = http
+        self._tokens = tokens
+
+    async def send(self, to: Address, activity: dict[str, Any]) -> str | None:
+        url = f"{_conversation_url(to)}/activities"
+        body = await self._call("POST", url, activity)
+        return body.get("id") if isinstance(body, dict) else None
+
+    async def update(self, to: Address, activity_id: str, activity: dict[str, Any]) -> None:
+        url = f"{_conversation_url(to)}/activities/{quote(activity_id, safe='')}"
+        await self._call("PUT", url, {**activity, "id": activity_id})
+
+    async def _call(self, method: str, url: str, payload: dict[str, Any]) -> Any:
+        headers = {"Content-Type": "application/json"}
+        token = await self._tokens.token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            async with self._http.request(
+                method, url, json=payload, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
+            ) as response:
+                status = response.status
+                if status < 300:
+                    if response.content_type == "application/json":
+                        return await response.json()
+                    return None
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise TransientDeliveryError(f"network: {type(error).__name__}") from error
+        if status == 429 or status >= 500 or status == 408:
+            raise TransientDeliveryError(f"HTTP {status}", status=status, retry_after=retry_after)
+        raise PermanentDeliveryError(f"HTTP {status}", status=status)
+
+
+def _conversation_url(to: Address) -> str:
+    return f"{to.service_url.rstrip('/')}/v3/conversations/{quote(to.conversation_id, safe='')}"

@@ -1,0 +1,112 @@
+"""The activity handler: who is talking, where to reach them again, and which dialog answers."""
+
+import logging
+from dataclasses import dataclass
+
+from botbuilder.core import ActivityHandler, TurnContext
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.schema import ChannelAccount
+
+from bot import teams
+from dialogs import commands
+from dialogs.turn import Actor, Reply, Services
+from storage import conversations, people
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    actor: Actor
+    first_contact: bool  # the bot had no way to reach this person before this turn
+
+
+class EngagementBot(ActivityHandler):
+    def __init__(self, services: Services, *, tenant_id: str | None = None) -> None:
+        self._services = services
+        self._tenant_id = tenant_id or None
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if self._tenant_id and teams.tenant_id(activity) != self._tenant_id:
+            # A multi-tenant app id can be installed elsewhere; this register is one council's.
+            log.warning("activity from another tenant ignored", extra={"type": activity.type})
+            return
+        await super().on_turn(turn_context)
+
+    # --- who is acting ------------------------------------------------------------------------
+
+    async def _email_of(self, turn_context: TurnContext) -> str | None:
+        """Ask Teams' roster for the sender's email: activities never carry it."""
+        try:
+            member = await TeamsInfo.get_member(
+                turn_context, turn_context.activity.from_property.id
+            )
+        except Exception as error:  # a missing roster entry must not stop the turn
+            log.info("roster lookup failed", extra={"error": type(error).__name__})
+            return None
+        return getattr(member, "email", None) or getattr(member, "user_principal_name", None)
+
+    async def _arrive(self, turn_context: TurnContext) -> Arrival:
+        activity = turn_context.activity
+        sender: ChannelAccount = activity.from_property
+        now = self._services.clock()
+        async with self._services.sessions() as session:
+            person = await people.find_by_teams_identity(
+                session, teams_user_id=sender.id, aad_object_id=sender.aad_object_id
+            )
+            email = None
+            if person is None or person.email is None:
+                email = await self._email_of(turn_context)
+            person = await people.link_teams_identity(
+                session,
+                teams_user_id=sender.id,
+                aad_object_id=sender.aad_object_id,
+                name=sender.name,
+                email=email,
+                now=now,
+            )
+            _, created = await conversations.save(
+                session, teams.where(activity), person_id=person.id, now=now
+            )
+            actor = Actor(person.id, person.display_name, people.roles_of(person))
+            await session.commit()
+        if created:
+            self._services.outbox_written()
+        return Arrival(actor, created and teams.conversation_type(activity) == "personal")
+
+    async def _send(self, turn_context: TurnContext, replies: list[Reply]) -> None:
+        for reply in replies:
+            await turn_context.send_activity(teams.to_activity(reply))
+
+    # --- activities ---------------------------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        arrival = await self._arrive(turn_context)
+        typed = teams.typed_text(turn_context)
+        replies: list[Reply] = []
+        if arrival.first_contact:
+            replies.append(commands.welcome(arrival.actor))
+            if not typed or commands.is_greeting(typed):
+                await self._send(turn_context, replies)
+                return
+        replies += await commands.dispatch(self._services, arrival.actor, typed)
+        await self._send(turn_context, replies)
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        added = activity.members_added or []
+        if any(m.id == activity.recipient.id for m in added):
+            await self._installed(turn_context)
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._installed(turn_context)
+
+    async def _installed(self, turn_context: TurnContext) -> None:
+        arrival = await self._arrive(turn_context)
+        log.info(
+            "bot installed",
+            extra={"scope": teams.conversation_type(turn_context.activity)},
+        )
+        if arrival.first_contact:
+            await self._send(turn_context, [commands.welcome(arrival.actor)])

@@ -1,0 +1,139 @@
+"""The outbox sender: delivers queued notifications to Teams, with retries and back-off."""
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.connector import (
+    Address,
+    PermanentDeliveryError,
+    TeamsConnector,
+    TransientDeliveryError,
+)
+from dialogs.turn import Clock
+from storage import conversations, outbox
+from storage.models import ConversationRef, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        connector: TeamsConnector,
+        clock: Clock,
+        *,
+        lease: timedelta = timedelta(minutes=2),
+        base_backoff: timedelta = timedelta(seconds=5),
+        max_backoff: timedelta = timedelta(minutes=5),
+        no_conversation_recheck: timedelta = timedelta(hours=1),
+    ) -> None:
+        self._sessions = sessions
+        self._connector = connector
+        self._clock = clock
+        self._lease = lease
+        self._base_backoff = base_backoff
+        self._max_backoff = max_backoff
+        self._no_conversation_recheck = no_conversation_recheck
+        self._wake = asyncio.Event()
+
+    def kick(self) -> None:
+        """Something was queued: deliver now rather than at the next interval."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Deliver what is due; returns how many messages were delivered."""
+        async with self._sessions() as session:
+            claimed = await outbox.claim_due(session, now=self._clock(), lease=self._lease)
+        delivered = 0
+        for message in claimed:
+            delivered += await self._deliver(message)
+        return delivered
+
+    async def run_forever(self, interval: float) -> None:
+        while True:
+            try:
+                while await self.run_once():
+                    pass
+            except Exception:
+                log.exception("outbox sweep failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+
+    async def _target(
+        self, session: AsyncSession, message: OutboxMessage
+    ) -> ConversationRef | None:
+        if message.person_id is not None:
+            return await conversations.personal_for(session, message.person_id)
+        if message.channel_id is not None:
+            return await conversations.for_channel(session, message.channel_id)
+        return None
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
+        delay = min(self._base_backoff * (2 ** min(attempts, 16)), self._max_backoff)
+        if retry_after is not None:
+            delay = max(delay, timedelta(seconds=retry_after))
+        return delay
+
+    async def _deliver(self, message: OutboxMessage) -> int:
+        async with self._sessions() as session:
+            ref = await self._target(session, message)
+            address = Address(ref.service_url, ref.conversation_id) if ref else None
+        # No transaction stays open while Teams is called: that can take seconds.
+        error: Exception | None = None
+        activity_id: str | None = None
+        if address is not None:
+            try:
+                activity_id = await self._connector.send(address, message.activity)
+            except (TransientDeliveryError, PermanentDeliveryError) as failure:
+                error = failure
+        now = self._clock()
+        async with self._sessions() as session:
+            if address is None:
+                await outbox.mark_retry(
+                    session,
+                    message.id,
+                    next_attempt_at=now + self._no_conversation_recheck,
+                    error=outbox.NO_CONVERSATION,
+                    count_attempt=False,
+                )
+                log.info(
+                    "notification held", extra={"outbox_id": message.id, "why": "no conversation"}
+                )
+                return 0
+            if isinstance(error, TransientDeliveryError):
+                await outbox.mark_retry(
+                    session,
+                    message.id,
+                    next_attempt_at=now + self._backoff(message.attempts, error.retry_after),
+                    error=str(error),
+                )
+                log.warning(
+                    "notification delayed",
+                    extra={
+                        "outbox_id": message.id,
+                        "status": error.status,
+                        "attempt": message.attempts + 1,
+                    },
+                )
+                return 0
+            if isinstance(error, PermanentDeliveryError):
+                await outbox.mark_failed(session, message.id, error=str(error))
+                log.error(
+                    "notification failed", extra={"outbox_id": message.id, "status": error.status}
+                )
+                return 0
+            await outbox.mark_sent(
+                session,
+                message.id,
+                now=now,
+                activity_id=activity_id,
+                conversation_id=address.conversation_id,
+            )
+        log.info("notification sent", extra={"outbox_id": message.id, "purpose": message.purpose})
+        return 1

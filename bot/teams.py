@@ -1,0 +1,82 @@
+"""Reading what Teams put in an activity, and turning dialog replies into activities."""
+
+import re
+from html import unescape
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import Activity
+
+from dialogs.turn import Reply
+from storage.conversations import Where
+
+
+def channel_data(activity: Activity) -> dict[str, Any]:
+    data = activity.channel_data
+    return data if isinstance(data, dict) else {}
+
+
+def tenant_id(activity: Activity) -> str | None:
+    tenant = channel_data(activity).get("tenant")
+    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
+        return tenant["id"]
+    return getattr(activity.conversation, "tenant_id", None)
+
+
+def conversation_type(activity: Activity) -> str:
+    kind = getattr(activity.conversation, "conversation_type", None)
+    if kind in ("personal", "channel", "groupChat"):
+        return kind
+    return "channel" if _channel_id(activity) else "personal"
+
+
+def _channel_id(activity: Activity) -> str | None:
+    channel = channel_data(activity).get("channel")
+    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
+        return channel["id"]
+    return None
+
+
+def where(activity: Activity) -> Where:
+    kind = conversation_type(activity)
+    channel = _channel_id(activity) if kind == "channel" else None
+    team = channel_data(activity).get("team")
+    # A channel is reached by its own id, so that each notification starts a new thread there.
+    conversation_id = channel if channel else activity.conversation.id
+    return Where(
+        conversation_type=kind,
+        conversation_id=conversation_id,
+        service_url=activity.service_url,
+        bot_id=activity.recipient.id,
+        tenant_id=tenant_id(activity),
+        user_id=activity.from_property.id if kind == "personal" else None,
+        channel_id=channel,
+        team_id=team.get("id") if isinstance(team, dict) else None,
+    )
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def typed_text(turn_context: TurnContext) -> str:
+    """The command as typed: @mention of the bot removed, HTML stripped, spaces folded."""
+    activity = turn_context.activity
+    TurnContext.remove_recipient_mention(activity)
+    plain = unescape(_TAGS.sub(" ", activity.text or ""))
+    return " ".join(plain.split())
+
+
+def card_attachment_activity(card: dict[str, Any], summary: str | None = None) -> Activity:
+    activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+    if summary:
+        activity.summary = summary
+    return activity
+
+
+def to_activity(reply: Reply) -> Activity:
+    if reply.card is not None:
+        activity = card_attachment_activity(reply.card, reply.summary)
+        if reply.text:
+            activity.text = reply.text
+        return activity
+    return MessageFactory.text(reply.text or "")

@@ -1,0 +1,1 @@
+"""Adaptive Card builders: plain dicts from small functions, no Bot Framework types."""

@@ -1,0 +1,208 @@
+"""The pieces every card is made of (Adaptive Cards 1.5, as Teams renders them)."""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+Element = dict[str, Any]
+Card = dict[str, Any]
+
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+VERSION = "1.5"
+
+
+def card(
+    body: Iterable[Element | None],
+    actions: Iterable[Element | None] = (),
+    *,
+    refresh: Element | None = None,
+) -> Card:
+    built: Card = {
+        "type": "AdaptiveCard",
+        "$schema": SCHEMA,
+        "version": VERSION,
+        "body": [e for e in body if e is not None],
+        "msteams": {"width": "Full"},
+    }
+    listed = [a for a in actions if a is not None]
+    if listed:
+        built["actions"] = listed
+    if refresh is not None:
+        built["refresh"] = refresh
+    return built
+
+
+def heading(text: str, *, size: str = "Large", color: str | None = None) -> Element:
+    element: Element = {
+        "type": "TextBlock",
+        "text": text,
+        "size": size,
+        "weight": "Bolder",
+        "wrap": True,
+        "style": "heading",
+    }
+    if color:
+        element["color"] = color
+    return element
+
+
+def text(
+    value: str,
+    *,
+    subtle: bool = False,
+    color: str | None = None,
+    weight: str | None = None,
+    size: str | None = None,
+    spacing: str | None = None,
+) -> Element:
+    element: Element = {"type": "TextBlock", "text": value, "wrap": True}
+    if subtle:
+        element["isSubtle"] = True
+    for key, option in (("color", color), ("weight", weight), ("size", size), ("spacing", spacing)):
+        if option:
+            element[key] = option
+    return element
+
+
+def bullets(items: Iterable[str]) -> Element:
+    return text("\n".join(f"- {item}" for item in items))
+
+
+def facts(pairs: Iterable[tuple[str, str | None]]) -> Element | None:
+    listed = [{"title": k, "value": v} for k, v in pairs if v]
+    return {"type": "FactSet", "facts": listed} if listed else None
+
+
+def container(items: Iterable[Element | None], *, style: str | None = None) -> Element:
+    element: Element = {"type": "Container", "items": [i for i in items if i is not None]}
+    if style:
+        element["style"] = style
+    return element
+
+
+def submit(title: str, data: dict[str, Any], *, style: str | None = None) -> Element:
+    action: Element = {"type": "Action.Submit", "title": title, "data": data}
+    if style:
+        action["style"] = style
+    return action
+
+
+def open_dialog(title: str, data: dict[str, Any]) -> Element:
+    """A button that opens a Teams dialog (task module) with `task/fetch`."""
+    return {
+        "type": "Action.Submit",
+        "title": title,
+        "data": {**data, "msteams": {"type": "task/fetch"}},
+    }
+
+
+def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> Element:
+    """A Universal Action: Teams sends it to the bot as an `adaptiveCard/action` invoke."""
+    action: Element = {"type": "Action.Execute", "title": title, "verb": verb, "data": data}
+    if style:
+        action["style"] = style
+    return action
+
+
+def choice_set(
+    input_id: str,
+    label: str,
+    choices: Sequence[tuple[str, str]],
+    *,
+    value: str | Sequence[str] | None = None,
+    multi: bool = False,
+    required: bool = False,
+    expanded: bool = False,
+    error: str | None = None,
+) -> Element:
+    element: Element = {
+        "type": "Input.ChoiceSet",
+        "id": input_id,
+        "label": label,
+        "choices": [{"title": title, "value": v} for v, title in choices],
+        "isMultiSelect": multi,
+        "style": "expanded" if expanded else "compact",
+        "wrap": True,
+    }
+    if value:
+        element["value"] = value if isinstance(value, str) else ",".join(value)
+    return _validated(element, required, error)
+
+
+def text_input(
+    input_id: str,
+    label: str,
+    *,
+    value: str | None = None,
+    multiline: bool = False,
+    max_length: int | None = None,
+    required: bool = False,
+    placeholder: str | None = None,
+    error: str | None = None,
+) -> Element:
+    element: Element = {"type": "Input.Text", "id": input_id, "label": label}
+    if multiline:
+        element["isMultiline"] = True
+    if max_length:
+        element["maxLength"] = max_length
+    if placeholder:
+        element["placeholder"] = placeholder
+    if value:
+        element["value"] = value
+    return _validated(element, required, error)
+
+
+def toggle(input_id: str, title: str, *, value: bool = False) -> Element:
+    return {
+        "type": "Input.Toggle",
+        "id": input_id,
+        "title": title,
+        "value": "true" if value else "false",
+        "valueOn": "true",
+        "valueOff": "false",
+        "wrap": True,
+    }
+
+
+def date_input(
+    input_id: str,
+    label: str,
+    *,
+    value: str | None = None,
+    required: bool = False,
+    error: str | None = None,
+    max_value: str | None = None,
+) -> Element:
+    element: Element = {"type": "Input.Date", "id": input_id, "label": label}
+    if value:
+        element["value"] = value
+    if max_value:
+        element["max"] = max_value
+    return _validated(element, required, error)
+
+
+def time_input(
+    input_id: str,
+    label: str,
+    *,
+    value: str | None = None,
+    required: bool = False,
+    error: str | None = None,
+) -> Element:
+    element: Element = {"type": "Input.Time", "id": input_id, "label": label}
+    if value:
+        element["value"] = value
+    return _validated(element, required, error)
+
+
+def _validated(element: Element, required: bool, error: str | None) -> Element:
+    if required:
+        element["isRequired"] = True
+        element.setdefault("errorMessage", f"{element['label']} is required")
+    if error:
+        # A server-side refusal, shown beside the field when the step is shown again.
+        element["errorMessage"] = error
+    return element
+
+
+def field_error(message: str) -> Element:
+    return text(message, color="Attention", size="Small", spacing="None")

@@ -1,0 +1,59 @@
+"""The welcome card and the help card: what the bot does, and what this person may do."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cards.elements import Card, Element, bullets, card, facts, heading, submit, text
+
+PURPOSE = (
+    "I help the council run its Managing Customer Engagement policy: staff report incidents "
+    "of unacceptable behaviour, managers decide proportionately, restrictions are reviewed on "
+    "time, appeals reach the right people, and everything is kept in a secure register."
+)
+
+
+@dataclass(frozen=True)
+class CommandHelp:
+    usage: str
+    summary: str
+
+
+def _command_rows(commands: Sequence[CommandHelp]) -> Element:
+    return bullets(f"**{c.usage}**: {c.summary}" for c in commands)
+
+
+def welcome_card(
+    name: str | None,
+    role_labels: Sequence[str],
+    commands: Sequence[CommandHelp],
+    actions: Sequence[tuple[str, dict[str, object]]] = (),
+) -> Card:
+    greeting = f"Hello {name.split()[0]}" if name else "Hello"
+    roles = ", ".join(role_labels) if role_labels else "Staff"
+    return card(
+        [
+            heading(greeting),
+            text(PURPOSE),
+            facts([("Your roles", roles)]),
+            text("What you can do here", weight="Bolder"),
+            _command_rows(commands),
+            text(
+                "If you are in danger, call 999. You may end any contact you find distressing.",
+                subtle=True,
+            ),
+        ],
+        [submit(title, data) for title, data in actions],
+    )
+
+
+def help_card(role_labels: Sequence[str], commands: Sequence[CommandHelp]) -> Card:
+    roles = ", ".join(role_labels) if role_labels else "Staff"
+    return card(
+        [
+            heading("Help", size="Medium"),
+            text(PURPOSE, subtle=True),
+            facts([("Your roles", roles)]),
+            _command_rows(commands),
+            text("Type a command in this chat. Commands are not case sensitive.", subtle=True),
+        ]
+    )

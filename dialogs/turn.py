@@ -1,0 +1,40 @@
+"""What a dialog is given and what it gives back."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cards.elements import Card
+from policy.roles import Roles
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person acting, with their roles as the register holds them right now."""
+
+    person_id: int
+    display_name: str | None
+    roles: Roles
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str | None = None
+    card: Card | None = None
+    summary: str | None = None  # the notification preview Teams shows for a card
+
+
+@dataclass
+class Services:
+    """The side effects a dialog may use, injected so tests can drive time and delivery."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    zone: ZoneInfo
+    # Called after a commit that queued notifications, so the sender need not wait its interval.
+    outbox_written: Callable[[], None] = field(default=lambda: None)

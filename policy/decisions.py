@@ -1,0 +1,108 @@
+"""What a decision on an incident can be, and what active management can restrict."""
+
+from enum import StrEnum
+
+
+class DecisionKind(StrEnum):
+    NO_FURTHER_ACTION = "no_further_action"
+    RESTORATIVE_APPROACH = "restorative_approach"
+    ACTIVE_MANAGEMENT = "active_management"
+    POLICE_OR_LEGAL = "police_or_legal"
+
+
+DECISION_LABELS: dict[DecisionKind, str] = {
+    DecisionKind.NO_FURTHER_ACTION: "No further action",
+    DecisionKind.RESTORATIVE_APPROACH: "Restorative approach",
+    DecisionKind.ACTIVE_MANAGEMENT: "Active management",
+    DecisionKind.POLICE_OR_LEGAL: "Refer to police / legal action",
+}
+
+
+class DecidingBody(StrEnum):
+    """Who took a decision fixes who hears an appeal against it."""
+
+    EMPLOYEE = "employee"  # an employee's immediate action
+    MANAGER = "manager"
+    COMPLAINTS_REVIEW_GROUP = "complaints_review_group"
+    CHIEF_EXECUTIVE = "chief_executive"
+    ELECTED_MEMBER = "elected_member"
+
+
+class RestorativeStep(StrEnum):
+    DISCUSSED_BEHAVIOUR = "discussed_behaviour"
+    EXPLAINED_CONCERN = "explained_concern"
+    ASKED_TO_CHANGE = "asked_to_change"
+    EXPLAINED_CONSEQUENCES = "explained_consequences"
+
+
+RESTORATIVE_STEP_LABELS: dict[RestorativeStep, str] = {
+    RestorativeStep.DISCUSSED_BEHAVIOUR: "Discussing their behaviour",
+    RestorativeStep.EXPLAINED_CONCERN: "Explaining why it is concerning",
+    RestorativeStep.ASKED_TO_CHANGE: "Asking them to change how they engage with us",
+    RestorativeStep.EXPLAINED_CONSEQUENCES: (
+        "Explaining potential actions if behaviour does not change"
+    ),
+}
+
+
+class RestrictionType(StrEnum):
+    CONTACT_CHANNELS = "contact_channels"
+    NAMED_OFFICER_OR_MAILBOX = "named_officer_or_mailbox"
+    SINGLE_POINT_OF_CONTACT = "single_point_of_contact"
+    PREMISES_BAN = "premises_ban"
+    LIMIT_TIME_VOLUME_TOPICS = "limit_time_volume_topics"
+    PROTECT_STAFF = "protect_staff"
+    THIRD_PARTY_ONLY = "third_party_only"
+    MATTER_CLOSED = "matter_closed"
+    POLICE_OR_LEGAL = "police_or_legal"
+
+
+RESTRICTION_LABELS: dict[RestrictionType, str] = {
+    RestrictionType.CONTACT_CHANNELS: "Restricting contact to named channels",
+    RestrictionType.NAMED_OFFICER_OR_MAILBOX: "Contact through a named officer or generic mailbox",
+    RestrictionType.SINGLE_POINT_OF_CONTACT: "A single point of contact",
+    RestrictionType.PREMISES_BAN: "Ban from council premises",
+    RestrictionType.LIMIT_TIME_VOLUME_TOPICS: "Limiting the time, volume or topics of contact",
+    RestrictionType.PROTECT_STAFF: "Protecting staff: no direct contact details or staff names",
+    RestrictionType.THIRD_PARTY_ONLY: "Third-party communication through an advocate",
+    RestrictionType.MATTER_CLOSED: "Stopping contact: the matter is closed",
+    RestrictionType.POLICE_OR_LEGAL: "Report to police / legal action",
+}
+
+
+class RestrictionScope(StrEnum):
+    SERVICE = "service"
+    COUNCIL_WIDE = "council_wide"
+
+
+class RestrictionStatus(StrEnum):
+    ACTIVE = "active"
+    LIFTED = "lifted"
+    EXPIRED = "expired"
+    VARIED = "varied"  # replaced by the restriction that varied it
+
+
+class ReviewOutcome(StrEnum):
+    CONTINUE = "continue"
+    VARY = "vary"
+    LIFT = "lift"
+
+
+class AppealRoute(StrEnum):
+    COMPLAINTS_PROCEDURE = "complaints_procedure"
+    COMPLAINTS_REVIEW_GROUP = "complaints_review_group"
+    CHIEF_EXECUTIVE = "chief_executive"
+
+
+class AppealOutcome(StrEnum):
+    UPHELD = "upheld"
+    VARIED = "varied"
+    OVERTURNED = "overturned"
+
+
+class LetterKind(StrEnum):
+    DECISION = "decision"
+    VARIATION = "variation"
+    LIFTED = "lifted"
+    REINSTATEMENT = "reinstatement"
+    APPEAL_OUTCOME = "appeal_outcome"

@@ -1,0 +1,19 @@
+"""An incident's life, and its human reference."""
+
+from enum import StrEnum
+
+
+class IncidentStatus(StrEnum):
+    REPORTED = "reported"  # waiting for a manager's decision
+    DECIDED = "decided"
+
+
+class AffectedParty(StrEnum):
+    STAFF = "staff"
+    ELECTED_MEMBERS = "elected_members"
+    OTHER_CUSTOMERS = "other_customers"
+
+
+def incident_reference(year: int, sequence: int) -> str:
+    """`INC-2026-00042`: the number staff quote in Teams, letters and the register."""
+    return f"INC-{year:04d}-{sequence:05d}"

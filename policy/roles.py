@@ -1,0 +1,71 @@
+"""Who may do what. Everyone in the tenant is staff; other roles come from the roles file."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    MANAGER = "manager"  # of one service area
+    COMPLAINTS_REVIEW_GROUP = "complaints_review_group"
+    CHIEF_EXECUTIVE = "chief_executive"
+    COMPLAINTS_TEAM = "complaints_team"
+    REGISTER_KEEPER = "register_keeper"
+    ELECTED_MEMBER = "elected_member"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.MANAGER: "Manager",
+    Role.COMPLAINTS_REVIEW_GROUP: "Complaints Review Group member",
+    Role.CHIEF_EXECUTIVE: "Chief Executive",
+    Role.COMPLAINTS_TEAM: "Complaints team",
+    Role.REGISTER_KEEPER: "Register keeper",
+    Role.ELECTED_MEMBER: "Elected Member",
+}
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    role: Role
+    service_area: str | None = None  # set for managers only
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The roles one person holds, as read from the register (never from a card)."""
+
+    grants: frozenset[RoleGrant] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, grants: Iterable[RoleGrant]) -> "Roles":
+        return cls(frozenset(grants))
+
+    def has(self, role: Role) -> bool:
+        return any(g.role is role for g in self.grants)
+
+    @property
+    def managed_areas(self) -> frozenset[str]:
+        return frozenset(
+            g.service_area for g in self.grants if g.role is Role.MANAGER and g.service_area
+        )
+
+    def manages(self, service_area: str) -> bool:
+        return service_area in self.managed_areas
+
+    @property
+    def is_register_keeper(self) -> bool:
+        return self.has(Role.REGISTER_KEEPER)
+
+
+def may_decide(roles: Roles, *, service_area: str, is_reporter: bool) -> bool:
+    """A manager of the incident's service area, or a register keeper; never the reporter."""
+    if is_reporter:
+        return False
+    return roles.manages(service_area) or roles.is_register_keeper
+
+
+def may_view_full_record(roles: Roles, *, service_areas: Iterable[str]) -> bool:
+    """Register keepers see everything; managers see customers of their service areas."""
+    if roles.is_register_keeper:
+        return True
+    return bool(roles.managed_areas & set(service_areas))

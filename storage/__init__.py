@@ -1,0 +1,1 @@
+"""The register: models, repositories and migrations. Knows policy, never Teams or aiohttp."""

@@ -1,0 +1,84 @@
+"""Saved conversation references: where the bot can reach a person or a channel later."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ConversationRef, OutboxMessage
+
+
+@dataclass(frozen=True)
+class Where:
+    """A conversation as the activity that arrived in it describes it."""
+
+    conversation_type: str  # personal, channel or groupChat, as Teams says
+    conversation_id: str
+    service_url: str
+    bot_id: str
+    tenant_id: str | None = None
+    user_id: str | None = None
+    channel_id: str | None = None
+    team_id: str | None = None
+
+
+async def save(
+    session: AsyncSession, where: Where, *, person_id: int | None, now: datetime
+) -> tuple[ConversationRef, bool]:
+    """Insert or refresh the reference; True when the bot had no way to reach it before."""
+    ref = await session.scalar(
+        select(ConversationRef).where(ConversationRef.conversation_id == where.conversation_id)
+    )
+    created = ref is None
+    if ref is None:
+        ref = ConversationRef(conversation_id=where.conversation_id)
+        session.add(ref)
+    ref.kind = where.conversation_type
+    ref.service_url = where.service_url
+    ref.bot_id = where.bot_id
+    ref.tenant_id = where.tenant_id
+    ref.user_id = where.user_id if where.conversation_type == "personal" else None
+    ref.person_id = person_id if where.conversation_type == "personal" else None
+    ref.channel_id = where.channel_id
+    ref.team_id = where.team_id
+    ref.updated_at = now
+    await session.flush()
+    if created:
+        await _wake_waiting(session, person_id=ref.person_id, channel_id=ref.channel_id, now=now)
+    return ref, created
+
+
+async def _wake_waiting(
+    session: AsyncSession, *, person_id: int | None, channel_id: str | None, now: datetime
+) -> None:
+    """Notifications held for want of a conversation can go now."""
+    if person_id is not None:
+        target = OutboxMessage.person_id == person_id
+    elif channel_id is not None:
+        target = OutboxMessage.channel_id == channel_id
+    else:
+        return
+    await session.execute(
+        update(OutboxMessage)
+        .where(target, OutboxMessage.status == "pending")
+        .values(next_attempt_at=now)
+    )
+
+
+async def personal_for(session: AsyncSession, person_id: int) -> ConversationRef | None:
+    return await session.scalar(
+        select(ConversationRef)
+        .where(ConversationRef.person_id == person_id, ConversationRef.kind == "personal")
+        .order_by(ConversationRef.updated_at.desc())
+        .limit(1)
+    )
+
+
+async def for_channel(session: AsyncSession, channel_id: str) -> ConversationRef | None:
+    return await session.scalar(
+        select(ConversationRef)
+        .where(ConversationRef.channel_id == channel_id)
+        .order_by(ConversationRef.updated_at.desc())
+        .limit(1)
+    )

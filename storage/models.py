@@ -1,0 +1,338 @@
+"""The register's tables.
+
+Enumerated values are stored as short strings and checked against `policy` enums at the edges
+(repositories and dialogs), so that a new value in the policy needs no table rebuild on SQLite.
+"""
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+# --- people and roles -------------------------------------------------------------------------
+
+
+class ServiceArea(Base):
+    __tablename__ = "service_areas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Person(Base):
+    """A member of staff or an elected member, as Teams and the roles file know them."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    aad_object_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    teams_user_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    roles: Mapped[list["RoleAssignment"]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class RoleAssignment(Base):
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("person_id", "role", "service_area_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(40))
+    service_area_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_areas.id", ondelete="CASCADE")
+    )
+
+    person: Mapped[Person] = relationship(back_populates="roles")
+    service_area: Mapped[ServiceArea | None] = relationship(lazy="joined")
+
+
+# --- customers and incidents --------------------------------------------------------------------
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_reference: Mapped[str | None] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(Text)
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    support_needs: Mapped[str | None] = mapped_column(Text)
+    advocate: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    anonymised_at: Mapped[datetime | None]
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("year", "sequence"),
+        Index("ix_incidents_status_reported_at", "status", "reported_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    sequence: Mapped[int] = mapped_column(Integer)
+    # Teams retries invokes: the same submission must store one incident.
+    submission_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    service_area_id: Mapped[int] = mapped_column(ForeignKey("service_areas.id"))
+    occurred_at: Mapped[datetime]
+    reported_at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(10))
+    behaviours: Mapped[list[Any]]
+    description: Mapped[str] = mapped_column(Text)
+    impact_on_staff: Mapped[str | None] = mapped_column(Text)
+    impact_on_service: Mapped[str | None] = mapped_column(Text)
+    others_affected: Mapped[list[Any]]
+    ended_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    left_premises: Mapped[bool] = mapped_column(Boolean, default=False)
+    police_called: Mapped[bool] = mapped_column(Boolean, default=False)
+    police_reference: Mapped[str | None] = mapped_column(String(64))
+    reporter_wants_support: Mapped[bool] = mapped_column(Boolean, default=False)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20))
+
+    customer: Mapped[Customer] = relationship()
+    reporter: Mapped[Person] = relationship()
+    service_area: Mapped[ServiceArea] = relationship()
+
+
+class IncidentNote(Base):
+    """Information added after the report (`add to INC-...`)."""
+
+    __tablename__ = "incident_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    added_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+
+
+# --- decisions and what follows -----------------------------------------------------------------
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    deciding_body: Mapped[str] = mapped_column(String(40))
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[datetime]
+    reasons: Mapped[str] = mapped_column(Text)
+    restorative_tried: Mapped[bool | None] = mapped_column(Boolean)
+    restorative_not_possible_reason: Mapped[str | None] = mapped_column(Text)
+    without_prior_warning: Mapped[bool] = mapped_column(Boolean, default=False)
+    without_prior_warning_reason: Mapped[str | None] = mapped_column(Text)
+    needs_considered: Mapped[bool | None] = mapped_column(Boolean)
+    needs_considered_note: Mapped[str | None] = mapped_column(Text)
+    reasonable_adjustments: Mapped[str | None] = mapped_column(Text)
+    signposting: Mapped[str | None] = mapped_column(Text)
+    follow_up_on: Mapped[date | None] = mapped_column(Date)
+
+
+class RestorativeStepTaken(Base):
+    __tablename__ = "restorative_steps"
+    __table_args__ = (UniqueConstraint("decision_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    step: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime]
+
+
+class Restriction(Base):
+    __tablename__ = "restrictions"
+    __table_args__ = (Index("ix_restrictions_status_review_due_on", "status", "review_due_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    service_area_id: Mapped[int] = mapped_column(ForeignKey("service_areas.id"))
+    type: Mapped[str] = mapped_column(String(40))
+    details: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(String(20))
+    frontline_instructions: Mapped[str] = mapped_column(Text)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    review_due_on: Mapped[date | None] = mapped_column(Date)
+    no_review_reason: Mapped[str | None] = mapped_column(Text)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    ended_at: Mapped[datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(Text)
+    # A variation or reinstatement points at the restriction it replaces.
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("restrictions.id"))
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    restriction_id: Mapped[int] = mapped_column(ForeignKey("restrictions.id"), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    done_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[str] = mapped_column(Text)
+    next_review_on: Mapped[date | None] = mapped_column(Date)
+    customer_notified: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Appeal(Base):
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # What is appealed: an employee's immediate action on the incident, a decision, or the
+    # outcome of an earlier appeal (the Complaints Review Group's decision).
+    against: Mapped[str] = mapped_column(String(30))
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), index=True)
+    previous_appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"))
+    route: Mapped[str] = mapped_column(String(40))
+    received_on: Mapped[date] = mapped_column(Date)
+    grounds: Mapped[str] = mapped_column(Text)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    logged_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    logged_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))  # open, decided
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome_reasons: Mapped[str | None] = mapped_column(Text)
+    outcome_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    outcome_at: Mapped[datetime | None]
+
+
+class AppealedRestriction(Base):
+    __tablename__ = "appealed_restrictions"
+
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"), primary_key=True)
+    restriction_id: Mapped[int] = mapped_column(ForeignKey("restrictions.id"), primary_key=True)
+
+
+class Letter(Base):
+    """A letter to the customer, or the documented reason none could explain the decision."""
+
+    __tablename__ = "letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"))
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"))
+    produced_at: Mapped[datetime]
+    produced_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    sent_on: Mapped[date | None] = mapped_column(Date)
+    method: Mapped[str | None] = mapped_column(String(30))
+    not_appropriate_reason: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    recorded_at: Mapped[datetime | None]
+
+
+# --- audit, conversations, outbox ---------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """Append-only: who did what, when, to which record. Never holds the personal data itself."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_record", "record_type", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    action: Mapped[str] = mapped_column(String(60))
+    record_type: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]]
+
+
+class ConversationRef(Base):
+    """Where the bot can reach a person (their 1:1 chat) or a channel, proactively."""
+
+    __tablename__ = "conversation_refs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # personal, channel
+    conversation_id: Mapped[str] = mapped_column(String(400), unique=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    channel_id: Mapped[str | None] = mapped_column(String(400), index=True)
+    team_id: Mapped[str | None] = mapped_column(String(400))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    service_url: Mapped[str] = mapped_column(String(400))
+    bot_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """A notification written in the transaction that causes it, delivered later, once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    channel_id: Mapped[str | None] = mapped_column(String(400))
+    purpose: Mapped[str] = mapped_column(String(60))
+    record_type: Mapped[str | None] = mapped_column(String(40))
+    record_id: Mapped[str | None] = mapped_column(String(40))
+    activity: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20))  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(400))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    sent_activity_id: Mapped[str | None] = mapped_column(String(200))
+    sent_conversation_id: Mapped[str | None] = mapped_column(String(400))
