@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
-from bot import logs
+from bot import app_package, logs
 from bot.app import create_app, system_clock
 from bot.config import ConfigError, Settings, load_settings
 from storage import roles_file
@@ -51,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
         "role. A malformed file changes nothing.",
     )
     roles_import.add_argument("file", type=Path, metavar="FILE")
+
+    package = commands.add_parser(
+        "manifest",
+        help="build the Teams app package to upload",
+        description="Write the Teams app package (manifest.json and icons, zipped) for this "
+        "bot's app id, ready to upload to Teams or the Teams admin centre.",
+    )
+    package.add_argument("--out", type=Path, default=Path("engagement-bot.zip"), metavar="ZIP")
+    package.add_argument("--app-id", help="the bot's Microsoft app id (default: MICROSOFT_APP_ID)")
     return parser
 
 
@@ -88,7 +97,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    load_dotenv(override=False)
+    load_dotenv(find_dotenv(usecwd=True), override=False)
     try:
         settings = load_settings()
     except ConfigError as error:
@@ -121,6 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             print("roles imported: no changes")
+    elif args.command == "manifest":
+        app_id = args.app_id or settings.app_id
+        if not app_id:
+            print("engagement-bot: give --app-id or set MICROSOFT_APP_ID", file=sys.stderr)
+            return 2
+        print(f"Teams app package written to {app_package.build(app_id, args.out)}")
     return 0
 
 

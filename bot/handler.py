@@ -69,7 +69,9 @@ class EngagementBot(ActivityHandler):
             _, created = await conversations.save(
                 session, teams.where(activity), person_id=person.id, now=now
             )
-            actor = Actor(person.id, person.display_name, people.roles_of(person))
+            actor = Actor(
+                person.id, person.display_name, await people.roles_for(session, person.id)
+            )
             await session.commit()
         if created:
             self._services.outbox_written()

@@ -35,5 +35,13 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level)
     # aiohttp's access log prints full URLs and user agents; our own line per request suffices.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    for noisy in ("msrest", "msal", "urllib3", "botbuilder", "botframework", "apscheduler", "alembic"):
+    for noisy in (
+        "msrest",
+        "msal",
+        "urllib3",
+        "botbuilder",
+        "botframework",
+        "apscheduler",
+        "alembic",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +19,12 @@ from storage import conversations, outbox
 from storage.models import ConversationRef, OutboxMessage
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    claimed: int
+    delivered: int
 
 
 class OutboxSender:
@@ -45,20 +52,26 @@ class OutboxSender:
         """Something was queued: deliver now rather than at the next interval."""
         self._wake.set()
 
-    async def run_once(self) -> int:
-        """Deliver what is due; returns how many messages were delivered."""
+    async def run_once(self) -> Sweep:
+        """Try everything that is due now, each recipient's next message in line."""
         async with self._sessions() as session:
             claimed = await outbox.claim_due(session, now=self._clock(), lease=self._lease)
         delivered = 0
         for message in claimed:
             delivered += await self._deliver(message)
+        return Sweep(claimed=len(claimed), delivered=delivered)
+
+    async def drain(self) -> int:
+        """Sweep until nothing more is due now; returns how many were delivered."""
+        delivered = 0
+        while (sweep := await self.run_once()).claimed:
+            delivered += sweep.delivered
         return delivered
 
     async def run_forever(self, interval: float) -> None:
         while True:
             try:
-                while await self.run_once():
-                    pass
+                await self.drain()
             except Exception:
                 log.exception("outbox sweep failed")
             self._wake.clear()

@@ -65,10 +65,6 @@ class Person(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    roles: Mapped[list["RoleAssignment"]] = relationship(
-        back_populates="person", cascade="all, delete-orphan", lazy="selectin"
-    )
-
 
 class RoleAssignment(Base):
     __tablename__ = "role_assignments"
@@ -80,9 +76,6 @@ class RoleAssignment(Base):
     service_area_id: Mapped[int | None] = mapped_column(
         ForeignKey("service_areas.id", ondelete="CASCADE")
     )
-
-    person: Mapped[Person] = relationship(back_populates="roles")
-    service_area: Mapped[ServiceArea | None] = relationship(lazy="joined")
 
 
 # --- customers and incidents --------------------------------------------------------------------

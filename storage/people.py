@@ -9,11 +9,14 @@ from policy.roles import Role, RoleGrant, Roles
 from storage.models import Person, RoleAssignment, ServiceArea
 
 
-def roles_of(person: Person) -> Roles:
-    return Roles.of(
-        RoleGrant(Role(a.role), a.service_area.key if a.service_area else None)
-        for a in person.roles
+async def roles_for(session: AsyncSession, person_id: int) -> Roles:
+    """The person's roles as the register holds them now: every permission check starts here."""
+    rows = await session.execute(
+        select(RoleAssignment.role, ServiceArea.key)
+        .outerjoin(ServiceArea, ServiceArea.id == RoleAssignment.service_area_id)
+        .where(RoleAssignment.person_id == person_id)
     )
+    return Roles.of(RoleGrant(Role(role), area) for role, area in rows.all())
 
 
 async def get(session: AsyncSession, person_id: int) -> Person | None:

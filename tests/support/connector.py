@@ -1,0 +1,136 @@
+"""A stand-in for Teams' Bot Connector service, on loopback, that records what the bot sends."""
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+
+@dataclass
+class Sent:
+    method: str
+    conversation_id: str
+    activity: dict[str, Any]
+    activity_id: str | None = None  # for updates and replies: the activity addressed
+    authorization: str | None = None
+
+    @property
+    def cards(self) -> list[dict[str, Any]]:
+        return [
+            a["content"]
+            for a in self.activity.get("attachments") or []
+            if a.get("contentType") == "application/vnd.microsoft.card.adaptive"
+        ]
+
+    @property
+    def card(self) -> dict[str, Any]:
+        (only,) = self.cards
+        return only
+
+    @property
+    def text(self) -> str:
+        return self.activity.get("text") or ""
+
+
+@dataclass
+class Fault:
+    status: int
+    times: int
+    retry_after: str | None = None
+
+
+@dataclass
+class RecordingConnector:
+    sent: list[Sent] = field(default_factory=list)
+    roster: dict[str, dict[str, Any]] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    refused: int = 0
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._server: TestServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return str(self._server.make_url("/")).rstrip("/") + "/"
+
+    def fail(self, status: int, times: int, retry_after: str | None = None) -> None:
+        self.faults.append(Fault(status, times, retry_after))
+
+    def to(self, conversation_id: str) -> list[Sent]:
+        return [s for s in self.sent if s.conversation_id == conversation_id]
+
+    def clear(self) -> None:
+        self.sent.clear()
+
+    def _fault(self) -> web.Response | None:
+        while self.faults and self.faults[0].times <= 0:
+            self.faults.pop(0)
+        if not self.faults:
+            return None
+        fault = self.faults[0]
+        fault.times -= 1
+        self.refused += 1
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+        return web.json_response(
+            {"error": {"code": "Throttled"}}, status=fault.status, headers=headers
+        )
+
+    async def _post(self, request: web.Request) -> web.Response:
+        failure = self._fault()
+        if failure is not None:
+            return failure
+        activity_id = f"activity-{next(self._ids)}"
+        self.sent.append(
+            Sent(
+                "POST",
+                request.match_info["conversation_id"],
+                await request.json(),
+                request.match_info.get("activity_id"),
+                request.headers.get("Authorization"),
+            )
+        )
+        return web.json_response({"id": activity_id})
+
+    async def _put(self, request: web.Request) -> web.Response:
+        failure = self._fault()
+        if failure is not None:
+            return failure
+        self.sent.append(
+            Sent(
+                "PUT",
+                request.match_info["conversation_id"],
+                await request.json(),
+                request.match_info["activity_id"],
+                request.headers.get("Authorization"),
+            )
+        )
+        return web.json_response({"id": request.match_info["activity_id"]})
+
+    async def _member(self, request: web.Request) -> web.Response:
+        member = self.roster.get(request.match_info["user_id"])
+        if member is None:
+            return web.json_response(
+                {"error": {"code": "MemberNotFoundInConversation"}}, status=404
+            )
+        return web.json_response(member)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v3/conversations/{conversation_id}/activities", self._post)
+        app.router.add_post(
+            "/v3/conversations/{conversation_id}/activities/{activity_id}", self._post
+        )
+        app.router.add_put(
+            "/v3/conversations/{conversation_id}/activities/{activity_id}", self._put
+        )
+        app.router.add_get("/v3/conversations/{conversation_id}/members/{user_id}", self._member)
+        self._server = TestServer(app, host="127.0.0.1")
+        await self._server.start_server()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.close()

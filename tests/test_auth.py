@@ -1,0 +1,176 @@
+"""Bearer tokens as Bot Framework signs them, checked against keys this test publishes.
+
+The signing keys are served by a JSON Web Key Set on loopback; the SDK fetches them with a
+blocking HTTP client, so the key server runs in a thread of its own.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from tests.support import teams
+from tests.support.harness import BotHarness
+from tests.support.teams import SAM
+
+APP_ID = "00000000-0000-4000-8000-00000000a991"
+ISSUER = "https://api.botframework.com"
+
+
+class KeySet:
+    def __init__(self) -> None:
+        self.trusted = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.trusted.public_key()))
+        self.keys = {
+            "keys": [{**jwk, "kid": "trusted-key", "use": "sig", "endorsements": ["msteams"]}]
+        }
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        keyset = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/.well-known/openid-configuration":
+                    body = {"issuer": ISSUER, "jwks_uri": f"{keyset.base}/keys"}
+                elif self.path == "/keys":
+                    body = keyset.keys
+                else:
+                    self.send_error(404)
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def token(
+        self, service_url: str, *, key: Any = None, kid: str = "trusted-key", **claims: Any
+    ) -> str:
+        now = int(time.time())
+        payload = {
+            "iss": ISSUER,
+            "aud": APP_ID,
+            "serviceurl": service_url,
+            "nbf": now - 60,
+            "exp": now + 3600,
+            **claims,
+        }
+        return jwt.encode(payload, key or self.trusted, algorithm="RS256", headers={"kid": kid})
+
+
+@pytest.fixture(scope="module")
+def keyset() -> Iterator[KeySet]:
+    from botframework.connector.auth import ChannelValidation
+
+    keys = KeySet()
+    keys.start()
+    yield keys
+    keys.stop()
+    ChannelValidation.open_id_metadata_endpoint = None
+
+
+@pytest.fixture
+async def secured(database_url, connector, clock, keyset):
+    bot = BotHarness(
+        database_url,
+        connector,
+        clock,
+        app_id=APP_ID,
+        app_password="not-used-in-these-tests",
+        openid_metadata_url=f"{keyset.base}/.well-known/openid-configuration",
+    )
+    await bot.start()
+    yield bot
+    await bot.stop()
+
+
+def _activity(connector_url: str) -> dict[str, Any]:
+    # A typing indicator needs no reply, so a valid token leads to no call out to Azure AD.
+    activity = teams.message(SAM, connector_url, "")
+    activity["type"] = "typing"
+    return activity
+
+
+async def test_a_properly_signed_token_is_accepted(secured, keyset, connector):
+    token = keyset.token(connector.url)
+    status, _ = await secured.post(
+        _activity(connector.url), headers={"Authorization": f"Bearer {token}"}
+    )
+    assert status == 201
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no header",
+        "garbage",
+        "not bearer",
+        "wrong key",
+        "unknown key id",
+        "wrong issuer",
+        "wrong audience",
+        "expired",
+        "service url mismatch",
+        "unsigned",
+    ],
+)
+async def test_bad_tokens_get_401_never_500(secured, keyset, connector, case):
+    url = connector.url
+    headers = {
+        "no header": {},
+        "garbage": {"Authorization": "Bearer not.a.token"},
+        "not bearer": {"Authorization": f"Basic {keyset.token(url)}"},
+        "wrong key": {"Authorization": f"Bearer {keyset.token(url, key=keyset.stranger)}"},
+        "unknown key id": {"Authorization": f"Bearer {keyset.token(url, kid='somebody-else')}"},
+        "wrong issuer": {
+            "Authorization": f"Bearer {keyset.token(url, iss='https://evil.example')}"
+        },
+        "wrong audience": {"Authorization": f"Bearer {keyset.token(url, aud='another-bot')}"},
+        "expired": {
+            "Authorization": "Bearer "
+            + keyset.token(url, exp=int(time.time()) - 3600, nbf=int(time.time()) - 7200)
+        },
+        "service url mismatch": {
+            "Authorization": f"Bearer {keyset.token('https://smba.trafficmanager.net/evil/')}"
+        },
+        "unsigned": {
+            "Authorization": "Bearer "
+            + jwt.encode({"iss": ISSUER, "aud": APP_ID, "serviceurl": url}, None, algorithm="none")
+        },
+    }[case]
+    status, body = await secured.post(teams.message(SAM, url, "help"), headers=headers)
+    assert status == 401, case
+    assert body == {"error": "unauthorised"}
+    assert connector.sent == []
+    # And the bot is still up for the next, honest request.
+    status, _ = await secured.post(
+        _activity(url), headers={"Authorization": f"Bearer {keyset.token(url)}"}
+    )
+    assert status == 201

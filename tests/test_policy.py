@@ -1,0 +1,55 @@
+"""The policy's pure rules."""
+
+from pathlib import Path
+
+import pytest
+
+from policy.categories import CATEGORIES, Category, is_urgent
+from policy.incidents import incident_reference
+from policy.roles import Role, RoleGrant, Roles, may_decide, may_view_full_record
+
+POLICY_TEXT = Path(__file__).parents[2] / "shared" / "seeds" / "000_07a27960af176114.txt"
+
+AMY = Roles.of([RoleGrant(Role.MANAGER, "housing")])
+KIM = Roles.of([RoleGrant(Role.REGISTER_KEEPER)])
+SAM = Roles.of([])
+
+
+def test_every_category_and_behaviour_title_is_the_policys_own():
+    if not POLICY_TEXT.exists():
+        pytest.skip("the policy seed is not beside this checkout")
+    policy = " ".join(POLICY_TEXT.read_text().replace("**", "").split()).lower()
+    for text in CATEGORIES.values():
+        assert text.title.lower() in policy
+        for behaviour in text.behaviours:
+            assert behaviour.title.lower() in policy, behaviour.title
+
+
+def test_only_category_one_is_urgent():
+    assert [c for c in Category if is_urgent(c)] == [Category.ONE]
+
+
+def test_references_are_zero_padded_by_year():
+    assert incident_reference(2026, 42) == "INC-2026-00042"
+
+
+@pytest.mark.parametrize(
+    ("roles", "area", "is_reporter", "allowed"),
+    [
+        (AMY, "housing", False, True),
+        (AMY, "waste", False, False),  # another service's incident
+        (AMY, "housing", True, False),  # never their own report
+        (KIM, "waste", False, True),
+        (KIM, "waste", True, False),
+        (SAM, "housing", False, False),
+    ],
+)
+def test_who_may_decide(roles, area, is_reporter, allowed):
+    assert may_decide(roles, service_area=area, is_reporter=is_reporter) is allowed
+
+
+def test_who_may_open_a_full_record():
+    assert may_view_full_record(KIM, service_areas=[])
+    assert may_view_full_record(AMY, service_areas=["waste", "housing"])
+    assert not may_view_full_record(AMY, service_areas=["waste"])
+    assert not may_view_full_record(SAM, service_areas=["housing"])
