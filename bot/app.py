@@ -99,7 +99,12 @@ async def messages(request: web.Request) -> web.Response:
         log.warning("activity refused", extra={"why": "unauthorised", "type": activity.type})
         return _problem(401, "unauthorised")
     if response is not None:
-        return web.json_response(serializer_helper(response.body), status=response.status)
+        body = response.body
+        if body is None:
+            return web.Response(status=response.status)
+        # Our own invoke answers are plain JSON; the SDK's are msrest models.
+        payload = body if isinstance(body, dict | list) else serializer_helper(body)
+        return web.json_response(payload, status=response.status)
     return web.Response(status=201)
 
 

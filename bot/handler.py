@@ -3,11 +3,11 @@
 import logging
 from dataclasses import dataclass
 
-from botbuilder.core import ActivityHandler, TurnContext
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import ChannelAccount
 
-from bot import teams
+from bot import invokes, teams
 from dialogs import commands
 from dialogs.turn import Actor, Reply, Services
 from storage import conversations, people
@@ -94,6 +94,13 @@ class EngagementBot(ActivityHandler):
                 return
         replies += await commands.dispatch(self._services, arrival.actor, typed)
         await self._send(turn_context, replies)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        arrival = await self._arrive(turn_context)
+        activity = turn_context.activity
+        return await invokes.handle(
+            self._services, arrival.actor, activity.name or "", activity.value
+        )
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity

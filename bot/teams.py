@@ -59,11 +59,14 @@ _TAGS = re.compile(r"<[^>]+>")
 
 
 def typed_text(turn_context: TurnContext) -> str:
-    """The command as typed: @mention of the bot removed, HTML stripped, spaces folded."""
+    """The command as typed: @mention of the bot removed, HTML stripped, spaces folded within
+    each line (line breaks are kept: a note added to an incident may have paragraphs)."""
     activity = turn_context.activity
     TurnContext.remove_recipient_mention(activity)
-    plain = unescape(_TAGS.sub(" ", activity.text or ""))
-    return " ".join(plain.split())
+    raw = re.sub(r"<br\s*/?>|</p>|</div>", "\n", activity.text or "", flags=re.IGNORECASE)
+    plain = unescape(_TAGS.sub(" ", raw))
+    lines = (" ".join(line.split()) for line in plain.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def card_attachment_activity(card: dict[str, Any], summary: str | None = None) -> Activity:

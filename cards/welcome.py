@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cards.elements import Card, Element, bullets, card, facts, heading, submit, text
+from cards.elements import Card, Element, bullets, card, facts, heading, text
 
 PURPOSE = (
     "I help the council run its Managing Customer Engagement policy: staff report incidents "
@@ -26,7 +26,7 @@ def welcome_card(
     name: str | None,
     role_labels: Sequence[str],
     commands: Sequence[CommandHelp],
-    actions: Sequence[tuple[str, dict[str, object]]] = (),
+    actions: Sequence[Element] = (),
 ) -> Card:
     greeting = f"Hello {name.split()[0]}" if name else "Hello"
     roles = ", ".join(role_labels) if role_labels else "Staff"
@@ -42,7 +42,7 @@ def welcome_card(
                 subtle=True,
             ),
         ],
-        [submit(title, data) for title, data in actions],
+        actions,
     )
 
 

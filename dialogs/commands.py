@@ -4,6 +4,8 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from cards import report as report_cards
+from cards.elements import open_dialog
 from cards.welcome import CommandHelp, help_card, welcome_card
 from dialogs.turn import Actor, Reply, Services
 from policy.roles import ROLE_LABELS, Roles
@@ -64,13 +66,18 @@ def role_labels(roles: Roles) -> list[str]:
 def welcome(actor: Actor) -> Reply:
     commands = [c.help() for c in available_to(actor.roles)]
     return Reply(
-        card=welcome_card(actor.display_name, role_labels(actor.roles), commands),
+        card=welcome_card(
+            actor.display_name,
+            role_labels(actor.roles),
+            commands,
+            [open_dialog(report_cards.DIALOG_TITLE, {"action": report_cards.OPEN_ACTION})],
+        ),
         summary="Welcome to the customer engagement register",
     )
 
 
 async def dispatch(services: Services, actor: Actor, typed: str) -> list[Reply]:
-    typed = " ".join(typed.split())
+    typed = typed.strip()
     for cmd in _COMMANDS:
         match = cmd.pattern.fullmatch(typed)
         if match is None:

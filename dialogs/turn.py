@@ -38,3 +38,8 @@ class Services:
     zone: ZoneInfo
     # Called after a commit that queued notifications, so the sender need not wait its interval.
     outbox_written: Callable[[], None] = field(default=lambda: None)
+    # Where staff can find support after an upsetting contact, in the council's own words.
+    wellbeing_support: str = (
+        "Talk to your line manager, who can arrange a debrief. The council's Employee Assistance "
+        "Programme offers free, confidential support, day and night."
+    )

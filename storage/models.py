@@ -329,3 +329,33 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     sent_activity_id: Mapped[str | None] = mapped_column(String(200))
     sent_conversation_id: Mapped[str | None] = mapped_column(String(400))
+
+
+# --- reporting ------------------------------------------------------------------------------------
+
+
+class ReferenceCounter(Base):
+    """The last incident number issued each year: one locked row makes references unique."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class ReportDraft(Base):
+    """A report dialog in progress: what was entered so far, kept 24 hours, never in the register.
+
+    The token is what the dialog's card carries; the owner is checked on every step.
+    """
+
+    __tablename__ = "report_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(20))
+    values: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,79 @@
+"""Invokes: Teams waits for these in the HTTP response, within five seconds.
+
+Task modules (dialogs) opened from a card or from a message action are routed to the dialog that
+owns them; anything else is answered with a clear message rather than an error.
+"""
+
+from typing import Any
+
+from botbuilder.core import InvokeResponse
+
+from cards import report as report_cards
+from dialogs import report
+from dialogs.turn import Actor, Services
+
+REPORT_MESSAGE_COMMAND = "reportAsIncident"
+
+
+def task_response(answer: report.DialogAnswer) -> dict[str, Any]:
+    if isinstance(answer, report.ShowStep):
+        return {
+            "task": {
+                "type": "continue",
+                "value": {
+                    "title": answer.title,
+                    "height": "large",
+                    "width": "medium",
+                    "card": {
+                        "contentType": "application/vnd.microsoft.card.adaptive",
+                        "content": answer.card,
+                    },
+                },
+            }
+        }
+    return {"task": {"type": "message", "value": answer.message or "Done."}}
+
+
+def _ok(body: dict[str, Any] | None = None) -> InvokeResponse:
+    return InvokeResponse(status=200, body=body)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+async def handle(services: Services, actor: Actor, name: str, value: Any) -> InvokeResponse:
+    value = _dict(value)
+    if name == "task/fetch":
+        data = _dict(value.get("data"))
+        if data.get("action") == report_cards.OPEN_ACTION:
+            answer = await report.open_dialog(services, actor, fresh=bool(data.get("fresh")))
+            return _ok(task_response(answer))
+    elif name == "task/submit":
+        data = _dict(value.get("data"))
+        if data.get("action") == report_cards.STEP_ACTION:
+            return _ok(task_response(await report.step(services, actor, data)))
+    elif name == "composeExtension/fetchTask":
+        if value.get("commandId") == REPORT_MESSAGE_COMMAND:
+            prefill = report.prefill_from_message(_dict(value.get("messagePayload")), services)
+            return _ok(task_response(await report.open_dialog(services, actor, prefill=prefill)))
+    elif name == "composeExtension/submitAction":
+        data = _dict(value.get("data"))
+        if (
+            value.get("commandId") == REPORT_MESSAGE_COMMAND
+            and data.get("action") == report_cards.STEP_ACTION
+        ):
+            answer = await report.step(services, actor, data)
+            if isinstance(answer, report.ShowStep):
+                return _ok(task_response(answer))
+            # A message action's dialog closes with no reply; the confirmation (or the reason)
+            # reaches the reporter in their chat with the bot.
+            return _ok() if answer.reported else _ok(task_response(answer))
+    return _ok(
+        {
+            "task": {
+                "type": "message",
+                "value": "That action is not one I know. Type help in my chat.",
+            }
+        }
+    )

@@ -1,0 +1,493 @@
+"""Cards of the report dialog, and what the reporter and managers see after a report."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from cards.elements import (
+    Card,
+    Element,
+    bullets,
+    card,
+    choice_set,
+    container,
+    date_input,
+    facts,
+    field_error,
+    heading,
+    open_dialog,
+    submit,
+    text,
+    text_input,
+    time_input,
+    toggle,
+)
+from policy.categories import CATEGORIES, ZERO_TOLERANCE_STATEMENT, Category
+from policy.channels import CHANNEL_LABELS
+from policy.incidents import AFFECTED_LABELS, DESCRIPTION_MAX, IMMEDIATE_ACTION_RIGHT
+
+DIALOG_TITLE = "Report an incident"
+OPEN_ACTION = "report.open"
+STEP_ACTION = "report.step"
+
+
+def _go(token: str, step: str, go: str) -> dict[str, str]:
+    return {"action": STEP_ACTION, "draft": token, "step": step, "go": go}
+
+
+def _field(element: Element, errors: Mapping[str, str]) -> list[Element]:
+    problem = errors.get(element["id"])
+    return [element, field_error(problem)] if problem else [element]
+
+
+def _frame(
+    number: int,
+    title: str,
+    errors: Mapping[str, str],
+    body: Sequence[Element],
+    actions: Sequence[Element],
+) -> Card:
+    top: list[Element | None] = [
+        text(f"Step {number} of 4", subtle=True, size="Small"),
+        heading(title, size="Medium"),
+    ]
+    if errors:
+        top.append(
+            text("Please check the fields marked below.", color="Attention", weight="Bolder")
+        )
+    return card([*top, *body], actions)
+
+
+def launcher_card(draft_started: str | None = None) -> Card:
+    """The card `report` answers with: its button opens the dialog."""
+    if draft_started:
+        return card(
+            [
+                heading(DIALOG_TITLE, size="Medium"),
+                text(
+                    f"You have an unfinished report, last changed {draft_started}. "
+                    "It is kept for 24 hours."
+                ),
+            ],
+            [
+                open_dialog("Continue it", {"action": OPEN_ACTION, "resume": True}),
+                open_dialog("Start again", {"action": OPEN_ACTION, "fresh": True}),
+            ],
+        )
+    return card(
+        [
+            heading(DIALOG_TITLE, size="Medium"),
+            text("Tell us about an upsetting or unacceptable contact. It takes about two minutes."),
+            text("If you are in danger now, call 999 first.", subtle=True),
+        ],
+        [open_dialog(DIALOG_TITLE, {"action": OPEN_ACTION})],
+    )
+
+
+def customer_step(
+    token: str,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    matches: Sequence[tuple[int, str]],
+    searched: bool,
+) -> Card:
+    body: list[Element] = [
+        text("Search the register first, so this incident joins the customer's history."),
+        *_field(
+            text_input(
+                "customer_query",
+                "Name, customer reference, postcode or email",
+                value=values.get("customer_query"),
+                max_length=200,
+            ),
+            errors,
+        ),
+    ]
+    if matches:
+        choices = [(str(i), label) for i, label in matches]
+        choices.append(("new", "None of these: a new customer"))
+        body += _field(
+            choice_set(
+                "customer_id",
+                "Matching customers, best match first",
+                choices,
+                value=values.get("customer_id") or None,
+                expanded=True,
+            ),
+            errors,
+        )
+    elif searched:
+        body.append(
+            text("No customer in the register matches that. Enter them below.", subtle=True)
+        )
+    if errors.get("customer_id") and not matches:
+        body.append(field_error(errors["customer_id"]))
+    body.append(
+        container(
+            [
+                text("A new customer", weight="Bolder"),
+                *_field(
+                    text_input("new_name", "Name", value=values.get("new_name"), max_length=200),
+                    errors,
+                ),
+                *_field(
+                    text_input(
+                        "new_reference",
+                        "Customer reference, if known",
+                        value=values.get("new_reference"),
+                        max_length=64,
+                    ),
+                    errors,
+                ),
+                *_field(
+                    text_input("new_email", "Email", value=values.get("new_email"), max_length=320),
+                    errors,
+                ),
+                *_field(
+                    text_input("new_phone", "Phone", value=values.get("new_phone"), max_length=64),
+                    errors,
+                ),
+                *_field(
+                    text_input(
+                        "new_address", "Address", value=values.get("new_address"), max_length=500
+                    ),
+                    errors,
+                ),
+                *_field(
+                    text_input(
+                        "new_postcode", "Postcode", value=values.get("new_postcode"), max_length=10
+                    ),
+                    errors,
+                ),
+                *_field(
+                    text_input(
+                        "new_support_needs",
+                        "Known support needs or reasonable adjustments",
+                        value=values.get("new_support_needs"),
+                        multiline=True,
+                        max_length=2000,
+                    ),
+                    errors,
+                ),
+                *_field(
+                    text_input(
+                        "new_advocate",
+                        "Advocate or representative, if any",
+                        value=values.get("new_advocate"),
+                        max_length=500,
+                    ),
+                    errors,
+                ),
+            ],
+            style="emphasis",
+        )
+    )
+    return _frame(
+        1,
+        "Customer",
+        errors,
+        body,
+        [
+            submit("Search", _go(token, "customer", "search")),
+            submit("Next", _go(token, "customer", "next"), style="positive"),
+        ],
+    )
+
+
+def what_step(
+    token: str,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    areas: Sequence[tuple[str, str]],
+    today: str,
+) -> Card:
+    categories = [(c.value, f"{t.label}. {t.description}") for c, t in CATEGORIES.items()]
+    body: list[Element] = [
+        *_field(
+            date_input(
+                "occurred_date",
+                "Date it happened",
+                value=values.get("occurred_date"),
+                max_value=today,
+            ),
+            errors,
+        ),
+        *_field(
+            time_input("occurred_time", "Time it happened", value=values.get("occurred_time")),
+            errors,
+        ),
+        *_field(
+            choice_set(
+                "channel",
+                "How the customer made contact",
+                [(c.value, label) for c, label in CHANNEL_LABELS.items()],
+                value=values.get("channel") or None,
+            ),
+            errors,
+        ),
+        *_field(
+            choice_set(
+                "service_area",
+                "Service area",
+                list(areas),
+                value=values.get("service_area") or None,
+            ),
+            errors,
+        ),
+        *_field(
+            choice_set(
+                "category",
+                "Category",
+                categories,
+                value=values.get("category") or None,
+                expanded=True,
+            ),
+            errors,
+        ),
+    ]
+    return _frame(
+        2,
+        "What happened",
+        errors,
+        body,
+        [
+            submit("Back", _go(token, "what", "back")),
+            submit("Next", _go(token, "what", "next"), style="positive"),
+        ],
+    )
+
+
+def behaviour_step(token: str, values: Mapping[str, str], errors: Mapping[str, str]) -> Card:
+    category = CATEGORIES[Category(values["category"])]
+    body: list[Element] = [text(category.label, weight="Bolder")]
+    if category.category is Category.ONE:
+        body.append(
+            container(
+                [
+                    text("Zero tolerance", weight="Bolder", color="Attention"),
+                    text(ZERO_TOLERANCE_STATEMENT),
+                    text("You may end the contact at once. This report will be marked urgent."),
+                ],
+                style="attention",
+            )
+        )
+    body += [
+        *_field(
+            choice_set(
+                "behaviours",
+                "The behaviours you saw (choose all that apply)",
+                [(b.key, f"{b.title}: {b.description}") for b in category.behaviours],
+                value=values.get("behaviours") or None,
+                multi=True,
+                expanded=True,
+            ),
+            errors,
+        ),
+        *_field(
+            text_input(
+                "description",
+                "What happened, in your own words",
+                value=values.get("description"),
+                multiline=True,
+                max_length=DESCRIPTION_MAX,
+                placeholder="Describe the behaviour, not the person. Avoid naming other people.",
+            ),
+            errors,
+        ),
+        *_field(
+            text_input(
+                "impact_on_staff",
+                "The impact on you and other staff",
+                value=values.get("impact_on_staff"),
+                multiline=True,
+                max_length=2000,
+            ),
+            errors,
+        ),
+        *_field(
+            text_input(
+                "impact_on_service",
+                "The impact on the service",
+                value=values.get("impact_on_service"),
+                multiline=True,
+                max_length=2000,
+            ),
+            errors,
+        ),
+        *_field(
+            choice_set(
+                "others_affected",
+                "Who else was affected",
+                [(p.value, label) for p, label in AFFECTED_LABELS.items()],
+                value=values.get("others_affected") or None,
+                multi=True,
+                expanded=True,
+            ),
+            errors,
+        ),
+    ]
+    return _frame(
+        2,
+        "What happened: behaviour and impact",
+        errors,
+        body,
+        [
+            submit("Back", _go(token, "behaviour", "back")),
+            submit("Next", _go(token, "behaviour", "next"), style="positive"),
+        ],
+    )
+
+
+def action_step(token: str, values: Mapping[str, str], errors: Mapping[str, str]) -> Card:
+    body: list[Element] = [
+        text(IMMEDIATE_ACTION_RIGHT, subtle=True),
+        toggle("ended_contact", "I ended the contact", value=values.get("ended_contact") == "true"),
+        toggle(
+            "left_premises",
+            "The customer left, or was asked to leave, the premises",
+            value=values.get("left_premises") == "true",
+        ),
+        toggle(
+            "police_called", "The police were called", value=values.get("police_called") == "true"
+        ),
+        *_field(
+            text_input(
+                "police_reference",
+                "Police incident reference",
+                value=values.get("police_reference"),
+                max_length=64,
+            ),
+            errors,
+        ),
+        toggle(
+            "wants_support",
+            "I would like support after this",
+            value=values.get("wants_support") == "true",
+        ),
+    ]
+    for name in ("ended_contact", "left_premises", "police_called", "wants_support"):
+        if errors.get(name):
+            body.append(field_error(errors[name]))
+    return _frame(
+        3,
+        "Action taken",
+        errors,
+        body,
+        [
+            submit("Back", _go(token, "action", "back")),
+            submit("Next", _go(token, "action", "next"), style="positive"),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The report as it will be sent, in words, for the check step and the notifications."""
+
+    customer: str
+    when: str
+    channel: str
+    service_area: str
+    category: str
+    behaviours: Sequence[str]
+    description: str
+    impact_on_staff: str | None
+    impact_on_service: str | None
+    others_affected: Sequence[str]
+    immediate_action: Sequence[str]
+    wants_support: bool
+    urgent: bool
+
+
+def _summary_body(summary: Summary) -> list[Element | None]:
+    return [
+        facts(
+            [
+                ("Customer", summary.customer),
+                ("When", summary.when),
+                ("Contact by", summary.channel),
+                ("Service area", summary.service_area),
+                ("Category", summary.category),
+                ("Others affected", ", ".join(summary.others_affected) or "None recorded"),
+                ("Immediate action", ", ".join(summary.immediate_action) or "None"),
+            ]
+        ),
+        text("Behaviours seen", weight="Bolder"),
+        bullets(summary.behaviours),
+        text("What happened", weight="Bolder"),
+        text(summary.description),
+        facts(
+            [
+                ("Impact on staff", summary.impact_on_staff),
+                ("Impact on the service", summary.impact_on_service),
+            ]
+        ),
+    ]
+
+
+def check_step(token: str, summary: Summary) -> Card:
+    body = _summary_body(summary)
+    if summary.urgent:
+        body.insert(
+            0,
+            text(
+                "Category one: this report will be marked urgent.",
+                color="Attention",
+                weight="Bolder",
+            ),
+        )
+    if summary.wants_support:
+        body.append(text("You asked for support: we will tell you where to find it.", subtle=True))
+    body.append(text("Nothing is stored in the register until you press Send.", subtle=True))
+    return _frame(
+        4,
+        "Check and send",
+        {},
+        [e for e in body if e is not None],
+        [
+            submit("Back", _go(token, "check", "back")),
+            submit("Send", _go(token, "check", "send"), style="positive"),
+        ],
+    )
+
+
+def confirmation_card(
+    reference: str, service_area: str, *, wants_support: bool, wellbeing_support: str, urgent: bool
+) -> Card:
+    body: list[Element | None] = [
+        heading(f"Reported: {reference}", size="Medium", color="Good"),
+        text("Thank you. Every incident is recorded, whatever follows."),
+        text("What happens next", weight="Bolder"),
+        text(
+            f"The managers of {service_area} have been told"
+            + (" and the report is marked urgent" if urgent else "")
+            + ". A manager will decide what to do, proportionately, and you will be told the "
+            "outcome here."
+        ),
+        text("Adding information later", weight="Bolder"),
+        text(f"Type **add to {reference}** followed by what you want to add, in this chat."),
+    ]
+    if wants_support:
+        body += [text("Support for you", weight="Bolder"), text(wellbeing_support)]
+    return card(body)
+
+
+def notification_card(reference: str, summary: Summary, reporter: str) -> Card:
+    """What the managers of the service receive when an incident is reported."""
+    top: list[Element | None] = []
+    if summary.urgent:
+        top.append(text("URGENT: category one, zero tolerance", color="Attention", weight="Bolder"))
+    top += [
+        heading(f"Incident {reference}", size="Medium"),
+        text(f"Reported by {reporter} for {summary.service_area}.", subtle=True),
+    ]
+    return card([*top, *_summary_body(summary)])
+
+
+def note_card(reference: str, author: str, words: str) -> Card:
+    return card(
+        [
+            heading(f"More information on {reference}", size="Medium"),
+            text(f"Added by {author}:", subtle=True),
+            text(words),
+        ]
+    )

@@ -1,0 +1,552 @@
+"""Reporting an incident: the multi-step dialog, the submission, and `add to INC-...`.
+
+State between steps lives in a draft row keyed by an unguessable token the card carries; the
+server decides which step the reporter is on, so a forged or stale card cannot skip a check.
+Nothing reaches the register until *Send*, and a Send that arrives twice stores one incident.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from html import unescape
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cards import report as report_cards
+from cards.elements import Card
+from cards.formatting import local_time
+from dialogs import report_form as form
+from dialogs.commands import command
+from dialogs.notify import card_message
+from dialogs.turn import Actor, Reply, Services
+from policy.categories import CATEGORIES, Category, is_urgent
+from policy.channels import CHANNEL_LABELS, ContactChannel
+from policy.incidents import AFFECTED_LABELS, DESCRIPTION_MAX, AffectedParty
+from policy.roles import Role
+from storage import audit, customers, drafts, incidents, outbox, people
+from storage.models import Customer, Incident, ReportDraft, ServiceArea
+
+INTERNAL = ("_match_ids", "_searched")  # draft keys the card never sends
+
+
+@dataclass(frozen=True)
+class ShowStep:
+    """Keep the dialog open, showing this card."""
+
+    card: Card
+    title: str = report_cards.DIALOG_TITLE
+
+
+@dataclass(frozen=True)
+class CloseDialog:
+    """Close the dialog, with a message for the person when there is something to say."""
+
+    message: str | None = None
+    reported: bool = False  # closed because the report was sent
+
+
+DialogAnswer = ShowStep | CloseDialog
+
+GONE = CloseDialog(
+    "This report is no longer open (drafts are kept for 24 hours). Type report to start again."
+)
+
+
+# --- opening ------------------------------------------------------------------------------------
+
+
+async def open_dialog(
+    services: Services,
+    actor: Actor,
+    *,
+    fresh: bool = False,
+    prefill: Mapping[str, str] | None = None,
+) -> DialogAnswer:
+    """The first card of the dialog: the unfinished draft if there is one, else a new one."""
+    now = services.clock()
+    async with services.sessions() as session:
+        await drafts.purge_expired(session, now=now)
+        if fresh or prefill:
+            await drafts.discard_for(session, actor.person_id)
+            draft = None
+        else:
+            draft = await drafts.latest(session, actor.person_id, now=now)
+        if draft is None:
+            values = form.clean(prefill or {})
+            draft = drafts.start(session, actor.person_id, step="customer", values=values, now=now)
+            await session.flush()
+        answer = ShowStep(await _render(session, services, draft, {}))
+        await session.commit()
+    return answer
+
+
+def prefill_from_message(payload: Mapping[str, Any], services: Services) -> dict[str, str]:
+    """The description and time of a Teams message the reporter chose to report."""
+    body = payload.get("body") if isinstance(payload.get("body"), dict) else {}
+    content = body.get("content") if isinstance(body.get("content"), str) else ""
+    plain = " ".join(re.sub(r"<[^>]+>", " ", content).split())
+    values = {"description": unescape(plain)[:DESCRIPTION_MAX]}
+    created = payload.get("createdDateTime")
+    if isinstance(created, str):
+        try:
+            moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            local = moment.astimezone(services.zone)
+            values["occurred_date"] = local.date().isoformat()
+            values["occurred_time"] = local.strftime("%H:%M")
+    return values
+
+
+# --- each step ----------------------------------------------------------------------------------
+
+
+async def _areas(session: AsyncSession) -> list[ServiceArea]:
+    return await people.service_areas(session)
+
+
+def _customer_label(customer: Customer) -> str:
+    details = [d for d in (customer.customer_reference, customer.postcode) if d]
+    return " · ".join([customer.name, *details])
+
+
+async def _render(
+    session: AsyncSession, services: Services, draft: ReportDraft, errors: Mapping[str, str]
+) -> Card:
+    values: dict[str, Any] = draft.values
+    token = draft.token
+    if draft.step == "customer":
+        found = await customers.by_ids(session, values.get("_match_ids", []))
+        return report_cards.customer_step(
+            token,
+            values,
+            errors,
+            [(c.id, _customer_label(c)) for c in found],
+            bool(values.get("_searched")),
+        )
+    if draft.step == "what":
+        today = services.clock().astimezone(services.zone).date().isoformat()
+        areas = [(a.key, a.name) for a in await _areas(session)]
+        return report_cards.what_step(token, values, errors, areas, today)
+    if draft.step == "behaviour":
+        return report_cards.behaviour_step(token, values, errors)
+    if draft.step == "action":
+        return report_cards.action_step(token, values, errors)
+    summary = await _summary(session, services, values)
+    return report_cards.check_step(token, summary)
+
+
+async def _check(
+    session: AsyncSession, services: Services, step: str, values: Mapping[str, str]
+) -> form.Errors:
+    if step == "customer":
+        chosen = values.get("customer_id", "")
+        existing: set[int] = set()
+        if chosen.isdigit() and await customers.get_identifiable(session, int(chosen)):
+            existing = {int(chosen)}
+        return form.check_customer(values, existing_ids=existing)
+    if step == "what":
+        areas = {a.key for a in await _areas(session)}
+        return form.check_what(values, now=services.clock(), zone=services.zone, areas=areas)
+    if step == "behaviour":
+        return form.check_behaviour(values)
+    if step == "action":
+        return form.check_action(values)
+    return {}
+
+
+async def step(services: Services, actor: Actor, data: Mapping[str, Any]) -> DialogAnswer:
+    """A button pressed in the dialog: Search, Back, Next or Send, with the step's inputs."""
+    token = data.get("draft")
+    go = data.get("go")
+    if not isinstance(token, str) or go not in ("search", "back", "next", "send"):
+        return CloseDialog("That was not a step of the report form. Type report to start again.")
+    if go == "send":
+        return await _send(services, actor, token)
+    now = services.clock()
+    async with services.sessions() as session:
+        draft = await drafts.owned(session, token, actor.person_id, now=now)
+        if draft is None:
+            return GONE
+        # The server knows the step; a card claiming another one is stale or forged.
+        current = draft.step
+        if data.get("step") != current:
+            answer = ShowStep(await _render(session, services, draft, {}))
+            return answer
+        values = {**draft.values, **_inputs_of(current, data)}
+        errors: form.Errors = {}
+        placement = form.Placement(current)
+        if go == "back" and placement.previous:
+            current = placement.previous
+        elif go == "search" and current == "customer":
+            query = values.get("customer_query", "")
+            if len(query) < 2:
+                errors["customer_query"] = (
+                    "Type at least two letters of a name, a reference, a postcode or an email"
+                )
+                values["_match_ids"] = []
+            else:
+                matches = await customers.search(session, query)
+                values["_match_ids"] = [m.candidate.id for m in matches]
+                audit.record(
+                    session,
+                    now=now,
+                    actor_id=actor.person_id,
+                    action="customer.searched",
+                    record_type="customer",
+                    detail={"results": values["_match_ids"]},
+                )
+            values["_searched"] = True
+            values.pop("customer_id", None)
+        elif go == "next":
+            errors = await _check(session, services, current, values)
+            if not errors and placement.next:
+                current = placement.next
+        drafts.save(draft, step=current, values=values, now=now)
+        card = await _render(session, services, draft, errors)
+        await session.commit()
+    return ShowStep(card)
+
+
+def _inputs_of(step_name: str, data: Mapping[str, Any]) -> dict[str, str]:
+    """This step's inputs only: a card cannot write fields of another step, nor internal ones."""
+    cleaned = form.clean(data)
+    allowed = set(form.FIELDS[step_name])
+    return {k: v for k, v in cleaned.items() if k in allowed}
+
+
+# --- the summary --------------------------------------------------------------------------------
+
+
+async def _customer_name(session: AsyncSession, values: Mapping[str, str]) -> str:
+    chosen = values.get("customer_id", "")
+    if chosen.isdigit():
+        customer = await customers.get_identifiable(session, int(chosen))
+        if customer is not None:
+            return _customer_label(customer)
+    return f"{values.get('new_name', '')} (new to the register)"
+
+
+async def _summary(
+    session: AsyncSession, services: Services, values: Mapping[str, str]
+) -> report_cards.Summary:
+    areas = {a.key: a.name for a in await _areas(session)}
+    category = Category(values["category"])
+    text = CATEGORIES[category]
+    when = form.occurred_at(values, services.zone)
+    chosen = set(form.multi(values.get("behaviours")))
+    immediate = [
+        label
+        for key, label in (
+            ("ended_contact", "Contact ended"),
+            ("left_premises", "Left the premises"),
+            ("police_called", "Police called"),
+        )
+        if form.flag(values.get(key))
+    ]
+    if form.flag(values.get("police_called")) and values.get("police_reference"):
+        immediate[-1] = f"Police called (reference {values['police_reference']})"
+    return report_cards.Summary(
+        customer=await _customer_name(session, values),
+        when=local_time(when, services.zone) if when else "",
+        channel=CHANNEL_LABELS[ContactChannel(values["channel"])],
+        service_area=areas.get(values["service_area"], values["service_area"]),
+        category=text.label,
+        behaviours=[b.title for b in text.behaviours if b.key in chosen],
+        description=values.get("description", ""),
+        impact_on_staff=values.get("impact_on_staff") or None,
+        impact_on_service=values.get("impact_on_service") or None,
+        others_affected=[
+            AFFECTED_LABELS[p]
+            for p in AffectedParty
+            if p.value in form.multi(values.get("others_affected"))
+        ],
+        immediate_action=immediate,
+        wants_support=form.flag(values.get("wants_support")),
+        urgent=is_urgent(category),
+    )
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+def _sent(reference: str, area: str) -> CloseDialog:
+    return CloseDialog(
+        f"Reported as {reference}. The managers of {area} have been told; your confirmation "
+        "is in your chat with me.",
+        reported=True,
+    )
+
+
+async def _already_sent(session: AsyncSession, token: str, actor: Actor) -> CloseDialog | None:
+    incident = await incidents.by_submission_key(session, token)
+    if incident is None or incident.reporter_id != actor.person_id:
+        return None
+    area = await session.get(ServiceArea, incident.service_area_id)
+    return _sent(incident.reference, area.name if area else "the service")
+
+
+async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
+    now = services.clock()
+    try:
+        async with services.sessions() as session:
+            if (done := await _already_sent(session, token, actor)) is not None:
+                return done
+            draft = await drafts.owned(session, token, actor.person_id, now=now)
+            if draft is None:
+                return GONE
+            values: dict[str, Any] = draft.values
+            for name in form.STEPS[:-1]:
+                errors = await _check(session, services, name, values)
+                if errors:
+                    # Something changed since that step was checked: show it again.
+                    drafts.save(draft, step=name, values=values, now=now)
+                    card = await _render(session, services, draft, errors)
+                    await session.commit()
+                    return ShowStep(card)
+            incident, area = await _record(session, services, actor, draft, now)
+            await session.commit()
+    except IntegrityError:
+        # The same Send, retried by Teams, won the race in another request.
+        async with services.sessions() as session:
+            done = await _already_sent(session, token, actor)
+        return done or GONE
+    services.outbox_written()
+    return _sent(incident.reference, area.name)
+
+
+async def _record(
+    session: AsyncSession, services: Services, actor: Actor, draft: ReportDraft, now: datetime
+) -> tuple[Incident, ServiceArea]:
+    values: dict[str, Any] = draft.values
+    summary = await _summary(session, services, values)
+    area = next(a for a in await _areas(session) if a.key == values["service_area"])
+    chosen = values.get("customer_id", "")
+    if chosen.isdigit():
+        customer_id = int(chosen)
+        new_customer = False
+    else:
+        customer = customers.add(
+            session,
+            customers.NewCustomer(
+                name=values["new_name"],
+                reference=values.get("new_reference") or None,
+                email=values.get("new_email") or None,
+                phone=values.get("new_phone") or None,
+                address=values.get("new_address") or None,
+                postcode=values.get("new_postcode") or None,
+                support_needs=values.get("new_support_needs") or None,
+                advocate=values.get("new_advocate") or None,
+            ),
+            now=now,
+        )
+        await session.flush()
+        customer_id = customer.id
+        new_customer = True
+    category = Category(values["category"])
+    occurred = form.occurred_at(values, services.zone)
+    assert occurred is not None
+    report = incidents.Report(
+        customer_id=customer_id,
+        reporter_id=actor.person_id,
+        service_area_id=area.id,
+        occurred_at=occurred,
+        channel=ContactChannel(values["channel"]),
+        category=category,
+        behaviours=tuple(
+            b.key
+            for b in CATEGORIES[category].behaviours
+            if b.key in form.multi(values.get("behaviours"))
+        ),
+        description=values["description"],
+        impact_on_staff=values.get("impact_on_staff") or None,
+        impact_on_service=values.get("impact_on_service") or None,
+        others_affected=tuple(
+            p for p in AffectedParty if p.value in form.multi(values.get("others_affected"))
+        ),
+        ended_contact=form.flag(values.get("ended_contact")),
+        left_premises=form.flag(values.get("left_premises")),
+        police_called=form.flag(values.get("police_called")),
+        police_reference=values.get("police_reference") or None
+        if form.flag(values.get("police_called"))
+        else None,
+        reporter_wants_support=form.flag(values.get("wants_support")),
+    )
+    year = now.astimezone(services.zone).year
+    incident = await incidents.record(
+        session, report, now=now, year=year, submission_key=draft.token
+    )
+    if new_customer:
+        audit.record(
+            session,
+            now=now,
+            actor_id=actor.person_id,
+            action="customer.added",
+            record_type="customer",
+            record_id=customer_id,
+            detail={"incident": incident.reference},
+        )
+    audit.record(
+        session,
+        now=now,
+        actor_id=actor.person_id,
+        action="incident.reported",
+        record_type="incident",
+        record_id=incident.id,
+        detail={
+            "reference": incident.reference,
+            "category": category.value,
+            "service_area": area.key,
+            "customer": customer_id,
+            "urgent": incident.urgent,
+        },
+    )
+    await _notify_reported(session, services, actor, incident, area, summary, now)
+    await session.delete(draft)
+    return incident, area
+
+
+async def _notify_reported(
+    session: AsyncSession,
+    services: Services,
+    actor: Actor,
+    incident: Incident,
+    area: ServiceArea,
+    summary: report_cards.Summary,
+    now: datetime,
+) -> None:
+    recipients = await people.with_role(session, Role.MANAGER, service_area_id=area.id)
+    if not recipients:
+        # A service with no manager named must not leave an incident unseen.
+        recipients = await people.with_role(session, Role.REGISTER_KEEPER)
+    card = report_cards.notification_card(
+        incident.reference, summary, actor.display_name or "a member of staff"
+    )
+    urgency = "URGENT " if incident.urgent else ""
+    for person in recipients:
+        if person.id == actor.person_id:
+            continue  # the reporter never decides their own report
+        outbox.enqueue(
+            session,
+            outbox.Recipient(person_id=person.id),
+            card_message(
+                card, summary=f"{urgency}Incident {incident.reference} reported for {area.name}"
+            ),
+            purpose="incident.reported",
+            now=now,
+            record_type="incident",
+            record_id=incident.id,
+            dedupe_key=f"incident:{incident.id}:reported:{person.id}",
+        )
+    confirmation = report_cards.confirmation_card(
+        incident.reference,
+        area.name,
+        wants_support=incident.reporter_wants_support,
+        wellbeing_support=services.wellbeing_support,
+        urgent=incident.urgent,
+    )
+    outbox.enqueue(
+        session,
+        outbox.Recipient(person_id=actor.person_id),
+        card_message(confirmation, summary=f"Reported: {incident.reference}"),
+        purpose="incident.confirmation",
+        now=now,
+        record_type="incident",
+        record_id=incident.id,
+        dedupe_key=f"incident:{incident.id}:confirmation",
+    )
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+@command(r"report", "report", "report an incident of unacceptable behaviour (opens a form)")
+async def _report(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
+    now = services.clock()
+    async with services.sessions() as session:
+        draft = await drafts.latest(session, actor.person_id, now=now)
+    started = local_time(draft.updated_at, services.zone) if draft else None
+    return [Reply(card=report_cards.launcher_card(started), summary="Report an incident")]
+
+
+REFERENCE = r"INC-\d{4}-\d{5}"
+
+
+@command(
+    rf"add\s+to\s+({REFERENCE})\b\s*[:\-–]?\s*(.*)",
+    "add to INC-2026-00042 ...",
+    "add information to an incident you reported",
+)
+async def _add_to(services: Services, actor: Actor, match: re.Match[str]) -> list[Reply]:
+    reference, words = match.group(1).upper(), match.group(2).strip()
+    if not words:
+        return [Reply(text=f"Type **add to {reference}** followed by what you want to add.")]
+    if len(words) > DESCRIPTION_MAX:
+        return [
+            Reply(
+                text=f"That is {len(words):,} characters: "
+                f"keep each addition to {DESCRIPTION_MAX:,}."
+            )
+        ]
+    now = services.clock()
+    async with services.sessions() as session:
+        incident = await incidents.by_reference(session, reference)
+        roles = actor.roles
+        allowed = incident is not None and (
+            incident.reporter_id == actor.person_id
+            or roles.is_register_keeper
+            or any(
+                m.id == actor.person_id
+                for m in await people.with_role(
+                    session, Role.MANAGER, service_area_id=incident.service_area_id
+                )
+            )
+        )
+        if incident is None or not allowed:
+            # The same answer either way: a reference is no way to learn what the register holds.
+            return [
+                Reply(
+                    text=f"I can't find an incident {reference} that you can add to. "
+                    "Check the reference."
+                )
+            ]
+        note = incidents.add_note(session, incident, author_id=actor.person_id, text=words, now=now)
+        await session.flush()
+        audit.record(
+            session,
+            now=now,
+            actor_id=actor.person_id,
+            action="incident.note_added",
+            record_type="incident",
+            record_id=incident.id,
+            detail={"note": note.id},
+        )
+        area = await session.get(ServiceArea, incident.service_area_id)
+        for manager in await people.with_role(
+            session, Role.MANAGER, service_area_id=incident.service_area_id
+        ):
+            if manager.id == actor.person_id:
+                continue
+            outbox.enqueue(
+                session,
+                outbox.Recipient(person_id=manager.id),
+                card_message(
+                    report_cards.note_card(
+                        reference, actor.display_name or "A member of staff", words
+                    ),
+                    summary=f"More information on {reference}",
+                ),
+                purpose="incident.note_added",
+                now=now,
+                record_type="incident",
+                record_id=incident.id,
+                dedupe_key=f"note:{note.id}:{manager.id}",
+            )
+        await session.commit()
+    services.outbox_written()
+    area_name = area.name if area else "the service"
+    return [Reply(text=f"Added to {reference}. The managers of {area_name} can see it.")]

@@ -1,0 +1,114 @@
+"""Incidents in the register: references, recording a report, and notes added later."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from policy.categories import Category, is_urgent
+from policy.channels import ContactChannel
+from policy.incidents import AffectedParty, IncidentStatus, incident_reference
+from storage.models import Incident, IncidentNote, ReferenceCounter
+
+
+async def next_reference(session: AsyncSession, year: int) -> tuple[int, str]:
+    """Issue the next number for `year`. The counter row stays locked until the caller commits,
+    so concurrent reports each get their own number, on SQLite and PostgreSQL alike."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(ReferenceCounter).values(year=year, last=0).on_conflict_do_nothing()
+    )
+    sequence = await session.scalar(
+        update(ReferenceCounter)
+        .where(ReferenceCounter.year == year)
+        .values(last=ReferenceCounter.last + 1)
+        .returning(ReferenceCounter.last)
+    )
+    assert sequence is not None
+    return sequence, incident_reference(year, sequence)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A checked report, ready for the register."""
+
+    customer_id: int
+    reporter_id: int
+    service_area_id: int
+    occurred_at: datetime
+    channel: ContactChannel
+    category: Category
+    behaviours: tuple[str, ...]
+    description: str
+    impact_on_staff: str | None
+    impact_on_service: str | None
+    others_affected: tuple[AffectedParty, ...]
+    ended_contact: bool
+    left_premises: bool
+    police_called: bool
+    police_reference: str | None
+    reporter_wants_support: bool
+
+
+async def record(
+    session: AsyncSession, report: Report, *, now: datetime, year: int, submission_key: str
+) -> Incident:
+    sequence, reference = await next_reference(session, year)
+    incident = Incident(
+        reference=reference,
+        year=year,
+        sequence=sequence,
+        submission_key=submission_key,
+        customer_id=report.customer_id,
+        reporter_id=report.reporter_id,
+        service_area_id=report.service_area_id,
+        occurred_at=report.occurred_at,
+        reported_at=now,
+        channel=report.channel.value,
+        category=report.category.value,
+        behaviours=list(report.behaviours),
+        description=report.description,
+        impact_on_staff=report.impact_on_staff,
+        impact_on_service=report.impact_on_service,
+        others_affected=[p.value for p in report.others_affected],
+        ended_contact=report.ended_contact,
+        left_premises=report.left_premises,
+        police_called=report.police_called,
+        police_reference=report.police_reference,
+        reporter_wants_support=report.reporter_wants_support,
+        urgent=is_urgent(report.category),
+        status=IncidentStatus.REPORTED.value,
+    )
+    session.add(incident)
+    await session.flush()
+    return incident
+
+
+async def by_submission_key(session: AsyncSession, key: str) -> Incident | None:
+    return await session.scalar(select(Incident).where(Incident.submission_key == key))
+
+
+async def by_reference(session: AsyncSession, reference: str) -> Incident | None:
+    return await session.scalar(select(Incident).where(Incident.reference == reference.upper()))
+
+
+def add_note(
+    session: AsyncSession, incident: Incident, *, author_id: int, text: str, now: datetime
+) -> IncidentNote:
+    note = IncidentNote(incident_id=incident.id, author_id=author_id, text=text, added_at=now)
+    session.add(note)
+    return note
+
+
+async def count_notes(session: AsyncSession, incident_id: int) -> int:
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(IncidentNote)
+            .where(IncidentNote.incident_id == incident_id)
+        )
+        or 0
+    )

@@ -1,0 +1,143 @@
+"""Driving a Teams dialog (task module) as Teams does: fetch, then submit each card's inputs."""
+
+from typing import Any
+
+from tests.support.harness import BotHarness
+from tests.support.teams import Person
+
+
+def dialog_card(response: dict[str, Any]) -> dict[str, Any]:
+    task = response["task"]
+    assert task["type"] == "continue", task
+    attachment = task["value"]["card"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    return attachment["content"]
+
+
+def walk(node: Any):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+def inputs(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        e["id"]: e
+        for e in walk(card.get("body", []))
+        if str(e.get("type", "")).startswith("Input.")
+    }
+
+
+def values(card: dict[str, Any]) -> dict[str, str]:
+    """What the card would send back untouched: each input's current value."""
+    return {k: e.get("value", "") for k, e in inputs(card).items()}
+
+
+def button(card: dict[str, Any], title: str) -> dict[str, Any]:
+    for action in walk(card.get("actions", [])):
+        if action.get("title") == title and "data" in action:
+            return action["data"]
+    raise AssertionError(f"no button {title!r} on the card")
+
+
+def texts(card: dict[str, Any]) -> str:
+    found = []
+    for e in walk(card):
+        for key in ("text", "title", "value", "label", "errorMessage"):
+            if isinstance(e.get(key), str):
+                found.append(e[key])
+    return "\n".join(found)
+
+
+def errors(card: dict[str, Any]) -> list[str]:
+    return [
+        e["text"]
+        for e in walk(card.get("body", []))
+        if e.get("color") == "Attention" and e.get("size") == "Small"
+    ]
+
+
+class Dialog:
+    """One person's dialog in progress."""
+
+    def __init__(
+        self, harness: BotHarness, person: Person, *, message_action: bool = False
+    ) -> None:
+        self.harness = harness
+        self.person = person
+        self.message_action = message_action
+        self.card: dict[str, Any] = {}
+        self.closed: dict[str, Any] | None = None
+        self.status = 0
+
+    async def open(
+        self, data: dict[str, Any] | None = None, message: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        if self.message_action:
+            value = {
+                "commandId": "reportAsIncident",
+                "commandContext": "message",
+                "context": {"theme": "default"},
+                "messagePayload": message or {},
+            }
+            self.status, response = await self.harness.invoke(
+                self.person, "composeExtension/fetchTask", value
+            )
+        else:
+            data = data or {"action": "report.open", "msteams": {"type": "task/fetch"}}
+            self.status, response = await self.harness.invoke(
+                self.person, "task/fetch", {"data": data, "context": {"theme": "default"}}
+            )
+        assert self.status == 200
+        self.card = dialog_card(response)
+        return self.card
+
+    async def press(self, title: str, **changes: Any) -> dict[str, Any] | None:
+        """Change some inputs, press a button; returns the next card, or None if it closed."""
+        data = {**values(self.card), **changes, **button(self.card, title)}
+        return await self.send(data)
+
+    async def send(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        if self.message_action:
+            value = {
+                "commandId": "reportAsIncident",
+                "commandContext": "message",
+                "data": data,
+                "context": {"theme": "default"},
+            }
+            self.status, response = await self.harness.invoke(
+                self.person, "composeExtension/submitAction", value
+            )
+        else:
+            self.status, response = await self.harness.invoke(
+                self.person, "task/submit", {"data": data, "context": {"theme": "default"}}
+            )
+        assert self.status == 200, response
+        if response and response.get("task", {}).get("type") == "continue":
+            self.card = dialog_card(response)
+            self.closed = None
+            return self.card
+        self.closed = response or {}
+        return None
+
+    @property
+    def token(self) -> str:
+        return button(self.card, next(t for t in ("Next", "Send") if _has(self.card, t)))["draft"]
+
+    @property
+    def closing_message(self) -> str | None:
+        if self.closed and "task" in self.closed:
+            return self.closed["task"]["value"]
+        return None
+
+
+def _has(card: dict[str, Any], title: str) -> bool:
+    try:
+        button(card, title)
+    except AssertionError:
+        return False
+    return True
