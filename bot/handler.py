@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import ChannelAccount
+from sqlalchemy.exc import IntegrityError
 
 from bot import invokes, teams
 from dialogs import commands
@@ -50,14 +51,28 @@ class EngagementBot(ActivityHandler):
     async def _arrive(self, turn_context: TurnContext) -> Arrival:
         activity = turn_context.activity
         sender: ChannelAccount = activity.from_property
-        now = self._services.clock()
         async with self._services.sessions() as session:
-            person = await people.find_by_teams_identity(
+            known = await people.find_by_teams_identity(
                 session, teams_user_id=sender.id, aad_object_id=sender.aad_object_id
             )
-            email = None
-            if person is None or person.email is None:
-                email = await self._email_of(turn_context)
+            needs_email = known is None or known.email is None
+        # The roster is asked outside any transaction: it is a call to Teams.
+        email = await self._email_of(turn_context) if needs_email else None
+        # Teams sends installationUpdate and conversationUpdate together on install: both may try
+        # to create the same person or conversation, and the loser simply reads what won.
+        for attempt in (1, 2):
+            try:
+                return await self._record_arrival(turn_context, email)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _record_arrival(self, turn_context: TurnContext, email: str | None) -> Arrival:
+        activity = turn_context.activity
+        sender: ChannelAccount = activity.from_property
+        now = self._services.clock()
+        async with self._services.sessions() as session:
             person = await people.link_teams_identity(
                 session,
                 teams_user_id=sender.id,

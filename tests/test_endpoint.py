@@ -189,3 +189,19 @@ async def test_a_crash_inside_a_turn_is_apologised_for_not_a_500(harness, monkey
     monkeypatch.setattr(commands, "dispatch", broken)
     replies = await harness.say(SAM, "help")
     assert "something went wrong" in replies[0].text
+
+
+async def test_install_events_arriving_together_create_one_person_and_one_welcome(harness):
+    import asyncio
+
+    harness.meet(SAM)
+    statuses = await asyncio.gather(
+        harness.post(teams.installed(SAM, harness.connector.url)),
+        harness.post(teams.installation_update(SAM, harness.connector.url)),
+        harness.post(teams.message(SAM, harness.connector.url, "help")),
+    )
+    assert [s for s, _ in statuses] == [201, 201, 201]
+    assert len(await harness.rows(Person)) == 1
+    assert len(await harness.rows(ConversationRef)) == 1
+    welcomes = [s for s in harness.connector.to(SAM.chat_id) if "Hello Sam" in _texts(s.card)]
+    assert len(welcomes) == 1
