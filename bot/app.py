@@ -2,11 +2,15 @@
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,13 +18,19 @@ from aiohttp import web
 from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.auth import build_authentication
 from bot.config import Settings
 from bot.connector import AppCredentialsTokenSource, TeamsConnector
 from bot.handler import EngagementBot
 from bot.proactive import OutboxSender
+from bot.scheduler import build_scheduler
+from dialogs.letter_files import letter_file
+from dialogs.links import LinkSigner
 from dialogs.turn import Clock, Services
+from letters.content import LetterSettings
+from policy.deciding import ReviewRules
 from storage.db import create_engine, ping, session_factory
 
 log = logging.getLogger(__name__)
@@ -108,6 +118,35 @@ async def messages(request: web.Request) -> web.Response:
     return web.Response(status=201)
 
 
+async def letter_download(request: web.Request) -> web.Response:
+    """A signed, short-lived link from a manager's card to a decision letter."""
+    services = request.app[SERVICES]
+    signer = services.links
+    link = (
+        signer.verify(request.match_info["letter_id"], dict(request.query), now=services.clock())
+        if signer
+        else None
+    )
+    if link is None:
+        log.warning("letter link refused", extra={"why": "bad or expired signature"})
+        return _problem(403, "this link is not valid or has expired: ask for a new one from the card")
+    document = await letter_file(services, link)
+    if document is None:
+        log.warning(
+            "letter link refused",
+            extra={"why": "no right to this letter", "letter": link.letter_id},
+        )
+        return _problem(403, "you no longer have access to this letter")
+    return web.Response(
+        body=document.content,
+        content_type=document.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{document.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 async def healthz(request: web.Request) -> web.Response:
     try:
         await asyncio.wait_for(ping(request.app[ENGINE]), timeout=5)  # type: ignore[arg-type]
@@ -159,6 +198,43 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
             )
 
 
+def _link_secret(settings: Settings) -> bytes:
+    if settings.link_signing_key:
+        return settings.link_signing_key.encode()
+    if settings.app_password:
+        # Every instance of one bot shares its password, so links made by one open on another.
+        return hmac.new(
+            settings.app_password.encode(), b"engagement-bot letter links", hashlib.sha256
+        ).digest()
+    return secrets.token_bytes(32)  # local use: links work on this process only
+
+
+def build_services(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    outbox_written: Callable[[], None],
+) -> Services:
+    letters = LetterSettings(
+        council_name=settings.council_name,
+        appeal_working_days=settings.appeal_working_days,
+        **({"appeal_contact": settings.appeal_contact} if settings.appeal_contact else {}),
+        **({"template_dir": Path(settings.letter_template_dir)} if settings.letter_template_dir else {}),
+    )
+    extra = {"wellbeing_support": settings.wellbeing_support} if settings.wellbeing_support else {}
+    return Services(
+        sessions=sessions,
+        clock=clock,
+        zone=settings.zone,
+        outbox_written=outbox_written,
+        reviews=ReviewRules(settings.review_default_months, settings.review_max_months),
+        letters=letters,
+        links=LinkSigner(_link_secret(settings), settings.base_url),
+        holidays=settings.bank_holidays,
+        **extra,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -174,12 +250,8 @@ def create_app(
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
         http = aiohttp.ClientSession()
-        sender = OutboxSender(
-            sessions, TeamsConnector(http, AppCredentialsTokenSource(settings)), clock
-        )
-        services = Services(
-            sessions=sessions, clock=clock, zone=settings.zone, outbox_written=sender.kick
-        )
+        sender = OutboxSender(sessions, TeamsConnector(http, AppCredentialsTokenSource(settings)), clock)
+        services = build_services(settings, sessions, clock, sender.kick)
         adapter = CloudAdapter(build_authentication(settings))
         adapter.on_turn_error = _on_turn_error
         app[ENGINE] = engine
@@ -188,11 +260,15 @@ def create_app(
         app[ADAPTER] = adapter
         app[BOT] = EngagementBot(services, tenant_id=settings.tenant_id)
         task = None
+        scheduler = build_scheduler(services)
         if run_background:
             task = asyncio.create_task(sender.run_forever(settings.outbox_interval_seconds))
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -203,4 +279,5 @@ def create_app(
     app.cleanup_ctx.append(resources)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get(r"/letters/{letter_id:\d+}.docx", letter_download)
     return app

@@ -42,9 +42,7 @@ class StrictAuthentication(BotFrameworkAuthentication):
     def __init__(self, inner: BotFrameworkAuthentication) -> None:
         self._inner = inner
 
-    async def authenticate_request(
-        self, activity: Activity, auth_header: str
-    ) -> AuthenticateRequestResult:
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         return await _refused_unless_valid(self._inner.authenticate_request(activity, auth_header))
 
     async def authenticate_streaming_request(

@@ -37,8 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     db_commands.add_parser(
         "upgrade",
         help="apply the migrations to DATABASE_URL",
-        description="Apply every "
-        "Alembic migration not yet applied to the database named by DATABASE_URL.",
+        description="Apply every Alembic migration not yet applied to the database named by DATABASE_URL.",
     )
 
     roles = commands.add_parser("roles", help="who holds which role")

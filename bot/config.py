@@ -3,6 +3,8 @@
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -32,6 +34,21 @@ class Settings:
     openid_metadata_url: str = ""
     outbox_interval_seconds: float = 5.0
     log_level: str = "INFO"
+    # Where Teams users' browsers reach the bot (letters are downloaded from here).
+    public_url: str = ""
+    link_signing_key: str = field(default="", repr=False)
+    council_name: str = "The Council"
+    appeal_contact: str = ""
+    appeal_working_days: int = 20
+    review_default_months: int = 6
+    review_max_months: int = 12
+    bank_holidays: frozenset[date] = frozenset()
+    letter_template_dir: str = ""
+    wellbeing_support: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def local_only(self) -> bool:
@@ -82,9 +99,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise ConfigError("DATABASE_URL must be sqlite+aiosqlite:// or postgresql+asyncpg://")
     if url.get_driver_name() not in ("aiosqlite", "asyncpg"):
-        raise ConfigError(
-            "DATABASE_URL needs an async driver: sqlite+aiosqlite:// or postgresql+asyncpg://"
-        )
+        raise ConfigError("DATABASE_URL needs an async driver: sqlite+aiosqlite:// or postgresql+asyncpg://")
 
     timezone = get("TIMEZONE") or "Europe/London"
     try:
@@ -96,7 +111,38 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}")
 
+    holidays: set[date] = set()
+    for raw in filter(None, (d.strip() for d in get("BANK_HOLIDAYS").split(","))):
+        try:
+            holidays.add(date.fromisoformat(raw))
+        except ValueError:
+            raise ConfigError(f"BANK_HOLIDAYS must list dates like 2026-12-25, not {raw!r}") from None
+
+    public_url = get("PUBLIC_URL")
+    if public_url and not public_url.startswith(("https://", "http://")):
+        raise ConfigError("PUBLIC_URL must start with https://")
+    link_key = env.get("LINK_SIGNING_KEY", "")
+    if link_key and len(link_key) < 32:
+        raise ConfigError("LINK_SIGNING_KEY must be at least 32 characters")
+    template_dir = get("LETTER_TEMPLATE_DIR")
+    if template_dir and not (Path(template_dir) / "decision.docx").is_file():
+        raise ConfigError(f"LETTER_TEMPLATE_DIR {template_dir!r} has no decision.docx")
+    review_default = _int(env, "REVIEW_DEFAULT_MONTHS", 6, 1, 24)
+    review_max = _int(env, "REVIEW_MAX_MONTHS", 12, 1, 24)
+    if review_default > review_max:
+        raise ConfigError("REVIEW_DEFAULT_MONTHS cannot be more than REVIEW_MAX_MONTHS")
+
     return Settings(
+        public_url=public_url,
+        link_signing_key=link_key,
+        council_name=get("COUNCIL_NAME") or "The Council",
+        appeal_contact=get("APPEAL_CONTACT"),
+        appeal_working_days=_int(env, "APPEAL_WORKING_DAYS", 20, 5, 60),
+        review_default_months=review_default,
+        review_max_months=review_max,
+        bank_holidays=frozenset(holidays),
+        letter_template_dir=template_dir,
+        wellbeing_support=get("WELLBEING_SUPPORT"),
         app_id=app_id,
         app_password=password,
         app_type=app_type,

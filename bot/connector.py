@@ -33,9 +33,7 @@ class DeliveryError(Exception):
 class TransientDeliveryError(DeliveryError):
     """Try again later: throttled, Teams unavailable, or the network down."""
 
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
 

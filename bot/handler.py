@@ -40,9 +40,7 @@ class EngagementBot(ActivityHandler):
     async def _email_of(self, turn_context: TurnContext) -> str | None:
         """Ask Teams' roster for the sender's email: activities never carry it."""
         try:
-            member = await TeamsInfo.get_member(
-                turn_context, turn_context.activity.from_property.id
-            )
+            member = await TeamsInfo.get_member(turn_context, turn_context.activity.from_property.id)
         except Exception as error:  # a missing roster entry must not stop the turn
             log.info("roster lookup failed", extra={"error": type(error).__name__})
             return None
@@ -84,9 +82,7 @@ class EngagementBot(ActivityHandler):
             _, created = await conversations.save(
                 session, teams.where(activity), person_id=person.id, now=now
             )
-            actor = Actor(
-                person.id, person.display_name, await people.roles_for(session, person.id)
-            )
+            actor = Actor(person.id, person.display_name, await people.roles_for(session, person.id))
             await session.commit()
         if created:
             self._services.outbox_written()
@@ -113,9 +109,7 @@ class EngagementBot(ActivityHandler):
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         arrival = await self._arrive(turn_context)
         activity = turn_context.activity
-        return await invokes.handle(
-            self._services, arrival.actor, activity.name or "", activity.value
-        )
+        return await invokes.handle(self._services, arrival.actor, activity.name or "", activity.value)
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity

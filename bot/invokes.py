@@ -9,10 +9,11 @@ from typing import Any
 from botbuilder.core import InvokeResponse
 
 from cards import report as report_cards
-from dialogs import report
+from dialogs import decide, records, report  # noqa: F401  (records registers `check`)
 from dialogs.turn import Actor, Services
 
 REPORT_MESSAGE_COMMAND = "reportAsIncident"
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
 
 def task_response(answer: report.DialogAnswer) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def task_response(answer: report.DialogAnswer) -> dict[str, Any]:
                     "height": "large",
                     "width": "medium",
                     "card": {
-                        "contentType": "application/vnd.microsoft.card.adaptive",
+                        "contentType": ADAPTIVE_CARD,
                         "content": answer.card,
                     },
                 },
@@ -69,6 +70,19 @@ async def handle(services: Services, actor: Actor, name: str, value: Any) -> Inv
             # A message action's dialog closes with no reply; the confirmation (or the reason)
             # reaches the reporter in their chat with the bot.
             return _ok() if answer.reported else _ok(task_response(answer))
+    elif name == "adaptiveCard/action":
+        action = _dict(value.get("action"))
+        verb = action.get("verb")
+        if isinstance(verb, str):
+            card = await decide.on_action(services, actor, verb, _dict(action.get("data")))
+            return _ok({"statusCode": 200, "type": ADAPTIVE_CARD, "value": card})
+        return _ok(
+            {
+                "statusCode": 400,
+                "type": "application/vnd.microsoft.error",
+                "value": {"code": "BadRequest", "message": "That card action names no verb."},
+            }
+        )
     return _ok(
         {
             "task": {

@@ -78,9 +78,7 @@ class OutboxSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
 
-    async def _target(
-        self, session: AsyncSession, message: OutboxMessage
-    ) -> ConversationRef | None:
+    async def _target(self, session: AsyncSession, message: OutboxMessage) -> ConversationRef | None:
         if message.person_id is not None:
             return await conversations.personal_for(session, message.person_id)
         if message.channel_id is not None:
@@ -97,12 +95,24 @@ class OutboxSender:
         async with self._sessions() as session:
             ref = await self._target(session, message)
             address = Address(ref.service_url, ref.conversation_id) if ref else None
+            replaced = await outbox.get(session, message.updates_id) if message.updates_id else None
+        if message.operation == "update" and (replaced is None or replaced.status == outbox.FAILED):
+            async with self._sessions() as session:
+                await outbox.mark_failed(
+                    session, message.id, error="the message to update was never delivered"
+                )
+            return 0
         # No transaction stays open while Teams is called: that can take seconds.
         error: Exception | None = None
         activity_id: str | None = None
         if address is not None:
             try:
-                activity_id = await self._connector.send(address, message.activity)
+                if replaced is not None and replaced.sent_activity_id and replaced.sent_conversation_id:
+                    target = Address(address.service_url, replaced.sent_conversation_id)
+                    await self._connector.update(target, replaced.sent_activity_id, message.activity)
+                    activity_id = replaced.sent_activity_id
+                else:
+                    activity_id = await self._connector.send(address, message.activity)
             except (TransientDeliveryError, PermanentDeliveryError) as failure:
                 error = failure
         now = self._clock()
@@ -115,9 +125,7 @@ class OutboxSender:
                     error=outbox.NO_CONVERSATION,
                     count_attempt=False,
                 )
-                log.info(
-                    "notification held", extra={"outbox_id": message.id, "why": "no conversation"}
-                )
+                log.info("notification held", extra={"outbox_id": message.id, "why": "no conversation"})
                 return 0
             if isinstance(error, TransientDeliveryError):
                 await outbox.mark_retry(
@@ -137,9 +145,7 @@ class OutboxSender:
                 return 0
             if isinstance(error, PermanentDeliveryError):
                 await outbox.mark_failed(session, message.id, error=str(error))
-                log.error(
-                    "notification failed", extra={"outbox_id": message.id, "status": error.status}
-                )
+                log.error("notification failed", extra={"outbox_id": message.id, "status": error.status})
                 return 0
             await outbox.mark_sent(
                 session,

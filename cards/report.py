@@ -51,9 +51,7 @@ def _frame(
         heading(title, size="Medium"),
     ]
     if errors:
-        top.append(
-            text("Please check the fields marked below.", color="Attention", weight="Bolder")
-        )
+        top.append(text("Please check the fields marked below.", color="Attention", weight="Bolder"))
     return card([*top, *body], actions)
 
 
@@ -64,8 +62,7 @@ def launcher_card(draft_started: str | None = None) -> Card:
             [
                 heading(DIALOG_TITLE, size="Medium"),
                 text(
-                    f"You have an unfinished report, last changed {draft_started}. "
-                    "It is kept for 24 hours."
+                    f"You have an unfinished report, last changed {draft_started}. It is kept for 24 hours."
                 ),
             ],
             [
@@ -116,9 +113,7 @@ def customer_step(
             errors,
         )
     elif searched:
-        body.append(
-            text("No customer in the register matches that. Enter them below.", subtle=True)
-        )
+        body.append(text("No customer in the register matches that. Enter them below.", subtle=True))
     if errors.get("customer_id") and not matches:
         body.append(field_error(errors["customer_id"]))
     body.append(
@@ -147,15 +142,11 @@ def customer_step(
                     errors,
                 ),
                 *_field(
-                    text_input(
-                        "new_address", "Address", value=values.get("new_address"), max_length=500
-                    ),
+                    text_input("new_address", "Address", value=values.get("new_address"), max_length=500),
                     errors,
                 ),
                 *_field(
-                    text_input(
-                        "new_postcode", "Postcode", value=values.get("new_postcode"), max_length=10
-                    ),
+                    text_input("new_postcode", "Postcode", value=values.get("new_postcode"), max_length=10),
                     errors,
                 ),
                 *_field(
@@ -346,9 +337,7 @@ def action_step(token: str, values: Mapping[str, str], errors: Mapping[str, str]
             "The customer left, or was asked to leave, the premises",
             value=values.get("left_premises") == "true",
         ),
-        toggle(
-            "police_called", "The police were called", value=values.get("police_called") == "true"
-        ),
+        toggle("police_called", "The police were called", value=values.get("police_called") == "true"),
         *_field(
             text_input(
                 "police_reference",
@@ -398,7 +387,7 @@ class Summary:
     urgent: bool
 
 
-def _summary_body(summary: Summary) -> list[Element | None]:
+def summary_body(summary: Summary) -> list[Element | None]:
     return [
         facts(
             [
@@ -425,7 +414,7 @@ def _summary_body(summary: Summary) -> list[Element | None]:
 
 
 def check_step(token: str, summary: Summary) -> Card:
-    body = _summary_body(summary)
+    body = summary_body(summary)
     if summary.urgent:
         body.insert(
             0,
@@ -469,18 +458,6 @@ def confirmation_card(
     if wants_support:
         body += [text("Support for you", weight="Bolder"), text(wellbeing_support)]
     return card(body)
-
-
-def notification_card(reference: str, summary: Summary, reporter: str) -> Card:
-    """What the managers of the service receive when an incident is reported."""
-    top: list[Element | None] = []
-    if summary.urgent:
-        top.append(text("URGENT: category one, zero tolerance", color="Attention", weight="Bolder"))
-    top += [
-        heading(f"Incident {reference}", size="Medium"),
-        text(f"Reported by {reporter} for {summary.service_area}.", subtle=True),
-    ]
-    return card([*top, *_summary_body(summary)])
 
 
 def note_card(reference: str, author: str, words: str) -> Card:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cards import report as report_cards
 from cards.elements import Card
 from cards.formatting import local_time
+from dialogs import decide
 from dialogs import report_form as form
 from dialogs.commands import command
 from dialogs.notify import card_message
@@ -261,9 +262,7 @@ async def _summary(
         impact_on_staff=values.get("impact_on_staff") or None,
         impact_on_service=values.get("impact_on_service") or None,
         others_affected=[
-            AFFECTED_LABELS[p]
-            for p in AffectedParty
-            if p.value in form.multi(values.get("others_affected"))
+            AFFECTED_LABELS[p] for p in AffectedParty if p.value in form.multi(values.get("others_affected"))
         ],
         immediate_action=immediate,
         wants_support=form.flag(values.get("wants_support")),
@@ -323,7 +322,6 @@ async def _record(
     session: AsyncSession, services: Services, actor: Actor, draft: ReportDraft, now: datetime
 ) -> tuple[Incident, ServiceArea]:
     values: dict[str, Any] = draft.values
-    summary = await _summary(session, services, values)
     area = next(a for a in await _areas(session) if a.key == values["service_area"])
     chosen = values.get("customer_id", "")
     if chosen.isdigit():
@@ -358,9 +356,7 @@ async def _record(
         channel=ContactChannel(values["channel"]),
         category=category,
         behaviours=tuple(
-            b.key
-            for b in CATEGORIES[category].behaviours
-            if b.key in form.multi(values.get("behaviours"))
+            b.key for b in CATEGORIES[category].behaviours if b.key in form.multi(values.get("behaviours"))
         ),
         description=values["description"],
         impact_on_staff=values.get("impact_on_staff") or None,
@@ -377,9 +373,7 @@ async def _record(
         reporter_wants_support=form.flag(values.get("wants_support")),
     )
     year = now.astimezone(services.zone).year
-    incident = await incidents.record(
-        session, report, now=now, year=year, submission_key=draft.token
-    )
+    incident = await incidents.record(session, report, now=now, year=year, submission_key=draft.token)
     if new_customer:
         audit.record(
             session,
@@ -405,7 +399,7 @@ async def _record(
             "urgent": incident.urgent,
         },
     )
-    await _notify_reported(session, services, actor, incident, area, summary, now)
+    await _notify_reported(session, services, actor, incident, area, now)
     await session.delete(draft)
     return incident, area
 
@@ -416,32 +410,9 @@ async def _notify_reported(
     actor: Actor,
     incident: Incident,
     area: ServiceArea,
-    summary: report_cards.Summary,
     now: datetime,
 ) -> None:
-    recipients = await people.with_role(session, Role.MANAGER, service_area_id=area.id)
-    if not recipients:
-        # A service with no manager named must not leave an incident unseen.
-        recipients = await people.with_role(session, Role.REGISTER_KEEPER)
-    card = report_cards.notification_card(
-        incident.reference, summary, actor.display_name or "a member of staff"
-    )
-    urgency = "URGENT " if incident.urgent else ""
-    for person in recipients:
-        if person.id == actor.person_id:
-            continue  # the reporter never decides their own report
-        outbox.enqueue(
-            session,
-            outbox.Recipient(person_id=person.id),
-            card_message(
-                card, summary=f"{urgency}Incident {incident.reference} reported for {area.name}"
-            ),
-            purpose="incident.reported",
-            now=now,
-            record_type="incident",
-            record_id=incident.id,
-            dedupe_key=f"incident:{incident.id}:reported:{person.id}",
-        )
+    await decide.notify_managers(session, services, incident, area, now)
     confirmation = report_cards.confirmation_card(
         incident.reference,
         area.name,
@@ -486,12 +457,7 @@ async def _add_to(services: Services, actor: Actor, match: re.Match[str]) -> lis
     if not words:
         return [Reply(text=f"Type **add to {reference}** followed by what you want to add.")]
     if len(words) > DESCRIPTION_MAX:
-        return [
-            Reply(
-                text=f"That is {len(words):,} characters: "
-                f"keep each addition to {DESCRIPTION_MAX:,}."
-            )
-        ]
+        return [Reply(text=f"That is {len(words):,} characters: keep each addition to {DESCRIPTION_MAX:,}.")]
     now = services.clock()
     async with services.sessions() as session:
         incident = await incidents.by_reference(session, reference)
@@ -509,10 +475,7 @@ async def _add_to(services: Services, actor: Actor, match: re.Match[str]) -> lis
         if incident is None or not allowed:
             # The same answer either way: a reference is no way to learn what the register holds.
             return [
-                Reply(
-                    text=f"I can't find an incident {reference} that you can add to. "
-                    "Check the reference."
-                )
+                Reply(text=f"I can't find an incident {reference} that you can add to. Check the reference.")
             ]
         note = incidents.add_note(session, incident, author_id=actor.person_id, text=words, now=now)
         await session.flush()
@@ -535,9 +498,7 @@ async def _add_to(services: Services, actor: Actor, match: re.Match[str]) -> lis
                 session,
                 outbox.Recipient(person_id=manager.id),
                 card_message(
-                    report_cards.note_card(
-                        reference, actor.display_name or "A member of staff", words
-                    ),
+                    report_cards.note_card(reference, actor.display_name or "A member of staff", words),
                     summary=f"More information on {reference}",
                 ),
                 purpose="incident.note_added",

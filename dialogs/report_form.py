@@ -123,9 +123,7 @@ def check_customer(values: Mapping[str, str], *, existing_ids: set[int]) -> Erro
             errors["customer_id"] = "That customer is not in the register: search again"
         return errors
     if not values.get("new_name"):
-        errors["new_name"] = (
-            "Choose a customer from the search results, or enter the new customer's name"
-        )
+        errors["new_name"] = "Choose a customer from the search results, or enter the new customer's name"
     elif len(values["new_name"]) < 2:
         errors["new_name"] = "Enter the customer's name as they gave it"
     if values.get("new_email") and not EMAIL.match(values["new_email"]):
@@ -146,9 +144,7 @@ def occurred_at(values: Mapping[str, str], zone: ZoneInfo) -> datetime | None:
     return datetime.combine(day, hour.replace(second=0, microsecond=0), tzinfo=zone)
 
 
-def check_what(
-    values: Mapping[str, str], *, now: datetime, zone: ZoneInfo, areas: set[str]
-) -> Errors:
+def check_what(values: Mapping[str, str], *, now: datetime, zone: ZoneInfo, areas: set[str]) -> Errors:
     errors: Errors = {}
     try:
         day = date.fromisoformat(values.get("occurred_date", ""))

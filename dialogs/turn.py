@@ -2,12 +2,15 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cards.elements import Card
+from dialogs.links import LinkSigner
+from letters.content import LetterSettings
+from policy.deciding import ReviewRules
 from policy.roles import Roles
 
 Clock = Callable[[], datetime]
@@ -43,3 +46,7 @@ class Services:
         "Talk to your line manager, who can arrange a debrief. The council's Employee Assistance "
         "Programme offers free, confidential support, day and night."
     )
+    reviews: ReviewRules = field(default_factory=ReviewRules)
+    letters: LetterSettings = field(default_factory=LetterSettings)
+    links: LinkSigner | None = None
+    holidays: frozenset[date] = frozenset()

@@ -39,9 +39,7 @@ RESTORATIVE_STEP_LABELS: dict[RestorativeStep, str] = {
     RestorativeStep.DISCUSSED_BEHAVIOUR: "Discussing their behaviour",
     RestorativeStep.EXPLAINED_CONCERN: "Explaining why it is concerning",
     RestorativeStep.ASKED_TO_CHANGE: "Asking them to change how they engage with us",
-    RestorativeStep.EXPLAINED_CONSEQUENCES: (
-        "Explaining potential actions if behaviour does not change"
-    ),
+    RestorativeStep.EXPLAINED_CONSEQUENCES: ("Explaining potential actions if behaviour does not change"),
 }
 
 
@@ -106,3 +104,45 @@ class LetterKind(StrEnum):
     LIFTED = "lifted"
     REINSTATEMENT = "reinstatement"
     APPEAL_OUTCOME = "appeal_outcome"
+
+
+# What every restriction's instructions to front-line staff must say, whatever the manager wrote.
+EMERGENCY_STATEMENT = "This never stops the customer reporting an emergency."
+CLOSED_MATTER_STATEMENT = (
+    "Correspondence on the closed matter is still read for new information or safeguarding "
+    "concerns; it is not answered."
+)
+
+
+def standing_instructions(kind: RestrictionType) -> list[str]:
+    lines = [EMERGENCY_STATEMENT]
+    if kind is RestrictionType.MATTER_CLOSED:
+        lines.append(CLOSED_MATTER_STATEMENT)
+    return lines
+
+
+def instructions_with_standing(kind: RestrictionType, written: str) -> str:
+    """The manager's instructions, then the lines the policy requires, each once."""
+    lines = [written.strip()]
+    lines += [s for s in standing_instructions(kind) if s not in written]
+    return "\n".join(lines)
+
+
+MANAGER_CHECKLIST = (
+    "Have restorative approaches been tried, or were they not possible or appropriate?",
+    "Have the customer's circumstances, support needs and reasonable adjustments been considered?",
+    "Is the response proportionate: the minimum needed to solve the problem?",
+)
+
+SCOPE_LABELS: dict[RestrictionScope, str] = {
+    RestrictionScope.SERVICE: "This service only",
+    RestrictionScope.COUNCIL_WIDE: "Council-wide (the risk spans several services)",
+}
+
+LETTER_METHODS = {
+    "post": "Post",
+    "email": "Email",
+    "hand": "By hand",
+    "large_print_post": "Large print, by post",
+    "other_format": "Another format on request",
+}

@@ -45,9 +45,7 @@ class Roles:
 
     @property
     def managed_areas(self) -> frozenset[str]:
-        return frozenset(
-            g.service_area for g in self.grants if g.role is Role.MANAGER and g.service_area
-        )
+        return frozenset(g.service_area for g in self.grants if g.role is Role.MANAGER and g.service_area)
 
     def manages(self, service_area: str) -> bool:
         return service_area in self.managed_areas

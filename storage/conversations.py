@@ -60,9 +60,7 @@ async def _wake_waiting(
     else:
         return
     await session.execute(
-        update(OutboxMessage)
-        .where(target, OutboxMessage.status == "pending")
-        .values(next_attempt_at=now)
+        update(OutboxMessage).where(target, OutboxMessage.status == "pending").values(next_attempt_at=now)
     )
 
 

@@ -104,9 +104,7 @@ async def get_identifiable(session: AsyncSession, customer_id: int) -> Customer 
 async def by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Customer]:
     if not ids:
         return []
-    found = {
-        c.id: c for c in (await session.scalars(select(Customer).where(Customer.id.in_(ids)))).all()
-    }
+    found = {c.id: c for c in (await session.scalars(select(Customer).where(Customer.id.in_(ids)))).all()}
     return [found[i] for i in ids if i in found and found[i].anonymised_at is None]
 
 

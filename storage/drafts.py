@@ -28,9 +28,7 @@ def start(
     return draft
 
 
-async def owned(
-    session: AsyncSession, token: str, person_id: int, *, now: datetime
-) -> ReportDraft | None:
+async def owned(session: AsyncSession, token: str, person_id: int, *, now: datetime) -> ReportDraft | None:
     """The draft behind a dialog's token, if it is this person's and still kept."""
     if not isinstance(token, str) or len(token) > 64:
         return None

@@ -18,9 +18,7 @@ async def next_reference(session: AsyncSession, year: int) -> tuple[int, str]:
     """Issue the next number for `year`. The counter row stays locked until the caller commits,
     so concurrent reports each get their own number, on SQLite and PostgreSQL alike."""
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(ReferenceCounter).values(year=year, last=0).on_conflict_do_nothing()
-    )
+    await session.execute(insert(ReferenceCounter).values(year=year, last=0).on_conflict_do_nothing())
     sequence = await session.scalar(
         update(ReferenceCounter)
         .where(ReferenceCounter.year == year)
@@ -106,9 +104,7 @@ def add_note(
 async def count_notes(session: AsyncSession, incident_id: int) -> int:
     return (
         await session.scalar(
-            select(func.count())
-            .select_from(IncidentNote)
-            .where(IncidentNote.incident_id == incident_id)
+            select(func.count()).select_from(IncidentNote).where(IncidentNote.incident_id == incident_id)
         )
         or 0
     )

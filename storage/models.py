@@ -73,9 +73,7 @@ class RoleAssignment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(40))
-    service_area_id: Mapped[int | None] = mapped_column(
-        ForeignKey("service_areas.id", ondelete="CASCADE")
-    )
+    service_area_id: Mapped[int | None] = mapped_column(ForeignKey("service_areas.id", ondelete="CASCADE"))
 
 
 # --- customers and incidents --------------------------------------------------------------------
@@ -169,6 +167,8 @@ class Decision(Base):
     reasonable_adjustments: Mapped[str | None] = mapped_column(Text)
     signposting: Mapped[str | None] = mapped_column(Text)
     follow_up_on: Mapped[date | None] = mapped_column(Date)
+    follow_up_reminded_at: Mapped[datetime | None]
+    police_reference: Mapped[str | None] = mapped_column(String(64))
 
 
 class RestorativeStepTaken(Base):
@@ -268,6 +268,8 @@ class Letter(Base):
     not_appropriate_reason: Mapped[str | None] = mapped_column(Text)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     recorded_at: Mapped[datetime | None]
+    # When the decider was reminded that neither "sent" nor "not appropriate" was recorded.
+    reminded_at: Mapped[datetime | None]
 
 
 # --- audit, conversations, outbox ---------------------------------------------------------------
@@ -320,6 +322,9 @@ class OutboxMessage(Base):
     record_type: Mapped[str | None] = mapped_column(String(40))
     record_id: Mapped[str | None] = mapped_column(String(40))
     activity: Mapped[dict[str, Any]]
+    # "send" posts a new message; "update" replaces the message an earlier row sent.
+    operation: Mapped[str] = mapped_column(String(10), default="send", server_default="send")
+    updates_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     status: Mapped[str] = mapped_column(String(20))  # pending, sent, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]

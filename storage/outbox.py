@@ -42,8 +42,12 @@ def enqueue(
     record_type: str | None = None,
     record_id: int | str | None = None,
     dedupe_key: str | None = None,
+    updates_id: int | None = None,
 ) -> OutboxMessage:
+    """Queue a message; with `updates_id`, replace what that earlier message showed instead."""
     message = OutboxMessage(
+        operation="update" if updates_id is not None else "send",
+        updates_id=updates_id,
         person_id=to.person_id,
         channel_id=to.channel_id,
         purpose=purpose,
@@ -166,9 +170,7 @@ async def mark_failed(session: AsyncSession, message_id: int, *, error: str) -> 
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(
-        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-    )
+    rows = await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
     return {status: n for status, n in rows.all()}
 
 
@@ -178,6 +180,30 @@ async def waiting_for_conversation(session: AsyncSession) -> list[OutboxMessage]
             await session.scalars(
                 select(OutboxMessage)
                 .where(OutboxMessage.status == PENDING, OutboxMessage.last_error == NO_CONVERSATION)
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    )
+
+
+async def get(session: AsyncSession, message_id: int) -> OutboxMessage | None:
+    return await session.get(OutboxMessage, message_id)
+
+
+async def for_record(
+    session: AsyncSession, record_type: str, record_id: int | str, *, purpose: str
+) -> list[OutboxMessage]:
+    """The messages sent (or still to be sent) about one record, for one purpose."""
+    return list(
+        (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.record_type == record_type,
+                    OutboxMessage.record_id == str(record_id),
+                    OutboxMessage.purpose == purpose,
+                    OutboxMessage.operation == "send",
+                )
                 .order_by(OutboxMessage.id)
             )
         ).all()

@@ -52,9 +52,7 @@ async def link_teams_identity(
     The roles file names people by email or AAD object id; Teams names them by its own user id.
     The first time a person talks to the bot the three are tied together here.
     """
-    person = await find_by_teams_identity(
-        session, teams_user_id=teams_user_id, aad_object_id=aad_object_id
-    )
+    person = await find_by_teams_identity(session, teams_user_id=teams_user_id, aad_object_id=aad_object_id)
     if email and (person is None or not person.email):
         named = await find_by_email(session, email)
         if named is not None and person is not None and named.id != person.id:
@@ -79,9 +77,7 @@ async def link_teams_identity(
     return person
 
 
-async def with_role(
-    session: AsyncSession, role: Role, *, service_area_id: int | None = None
-) -> list[Person]:
+async def with_role(session: AsyncSession, role: Role, *, service_area_id: int | None = None) -> list[Person]:
     query = (
         select(Person)
         .join(RoleAssignment, RoleAssignment.person_id == Person.id)

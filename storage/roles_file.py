@@ -26,9 +26,7 @@ COUNCIL_ROLES: dict[str, Role] = {
 }
 AREA_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-AAD_OBJECT_ID = re.compile(
-    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE
-)
+AAD_OBJECT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 class RolesFileError(ValueError):
@@ -88,9 +86,7 @@ def parse(text: str) -> RolesSpec:
     unknown = set(data) - {"service_areas", "roles"}
     if unknown:
         key = sorted(unknown)[0]
-        raise RolesFileError(
-            _line_of(text, key), f"unknown section {key!r}: expected service_areas or roles"
-        )
+        raise RolesFileError(_line_of(text, key), f"unknown section {key!r}: expected service_areas or roles")
 
     areas_table = data.get("service_areas", {})
     if not isinstance(areas_table, dict):

@@ -29,9 +29,7 @@ class KeySet:
         self.trusted = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         jwk = json.loads(RSAAlgorithm.to_jwk(self.trusted.public_key()))
-        self.keys = {
-            "keys": [{**jwk, "kid": "trusted-key", "use": "sig", "endorsements": ["msteams"]}]
-        }
+        self.keys = {"keys": [{**jwk, "kid": "trusted-key", "use": "sig", "endorsements": ["msteams"]}]}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -70,9 +68,7 @@ class KeySet:
         self._server.shutdown()
         self._server.server_close()
 
-    def token(
-        self, service_url: str, *, key: Any = None, kid: str = "trusted-key", **claims: Any
-    ) -> str:
+    def token(self, service_url: str, *, key: Any = None, kid: str = "trusted-key", **claims: Any) -> str:
         now = int(time.time())
         payload = {
             "iss": ISSUER,
@@ -120,9 +116,7 @@ def _activity(connector_url: str) -> dict[str, Any]:
 
 async def test_a_properly_signed_token_is_accepted(secured, keyset, connector):
     token = keyset.token(connector.url)
-    status, _ = await secured.post(
-        _activity(connector.url), headers={"Authorization": f"Bearer {token}"}
-    )
+    status, _ = await secured.post(_activity(connector.url), headers={"Authorization": f"Bearer {token}"})
     assert status == 201
 
 
@@ -149,9 +143,7 @@ async def test_bad_tokens_get_401_never_500(secured, keyset, connector, case):
         "not bearer": {"Authorization": f"Basic {keyset.token(url)}"},
         "wrong key": {"Authorization": f"Bearer {keyset.token(url, key=keyset.stranger)}"},
         "unknown key id": {"Authorization": f"Bearer {keyset.token(url, kid='somebody-else')}"},
-        "wrong issuer": {
-            "Authorization": f"Bearer {keyset.token(url, iss='https://evil.example')}"
-        },
+        "wrong issuer": {"Authorization": f"Bearer {keyset.token(url, iss='https://evil.example')}"},
         "wrong audience": {"Authorization": f"Bearer {keyset.token(url, aud='another-bot')}"},
         "expired": {
             "Authorization": "Bearer "
@@ -170,7 +162,5 @@ async def test_bad_tokens_get_401_never_500(secured, keyset, connector, case):
     assert body == {"error": "unauthorised"}
     assert connector.sent == []
     # And the bot is still up for the next, honest request.
-    status, _ = await secured.post(
-        _activity(url), headers={"Authorization": f"Bearer {keyset.token(url)}"}
-    )
+    status, _ = await secured.post(_activity(url), headers={"Authorization": f"Bearer {keyset.token(url)}"})
     assert status == 201

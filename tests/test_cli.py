@@ -15,9 +15,7 @@ from tests.support.teams import ROLES_TOML
 
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("MICROSOFT_", "DATABASE_"))
-    }
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MICROSOFT_", "DATABASE_"))}
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
@@ -29,9 +27,7 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
     )
 
 
-@pytest.mark.parametrize(
-    "args", [[], ["serve"], ["db"], ["db", "upgrade"], ["roles"], ["roles", "import"]]
-)
+@pytest.mark.parametrize("args", [[], ["serve"], ["db"], ["db", "upgrade"], ["roles"], ["roles", "import"]])
 def test_help_on_everything(tmp_path, args):
     result = run(*args, "--help", cwd=tmp_path)
     assert result.returncode == 0
@@ -89,9 +85,7 @@ def test_roles_import_reports_changes_and_refuses_a_bad_file_whole(tmp_path):
     again = run("roles", "import", "roles.toml", cwd=tmp_path)
     assert "no changes" in again.stdout
 
-    (tmp_path / "bad.toml").write_text(
-        '[roles]\nregister_keepers = []\nchief_executive = ["nobody"]\n'
-    )
+    (tmp_path / "bad.toml").write_text('[roles]\nregister_keepers = []\nchief_executive = ["nobody"]\n')
     bad = run("roles", "import", "bad.toml", cwd=tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.strip() == (
@@ -119,9 +113,7 @@ def _free_port() -> int:
 
 def test_serve_migrates_warns_it_is_local_only_and_answers_healthz(tmp_path):
     port = _free_port()
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("MICROSOFT_", "DATABASE_"))
-    }
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MICROSOFT_", "DATABASE_"))}
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
         cwd=tmp_path,

@@ -141,9 +141,7 @@ async def test_two_senders_at_once_send_each_notification_once(harness, database
         async with aiohttp.ClientSession() as http:
             connector = TeamsConnector(http, AppCredentialsTokenSource(Settings()))
             senders = [
-                OutboxSender(
-                    session_factory(e), connector, harness.clock, lease=timedelta(minutes=1)
-                )
+                OutboxSender(session_factory(e), connector, harness.clock, lease=timedelta(minutes=1))
                 for e in engines
             ]
 

@@ -7,28 +7,9 @@ import pytest
 
 from storage.models import AuditEvent, Customer, Incident, IncidentNote, OutboxMessage, ReportDraft
 from tests.support.dialog import Dialog, button, errors, inputs, texts
+from tests.support.reporting import ACTION, BEHAVIOUR, WHAT
+from tests.support.reporting import to_check as _to_check
 from tests.support.teams import AMY, CATH, KIM, SAM
-
-WHAT = {
-    "occurred_date": "2026-11-23",
-    "occurred_time": "09:15",
-    "channel": "phone",
-    "service_area": "housing",
-    "category": "two",
-}
-BEHAVIOUR = {
-    "behaviours": "demanding_responses,moving_the_goal_posts",
-    "description": "Demanded a reply within the hour and raised a new complaint when told no.",
-    "impact_on_staff": "Call lasted 50 minutes.",
-    "impact_on_service": "Queue of 12 callers waited.",
-    "others_affected": "other_customers",
-}
-ACTION = {
-    "ended_contact": "true",
-    "left_premises": "false",
-    "police_called": "false",
-    "wants_support": "true",
-}
 
 
 async def _seed_customer(harness, name="John Smith", reference="CUS-1001", postcode="TD6 0SA"):
@@ -52,17 +33,6 @@ async def council(harness):
         await harness.say(person, "hi")
     harness.connector.clear()
     return harness
-
-
-async def _to_check(dialog: Dialog, customer: dict, what=WHAT, behaviour=BEHAVIOUR, action=ACTION):
-    await dialog.open()
-    if "customer_query" in customer:
-        await dialog.press("Search", customer_query=customer["customer_query"])
-        customer = {k: v for k, v in customer.items() if k != "customer_query"}
-    await dialog.press("Next", **customer)
-    await dialog.press("Next", **what)
-    await dialog.press("Next", **behaviour)
-    return await dialog.press("Next", **action)
 
 
 async def test_report_answers_with_a_card_that_opens_the_dialog(council):
@@ -127,10 +97,7 @@ async def test_a_report_walked_step_by_step_reaches_the_register_and_the_manager
     assert incident.status == "reported"
     assert await council.rows(ReportDraft) == []
     actions = [
-        e.action
-        for e in await council.rows(
-            AuditEvent, AuditEvent.record_type.in_(["incident", "customer"])
-        )
+        e.action for e in await council.rows(AuditEvent, AuditEvent.record_type.in_(["incident", "customer"]))
     ]
     assert actions == ["customer.searched", "incident.reported"]
 
@@ -240,9 +207,7 @@ async def test_forged_behaviours_and_customers_are_refused(council):
     await dialog.press("Next", customer_id="new", new_name="Pat Jones")
     await dialog.press("Next", **WHAT)
     # A category one behaviour smuggled into a category two report.
-    card = await dialog.press(
-        "Next", **{**BEHAVIOUR, "behaviours": "demanding_responses,harassment"}
-    )
+    card = await dialog.press("Next", **{**BEHAVIOUR, "behaviours": "demanding_responses,harassment"})
     assert errors(card) == ["Choose behaviours from this category's list"]
     card = await dialog.press("Next", **{**BEHAVIOUR, "others_affected": "the mayor"})
     assert errors(card) == ["Choose from the list"]
@@ -252,13 +217,9 @@ async def test_a_card_cannot_skip_steps_or_send_early(council):
     dialog = Dialog(council, SAM)
     await dialog.open()
     token = dialog.token
-    card = await dialog.send(
-        {"action": "report.step", "draft": token, "step": "check", "go": "next"}
-    )
+    card = await dialog.send({"action": "report.step", "draft": token, "step": "check", "go": "next"})
     assert "Step 1 of 4" in texts(card)  # the server knows the step
-    card = await dialog.send(
-        {"action": "report.step", "draft": token, "step": "check", "go": "send"}
-    )
+    card = await dialog.send({"action": "report.step", "draft": token, "step": "check", "go": "send"})
     assert "Step 1 of 4" in texts(card)
     assert errors(card)
     assert await council.rows(Incident) == []
@@ -269,13 +230,9 @@ async def test_someone_elses_draft_cannot_be_used(council):
     await dialog.open()
     await dialog.press("Next", new_name="Pat Jones")
     intruder = Dialog(council, AMY)
-    await intruder.send(
-        {"action": "report.step", "draft": dialog.token, "step": "what", "go": "back"}
-    )
+    await intruder.send({"action": "report.step", "draft": dialog.token, "step": "what", "go": "back"})
     assert "no longer open" in intruder.closing_message
-    await intruder.send(
-        {"action": "report.step", "draft": dialog.token, "step": "check", "go": "send"}
-    )
+    await intruder.send({"action": "report.step", "draft": dialog.token, "step": "check", "go": "send"})
     assert "no longer open" in intruder.closing_message
     await intruder.send({"action": "report.step", "go": "jump"})
     assert "not a step of the report form" in intruder.closing_message
@@ -293,10 +250,7 @@ async def test_a_send_that_arrives_twice_stores_one_incident(council):
     assert first.closing_message.startswith("Reported as INC-2026-00001")
     assert len(await council.rows(Incident)) == 1
     assert len(await council.rows(Customer)) == 1
-    assert (
-        len(await council.rows(OutboxMessage, OutboxMessage.purpose == "incident.confirmation"))
-        == 1
-    )
+    assert len(await council.rows(OutboxMessage, OutboxMessage.purpose == "incident.confirmation")) == 1
 
 
 async def test_a_send_retried_concurrently_stores_one_incident(council):
@@ -326,9 +280,7 @@ async def test_category_one_shows_zero_tolerance_and_is_urgent(council):
     await dialog.press("Next", new_name="Pat Jones")
     card = await dialog.press("Next", **{**WHAT, "category": "one"})
     shown = texts(card)
-    assert (
-        "We have ZERO tolerance for threats, violence, aggression, and abusive behaviour" in shown
-    )
+    assert "We have ZERO tolerance for threats, violence, aggression, and abusive behaviour" in shown
     assert "You may end the contact at once" in shown
     await dialog.press(
         "Next",
@@ -397,9 +349,7 @@ async def test_reporting_a_teams_message_prefills_the_dialog(council):
     assert inputs(card)["occurred_date"]["value"] == "2026-06-15"
     assert inputs(card)["occurred_time"]["value"] == "14:05"  # British Summer Time
     await dialog.press("Next", channel="social_media", service_area="housing", category="one")
-    assert (
-        inputs(dialog.card)["description"]["value"] == "You'll regret this. I know where you park."
-    )
+    assert inputs(dialog.card)["description"]["value"] == "You'll regret this. I know where you park."
     await dialog.press("Next", behaviours="violent_aggressive_threatening")
     await dialog.press("Next", **ACTION)
     assert await dialog.press("Send") is None
@@ -418,9 +368,7 @@ async def test_add_to_an_incident(council):
     await council.deliver()
     council.connector.clear()
 
-    (reply,) = await council.say(
-        SAM, "add to inc-2026-00001: He rang back twice.\nSecond call was calmer."
-    )
+    (reply,) = await council.say(SAM, "add to inc-2026-00001: He rang back twice.\nSecond call was calmer.")
     assert reply.text == "Added to INC-2026-00001. The managers of Housing can see it."
     (note,) = await council.rows(IncidentNote)
     assert note.text == "He rang back twice.\nSecond call was calmer."
@@ -434,13 +382,7 @@ async def test_add_to_an_incident(council):
     assert "followed by what you want to add" in reply.text
     await council.say(CATH, "hi")
     (reply,) = await council.say(CATH, "add to INC-2026-00001 I was not there")
-    assert (
-        reply.text
-        == "I can't find an incident INC-2026-00001 that you can add to. Check the reference."
-    )
+    assert reply.text == "I can't find an incident INC-2026-00001 that you can add to. Check the reference."
     (reply,) = await council.say(SAM, "add to INC-2026-00999 hello")
-    assert (
-        reply.text
-        == "I can't find an incident INC-2026-00999 that you can add to. Check the reference."
-    )
+    assert reply.text == "I can't find an incident INC-2026-00999 that you can add to. Check the reference."
     assert len(await council.rows(IncidentNote)) == 1

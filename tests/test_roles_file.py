@@ -83,9 +83,7 @@ async def test_a_name_removed_from_the_file_loses_its_role(sessions, clock):
         amy = await people.find_by_email(session, "amy.manager@council.example")
         assert amy is not None
         assert await people.roles_for(session, amy.id) == people.Roles.of([])
-        revoked = (
-            await session.scalars(select(AuditEvent).where(AuditEvent.action == "role.revoked"))
-        ).all()
+        revoked = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "role.revoked"))).all()
     assert result.revoked == 2
     assert ("ceri.panel@council.example", "complaints_review_group", None) not in grants
     assert ("dev.panel@council.example", "complaints_review_group", None) in grants

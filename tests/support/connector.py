@@ -75,9 +75,7 @@ class RecordingConnector:
         fault.times -= 1
         self.refused += 1
         headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-        return web.json_response(
-            {"error": {"code": "Throttled"}}, status=fault.status, headers=headers
-        )
+        return web.json_response({"error": {"code": "Throttled"}}, status=fault.status, headers=headers)
 
     async def _post(self, request: web.Request) -> web.Response:
         failure = self._fault()
@@ -113,20 +111,14 @@ class RecordingConnector:
     async def _member(self, request: web.Request) -> web.Response:
         member = self.roster.get(request.match_info["user_id"])
         if member is None:
-            return web.json_response(
-                {"error": {"code": "MemberNotFoundInConversation"}}, status=404
-            )
+            return web.json_response({"error": {"code": "MemberNotFoundInConversation"}}, status=404)
         return web.json_response(member)
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v3/conversations/{conversation_id}/activities", self._post)
-        app.router.add_post(
-            "/v3/conversations/{conversation_id}/activities/{activity_id}", self._post
-        )
-        app.router.add_put(
-            "/v3/conversations/{conversation_id}/activities/{activity_id}", self._put
-        )
+        app.router.add_post("/v3/conversations/{conversation_id}/activities/{activity_id}", self._post)
+        app.router.add_put("/v3/conversations/{conversation_id}/activities/{activity_id}", self._put)
         app.router.add_get("/v3/conversations/{conversation_id}/members/{user_id}", self._member)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()

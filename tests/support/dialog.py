@@ -25,11 +25,7 @@ def walk(node: Any):
 
 
 def inputs(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        e["id"]: e
-        for e in walk(card.get("body", []))
-        if str(e.get("type", "")).startswith("Input.")
-    }
+    return {e["id"]: e for e in walk(card.get("body", [])) if str(e.get("type", "")).startswith("Input.")}
 
 
 def values(card: dict[str, Any]) -> dict[str, str]:
@@ -64,9 +60,7 @@ def errors(card: dict[str, Any]) -> list[str]:
 class Dialog:
     """One person's dialog in progress."""
 
-    def __init__(
-        self, harness: BotHarness, person: Person, *, message_action: bool = False
-    ) -> None:
+    def __init__(self, harness: BotHarness, person: Person, *, message_action: bool = False) -> None:
         self.harness = harness
         self.person = person
         self.message_action = message_action
@@ -141,3 +135,31 @@ def _has(card: dict[str, Any], title: str) -> bool:
     except AssertionError:
         return False
     return True
+
+
+def execute_action(card: dict[str, Any], title: str) -> dict[str, Any]:
+    for action in walk(card):
+        if action.get("type") == "Action.Execute" and action.get("title") == title:
+            return action
+    raise AssertionError(f"no Action.Execute {title!r} on the card")
+
+
+async def universal(
+    harness: BotHarness, person: Person, verb: str, data: dict[str, Any], trigger: str = "manual"
+) -> dict[str, Any]:
+    """An `adaptiveCard/action` invoke as Teams sends it; returns the card the bot answered with."""
+    value = {"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": trigger}
+    status, response = await harness.invoke(person, "adaptiveCard/action", value)
+    assert status == 200, response
+    assert response.get("statusCode") == 200, response
+    assert response["type"] == "application/vnd.microsoft.card.adaptive"
+    return response["value"]
+
+
+async def press_execute(
+    harness: BotHarness, person: Person, card: dict[str, Any], title: str, **inputs: Any
+) -> dict[str, Any]:
+    """Press an Action.Execute button: Teams sends the card's inputs merged with its data."""
+    action = execute_action(card, title)
+    data = {**values(card), **inputs, **action.get("data", {})}
+    return await universal(harness, person, action["verb"], data)

@@ -84,9 +84,7 @@ class BotHarness:
         assert status in (200, 201), status
         return [s for s in self.connector.sent[before:] if s.conversation_id == person.chat_id]
 
-    async def invoke(
-        self, person: teams.Person, name: str, value: dict[str, Any]
-    ) -> tuple[int, Any]:
+    async def invoke(self, person: teams.Person, name: str, value: dict[str, Any]) -> tuple[int, Any]:
         self.meet(person)
         return await self.post(teams.invoke(person, self.connector.url, name, value))
 

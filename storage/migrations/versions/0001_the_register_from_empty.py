@@ -71,9 +71,7 @@ def upgrade() -> None:
         sa.Column("record_type", sa.String(length=40), nullable=False),
         sa.Column("record_id", sa.String(length=40), nullable=True),
         sa.Column("detail", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["actor_id"], ["people.id"], name=op.f("fk_audit_events_actor_id_people")
-        ),
+        sa.ForeignKeyConstraint(["actor_id"], ["people.id"], name=op.f("fk_audit_events_actor_id_people")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
@@ -99,12 +97,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("conversation_id", name=op.f("uq_conversation_refs_conversation_id")),
     )
     with op.batch_alter_table("conversation_refs", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_conversation_refs_channel_id"), ["channel_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_conversation_refs_person_id"), ["person_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_conversation_refs_channel_id"), ["channel_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_conversation_refs_person_id"), ["person_id"], unique=False)
 
     op.create_table(
         "incidents",
@@ -135,9 +129,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customers.id"], name=op.f("fk_incidents_customer_id_customers")
         ),
-        sa.ForeignKeyConstraint(
-            ["reporter_id"], ["people.id"], name=op.f("fk_incidents_reporter_id_people")
-        ),
+        sa.ForeignKeyConstraint(["reporter_id"], ["people.id"], name=op.f("fk_incidents_reporter_id_people")),
         sa.ForeignKeyConstraint(
             ["service_area_id"],
             ["service_areas.id"],
@@ -150,9 +142,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_incidents_customer_id"), ["customer_id"], unique=False)
-        batch_op.create_index(
-            "ix_incidents_status_reported_at", ["status", "reported_at"], unique=False
-        )
+        batch_op.create_index("ix_incidents_status_reported_at", ["status", "reported_at"], unique=False)
 
     op.create_table(
         "outbox",
@@ -173,17 +163,13 @@ def upgrade() -> None:
         sa.Column("sent_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("sent_activity_id", sa.String(length=200), nullable=True),
         sa.Column("sent_conversation_id", sa.String(length=400), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["person_id"], ["people.id"], name=op.f("fk_outbox_person_id_people")
-        ),
+        sa.ForeignKeyConstraint(["person_id"], ["people.id"], name=op.f("fk_outbox_person_id_people")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_outbox_dedupe_key")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_person_id"), ["person_id"], unique=False)
-        batch_op.create_index(
-            "ix_outbox_status_next_attempt_at", ["status", "next_attempt_at"], unique=False
-        )
+        batch_op.create_index("ix_outbox_status_next_attempt_at", ["status", "next_attempt_at"], unique=False)
 
     op.create_table(
         "role_assignments",
@@ -253,9 +239,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_notes")),
     )
     with op.batch_alter_table("incident_notes", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_incident_notes_incident_id"), ["incident_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_incident_notes_incident_id"), ["incident_id"], unique=False)
 
     op.create_table(
         "appeals",
@@ -281,9 +265,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["incident_id"], ["incidents.id"], name=op.f("fk_appeals_incident_id_incidents")
         ),
-        sa.ForeignKeyConstraint(
-            ["logged_by_id"], ["people.id"], name=op.f("fk_appeals_logged_by_id_people")
-        ),
+        sa.ForeignKeyConstraint(["logged_by_id"], ["people.id"], name=op.f("fk_appeals_logged_by_id_people")),
         sa.ForeignKeyConstraint(
             ["outcome_by_id"], ["people.id"], name=op.f("fk_appeals_outcome_by_id_people")
         ),
@@ -319,12 +301,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("decision_id", "step", name=op.f("uq_restorative_steps_decision_id")),
     )
     with op.batch_alter_table("restorative_steps", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_restorative_steps_customer_id"), ["customer_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_restorative_steps_decision_id"), ["decision_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_restorative_steps_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_restorative_steps_decision_id"), ["decision_id"], unique=False)
 
     op.create_table(
         "restrictions",
@@ -367,12 +345,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_restrictions")),
     )
     with op.batch_alter_table("restrictions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_restrictions_customer_id"), ["customer_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_restrictions_decision_id"), ["decision_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_restrictions_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_restrictions_decision_id"), ["decision_id"], unique=False)
         batch_op.create_index(
             "ix_restrictions_status_review_due_on", ["status", "review_due_on"], unique=False
         )
@@ -389,9 +363,7 @@ def upgrade() -> None:
             ["restrictions.id"],
             name=op.f("fk_appealed_restrictions_restriction_id_restrictions"),
         ),
-        sa.PrimaryKeyConstraint(
-            "appeal_id", "restriction_id", name=op.f("pk_appealed_restrictions")
-        ),
+        sa.PrimaryKeyConstraint("appeal_id", "restriction_id", name=op.f("pk_appealed_restrictions")),
     )
     op.create_table(
         "reviews",
@@ -409,15 +381,11 @@ def upgrade() -> None:
             ["restrictions.id"],
             name=op.f("fk_reviews_restriction_id_restrictions"),
         ),
-        sa.ForeignKeyConstraint(
-            ["reviewer_id"], ["people.id"], name=op.f("fk_reviews_reviewer_id_people")
-        ),
+        sa.ForeignKeyConstraint(["reviewer_id"], ["people.id"], name=op.f("fk_reviews_reviewer_id_people")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reviews")),
     )
     with op.batch_alter_table("reviews", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_reviews_restriction_id"), ["restriction_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_reviews_restriction_id"), ["restriction_id"], unique=False)
 
     op.create_table(
         "letters",
@@ -434,9 +402,7 @@ def upgrade() -> None:
         sa.Column("not_appropriate_reason", sa.Text(), nullable=True),
         sa.Column("recorded_by_id", sa.Integer(), nullable=True),
         sa.Column("recorded_at", storage.types.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["appeal_id"], ["appeals.id"], name=op.f("fk_letters_appeal_id_appeals")
-        ),
+        sa.ForeignKeyConstraint(["appeal_id"], ["appeals.id"], name=op.f("fk_letters_appeal_id_appeals")),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customers.id"], name=op.f("fk_letters_customer_id_customers")
         ),
@@ -449,9 +415,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["recorded_by_id"], ["people.id"], name=op.f("fk_letters_recorded_by_id_people")
         ),
-        sa.ForeignKeyConstraint(
-            ["review_id"], ["reviews.id"], name=op.f("fk_letters_review_id_reviews")
-        ),
+        sa.ForeignKeyConstraint(["review_id"], ["reviews.id"], name=op.f("fk_letters_review_id_reviews")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_letters")),
     )
     with op.batch_alter_table("letters", schema=None) as batch_op:

@@ -46,9 +46,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token", name=op.f("uq_report_drafts_token")),
     )
     with op.batch_alter_table("report_drafts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_report_drafts_expires_at"), ["expires_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_report_drafts_expires_at"), ["expires_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_report_drafts_person_id"), ["person_id"], unique=False)
 
     # ### end Alembic commands ###

@@ -1,0 +1,57 @@
+"""APScheduler in the bot's event loop: the sweeps that find due work in the register.
+
+The jobs hold no state of their own; each sweep reads what is due from the database and claims
+it there, so a restart or a second instance is harmless.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from dialogs import reminders
+from dialogs.turn import Services
+from storage import drafts
+
+log = logging.getLogger(__name__)
+
+
+def _guarded(name: str, sweep: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            done = await sweep()
+        except Exception:
+            log.exception("sweep failed", extra={"sweep": name})
+            return
+        if done:
+            log.info("sweep done", extra={"sweep": name, "count": done})
+
+    return run
+
+
+async def _purge_drafts(services: Services) -> int:
+    async with services.sessions() as session:
+        gone = await drafts.purge_expired(session, now=services.clock())
+        await session.commit()
+    return gone
+
+
+def build_scheduler(services: Services, *, every: timedelta = timedelta(minutes=5)) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=services.zone)
+    now = services.clock()
+    jobs = {
+        "letters": lambda: reminders.remind_unsent_letters(services),
+        "drafts": lambda: _purge_drafts(services),
+    }
+    for name, sweep in jobs.items():
+        scheduler.add_job(
+            _guarded(name, sweep),
+            "interval",
+            seconds=every.total_seconds(),
+            id=name,
+            next_run_time=now,  # at start-up too
+            max_instances=1,
+            coalesce=True,
+        )
+    return scheduler

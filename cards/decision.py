@@ -1,0 +1,474 @@
+"""The managers' card: the incident, the customer's history, the checklist, and the decision.
+
+Its buttons are Universal Actions (`Action.Execute`): Teams sends them to the bot as
+`adaptiveCard/action` invokes and shows the card the bot answers with, so the decision form
+opens in the card itself and the card refreshes to the current state whenever a manager views it.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from cards.elements import (
+    Card,
+    Element,
+    bullets,
+    card,
+    choice_set,
+    container,
+    date_input,
+    execute,
+    facts,
+    field_error,
+    heading,
+    text,
+    text_input,
+    toggle,
+)
+from cards.records import RECORD
+from cards.report import Summary, summary_body
+from policy.decisions import (
+    DECISION_LABELS,
+    LETTER_METHODS,
+    MANAGER_CHECKLIST,
+    RESTORATIVE_STEP_LABELS,
+    RESTRICTION_LABELS,
+    SCOPE_LABELS,
+    DecisionKind,
+)
+
+REFRESH = "incident.refresh"
+FORM = "decision.form"
+SUBMIT = "decision.submit"
+LETTER_LINK = "letter.link"
+LETTER_SENT_FORM = "letter.sent_form"
+LETTER_SENT = "letter.sent"
+LETTER_NOT_APPROPRIATE_FORM = "letter.not_appropriate_form"
+LETTER_NOT_APPROPRIATE = "letter.not_appropriate"
+MAX_RESTRICTIONS = 5
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    incidents: Sequence[str] = ()
+    restorative_steps: Sequence[str] = ()
+    restrictions: Sequence[str] = ()
+    appeals: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class RestrictionView:
+    label: str
+    details: str
+    scope: str
+    instructions: str
+    period: str
+    review: str
+
+
+@dataclass(frozen=True)
+class LetterView:
+    id: int
+    status: str
+    pending: bool
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    kind: DecisionKind
+    by: str
+    at: str
+    reasons: str
+    facts: Sequence[tuple[str, str | None]] = ()
+    restrictions: Sequence[RestrictionView] = ()
+    letter: LetterView | None = None
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    incident_id: int
+    customer_id: int
+    reference: str
+    summary: Summary
+    reporter: str
+    history: HistoryView
+    decision: DecisionView | None = None
+    can_decide: bool = False
+    restorative_recorded: bool = False
+    restorative_required: bool = True
+    refresh_user_ids: Sequence[str] = field(default_factory=tuple)
+
+
+def _refresh(view: IncidentView) -> Element | None:
+    if not view.refresh_user_ids:
+        return None
+    return {
+        "action": {
+            "type": "Action.Execute",
+            "verb": REFRESH,
+            "data": {"incident": view.incident_id},
+        },
+        "userIds": list(view.refresh_user_ids),
+    }
+
+
+def _history(history: HistoryView) -> list[Element | None]:
+    def section(title: str, lines: Sequence[str]) -> list[Element]:
+        return [
+            text(title, weight="Bolder", size="Small"),
+            bullets(lines) if lines else text("None recorded", subtle=True),
+        ]
+
+    return [
+        text("The customer's history", weight="Bolder"),
+        *section("Earlier incidents", history.incidents),
+        *section("Restorative steps", history.restorative_steps),
+        *section("Restrictions, active or past", history.restrictions),
+        *section("Appeals", history.appeals),
+    ]
+
+
+def _banner(notice: str | None) -> Element | None:
+    return container([text(notice, weight="Bolder")], style="warning") if notice else None
+
+
+def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
+    body: list[Element | None] = [_banner(notice)]
+    if view.summary.urgent:
+        body.append(text("URGENT: category one, zero tolerance", color="Attention", weight="Bolder"))
+    body += [
+        heading(f"Incident {view.reference}", size="Medium"),
+        text(f"Reported by {view.reporter} for {view.summary.service_area}.", subtle=True),
+        *summary_body(view.summary),
+        *_history(view.history),
+    ]
+    actions: list[Element] = []
+    if view.decision is None:
+        body += [text("Before deciding", weight="Bolder"), bullets(MANAGER_CHECKLIST)]
+        if view.can_decide:
+            actions = [
+                execute(DECISION_LABELS[kind], FORM, {"incident": view.incident_id, "kind": kind.value})
+                for kind in DecisionKind
+            ]
+        else:
+            body.append(text("Only a manager of this service or a register keeper may decide.", subtle=True))
+    else:
+        body += _decision(view.decision)
+        actions = _letter_actions(view.decision.letter) if view.can_decide else []
+    if view.can_decide:
+        actions.append(execute("Open full record", RECORD, {"customer": view.customer_id}))
+    return card(body, actions, refresh=_refresh(view))
+
+
+def _decision(decision: DecisionView) -> list[Element | None]:
+    body: list[Element | None] = [
+        container(
+            [
+                text(f"Decided: {DECISION_LABELS[decision.kind]}", weight="Bolder", color="Good"),
+                text(f"By {decision.by}, {decision.at}.", subtle=True),
+                text(decision.reasons),
+                facts(decision.facts),
+            ],
+            style="good",
+        )
+    ]
+    for number, r in enumerate(decision.restrictions, start=1):
+        body.append(
+            container(
+                [
+                    text(f"Restriction {number}: {r.label}", weight="Bolder"),
+                    text(r.details),
+                    facts([("Scope", r.scope), ("Period", r.period), ("Review", r.review)]),
+                    text("Instructions for front-line staff", weight="Bolder", size="Small"),
+                    text(r.instructions),
+                ],
+                style="emphasis",
+            )
+        )
+    if decision.letter is not None:
+        body.append(facts([("Letter to the customer", decision.letter.status)]))
+    return body
+
+
+def _letter_actions(letter: LetterView | None) -> list[Element]:
+    if letter is None:
+        return []
+    actions = [
+        execute("Download letter", LETTER_LINK, {"letter": letter.id, "large": False}),
+        execute("Large print", LETTER_LINK, {"letter": letter.id, "large": True}),
+    ]
+    if letter.pending:
+        actions += [
+            execute("Record letter sent", LETTER_SENT_FORM, {"letter": letter.id}),
+            execute("Not appropriate to explain", LETTER_NOT_APPROPRIATE_FORM, {"letter": letter.id}),
+        ]
+    return actions
+
+
+def download_card(view: IncidentView, url: str, large: bool) -> Card:
+    base = incident_card(view)
+    link = {
+        "type": "Action.OpenUrl",
+        "title": "Open the letter (link works for 15 minutes)",
+        "url": url,
+    }
+    notice = f"Your {'large print ' if large else ''}letter is ready."
+    base["body"].insert(
+        0,
+        container(
+            [text(notice, weight="Bolder"), {"type": "ActionSet", "actions": [link]}],
+            style="accent",
+        ),
+    )
+    return base
+
+
+def letter_sent_form(view: IncidentView, letter_id: int, today: str, errors: Mapping[str, str]) -> Card:
+    body: list[Element | None] = [
+        heading(f"Letter for {view.reference}: sent", size="Medium"),
+        date_input("sent_on", "Date sent", value=today, max_value=today),
+        *([field_error(errors["sent_on"])] if "sent_on" in errors else []),
+        choice_set("method", "How it was sent", list(LETTER_METHODS.items()), value="post"),
+        *([field_error(errors["method"])] if "method" in errors else []),
+    ]
+    return card(
+        body,
+        [
+            execute("Record", LETTER_SENT, {"letter": letter_id}, style="positive"),
+            execute("Cancel", REFRESH, {"incident": view.incident_id}),
+        ],
+        refresh=_refresh(view),
+    )
+
+
+def letter_not_appropriate_form(view: IncidentView, letter_id: int, errors: Mapping[str, str]) -> Card:
+    body: list[Element | None] = [
+        heading(f"Letter for {view.reference}: not appropriate to explain", size="Medium"),
+        text(
+            "Where the decision cannot be explained to the customer, the policy asks for a separate "
+            "documented record of why. It is kept in the register and the register keepers see it.",
+            subtle=True,
+        ),
+        text_input("reason", "Why it is not appropriate to explain", multiline=True, max_length=2000),
+        *([field_error(errors["reason"])] if "reason" in errors else []),
+    ]
+    return card(
+        body,
+        [
+            execute("Record", LETTER_NOT_APPROPRIATE, {"letter": letter_id}, style="positive"),
+            execute("Cancel", REFRESH, {"incident": view.incident_id}),
+        ],
+        refresh=_refresh(view),
+    )
+
+
+# --- the decision form --------------------------------------------------------------------------
+
+
+def _with_error(element: Element, errors: Mapping[str, str]) -> list[Element]:
+    problem = errors.get(element["id"])
+    return [element, field_error(problem)] if problem else [element]
+
+
+def _restriction_slot(
+    number: int, values: Mapping[str, str], errors: Mapping[str, str], defaults: Mapping[str, str]
+) -> Element:
+    p = f"restriction_{number}_"
+
+    def v(name: str) -> str | None:
+        return values.get(p + name) or defaults.get(name)
+
+    types = [(t.value, label) for t, label in RESTRICTION_LABELS.items()]
+    if number > 1:
+        types.insert(0, ("", "(none)"))
+    return container(
+        [
+            text(f"Restriction {number}", weight="Bolder"),
+            *_with_error(choice_set(p + "type", "Type", types, value=values.get(p + "type") or None), errors),
+            *_with_error(
+                text_input(
+                    p + "details",
+                    "What it allows and does not allow",
+                    value=v("details"),
+                    multiline=True,
+                    max_length=2000,
+                ),
+                errors,
+            ),
+            *_with_error(
+                choice_set(
+                    p + "scope",
+                    "Scope",
+                    [(s.value, label) for s, label in SCOPE_LABELS.items()],
+                    value=v("scope"),
+                ),
+                errors,
+            ),
+            *_with_error(
+                text_input(
+                    p + "frontline_instructions",
+                    "Instructions for front-line staff",
+                    value=v("frontline_instructions"),
+                    multiline=True,
+                    max_length=2000,
+                    placeholder="e.g. Do not take calls; ask them to email housing.contact@council.example",
+                ),
+                errors,
+            ),
+            *_with_error(date_input(p + "starts_on", "Starts", value=v("starts_on")), errors),
+            *_with_error(
+                date_input(p + "ends_on", "Ends (optional)", value=values.get(p + "ends_on")),
+                errors,
+            ),
+            *_with_error(date_input(p + "review_due_on", "Review by", value=v("review_due_on")), errors),
+            toggle(
+                p + "no_review",
+                "No review: a review is inappropriate",
+                value=values.get(p + "no_review") == "true",
+            ),
+            *_with_error(
+                text_input(
+                    p + "no_review_reason",
+                    "Why no review (the register keepers see this)",
+                    value=values.get(p + "no_review_reason"),
+                    max_length=1000,
+                ),
+                errors,
+            ),
+        ],
+        style="emphasis",
+    )
+
+
+def decision_form(
+    view: IncidentView,
+    kind: DecisionKind,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    *,
+    slots: int = 1,
+    restriction_defaults: Mapping[str, str] | None = None,
+) -> Card:
+    data = {"incident": view.incident_id, "kind": kind.value, "slots": slots}
+    body: list[Element | None] = [
+        text(f"Incident {view.reference} · {view.summary.category}", subtle=True),
+        heading(DECISION_LABELS[kind], size="Medium"),
+    ]
+    if errors:
+        body.append(text("Please check the fields marked below.", color="Attention", weight="Bolder"))
+    body += _with_error(
+        text_input(
+            "reasons",
+            "Reasons for this decision",
+            value=values.get("reasons"),
+            multiline=True,
+            max_length=4000,
+        ),
+        errors,
+    )
+    if kind is DecisionKind.RESTORATIVE_APPROACH:
+        body += [
+            *_with_error(
+                choice_set(
+                    "restorative_steps",
+                    "Steps taken with the customer",
+                    [(s.value, label) for s, label in RESTORATIVE_STEP_LABELS.items()],
+                    value=values.get("restorative_steps") or None,
+                    multi=True,
+                    expanded=True,
+                ),
+                errors,
+            ),
+            text_input(
+                "reasonable_adjustments",
+                "Reasonable adjustments offered",
+                value=values.get("reasonable_adjustments"),
+                multiline=True,
+                max_length=2000,
+            ),
+            text_input(
+                "signposting",
+                "Signposting to independent advice and support",
+                value=values.get("signposting"),
+                max_length=1000,
+            ),
+            *_with_error(
+                date_input("follow_up_on", "Follow-up date (optional)", value=values.get("follow_up_on")),
+                errors,
+            ),
+        ]
+    if kind is DecisionKind.ACTIVE_MANAGEMENT:
+        body += _active_management_fields(view, values, errors)
+        body += [
+            _restriction_slot(n, values, errors, restriction_defaults or {}) for n in range(1, slots + 1)
+        ]
+    if kind is DecisionKind.POLICE_OR_LEGAL:
+        body.append(
+            text_input(
+                "police_reference",
+                "Police reference, if any",
+                value=values.get("police_reference"),
+                max_length=64,
+            )
+        )
+    actions = [execute("Record decision", SUBMIT, data, style="positive")]
+    if kind is DecisionKind.ACTIVE_MANAGEMENT and slots < MAX_RESTRICTIONS:
+        actions.append(execute("Add another restriction", FORM, {**data, "slots": slots + 1}))
+    actions.append(execute("Cancel", REFRESH, {"incident": view.incident_id}))
+    return card(body, actions, refresh=_refresh(view))
+
+
+def _active_management_fields(
+    view: IncidentView, values: Mapping[str, str], errors: Mapping[str, str]
+) -> list[Element]:
+    fields: list[Element] = [
+        text("Active management should be the minimum needed to solve the problem.", subtle=True),
+        *_with_error(
+            choice_set(
+                "needs_considered",
+                "Were the customer's support needs and reasonable adjustments considered?",
+                [("yes", "Yes"), ("no", "No")],
+                value=values.get("needs_considered") or None,
+                expanded=True,
+            ),
+            errors,
+        ),
+        text_input(
+            "needs_considered_note",
+            "What was considered",
+            value=values.get("needs_considered_note"),
+            multiline=True,
+            max_length=2000,
+        ),
+    ]
+    if view.restorative_recorded:
+        fields.append(text("Restorative steps are recorded for this customer (see history).", subtle=True))
+    else:
+        if view.restorative_required:
+            fields += _with_error(
+                text_input(
+                    "restorative_not_possible_reason",
+                    "No restorative steps are recorded: why were they not possible or appropriate?",
+                    value=values.get("restorative_not_possible_reason"),
+                    multiline=True,
+                    max_length=2000,
+                ),
+                errors,
+            )
+        fields += _with_error(
+            text_input(
+                "without_prior_warning_reason",
+                "This acts without prior warning: why does the threat demand it?",
+                value=values.get("without_prior_warning_reason"),
+                multiline=True,
+                max_length=2000,
+            ),
+            errors,
+        )
+    return fields
+
+
+def no_access_card(reference: str | None = None) -> Card:
+    what = f"incident {reference}" if reference else "this record"
+    return card(
+        [text(f"You do not have access to {what}. Only its service's managers and the register keepers do.")]
+    )

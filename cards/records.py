@@ -1,0 +1,94 @@
+"""What `check` answers with, and the full record a manager or register keeper may open."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cards.elements import Card, Element, bullets, card, container, execute, facts, heading, text
+
+RECORD = "customer.record"
+
+
+@dataclass(frozen=True)
+class Instruction:
+    label: str
+    applies_to: str
+    instructions: str
+    contact: str
+
+
+@dataclass(frozen=True)
+class CheckedCustomer:
+    customer_id: int
+    label: str
+    restrictions: Sequence[Instruction]
+    can_open: bool
+
+
+def check_card(query: str, found: Sequence[CheckedCustomer]) -> Card:
+    if not found:
+        return card(
+            [
+                heading("No active restrictions", size="Medium"),
+                text(f'Nobody matching "{query}" has active restrictions: deal with them as normal.'),
+                text(
+                    "If their behaviour is unacceptable, you may end the contact and type report.",
+                    subtle=True,
+                ),
+            ]
+        )
+    body: list[Element | None] = [heading("How to handle this customer", size="Medium")]
+    actions: list[Element] = []
+    for customer in found:
+        body.append(text(customer.label, weight="Bolder"))
+        for r in customer.restrictions:
+            body.append(
+                container(
+                    [
+                        text(r.label, weight="Bolder"),
+                        text(r.applies_to, subtle=True),
+                        text(r.instructions),
+                        facts([("Contact", r.contact)]),
+                    ],
+                    style="emphasis",
+                )
+            )
+        if customer.can_open:
+            actions.append(
+                execute(
+                    f"Open full record: {customer.label}",
+                    RECORD,
+                    {"customer": customer.customer_id},
+                )
+            )
+    return card(body, actions)
+
+
+@dataclass(frozen=True)
+class FullRecord:
+    customer: Sequence[tuple[str, str | None]]
+    incidents: Sequence[str]
+    decisions: Sequence[str]
+    restrictions: Sequence[str]
+    appeals: Sequence[str]
+    letters: Sequence[str]
+
+
+def full_record_card(record: FullRecord) -> Card:
+    def section(title: str, lines: Sequence[str]) -> list[Element]:
+        return [
+            text(title, weight="Bolder"),
+            bullets(lines) if lines else text("None", subtle=True),
+        ]
+
+    return card(
+        [
+            heading("Customer record", size="Medium"),
+            text("Restricted: your viewing of this record is logged.", subtle=True),
+            facts(record.customer),
+            *section("Incidents", record.incidents),
+            *section("Decisions", record.decisions),
+            *section("Restrictions", record.restrictions),
+            *section("Appeals", record.appeals),
+            *section("Letters", record.letters),
+        ]
+    )

@@ -1,0 +1,541 @@
+"""Managers decide in the notification card; the register records the decision and its letter.
+
+Every action is checked against the register on arrival: who the person is and what roles they
+hold now, which service the incident belongs to, whether it is already decided. Nothing on the
+card is trusted but the ids it names.
+"""
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cards import decision as cards
+from cards.elements import Card
+from cards.formatting import local_date, local_time
+from cards.report import Summary
+from dialogs import decision_form
+from dialogs.notify import card_message
+from dialogs.turn import Actor, Services
+from policy.appeals import ROUTE_LABELS
+from policy.categories import CATEGORIES, Category, is_urgent
+from policy.channels import CHANNEL_LABELS, ContactChannel
+from policy.deciding import problems, restorative_required
+from policy.decisions import (
+    DECISION_LABELS,
+    LETTER_METHODS,
+    RESTORATIVE_STEP_LABELS,
+    RESTRICTION_LABELS,
+    SCOPE_LABELS,
+    AppealOutcome,
+    AppealRoute,
+    DecidingBody,
+    DecisionKind,
+    RestorativeStep,
+    RestrictionScope,
+    RestrictionType,
+)
+from policy.incidents import AFFECTED_LABELS, AffectedParty
+from policy.roles import Role, may_decide
+from policy.working_days import add_working_days
+from storage import audit, customers, decisions, outbox, people
+from storage.models import Customer, Decision, Incident, Letter, Person, Restriction, ServiceArea
+
+NOTIFY_PURPOSE = "incident.reported"
+
+
+def _int(data: Mapping[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _category_short(category: str) -> str:
+    return f"Category {category}"
+
+
+# --- what the card shows ------------------------------------------------------------------------
+
+
+async def summary_of(session: AsyncSession, services: Services, incident: Incident) -> Summary:
+    customer = await session.get(Customer, incident.customer_id)
+    area = await session.get(ServiceArea, incident.service_area_id)
+    category = CATEGORIES[Category(incident.category)]
+    immediate = [
+        label
+        for done, label in (
+            (incident.ended_contact, "Contact ended"),
+            (incident.left_premises, "Left the premises"),
+            (incident.police_called, "Police called"),
+        )
+        if done
+    ]
+    if incident.police_called and incident.police_reference:
+        immediate[-1] = f"Police called (reference {incident.police_reference})"
+    name = customer.name if customer and customer.anonymised_at is None else "(anonymised)"
+    details = [d for d in (customer.customer_reference, customer.postcode) if d] if customer else []
+    return Summary(
+        customer=" · ".join([name, *details]),
+        when=local_time(incident.occurred_at, services.zone),
+        channel=CHANNEL_LABELS[ContactChannel(incident.channel)],
+        service_area=area.name if area else "",
+        category=category.label,
+        behaviours=[b.title for b in category.behaviours if b.key in incident.behaviours],
+        description=incident.description,
+        impact_on_staff=incident.impact_on_staff,
+        impact_on_service=incident.impact_on_service,
+        others_affected=[AFFECTED_LABELS[p] for p in AffectedParty if p.value in incident.others_affected],
+        immediate_action=immediate,
+        wants_support=incident.reporter_wants_support,
+        urgent=is_urgent(Category(incident.category)),
+    )
+
+
+def _period(r: Restriction) -> str:
+    return f"From {local_date(r.starts_on)}" + (
+        f" until {local_date(r.ends_on)}" if r.ends_on else ", no end date"
+    )
+
+
+def _review(r: Restriction) -> str:
+    return local_date(r.review_due_on) if r.review_due_on else f"No review: {r.no_review_reason}"
+
+
+async def _history(
+    session: AsyncSession, services: Services, incident: Incident
+) -> tuple[cards.HistoryView, bool]:
+    history = await decisions.history_of(session, incident.customer_id, excluding_incident=incident.id)
+    view = cards.HistoryView(
+        incidents=[
+            f"{i.reference} · {local_date(i.occurred_at.astimezone(services.zone).date())} · "
+            f"{_category_short(i.category)} · {i.status}"
+            for i in history.incidents
+        ],
+        restorative_steps=[
+            f"{RESTORATIVE_STEP_LABELS[RestorativeStep(step)]} "
+            f"({local_date(at.astimezone(services.zone).date())})"
+            for step, at in history.restorative_steps
+        ],
+        restrictions=[
+            f"{RESTRICTION_LABELS[RestrictionType(r.type)]} · {r.status} · {_period(r)}"
+            for r in history.restrictions
+        ],
+        appeals=[
+            f"{ROUTE_LABELS[AppealRoute(a.route)]} · {a.status}"
+            + (f" · {AppealOutcome(a.outcome).value}" if a.outcome else "")
+            for a in history.appeals
+        ],
+    )
+    return view, history.restorative_recorded
+
+
+def _letter_status(letter: Letter) -> str:
+    if letter.sent_on:
+        return f"Sent {local_date(letter.sent_on)} ({LETTER_METHODS.get(letter.method or '', letter.method)})"
+    if letter.not_appropriate_reason:
+        return f"Not appropriate to explain: {letter.not_appropriate_reason}"
+    return "Not yet recorded as sent"
+
+
+async def _decision_view(session: AsyncSession, services: Services, decision: Decision) -> cards.DecisionView:
+    restrictions = await decisions.restrictions_of(session, decision.id)
+    letter = await decisions.letter_for(session, decision.id)
+    extra: list[tuple[str, str | None]] = [
+        ("Restorative steps not possible because", decision.restorative_not_possible_reason),
+        ("Without prior warning because", decision.without_prior_warning_reason),
+        ("Needs and adjustments considered", decision.needs_considered_note),
+        ("Reasonable adjustments", decision.reasonable_adjustments),
+        ("Signposting", decision.signposting),
+        ("Follow-up", local_date(decision.follow_up_on) if decision.follow_up_on else None),
+        ("Police reference", decision.police_reference),
+    ]
+    return cards.DecisionView(
+        kind=DecisionKind(decision.kind),
+        by=await decisions.name_of(session, decision.decided_by_id),
+        at=local_time(decision.decided_at, services.zone),
+        reasons=decision.reasons,
+        facts=extra,
+        restrictions=[
+            cards.RestrictionView(
+                label=RESTRICTION_LABELS[RestrictionType(r.type)],
+                details=r.details,
+                scope=SCOPE_LABELS[RestrictionScope(r.scope)],
+                instructions=r.frontline_instructions,
+                period=_period(r),
+                review=_review(r),
+            )
+            for r in restrictions
+        ],
+        letter=cards.LetterView(
+            letter.id, _letter_status(letter), not (letter.sent_on or letter.not_appropriate_reason)
+        )
+        if letter
+        else None,
+    )
+
+
+async def _recipients(session: AsyncSession, incident: Incident) -> list[Person]:
+    managers = await people.with_role(session, Role.MANAGER, service_area_id=incident.service_area_id)
+    keepers = await people.with_role(session, Role.REGISTER_KEEPER)
+    return [p for p in [*managers, *keepers] if p.id != incident.reporter_id]
+
+
+async def view_of(
+    session: AsyncSession, services: Services, incident: Incident, actor: Actor
+) -> cards.IncidentView:
+    area = await session.get(ServiceArea, incident.service_area_id)
+    history, restorative_recorded = await _history(session, services, incident)
+    decision = await decisions.first_for(session, incident.id)
+    refresh_ids = [p.teams_user_id for p in await _recipients(session, incident) if p.teams_user_id]
+    return cards.IncidentView(
+        incident_id=incident.id,
+        customer_id=incident.customer_id,
+        reference=incident.reference,
+        summary=await summary_of(session, services, incident),
+        reporter=await decisions.name_of(session, incident.reporter_id),
+        history=history,
+        decision=await _decision_view(session, services, decision) if decision else None,
+        can_decide=may_decide(
+            actor.roles,
+            service_area=area.key if area else "",
+            is_reporter=incident.reporter_id == actor.person_id,
+        ),
+        restorative_recorded=restorative_recorded,
+        restorative_required=restorative_required(Category(incident.category)),
+        refresh_user_ids=refresh_ids[:60],  # Teams refreshes for at most 60 listed users
+    )
+
+
+async def notify_managers(
+    session: AsyncSession, services: Services, incident: Incident, area: ServiceArea, now: datetime
+) -> None:
+    """The decision card to each manager of the service; the register keepers too when a manager
+    cannot be reached yet (or the service has none), so no incident waits unseen."""
+    managers = [
+        m
+        for m in await people.with_role(session, Role.MANAGER, service_area_id=area.id)
+        if m.id != incident.reporter_id
+    ]
+    from storage import conversations
+
+    unreachable = [m for m in managers if await conversations.personal_for(session, m.id) is None]
+    recipients = list(managers)
+    if unreachable or not managers:
+        keepers = await people.with_role(session, Role.REGISTER_KEEPER)
+        recipients += [k for k in keepers if k.id != incident.reporter_id and k not in recipients]
+    urgency = "URGENT " if incident.urgent else ""
+    for person in recipients:
+        viewer = Actor(person.id, person.display_name, await people.roles_for(session, person.id))
+        card = cards.incident_card(await view_of(session, services, incident, viewer))
+        outbox.enqueue(
+            session,
+            outbox.Recipient(person_id=person.id),
+            card_message(card, summary=f"{urgency}Incident {incident.reference} reported for {area.name}"),
+            purpose=NOTIFY_PURPOSE,
+            now=now,
+            record_type="incident",
+            record_id=incident.id,
+            dedupe_key=f"incident:{incident.id}:reported:{person.id}",
+        )
+
+
+async def _update_sent_cards(
+    session: AsyncSession, services: Services, incident: Incident, now: datetime, version: str
+) -> None:
+    """Replace every manager's copy of the card, so nobody acts on a stale one."""
+    for sent in await outbox.for_record(session, "incident", incident.id, purpose=NOTIFY_PURPOSE):
+        if sent.person_id is None or sent.status == outbox.FAILED:
+            continue
+        viewer = Actor(sent.person_id, None, await people.roles_for(session, sent.person_id))
+        card = cards.incident_card(await view_of(session, services, incident, viewer))
+        outbox.enqueue(
+            session,
+            outbox.Recipient(person_id=sent.person_id),
+            card_message(card, summary=f"Incident {incident.reference} updated"),
+            purpose="incident.card_updated",
+            now=now,
+            record_type="incident",
+            record_id=incident.id,
+            dedupe_key=f"incident:{incident.id}:update:{version}:{sent.id}",
+            updates_id=sent.id,
+        )
+
+
+# --- universal actions --------------------------------------------------------------------------
+
+
+async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> Card:
+    """Answer an `Action.Execute` on a managers' card with the card to show now."""
+    async with services.sessions() as session:
+        if verb == cards.RECORD:
+            from dialogs import records
+
+            return await records.full_record(session, services, actor, _int(data, "customer"))
+        if verb in (
+            cards.LETTER_LINK,
+            cards.LETTER_SENT_FORM,
+            cards.LETTER_SENT,
+            cards.LETTER_NOT_APPROPRIATE_FORM,
+            cards.LETTER_NOT_APPROPRIATE,
+        ):
+            return await _letter_action(session, services, actor, verb, data)
+        incident_id = _int(data, "incident")
+        incident = await session.get(Incident, incident_id) if incident_id is not None else None
+        if incident is None:
+            return cards.no_access_card()
+        view = await view_of(session, services, incident, actor)
+        if not view.can_decide:
+            return cards.no_access_card(incident.reference)
+        if verb == cards.REFRESH:
+            return cards.incident_card(view)
+        if view.decision is not None:
+            return cards.incident_card(
+                view,
+                notice=f"Already decided by {view.decision.by}, {view.decision.at}. Nothing was changed.",
+            )
+        try:
+            kind = DecisionKind(data.get("kind"))
+        except ValueError:
+            return cards.incident_card(view, notice="That is not one of the policy's decisions.")
+        slots = decision_form.slots_of(data, cards.MAX_RESTRICTIONS)
+        values = {k: v for k, v in data.items() if isinstance(v, str)}
+        if verb == cards.FORM:
+            return cards.decision_form(
+                view, kind, values, {}, slots=slots, restriction_defaults=_defaults(services)
+            )
+        if verb == cards.SUBMIT:
+            return await _submit(session, services, actor, incident, view, kind, data, values, slots)
+        return cards.incident_card(view, notice="That action is not one I know.")
+
+
+def _defaults(services: Services) -> dict[str, str]:
+    today = services.clock().astimezone(services.zone).date()
+    return {
+        "starts_on": today.isoformat(),
+        "review_due_on": services.reviews.default_review(today).isoformat(),
+        "scope": RestrictionScope.SERVICE.value,
+    }
+
+
+async def _submit(
+    session: AsyncSession,
+    services: Services,
+    actor: Actor,
+    incident: Incident,
+    view: cards.IncidentView,
+    kind: DecisionKind,
+    data: Mapping[str, Any],
+    values: dict[str, str],
+    slots: int,
+) -> Card:
+    draft, errors = decision_form.parse(kind, data, slots=slots)
+    today = services.clock().astimezone(services.zone).date()
+    if draft is not None:
+        errors = problems(
+            draft,
+            category=Category(incident.category),
+            restorative_recorded=view.restorative_recorded,
+            today=today,
+            reviews=services.reviews,
+        )
+    if errors or draft is None:
+        return cards.decision_form(
+            view, kind, values, errors, slots=slots, restriction_defaults=_defaults(services)
+        )
+    now = services.clock()
+    if not await decisions.claim_for_decision(session, incident.id):
+        winner = await decisions.first_for(session, incident.id)
+        fresh = await view_of(session, services, incident, actor)
+        who = await decisions.name_of(session, winner.decided_by_id) if winner else "another manager"
+        when = local_time(winner.decided_at, services.zone) if winner else "just now"
+        return cards.incident_card(fresh, notice=f"Already decided by {who}, {when}. Nothing was changed.")
+    decision = await decisions.record(
+        session, incident, draft, decided_by=actor.person_id, body=DecidingBody.MANAGER, now=now
+    )
+    letter = (
+        decisions.add_letter(session, decision, incident.customer_id, now=now)
+        if decisions.needs_letter(kind)
+        else None
+    )
+    await session.flush()
+    restrictions = await decisions.restrictions_of(session, decision.id)
+    audit.record(
+        session,
+        now=now,
+        actor_id=actor.person_id,
+        action="decision.recorded",
+        record_type="incident",
+        record_id=incident.id,
+        detail={
+            "decision": decision.id,
+            "kind": kind.value,
+            "restrictions": [r.id for r in restrictions],
+            "without_prior_warning": decision.without_prior_warning,
+            "letter": letter.id if letter else None,
+        },
+    )
+    for r in restrictions:
+        audit.record(
+            session,
+            now=now,
+            actor_id=actor.person_id,
+            action="restriction.applied",
+            record_type="restriction",
+            record_id=r.id,
+            detail={
+                "type": r.type,
+                "customer": r.customer_id,
+                "review_due_on": r.review_due_on.isoformat() if r.review_due_on else None,
+            },
+        )
+    await _update_sent_cards(session, services, incident, now, version=f"decision-{decision.id}")
+    await _tell_reporter(session, services, incident, decision, restrictions, now)
+    result = cards.incident_card(await view_of(session, services, incident, actor))
+    await session.commit()
+    services.outbox_written()
+    return result
+
+
+async def _tell_reporter(
+    session: AsyncSession,
+    services: Services,
+    incident: Incident,
+    decision: Decision,
+    restrictions: list[Restriction],
+    now: datetime,
+) -> None:
+    from cards.elements import bullets, card, heading, text
+
+    body = [
+        heading(f"Decision on {incident.reference}", size="Medium"),
+        text(f"A manager decided: {DECISION_LABELS[DecisionKind(decision.kind)]}."),
+    ]
+    if restrictions:
+        body += [
+            text("If the customer contacts you", weight="Bolder"),
+            bullets(r.frontline_instructions.replace("\n", " ") for r in restrictions),
+        ]
+    body.append(text("Thank you for reporting it.", subtle=True))
+    outbox.enqueue(
+        session,
+        outbox.Recipient(person_id=incident.reporter_id),
+        card_message(card(body), summary=f"Decision on {incident.reference}"),
+        purpose="incident.outcome",
+        now=now,
+        record_type="incident",
+        record_id=incident.id,
+        dedupe_key=f"incident:{incident.id}:outcome:{decision.id}",
+    )
+
+
+# --- the letter ---------------------------------------------------------------------------------
+
+
+async def _letter_action(
+    session: AsyncSession, services: Services, actor: Actor, verb: str, data: Mapping[str, Any]
+) -> Card:
+    letter_id = _int(data, "letter")
+    letter = await session.get(Letter, letter_id) if letter_id is not None else None
+    decision = await session.get(Decision, letter.decision_id) if letter and letter.decision_id else None
+    incident = await session.get(Incident, decision.incident_id) if decision else None
+    if incident is None or letter is None:
+        return cards.no_access_card()
+    view = await view_of(session, services, incident, actor)
+    if not view.can_decide:
+        return cards.no_access_card(incident.reference)
+    now = services.clock()
+    today = now.astimezone(services.zone).date()
+    if verb == cards.LETTER_LINK:
+        if services.links is None:
+            return cards.incident_card(
+                view, notice="Letters cannot be downloaded: no public address is configured."
+            )
+        large = data.get("large") is True
+        url = services.links.url(letter.id, actor.person_id, large_print=large, now=now)
+        audit.record(
+            session,
+            now=now,
+            actor_id=actor.person_id,
+            action="letter.link_issued",
+            record_type="letter",
+            record_id=letter.id,
+            detail={"large_print": large},
+        )
+        await session.commit()
+        return cards.download_card(view, url, large)
+    done = letter.sent_on is not None or letter.not_appropriate_reason is not None
+    if done:
+        return cards.incident_card(
+            view, notice="The letter's outcome is already recorded. Nothing was changed."
+        )
+    if verb == cards.LETTER_SENT_FORM:
+        return cards.letter_sent_form(view, letter.id, today.isoformat(), {})
+    if verb == cards.LETTER_NOT_APPROPRIATE_FORM:
+        return cards.letter_not_appropriate_form(view, letter.id, {})
+    if verb == cards.LETTER_SENT:
+        errors: dict[str, str] = {}
+        sent_on: date | None = None
+        try:
+            sent_on = date.fromisoformat(str(data.get("sent_on", "")))
+        except ValueError:
+            errors["sent_on"] = "Enter the date it was sent, like 2026-11-23"
+        if sent_on is not None and (
+            sent_on > today or sent_on < letter.produced_at.astimezone(services.zone).date()
+        ):
+            errors["sent_on"] = "The date must be between the decision and today"
+        method = data.get("method")
+        if method not in LETTER_METHODS:
+            errors["method"] = "Choose how it was sent"
+        if errors:
+            return cards.letter_sent_form(view, letter.id, today.isoformat(), errors)
+        await decisions.record_letter_outcome(
+            session, letter.id, by=actor.person_id, now=now, sent_on=sent_on, method=str(method)
+        )
+        action, detail = (
+            "letter.sent",
+            {"sent_on": sent_on.isoformat() if sent_on else None, "method": method},
+        )
+    else:
+        reason = data.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            return cards.letter_not_appropriate_form(
+                view, letter.id, {"reason": "Record why it is not appropriate to explain"}
+            )
+        await decisions.record_letter_outcome(
+            session,
+            letter.id,
+            by=actor.person_id,
+            now=now,
+            not_appropriate_reason=reason.strip()[:2000],
+        )
+        action, detail = "letter.not_appropriate", {}
+    audit.record(
+        session,
+        now=now,
+        actor_id=actor.person_id,
+        action=action,
+        record_type="letter",
+        record_id=letter.id,
+        detail=detail,
+    )
+    await session.refresh(letter)
+    await _update_sent_cards(session, services, incident, now, version=f"letter-{letter.id}")
+    await session.flush()
+    result = cards.incident_card(await view_of(session, services, incident, actor))
+    await session.commit()
+    services.outbox_written()
+    return result
+
+
+def appeal_deadline(services: Services, letter_date: date) -> date:
+    return add_working_days(letter_date, services.letters.appeal_working_days, services.holidays)
+
+
+async def customer_of(session: AsyncSession, customer_id: int) -> Customer | None:
+    return await customers.get_identifiable(session, customer_id)

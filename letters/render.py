@@ -1,0 +1,98 @@
+"""Filling a .docx template: `{{name}}` placeholders, whole-paragraph lists, large print."""
+
+import copy
+import io
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from docx import Document
+from docx.shared import Pt
+from docx.text.paragraph import Paragraph
+
+PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+LARGE_PRINT = Pt(16)  # RNIB: large print is 16 point or more
+LARGE_HEADINGS = Pt(20)
+
+Value = str | Sequence[str]
+
+
+def placeholders(template: Path) -> set[str]:
+    document = Document(str(template))
+    return {m.group(1) for p in _paragraphs(document) for m in PLACEHOLDER.finditer(p.text)}
+
+
+def _paragraphs(document) -> list[Paragraph]:
+    found = list(document.paragraphs)
+    for table in document.tables:
+        for row in table.rows:
+            for cell in row.cells:
+                found.extend(cell.paragraphs)
+    for section in document.sections:
+        found.extend(section.header.paragraphs)
+        found.extend(section.footer.paragraphs)
+    return found
+
+
+def _set_text(paragraph: Paragraph, text: str) -> None:
+    # Word splits text into runs as it pleases; keep the first run's formatting for the whole.
+    runs = paragraph.runs
+    if not runs:
+        paragraph.add_run(text)
+        return
+    runs[0].text = text
+    for run in runs[1:]:
+        run.text = ""
+
+
+def _expand_list(paragraph: Paragraph, items: Sequence[str]) -> None:
+    """A paragraph that is only `{{name}}` becomes one paragraph per item, in its style."""
+    if not items:
+        paragraph._p.getparent().remove(paragraph._p)
+        return
+    _set_text(paragraph, items[0])
+    anchor = paragraph._p
+    for item in items[1:]:
+        clone = copy.deepcopy(paragraph._p)
+        anchor.addnext(clone)
+        anchor = clone
+        _set_text(Paragraph(clone, paragraph._parent), item)
+
+
+def fill(template: Path, values: Mapping[str, Value], *, large_print: bool = False) -> bytes:
+    document = Document(str(template))
+    for paragraph in _paragraphs(document):
+        text = paragraph.text
+        whole = PLACEHOLDER.fullmatch(text.strip())
+        if whole and not isinstance(values.get(whole.group(1), ""), str):
+            _expand_list(paragraph, list(values[whole.group(1)]))
+            continue
+        if PLACEHOLDER.search(text):
+
+            def value_of(match: re.Match[str]) -> str:
+                value = values.get(match.group(1), "")
+                return value if isinstance(value, str) else "; ".join(value)
+
+            _set_text(paragraph, PLACEHOLDER.sub(value_of, text))
+    if large_print:
+        _enlarge(document)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _enlarge(document) -> None:
+    for style in document.styles:
+        font = getattr(style, "font", None)
+        if font is None:
+            continue
+        heading = style.name.lower().startswith(("heading", "title"))
+        font.size = LARGE_HEADINGS if heading else LARGE_PRINT
+    for paragraph in _paragraphs(document):
+        heading = (
+            (paragraph.style.name if paragraph.style is not None else "")
+            .lower()
+            .startswith(("heading", "title"))
+        )
+        for run in paragraph.runs:
+            run.font.size = LARGE_HEADINGS if heading else LARGE_PRINT

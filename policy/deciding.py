@@ -1,0 +1,155 @@
+"""What a manager's decision must contain before it can be recorded.
+
+Every decision needs reasons. Active management is normally only after restorative approaches
+were tried, or were not possible or appropriate (recorded why); without prior warning only where
+the threat demands it (recorded why). Each restriction is the minimum needed, with instructions
+for front-line staff, a start, an optional end, and a review date unless a review is
+inappropriate (recorded why).
+"""
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date
+
+from policy.categories import Category
+from policy.decisions import DecisionKind, RestorativeStep, RestrictionScope, RestrictionType
+
+Problems = dict[str, str]
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class ReviewRules:
+    default_months: int = 6
+    max_months: int = 12
+
+    def default_review(self, starts_on: date) -> date:
+        return add_months(starts_on, self.default_months)
+
+    def latest_review(self, starts_on: date) -> date:
+        return add_months(starts_on, self.max_months)
+
+
+@dataclass(frozen=True)
+class RestrictionDraft:
+    type: RestrictionType
+    details: str
+    scope: RestrictionScope
+    frontline_instructions: str
+    starts_on: date
+    ends_on: date | None
+    review_due_on: date | None
+    no_review_reason: str | None
+
+
+@dataclass(frozen=True)
+class DecisionDraft:
+    kind: DecisionKind
+    reasons: str
+    restorative_steps: frozenset[RestorativeStep] = frozenset()
+    reasonable_adjustments: str | None = None
+    signposting: str | None = None
+    follow_up_on: date | None = None
+    restorative_not_possible_reason: str | None = None
+    without_prior_warning_reason: str | None = None
+    needs_considered: bool | None = None
+    needs_considered_note: str | None = None
+    police_reference: str | None = None
+    restrictions: tuple[RestrictionDraft, ...] = field(default_factory=tuple)
+
+
+def restorative_required(category: Category) -> bool:
+    """Zero tolerance: category one may be managed without restorative approaches first."""
+    return category is not Category.ONE
+
+
+def problems(
+    draft: DecisionDraft,
+    *,
+    category: Category,
+    restorative_recorded: bool,
+    today: date,
+    reviews: ReviewRules = ReviewRules(),
+) -> Problems:
+    """Field name -> what is wrong, in words a manager can act on. Empty when it may be recorded.
+
+    `restorative_recorded`: the register already holds restorative steps for this customer.
+    """
+    found: Problems = {}
+    if not draft.reasons.strip():
+        found["reasons"] = "Give the reasons for this decision: every decision needs them"
+    if draft.kind is DecisionKind.RESTORATIVE_APPROACH:
+        if not draft.restorative_steps:
+            found["restorative_steps"] = "Record which restorative steps were taken"
+        if draft.follow_up_on is not None and draft.follow_up_on < today:
+            found["follow_up_on"] = "The follow-up date cannot be in the past"
+    if draft.kind is DecisionKind.ACTIVE_MANAGEMENT:
+        found.update(_active_management(draft, category, restorative_recorded, today, reviews))
+    return found
+
+
+def _active_management(
+    draft: DecisionDraft,
+    category: Category,
+    restorative_recorded: bool,
+    today: date,
+    reviews: ReviewRules,
+) -> Problems:
+    found: Problems = {}
+    if draft.needs_considered is None:
+        found["needs_considered"] = (
+            "Answer whether the customer's support needs and reasonable adjustments were considered"
+        )
+    elif not draft.needs_considered:
+        found["needs_considered"] = (
+            "Consider the customer's circumstances, support needs and reasonable adjustments "
+            "before restricting contact"
+        )
+    if not restorative_recorded:
+        if restorative_required(category) and not (draft.restorative_not_possible_reason or "").strip():
+            found["restorative_not_possible_reason"] = (
+                "No restorative steps are recorded for this customer: record why they were not "
+                "possible or appropriate"
+            )
+        if not (draft.without_prior_warning_reason or "").strip():
+            found["without_prior_warning_reason"] = (
+                "This is action without prior warning: record why the threat demands it"
+            )
+    if not draft.restrictions:
+        found["restriction_1_type"] = "Choose at least one restriction"
+    for number, restriction in enumerate(draft.restrictions, start=1):
+        found.update(_restriction(number, restriction, today, reviews))
+    return found
+
+
+def _restriction(number: int, r: RestrictionDraft, today: date, reviews: ReviewRules) -> Problems:
+    found: Problems = {}
+    prefix = f"restriction_{number}_"
+    if not r.details.strip():
+        found[prefix + "details"] = "Say exactly what this restriction allows and does not allow"
+    if not r.frontline_instructions.strip():
+        found[prefix + "frontline_instructions"] = (
+            "Write what front-line staff should do when the customer makes contact"
+        )
+    if r.ends_on is not None and r.ends_on <= r.starts_on:
+        found[prefix + "ends_on"] = "The end date must be after the start"
+    if r.review_due_on is None:
+        if not (r.no_review_reason or "").strip():
+            found[prefix + "review_due_on"] = (
+                "Set a review date, or tick 'no review' and record why a review is inappropriate"
+            )
+    elif r.review_due_on <= r.starts_on:
+        found[prefix + "review_due_on"] = "The review date must be after the start"
+    elif r.review_due_on > reviews.latest_review(r.starts_on):
+        found[prefix + "review_due_on"] = (
+            f"Review within {reviews.max_months} months of the start, by "
+            f"{reviews.latest_review(r.starts_on).isoformat()}"
+        )
+    if r.starts_on < add_months(today, -12):
+        found[prefix + "starts_on"] = "Check the start date: it is more than a year ago"
+    return found

@@ -1,0 +1,228 @@
+"""Decisions, the restrictions they create, and the letters that follow, in the register."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from policy.deciding import DecisionDraft
+from policy.decisions import (
+    DecidingBody,
+    DecisionKind,
+    LetterKind,
+    RestrictionStatus,
+    instructions_with_standing,
+)
+from policy.incidents import IncidentStatus
+from storage.models import (
+    Appeal,
+    Decision,
+    Incident,
+    Letter,
+    Person,
+    RestorativeStepTaken,
+    Restriction,
+)
+
+
+async def claim_for_decision(session: AsyncSession, incident_id: int) -> bool:
+    """Mark the incident decided; only one of several managers acting at once wins."""
+    result = await session.execute(
+        update(Incident)
+        .where(Incident.id == incident_id, Incident.status == IncidentStatus.REPORTED.value)
+        .values(status=IncidentStatus.DECIDED.value)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def first_for(session: AsyncSession, incident_id: int) -> Decision | None:
+    return await session.scalar(
+        select(Decision).where(Decision.incident_id == incident_id).order_by(Decision.id).limit(1)
+    )
+
+
+async def record(
+    session: AsyncSession,
+    incident: Incident,
+    draft: DecisionDraft,
+    *,
+    decided_by: int,
+    body: DecidingBody,
+    now: datetime,
+) -> Decision:
+    decision = Decision(
+        incident_id=incident.id,
+        kind=draft.kind.value,
+        deciding_body=body.value,
+        decided_by_id=decided_by,
+        decided_at=now,
+        reasons=draft.reasons.strip(),
+        restorative_tried=bool(draft.restorative_steps) or None,
+        restorative_not_possible_reason=draft.restorative_not_possible_reason or None,
+        without_prior_warning=bool(draft.without_prior_warning_reason),
+        without_prior_warning_reason=draft.without_prior_warning_reason or None,
+        needs_considered=draft.needs_considered,
+        needs_considered_note=draft.needs_considered_note or None,
+        reasonable_adjustments=draft.reasonable_adjustments or None,
+        signposting=draft.signposting or None,
+        follow_up_on=draft.follow_up_on,
+        police_reference=draft.police_reference or None,
+    )
+    session.add(decision)
+    await session.flush()
+    for step in sorted(draft.restorative_steps):
+        session.add(
+            RestorativeStepTaken(
+                decision_id=decision.id,
+                customer_id=incident.customer_id,
+                step=step.value,
+                recorded_at=now,
+            )
+        )
+    for r in draft.restrictions:
+        session.add(
+            Restriction(
+                decision_id=decision.id,
+                customer_id=incident.customer_id,
+                service_area_id=incident.service_area_id,
+                type=r.type.value,
+                details=r.details.strip(),
+                scope=r.scope.value,
+                frontline_instructions=instructions_with_standing(r.type, r.frontline_instructions),
+                starts_on=r.starts_on,
+                ends_on=r.ends_on,
+                review_due_on=r.review_due_on,
+                no_review_reason=None if r.review_due_on else (r.no_review_reason or "").strip(),
+                reviewer_id=decided_by,
+                status=RestrictionStatus.ACTIVE.value,
+            )
+        )
+    await session.flush()
+    return decision
+
+
+LETTER_KINDS = {
+    DecisionKind.RESTORATIVE_APPROACH,
+    DecisionKind.ACTIVE_MANAGEMENT,
+    DecisionKind.POLICE_OR_LEGAL,
+}
+
+
+def needs_letter(kind: DecisionKind) -> bool:
+    """The customer is told in writing of any decision to apply the policy to them."""
+    return kind in LETTER_KINDS
+
+
+def add_letter(session: AsyncSession, decision: Decision, customer_id: int, *, now: datetime) -> Letter:
+    letter = Letter(
+        kind=LetterKind.DECISION.value,
+        customer_id=customer_id,
+        decision_id=decision.id,
+        produced_at=now,
+        produced_by_id=decision.decided_by_id,
+    )
+    session.add(letter)
+    return letter
+
+
+async def letter_for(session: AsyncSession, decision_id: int) -> Letter | None:
+    return await session.scalar(select(Letter).where(Letter.decision_id == decision_id))
+
+
+async def restrictions_of(session: AsyncSession, decision_id: int) -> list[Restriction]:
+    return list(
+        (
+            await session.scalars(
+                select(Restriction).where(Restriction.decision_id == decision_id).order_by(Restriction.id)
+            )
+        ).all()
+    )
+
+
+async def record_letter_outcome(
+    session: AsyncSession,
+    letter_id: int,
+    *,
+    by: int,
+    now: datetime,
+    sent_on: date | None = None,
+    method: str | None = None,
+    not_appropriate_reason: str | None = None,
+) -> bool:
+    """Record *letter sent* or *not appropriate to explain*, once; False if already recorded."""
+    result = await session.execute(
+        update(Letter)
+        .where(
+            Letter.id == letter_id,
+            Letter.sent_on.is_(None),
+            Letter.not_appropriate_reason.is_(None),
+        )
+        .values(
+            sent_on=sent_on,
+            method=method,
+            not_appropriate_reason=not_appropriate_reason,
+            recorded_by_id=by,
+            recorded_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+# --- the customer's history, as a manager weighs it ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class History:
+    incidents: list[Incident]
+    restorative_steps: list[tuple[str, datetime]]
+    restrictions: list[Restriction]
+    appeals: list[Appeal]
+
+    @property
+    def restorative_recorded(self) -> bool:
+        return bool(self.restorative_steps)
+
+
+async def history_of(
+    session: AsyncSession, customer_id: int, *, excluding_incident: int | None = None
+) -> History:
+    incidents = (
+        await session.scalars(
+            select(Incident)
+            .where(Incident.customer_id == customer_id, Incident.id != (excluding_incident or -1))
+            .order_by(Incident.occurred_at.desc())
+        )
+    ).all()
+    steps = (
+        await session.execute(
+            select(RestorativeStepTaken.step, RestorativeStepTaken.recorded_at)
+            .where(RestorativeStepTaken.customer_id == customer_id)
+            .order_by(RestorativeStepTaken.recorded_at)
+        )
+    ).all()
+    restrictions = (
+        await session.scalars(
+            select(Restriction)
+            .where(Restriction.customer_id == customer_id)
+            .order_by(Restriction.starts_on.desc())
+        )
+    ).all()
+    appeals = (
+        await session.scalars(
+            select(Appeal)
+            .join(Incident, Incident.id == Appeal.incident_id)
+            .where(Incident.customer_id == customer_id)
+            .order_by(Appeal.received_on.desc())
+        )
+    ).all()
+    return History(list(incidents), [(s, t) for s, t in steps], list(restrictions), list(appeals))
+
+
+async def name_of(session: AsyncSession, person_id: int | None) -> str:
+    if person_id is None:
+        return "someone"
+    person = await session.get(Person, person_id)
+    return (person.display_name or person.email or "a colleague") if person else "a colleague"

@@ -1,0 +1,455 @@
+"""Managers decide in the notification card: the register, the letter, the lookup."""
+
+import asyncio
+import io
+from datetime import date
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+from docx import Document
+
+from dialogs import reminders
+from storage.models import (
+    AuditEvent,
+    Decision,
+    Incident,
+    Letter,
+    OutboxMessage,
+    RestorativeStepTaken,
+    Restriction,
+)
+from tests.support.dialog import execute_action, press_execute, texts, universal
+from tests.support.reporting import report
+from tests.support.teams import AMY, KIM, SAM, Person
+
+HAL = Person.called("Hal Manager", "hal.manager@council.example")
+WES = Person.called("Wes Waste", "wes.manager@council.example")
+ROLES = """
+[service_areas.housing]
+name = "Housing"
+managers = ["amy.manager@council.example", "hal.manager@council.example"]
+
+[service_areas.waste]
+name = "Waste and Recycling"
+managers = ["wes.manager@council.example"]
+
+[roles]
+register_keepers = ["kim.keeper@council.example"]
+"""
+
+
+@pytest.fixture
+async def council(harness):
+    await harness.import_roles(ROLES)
+    for person in (AMY, HAL, WES, KIM, SAM):
+        await harness.say(person, "hi")
+    harness.connector.clear()
+    return harness
+
+
+async def _reported(council, reporter=SAM, customer=None, behaviour=None, **what) -> tuple[str, dict]:
+    reference = await report(council, reporter, customer, behaviour, **what)
+    await council.deliver()
+    (notice,) = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"]
+    council.connector.clear()
+    return reference, notice.card
+
+
+ACTIVE = {
+    "reasons": "Three calls a day for a month, each over 40 minutes, after clear answers were given.",
+    "needs_considered": "yes",
+    "needs_considered_note": "No support needs known; offered email instead of phone.",
+    "restorative_not_possible_reason": "Refused to discuss the behaviour when asked on 3 calls.",
+    "without_prior_warning_reason": "Staff distress is escalating; a warning letter was ignored.",
+    "restriction_1_type": "contact_channels",
+    "restriction_1_details": "Email to housing.contact@council.example only.",
+    "restriction_1_scope": "service",
+    "restriction_1_frontline_instructions": (
+        "Do not take calls; ask them to email housing.contact@council.example."
+    ),
+}
+
+
+async def test_the_card_shows_the_incident_history_checklist_and_decisions(council):
+    first, _ = await _reported(council)
+    reference, card = await _reported(council, customer={"customer_query": "pat jones", "customer_id": "1"})
+    shown = texts(card)
+    assert f"Incident {reference}" in shown
+    assert f"{first} · Mon 23 Nov 2026 · Category two · reported" in shown  # the earlier incident
+    assert "Have restorative approaches been tried, or were they not possible or appropriate?" in shown
+    assert "Is the response proportionate: the minimum needed to solve the problem?" in shown
+    titles = [a["title"] for a in card["actions"]]
+    assert titles[:4] == [
+        "No further action",
+        "Restorative approach",
+        "Active management",
+        "Refer to police / legal action",
+    ]
+    assert all(a["type"] == "Action.Execute" for a in card["actions"])
+    assert set(card["refresh"]["userIds"]) == {AMY.teams_id, HAL.teams_id, KIM.teams_id}
+
+
+async def test_no_further_action_updates_every_managers_card_and_tells_the_reporter(council):
+    reference, card = await _reported(council)
+    form = await press_execute(council, AMY, card, "No further action")
+    assert "Reasons for this decision" in texts(form)
+    empty = await press_execute(council, AMY, form, "Record decision")
+    assert "Give the reasons for this decision: every decision needs them" in texts(empty)
+    decided = await press_execute(
+        council, AMY, empty, "Record decision", reasons="A one-off; the customer apologised."
+    )
+    assert "Decided: No further action" in texts(decided)
+    assert "By Amy Manager" in texts(decided)
+    (incident,) = await council.rows(Incident)
+    assert incident.status == "decided"
+    assert await council.rows(Letter) == []  # nothing to tell the customer
+
+    await council.deliver()
+    updates = [s for s in council.connector.sent if s.method == "PUT"]
+    assert {u.conversation_id for u in updates} == {AMY.chat_id, HAL.chat_id}
+    assert all("Decided: No further action" in texts(u.card) for u in updates)
+    (told,) = council.connector.to(SAM.chat_id)
+    assert f"Decision on {reference}" in texts(told.card)
+
+    # A stale copy pressed later changes nothing and says who decided.
+    again = await press_execute(council, HAL, card, "Active management")
+    assert "Already decided by Amy Manager, Mon 23 Nov 2026, 10:00. Nothing was changed." in texts(again)
+    assert len(await council.rows(Decision)) == 1
+
+
+async def test_restorative_approach_records_the_steps_taken(council):
+    _, card = await _reported(council)
+    form = await press_execute(council, AMY, card, "Restorative approach")
+    decided = await press_execute(
+        council,
+        AMY,
+        form,
+        "Record decision",
+        reasons="First incident; customer open to talking.",
+        restorative_steps="discussed_behaviour,explained_concern,asked_to_change,explained_consequences",
+        reasonable_adjustments="Calls booked at 10am with the same officer.",
+        signposting="Citizens Advice",
+        follow_up_on="2026-12-07",
+    )
+    assert "Decided: Restorative approach" in texts(decided)
+    steps = sorted(s.step for s in await council.rows(RestorativeStepTaken))
+    assert steps == [
+        "asked_to_change",
+        "discussed_behaviour",
+        "explained_concern",
+        "explained_consequences",
+    ]
+    (decision,) = await council.rows(Decision)
+    assert decision.follow_up_on == date(2026, 12, 7)
+    assert len(await council.rows(Letter)) == 1
+
+
+async def test_active_management_needs_what_the_policy_asks_then_restricts(council):
+    _, card = await _reported(council)
+    form = await press_execute(council, AMY, card, "Active management")
+    shown = texts(form)
+    assert "No restorative steps are recorded: why were they not possible or appropriate?" in shown
+    assert "This acts without prior warning: why does the threat demand it?" in shown
+    # The defaults: starts today, review in six months.
+    assert form["body"][-1]["items"][-5]["value"] == "2026-11-23"
+
+    refused = await press_execute(
+        council,
+        AMY,
+        form,
+        "Record decision",
+        reasons="Too many calls.",
+        restriction_1_type="contact_channels",
+        restriction_1_scope="service",
+    )
+    shown = texts(refused)
+    for message in (
+        "Answer whether the customer's support needs and reasonable adjustments were considered",
+        "No restorative steps are recorded for this customer: "
+        "record why they were not possible or appropriate",
+        "This is action without prior warning: record why the threat demands it",
+        "Say exactly what this restriction allows and does not allow",
+        "Write what front-line staff should do when the customer makes contact",
+    ):
+        assert message in shown
+    assert await council.rows(Decision) == []
+
+    more = await press_execute(council, AMY, refused, "Add another restriction", **ACTIVE)
+    decided = await press_execute(
+        council,
+        AMY,
+        more,
+        "Record decision",
+        **ACTIVE,
+        restriction_2_type="matter_closed",
+        restriction_2_details="The 2025 repairs complaint is closed.",
+        restriction_2_scope="council_wide",
+        restriction_2_frontline_instructions="Do not reply on the repairs complaint.",
+        restriction_2_no_review="true",
+        restriction_2_no_review_reason="The matter is closed for good.",
+    )
+    assert "Decided: Active management" in texts(decided)
+    first, second = sorted(await council.rows(Restriction), key=lambda r: r.id)
+    assert (first.type, first.status, first.starts_on, first.review_due_on) == (
+        "contact_channels",
+        "active",
+        date(2026, 11, 23),
+        date(2027, 5, 23),
+    )
+    assert first.frontline_instructions.endswith("This never stops the customer reporting an emergency.")
+    assert "still read for new information or safeguarding concerns" in second.frontline_instructions
+    assert (second.scope, second.review_due_on, second.no_review_reason) == (
+        "council_wide",
+        None,
+        "The matter is closed for good.",
+    )
+    (decision,) = await council.rows(Decision)
+    assert decision.without_prior_warning and decision.needs_considered
+    events = [
+        e.action
+        for e in await council.rows(
+            AuditEvent, AuditEvent.action.in_(["decision.recorded", "restriction.applied"])
+        )
+    ]
+    assert events == ["decision.recorded", "restriction.applied", "restriction.applied"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"restriction_1_review_due_on": "2026-11-01"}, "The review date must be after the start"),
+        (
+            {"restriction_1_review_due_on": "2028-01-01"},
+            "Review within 12 months of the start, by 2027-11-23",
+        ),
+        ({"restriction_1_starts_on": "23/11/2026"}, "Enter a date like 2026-11-23"),
+        ({"restriction_1_type": "banishment"}, "Choose a restriction from the policy's list"),
+        ({"restriction_1_scope": "galaxy"}, "Choose this service only, or council-wide"),
+        ({"restriction_1_ends_on": "2026-11-22"}, "The end date must be after the start"),
+        (
+            {"needs_considered": "no"},
+            "Consider the customer's circumstances, support needs and reasonable adjustments "
+            "before restricting contact",
+        ),
+    ],
+)
+async def test_forged_or_wrong_restrictions_are_refused_and_nothing_is_stored(council, change, message):
+    _, card = await _reported(council)
+    form = await press_execute(council, AMY, card, "Active management")
+    refused = await press_execute(council, AMY, form, "Record decision", **{**ACTIVE, **change})
+    assert message in texts(refused)
+    assert await council.rows(Decision) == []
+    assert (await council.rows(Incident))[0].status == "reported"
+
+
+async def test_category_one_may_be_managed_without_restorative_steps_but_not_without_a_reason(
+    council,
+):
+    _, card = await _reported(
+        council, category="one", behaviour={"behaviours": "violent_aggressive_threatening"}
+    )
+    assert "URGENT: category one, zero tolerance" in texts(card)
+    form = await press_execute(council, AMY, card, "Active management")
+    assert "why were they not possible" not in texts(form)
+    data = {k: v for k, v in ACTIVE.items() if k != "restorative_not_possible_reason"}
+    decided = await press_execute(
+        council, AMY, form, "Record decision", **{**data, "without_prior_warning_reason": ""}
+    )
+    assert "This is action without prior warning: record why the threat demands it" in texts(decided)
+    decided = await press_execute(council, AMY, form, "Record decision", **data)
+    assert "Decided: Active management" in texts(decided)
+
+
+async def test_only_managers_of_the_service_or_keepers_may_decide_whatever_the_card_says(council):
+    await _reported(council)
+    (incident,) = await council.rows(Incident)
+    forged = {"incident": incident.id, "kind": "no_further_action", "reasons": "I say so"}
+    for outsider in (SAM, WES):
+        answer = await universal(council, outsider, "decision.submit", forged)
+        assert "You do not have access to incident" in texts(answer)
+    answer = await universal(council, SAM, "incident.refresh", {"incident": incident.id})
+    assert "You do not have access" in texts(answer)
+    answer = await universal(
+        council, SAM, "decision.submit", {"incident": "1; DROP TABLE incidents", "kind": "x"}
+    )
+    assert "You do not have access" in texts(answer)
+    assert await council.rows(Decision) == []
+    # A register keeper may.
+    decided = await universal(council, KIM, "decision.submit", {**forged, "reasons": "Keeper's decision."})
+    assert "Decided: No further action" in texts(decided)
+
+
+async def test_the_reporter_never_decides_their_own_report(council):
+    _, _ = await _reported(council, reporter=AMY)
+    (incident,) = await council.rows(Incident)
+    answer = await universal(
+        council,
+        AMY,
+        "decision.submit",
+        {"incident": incident.id, "kind": "no_further_action", "reasons": "Mine."},
+    )
+    assert "You do not have access" in texts(answer)
+    assert await council.rows(Decision) == []
+
+
+async def test_two_managers_deciding_at_once_store_one_decision(council):
+    await _reported(council)
+    (incident,) = await council.rows(Incident)
+    amy = {"incident": incident.id, "kind": "no_further_action", "reasons": "Amy's reasons."}
+    hal = {
+        "incident": incident.id,
+        "kind": "restorative_approach",
+        "reasons": "Hal's reasons.",
+        "restorative_steps": "discussed_behaviour",
+    }
+    answers = await asyncio.gather(
+        universal(council, AMY, "decision.submit", amy),
+        universal(council, HAL, "decision.submit", hal),
+    )
+    (decision,) = await council.rows(Decision)
+    winner, loser = (
+        (answers[0], answers[1]) if decision.kind == "no_further_action" else (answers[1], answers[0])
+    )
+    assert "Decided:" in texts(winner)
+    assert "Already decided by" in texts(loser)
+    assert "Nothing was changed." in texts(loser)
+    assert len(await council.rows(RestorativeStepTaken)) == (
+        1 if decision.kind == "restorative_approach" else 0
+    )
+
+
+async def _decide_active(council, card) -> dict:
+    form = await press_execute(council, AMY, card, "Active management")
+    return await press_execute(council, AMY, form, "Record decision", **ACTIVE)
+
+
+async def _download(council, url: str) -> tuple[int, bytes]:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return response.status, await response.read()
+
+
+def _local(council, url: str) -> str:
+    parts = urlsplit(url)
+    return str(council._server.make_url(f"{parts.path}?{parts.query}"))
+
+
+async def test_the_decision_letter_says_what_the_policy_requires(council):
+    reference, card = await _reported(council)
+    decided = await _decide_active(council, card)
+    ready = await press_execute(council, AMY, decided, "Download letter")
+    (link,) = [a for a in _walk_actions(ready) if a.get("type") == "Action.OpenUrl"]
+    status, body = await _download(council, _local(council, link["url"]))
+    assert status == 200
+    document = Document(io.BytesIO(body))
+    text = "\n".join(p.text for p in document.paragraphs)
+    for expected in (
+        reference,
+        "Dear Pat Jones,",
+        "1 High Street, Melrose",
+        "Why we have made this decision",
+        "Three calls a day for a month",
+        "What we will do",
+        "Restricting contact to named channels: Email to housing.contact@council.example only.",
+        "You can always contact us to report an emergency.",
+        "How long this will last",
+        "from 23 November 2026; we will review it by 23 May 2027",
+        "How to appeal",
+        "the Complaints Review Group",
+        "by 21 December 2026 (20 working days",
+        "Who we share this with and where it is recorded",
+        "Staff in Housing",
+        "secure, restricted-access register",
+        "large print",
+    ):
+        assert expected in text, expected
+    assert "{{" not in text
+    downloads = await council.rows(AuditEvent, AuditEvent.action == "letter.downloaded")
+    assert [(e.record_type, e.detail) for e in downloads] == [("letter", {"large_print": False})]
+
+    large = await press_execute(council, AMY, decided, "Large print")
+    (link,) = [a for a in _walk_actions(large) if a.get("type") == "Action.OpenUrl"]
+    status, body = await _download(council, _local(council, link["url"]))
+    sizes = {r.font.size.pt for p in Document(io.BytesIO(body)).paragraphs for r in p.runs if r.text.strip()}
+    assert status == 200 and min(sizes) >= 16
+
+    tampered = _local(council, link["url"]).replace("p=", "p=9")
+    assert (await _download(council, tampered))[0] == 403
+    council.clock.advance(minutes=16)
+    assert (await _download(council, _local(council, link["url"])))[0] == 403
+
+
+def _walk_actions(card):
+    from tests.support.dialog import walk
+
+    return [n for n in walk(card) if isinstance(n, dict) and str(n.get("type", "")).startswith("Action.")]
+
+
+async def test_letter_sent_or_not_appropriate_is_recorded_once(council):
+    _, card = await _reported(council)
+    decided = await _decide_active(council, card)
+    form = await press_execute(council, AMY, decided, "Record letter sent")
+    bad = await press_execute(council, AMY, form, "Record", sent_on="2026-12-25", method="post")
+    assert "The date must be between the decision and today" in texts(bad)
+    recorded = await press_execute(
+        council, AMY, form, "Record", sent_on="2026-11-23", method="large_print_post"
+    )
+    assert "Sent Mon 23 Nov 2026 (Large print, by post)" in texts(recorded)
+    (letter,) = await council.rows(Letter)
+    assert (letter.sent_on, letter.method) == (date(2026, 11, 23), "large_print_post")
+    again = await universal(council, HAL, "letter.not_appropriate", {"letter": letter.id, "reason": "late"})
+    assert "already recorded. Nothing was changed." in texts(again)
+    assert (await council.rows(Letter))[0].not_appropriate_reason is None
+
+
+async def test_the_manager_is_reminded_after_five_working_days_once(council):
+    _, card = await _reported(council)
+    await _decide_active(council, card)
+    await council.deliver()
+    from bot.app import SERVICES
+
+    services = council.app[SERVICES]
+    council.clock.advance(days=6)  # Sunday 29 November: four working days, and not working hours
+    assert await reminders.remind_unsent_letters(services) == 0
+    council.clock.advance(days=1)  # Monday 30 November, 10:00: five working days
+    assert await reminders.remind_unsent_letters(services) == 1
+    assert await reminders.remind_unsent_letters(services) == 0
+    council.connector.clear()
+    await council.deliver()
+    (reminder,) = council.connector.to(AMY.chat_id)
+    assert "not recorded" in texts(reminder.card)
+    assert execute_action(reminder.card, "Record letter sent")["verb"] == "letter.sent_form"
+    assert len(await council.rows(OutboxMessage, OutboxMessage.purpose == "letter.reminder")) == 1
+
+
+async def test_check_tells_front_line_staff_only_what_to_do(council):
+    _, card = await _reported(council)
+    await _decide_active(council, card)
+    (reply,) = await council.say(SAM, "check pat jones")
+    shown = texts(reply.card)
+    assert "Do not take calls; ask them to email housing.contact@council.example." in shown
+    assert "This never stops the customer reporting an emergency." in shown
+    assert "When dealing with Housing" in shown
+    assert "Amy Manager (Housing)" in shown
+    for private in ("Demanded a reply", "Three calls a day", "Category two", "INC-2026"):
+        assert private not in shown
+    assert "actions" not in reply.card  # no way in to the full record for staff
+
+    (nobody,) = await council.say(SAM, "check someone else entirely")
+    assert "has active restrictions: deal with them as normal" in texts(nobody.card)
+
+    checks = await council.rows(AuditEvent, AuditEvent.action == "customer.checked")
+    assert len(checks) == 2 and checks[0].detail["shown"] == [1]
+
+    (for_manager,) = await council.say(HAL, "check TD6 0SA")
+    record = await press_execute(council, HAL, for_manager.card, "Open full record: Pat Jones · TD6 0SA")
+    assert "Three calls a day" in texts(record)
+    assert "Restricted: your viewing of this record is logged." in texts(record)
+    viewed = await council.rows(AuditEvent, AuditEvent.action == "customer.record_viewed")
+    assert [(e.actor_id, e.record_id) for e in viewed] == [(viewed[0].actor_id, "1")]
+
+    forged = await universal(council, SAM, "customer.record", {"customer": 1})
+    assert "You do not have access" in texts(forged)
+    forged = await universal(council, WES, "customer.record", {"customer": 1})
+    assert "You do not have access" in texts(forged)
+    assert len(await council.rows(AuditEvent, AuditEvent.action == "customer.record_viewed")) == 1
