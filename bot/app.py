@@ -66,10 +66,15 @@ def shape_problem(payload: Any) -> str | None:
     service_url = payload.get("serviceUrl")
     if not isinstance(service_url, str) or not service_url.startswith(("https://", "http://")):
         return "the activity has no serviceUrl"
-    for part in ("conversation", "from", "recipient"):
+    if len(service_url) > 400:
+        return "the serviceUrl is too long"
+    for part, longest in (("conversation", 400), ("from", 200), ("recipient", 200)):
         value = payload.get(part)
         if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
             return f"the activity has no {part}.id"
+        # The register's columns are bounded; PostgreSQL refuses what SQLite would quietly keep.
+        if len(value["id"]) > longest:
+            return f"the activity's {part}.id is too long"
     if not isinstance(payload.get("channelId"), str):
         return "the activity has no channelId"
     if payload.get("channelData") is not None and not isinstance(payload["channelData"], dict):

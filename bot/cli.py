@@ -19,6 +19,19 @@ from storage.migrate import upgrade
 log = logging.getLogger("engagement-bot")
 
 
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not between 1 and 65535")
+    return port
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="engagement-bot",
@@ -30,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate the database and run the bot")
     serve.description = "Migrate the database, then serve /api/messages and /healthz."
     serve.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3978)")
+    serve.add_argument("--port", type=_port, help="port to listen on (default: PORT or 3978)")
 
     db = commands.add_parser("db", help="database tasks")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
@@ -82,16 +95,25 @@ async def _import_roles(settings: Settings, spec: roles_file.RolesSpec) -> roles
         await engine.dispose()
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     from aiohttp import web
 
+    host = host or settings.host
+    port = port or settings.port
+    if settings.local_only and host not in LOOPBACK:
+        # Without an app id nobody's token is checked: such a bot must not be reachable.
+        print(
+            f"engagement-bot: configuration error: without MICROSOFT_APP_ID the bot listens on "
+            f"this machine only, not on {host}",
+            file=sys.stderr,
+        )
+        return 2
     asyncio.run(_migrate(settings))
     if settings.local_only:
         log.warning("no MICROSOFT_APP_ID: requests are not authenticated; fit for local use only")
-    host = host or settings.host
-    port = port or settings.port
     log.info("listening", extra={"url": f"http://{host}:{port}/api/messages"})
     web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level)
 
     if args.command == "serve":
-        _serve(settings, args.host, args.port)
+        return _serve(settings, args.host, args.port)
     elif args.command == "db":
         asyncio.run(_migrate(settings))
         print("database is up to date")

@@ -88,8 +88,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("MICROSOFT_APP_PASSWORD is required when MICROSOFT_APP_ID is set")
     if password and not app_id:
         raise ConfigError("MICROSOFT_APP_ID is required when MICROSOFT_APP_PASSWORD is set")
-    if app_type == "SingleTenant" and not tenant_id:
-        raise ConfigError("MICROSOFT_APP_TENANT_ID is required for MICROSOFT_APP_TYPE=SingleTenant")
+    if app_id and not tenant_id:
+        # The register is one council's: without its tenant, any organisation that installed the
+        # app could use it as staff.
+        raise ConfigError("MICROSOFT_APP_TENANT_ID is required when MICROSOFT_APP_ID is set")
 
     database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
     try:

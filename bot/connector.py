@@ -100,7 +100,10 @@ class TeamsConnector:
 
     async def _call(self, method: str, url: str, payload: dict[str, Any]) -> Any:
         headers = {"Content-Type": "application/json"}
-        token = await self._tokens.token()
+        try:
+            token = await self._tokens.token()
+        except Exception as error:  # Entra ID unreachable or refusing: try again later
+            raise TransientDeliveryError(f"no token: {type(error).__name__}") from error
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
@@ -115,7 +118,8 @@ class TeamsConnector:
                 retry_after = _retry_after(response.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError) as error:
             raise TransientDeliveryError(f"network: {type(error).__name__}") from error
-        if status == 429 or status >= 500 or status == 408:
+        # 401: the token expired or the secret is being rotated; it will be fetched again.
+        if status in (401, 408, 429) or status >= 500:
             raise TransientDeliveryError(f"HTTP {status}", status=status, retry_after=retry_after)
         raise PermanentDeliveryError(f"HTTP {status}", status=status)
 

@@ -1,5 +1,6 @@
 """The activity handler: who is talking, where to reach them again, and which dialog answers."""
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -40,7 +41,10 @@ class EngagementBot(ActivityHandler):
     async def _email_of(self, turn_context: TurnContext) -> str | None:
         """Ask Teams' roster for the sender's email: activities never carry it."""
         try:
-            member = await TeamsInfo.get_member(turn_context, turn_context.activity.from_property.id)
+            # Invokes must be answered within five seconds: the roster gets a fraction of that.
+            member = await asyncio.wait_for(
+                TeamsInfo.get_member(turn_context, turn_context.activity.from_property.id), timeout=2
+            )
         except Exception as error:  # a missing roster entry must not stop the turn
             log.info("roster lookup failed", extra={"error": type(error).__name__})
             return None

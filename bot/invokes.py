@@ -67,9 +67,9 @@ async def handle(services: Services, actor: Actor, name: str, value: Any) -> Inv
             answer = await report.step(services, actor, data)
             if isinstance(answer, report.ShowStep):
                 return _ok(task_response(answer))
-            # A message action's dialog closes with no reply; the confirmation (or the reason)
-            # reaches the reporter in their chat with the bot.
-            return _ok() if answer.reported else _ok(task_response(answer))
+            # Closing says what happened: the reporter may never have opened the bot's chat, where
+            # the confirmation card waits.
+            return _ok(task_response(answer))
     elif name == "adaptiveCard/action":
         action = _dict(value.get("action"))
         verb = action.get("verb")

@@ -93,6 +93,9 @@ class OutboxSender:
 
     async def _deliver(self, message: OutboxMessage) -> int:
         async with self._sessions() as session:
+            until = self._clock() + self._lease
+            if not await outbox.renew(session, message.id, held=message.claimed_until, until=until):
+                return 0  # another sender holds it now
             ref = await self._target(session, message)
             address = Address(ref.service_url, ref.conversation_id) if ref else None
             replaced = await outbox.get(session, message.updates_id) if message.updates_id else None

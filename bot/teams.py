@@ -18,9 +18,10 @@ def channel_data(activity: Activity) -> dict[str, Any]:
 
 def tenant_id(activity: Activity) -> str | None:
     tenant = channel_data(activity).get("tenant")
-    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
-        return tenant["id"]
-    return getattr(activity.conversation, "tenant_id", None)
+    found = tenant.get("id") if isinstance(tenant, dict) else None
+    if not isinstance(found, str):
+        found = getattr(activity.conversation, "tenant_id", None)
+    return found if isinstance(found, str) and len(found) <= 64 else None
 
 
 def conversation_type(activity: Activity) -> str:
@@ -32,7 +33,7 @@ def conversation_type(activity: Activity) -> str:
 
 def _channel_id(activity: Activity) -> str | None:
     channel = channel_data(activity).get("channel")
-    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
+    if isinstance(channel, dict) and isinstance(channel.get("id"), str) and len(channel["id"]) <= 400:
         return channel["id"]
     return None
 
@@ -41,6 +42,7 @@ def where(activity: Activity) -> Where:
     kind = conversation_type(activity)
     channel = _channel_id(activity) if kind == "channel" else None
     team = channel_data(activity).get("team")
+    team_id = team.get("id") if isinstance(team, dict) else None
     # A channel is reached by its own id, so that each notification starts a new thread there.
     conversation_id = channel if channel else activity.conversation.id
     return Where(
@@ -51,7 +53,7 @@ def where(activity: Activity) -> Where:
         tenant_id=tenant_id(activity),
         user_id=activity.from_property.id if kind == "personal" else None,
         channel_id=channel,
-        team_id=team.get("id") if isinstance(team, dict) else None,
+        team_id=team_id if isinstance(team_id, str) and len(team_id) <= 400 else None,
     )
 
 

@@ -31,6 +31,12 @@ def card(
     return built
 
 
+def inert(value: str) -> str:
+    """Text from people, shown as text: Teams renders a card's text as Markdown, and a report must
+    not be able to carry a disguised link into a manager's card."""
+    return value.replace("](", "] (")
+
+
 def heading(text: str, *, size: str = "Large", color: str | None = None) -> Element:
     element: Element = {
         "type": "TextBlock",
@@ -54,7 +60,7 @@ def text(
     size: str | None = None,
     spacing: str | None = None,
 ) -> Element:
-    element: Element = {"type": "TextBlock", "text": value, "wrap": True}
+    element: Element = {"type": "TextBlock", "text": inert(value), "wrap": True}
     if subtle:
         element["isSubtle"] = True
     for key, option in (("color", color), ("weight", weight), ("size", size), ("spacing", spacing)):
@@ -68,7 +74,7 @@ def bullets(items: Iterable[str]) -> Element:
 
 
 def facts(pairs: Iterable[tuple[str, str | None]]) -> Element | None:
-    listed = [{"title": k, "value": v} for k, v in pairs if v]
+    listed = [{"title": k, "value": inert(v)} for k, v in pairs if v]
     return {"type": "FactSet", "facts": listed} if listed else None
 
 

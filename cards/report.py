@@ -385,6 +385,8 @@ class Summary:
     immediate_action: Sequence[str]
     wants_support: bool
     urgent: bool
+    # Contact details, known support needs and any advocate: what a manager must weigh.
+    customer_details: Sequence[tuple[str, str | None]] = ()
 
 
 def summary_body(summary: Summary) -> list[Element | None]:
@@ -392,6 +394,7 @@ def summary_body(summary: Summary) -> list[Element | None]:
         facts(
             [
                 ("Customer", summary.customer),
+                *summary.customer_details,
                 ("When", summary.when),
                 ("Contact by", summary.channel),
                 ("Service area", summary.service_area),

@@ -28,7 +28,8 @@ def welcome_card(
     commands: Sequence[CommandHelp],
     actions: Sequence[Element] = (),
 ) -> Card:
-    greeting = f"Hello {name.split()[0]}" if name else "Hello"
+    first = (name or "").split()
+    greeting = f"Hello {first[0]}" if first else "Hello"
     roles = ", ".join(role_labels) if role_labels else "Staff"
     return card(
         [

@@ -16,6 +16,7 @@ from cards.elements import Card
 from cards.formatting import local_date, local_time
 from cards.report import Summary
 from dialogs import decision_form
+from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, Services
 from policy.appeals import ROUTE_LABELS
@@ -46,14 +47,7 @@ NOTIFY_PURPOSE = "incident.reported"
 
 
 def _int(data: Mapping[str, Any], key: str) -> int | None:
-    value = data.get(key)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+    return record_id(data.get(key))
 
 
 def _category_short(category: str) -> str:
@@ -80,8 +74,13 @@ async def summary_of(session: AsyncSession, services: Services, incident: Incide
         immediate[-1] = f"Police called (reference {incident.police_reference})"
     name = customer.name if customer and customer.anonymised_at is None else "(anonymised)"
     details = [d for d in (customer.customer_reference, customer.postcode) if d] if customer else []
+    known = customer if customer and customer.anonymised_at is None else None
     return Summary(
         customer=" · ".join([name, *details]),
+        customer_details=[
+            ("Support needs", known.support_needs if known else None),
+            ("Advocate", known.advocate if known else None),
+        ],
         when=local_time(incident.occurred_at, services.zone),
         channel=CHANNEL_LABELS[ContactChannel(incident.channel)],
         service_area=area.name if area else "",

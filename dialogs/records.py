@@ -64,7 +64,7 @@ async def may_open(session: AsyncSession, actor: Actor, customer_id: int) -> boo
 )
 async def _check(services: Services, actor: Actor, match: re.Match[str]) -> list[Reply]:
     query = (match.group(1) or "").strip()
-    if len(query) < 2:
+    if len(query) < 2 or len(query) > customers.MAX_QUERY:
         return [Reply(text="Type **check** followed by a name, customer reference, postcode or email.")]
     now = services.clock()
     today = now.astimezone(services.zone).date()

@@ -21,6 +21,7 @@ from cards.formatting import local_time
 from dialogs import decide
 from dialogs import report_form as form
 from dialogs.commands import command
+from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, Reply, Services
 from policy.categories import CATEGORIES, Category, is_urgent
@@ -46,7 +47,6 @@ class CloseDialog:
     """Close the dialog, with a message for the person when there is something to say."""
 
     message: str | None = None
-    reported: bool = False  # closed because the report was sent
 
 
 DialogAnswer = ShowStep | CloseDialog
@@ -70,11 +70,10 @@ async def open_dialog(
     now = services.clock()
     async with services.sessions() as session:
         await drafts.purge_expired(session, now=now)
-        if fresh or prefill:
+        if fresh:
             await drafts.discard_for(session, actor.person_id)
-            draft = None
-        else:
-            draft = await drafts.latest(session, actor.person_id, now=now)
+        # A message reported from Teams starts its own report; an unfinished one stays offered.
+        draft = None if fresh or prefill else await drafts.latest(session, actor.person_id, now=now)
         if draft is None:
             values = form.clean(prefill or {})
             draft = drafts.start(session, actor.person_id, step="customer", values=values, now=now)
@@ -145,10 +144,13 @@ async def _check(
     session: AsyncSession, services: Services, step: str, values: Mapping[str, str]
 ) -> form.Errors:
     if step == "customer":
-        chosen = values.get("customer_id", "")
+        # Only a customer this reporter's own search found may be chosen: an id typed into a
+        # forged card must not show anyone else's details.
+        chosen = record_id(values.get("customer_id"))
+        offered = set(values.get("_match_ids", []))
         existing: set[int] = set()
-        if chosen.isdigit() and await customers.get_identifiable(session, int(chosen)):
-            existing = {int(chosen)}
+        if chosen in offered and await customers.get_identifiable(session, chosen):
+            existing = {chosen}
         return form.check_customer(values, existing_ids=existing)
     if step == "what":
         areas = {a.key for a in await _areas(session)}
@@ -185,7 +187,12 @@ async def step(services: Services, actor: Actor, data: Mapping[str, Any]) -> Dia
             current = placement.previous
         elif go == "search" and current == "customer":
             query = values.get("customer_query", "")
-            if len(query) < 2:
+            if len(query) > form.LIMITS["customer_query"]:
+                errors["customer_query"] = (
+                    "Search with fewer words: a name, a reference, a postcode or an email"
+                )
+                values["_match_ids"] = []
+            elif len(query) < 2:
                 errors["customer_query"] = (
                     "Type at least two letters of a name, a reference, a postcode or an email"
                 )
@@ -224,9 +231,9 @@ def _inputs_of(step_name: str, data: Mapping[str, Any]) -> dict[str, str]:
 
 
 async def _customer_name(session: AsyncSession, values: Mapping[str, str]) -> str:
-    chosen = values.get("customer_id", "")
-    if chosen.isdigit():
-        customer = await customers.get_identifiable(session, int(chosen))
+    chosen = record_id(values.get("customer_id"))
+    if chosen is not None:
+        customer = await customers.get_identifiable(session, chosen)
         if customer is not None:
             return _customer_label(customer)
     return f"{values.get('new_name', '')} (new to the register)"
@@ -253,6 +260,17 @@ async def _summary(
         immediate[-1] = f"Police called (reference {values['police_reference']})"
     return report_cards.Summary(
         customer=await _customer_name(session, values),
+        customer_details=[]
+        if record_id(values.get("customer_id"))
+        else [
+            ("Reference", values.get("new_reference")),
+            ("Email", values.get("new_email")),
+            ("Phone", values.get("new_phone")),
+            ("Address", values.get("new_address")),
+            ("Postcode", values.get("new_postcode")),
+            ("Support needs", values.get("new_support_needs")),
+            ("Advocate", values.get("new_advocate")),
+        ],
         when=local_time(when, services.zone) if when else "",
         channel=CHANNEL_LABELS[ContactChannel(values["channel"])],
         service_area=areas.get(values["service_area"], values["service_area"]),
@@ -276,8 +294,7 @@ async def _summary(
 def _sent(reference: str, area: str) -> CloseDialog:
     return CloseDialog(
         f"Reported as {reference}. The managers of {area} have been told; your confirmation "
-        "is in your chat with me.",
-        reported=True,
+        "is in your chat with me."
     )
 
 
@@ -323,9 +340,9 @@ async def _record(
 ) -> tuple[Incident, ServiceArea]:
     values: dict[str, Any] = draft.values
     area = next(a for a in await _areas(session) if a.key == values["service_area"])
-    chosen = values.get("customer_id", "")
-    if chosen.isdigit():
-        customer_id = int(chosen)
+    chosen = record_id(values.get("customer_id"))
+    if chosen is not None:
+        customer_id = chosen
         new_customer = False
     else:
         customer = customers.add(

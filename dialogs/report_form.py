@@ -119,7 +119,7 @@ def check_customer(values: Mapping[str, str], *, existing_ids: set[int]) -> Erro
     errors = _lengths(values, FIELDS["customer"])
     chosen = values.get("customer_id", "")
     if chosen and chosen != NEW_CUSTOMER:
-        if not chosen.isdigit() or int(chosen) not in existing_ids:
+        if not chosen.isascii() or not chosen.isdigit() or int(chosen) not in existing_ids:
             errors["customer_id"] = "That customer is not in the register: search again"
         return errors
     if not values.get("new_name"):

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Customer
 
 MIN_SCORE = 0.72
+MAX_QUERY = 200  # characters
+MAX_WORDS = 6  # a name, or a reference, postcode or email: more is not a search
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def score(query: str, candidate: Candidate) -> float:
 
 
 def rank(query: str, candidates: Iterable[Candidate], *, limit: int = 8) -> list[Match]:
+    # Scoring costs grow with the query: bound it, whatever the caller checked.
+    query = " ".join(query[:MAX_QUERY].split()[:MAX_WORDS])
     if len(_fold(query)) < 2:
         return []
     matches = [Match(c, s) for c in candidates if (s := score(query, c)) >= MIN_SCORE]

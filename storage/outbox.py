@@ -110,6 +110,23 @@ async def claim_due(
     return claimed
 
 
+async def renew(session: AsyncSession, message_id: int, *, held: datetime | None, until: datetime) -> bool:
+    """Extend this sender's claim just before sending; False if another sender has taken it over
+    (the lease ran out while earlier messages of the sweep were being sent)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.claimed_until == held,
+        )
+        .values(claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return result.rowcount == 1
+
+
 async def mark_sent(
     session: AsyncSession,
     message_id: int,

@@ -27,7 +27,7 @@ async def find_by_teams_identity(
     session: AsyncSession, *, teams_user_id: str, aad_object_id: str | None
 ) -> Person | None:
     clauses = [Person.teams_user_id == teams_user_id]
-    if aad_object_id:
+    if aad_object_id and len(aad_object_id) <= 64:
         clauses.append(Person.aad_object_id == aad_object_id)
     rows = (await session.scalars(select(Person).where(or_(*clauses)))).all()
     # A match on the Teams id wins over one on the AAD object id.
@@ -66,12 +66,12 @@ async def link_teams_identity(
         person = Person(created_at=now, updated_at=now)
         session.add(person)
     person.teams_user_id = teams_user_id
-    if aad_object_id:
+    if aad_object_id and len(aad_object_id) <= 64:
         person.aad_object_id = aad_object_id
-    if email and not person.email:
+    if email and not person.email and len(email) <= 320:
         person.email = email.strip().lower()
-    if name:
-        person.display_name = name
+    if name and name.strip():
+        person.display_name = " ".join(name.split())[:200]
     person.updated_at = now
     await session.flush()
     return person

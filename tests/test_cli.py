@@ -39,6 +39,9 @@ def test_help_on_everything(tmp_path, args):
     [
         ({"PORT": "eighty"}, "PORT must be a whole number, not 'eighty'"),
         ({"MICROSOFT_APP_ID": "abc"}, "MICROSOFT_APP_PASSWORD is required"),
+        ({"MICROSOFT_APP_ID": "a", "MICROSOFT_APP_PASSWORD": "b"}, "MICROSOFT_APP_TENANT_ID is required"),
+        ({"BANK_HOLIDAYS": "2026-12-25,Boxing Day"}, "BANK_HOLIDAYS must list dates like 2026-12-25"),
+        ({"REVIEW_DEFAULT_MONTHS": "13"}, "REVIEW_DEFAULT_MONTHS cannot be more than REVIEW_MAX_MONTHS"),
         (
             {"MICROSOFT_APP_TYPE": "Sometimes"},
             "MICROSOFT_APP_TYPE must be MultiTenant or SingleTenant",
@@ -61,6 +64,18 @@ def test_invalid_configuration_stops_with_one_clear_line(tmp_path, env, message)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert message in lines[0]
+
+
+def test_serve_refuses_to_listen_beyond_this_machine_without_an_app_id(tmp_path):
+    result = run("serve", "--host", "0.0.0.0", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "engagement-bot: configuration error: without MICROSOFT_APP_ID the bot listens on this "
+        "machine only, not on 0.0.0.0"
+    )
+    bad_port = run("serve", "--port", "70000", cwd=tmp_path)
+    assert bad_port.returncode == 2
+    assert "70000 is not between 1 and 65535" in bad_port.stderr
 
 
 def test_dotenv_file_is_read(tmp_path):

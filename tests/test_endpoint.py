@@ -191,7 +191,7 @@ async def test_a_crash_inside_a_turn_is_apologised_for_not_a_500(harness, monkey
     assert "something went wrong" in replies[0].text
 
 
-async def test_install_events_arriving_together_create_one_person_and_one_welcome(harness):
+async def test_install_events_arriving_together_create_one_person_and_one_welcome(harness, caplog):
     import asyncio
 
     harness.meet(SAM)
@@ -205,3 +205,30 @@ async def test_install_events_arriving_together_create_one_person_and_one_welcom
     assert len(await harness.rows(ConversationRef)) == 1
     welcomes = [s for s in harness.connector.to(SAM.chat_id) if "Hello Sam" in _texts(s.card)]
     assert len(welcomes) == 1
+    # A turn that failed still answers 201: the log is where a lost race would show.
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_a_very_long_teams_name_is_kept_to_what_the_register_holds(harness):
+    activity = teams.message(SAM, harness.connector.url, "hi")
+    activity["from"]["name"] = "Sam " + "x" * 500
+    status, _ = await harness.post(activity)
+    assert status == 201
+    (person,) = await harness.rows(Person)
+    assert len(person.display_name) == 200
+
+
+async def test_a_blank_name_is_greeted_without_one(harness):
+    activity = teams.message(SAM, harness.connector.url, "hi")
+    activity["from"]["name"] = "   "
+    status, _ = await harness.post(activity)
+    assert status == 201
+    (welcome,) = harness.connector.sent
+    assert "Hello" in _texts(welcome.card)
+
+
+async def test_overlong_ids_are_refused_with_400(harness):
+    activity = teams.message(SAM, harness.connector.url, "hi")
+    activity["from"]["id"] = "29:" + "x" * 300
+    status, body = await harness.post(activity)
+    assert (status, body) == (400, {"error": "the activity's from.id is too long"})

@@ -166,3 +166,21 @@ async def test_a_sender_that_dies_after_claiming_loses_nothing(harness):
     harness.clock.advance(minutes=2, seconds=1)
     assert await harness.deliver() == 1
     assert _said(harness.connector.sent) == ["claimed then crashed"]
+
+
+async def test_a_lease_that_runs_out_mid_sweep_does_not_send_twice(harness):
+    await harness.import_roles()
+    await harness.say(AMY, "hi")
+    harness.connector.clear()
+    await harness.say(SAM, "hi")
+    harness.connector.clear()
+    await _queue(harness, AMY, "one")
+    await _queue(harness, SAM, "two")
+    async with harness.sessions() as session:
+        slow = await outbox.claim_due(session, now=harness.clock(), lease=timedelta(minutes=2))
+    assert len(slow) == 2  # a slow sender holds both...
+    harness.clock.advance(minutes=3)  # ...its lease runs out, and another sender sends them
+    assert await harness.deliver() == 2
+    for message in slow:  # the slow sender carries on with its sweep
+        assert await harness.outbox._deliver(message) == 0
+    assert sorted(_said(harness.connector.sent)) == ["one", "two"]

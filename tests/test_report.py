@@ -353,11 +353,11 @@ async def test_reporting_a_teams_message_prefills_the_dialog(council):
     await dialog.press("Next", behaviours="violent_aggressive_threatening")
     await dialog.press("Next", **ACTION)
     assert await dialog.press("Send") is None
-    assert dialog.closed == {}  # a message action closes quietly...
+    assert dialog.closing_message.startswith("Reported as INC-2026-00001.")
     (incident,) = await council.rows(Incident)
     assert incident.description == "You'll regret this. I know where you park."
     await council.deliver()
-    (confirmation,) = council.connector.to(SAM.chat_id)  # ...and confirms in the reporter's chat
+    (confirmation,) = council.connector.to(SAM.chat_id)  # and the confirmation in their chat
     assert "Reported: INC-2026-00001" in texts(confirmation.card)
 
 
@@ -386,3 +386,65 @@ async def test_add_to_an_incident(council):
     (reply,) = await council.say(SAM, "add to INC-2026-00999 hello")
     assert reply.text == "I can't find an incident INC-2026-00999 that you can add to. Check the reference."
     assert len(await council.rows(IncidentNote)) == 1
+
+
+@pytest.mark.parametrize("forged", ["1", "²", "3000000000", "-1", "1e3"])
+async def test_only_a_customer_the_reporters_own_search_found_can_be_chosen(council, forged):
+    await _seed_customer(council, name="Secret Person", reference="CUS-9", postcode="ZZ1 1ZZ")
+    dialog = Dialog(council, SAM)
+    await dialog.open()
+    card = await dialog.press("Next", customer_id=forged)
+    assert "That customer is not in the register: search again" in errors(card)
+    assert "Secret Person" not in texts(card)
+    assert "Step 1 of 4" in texts(card)
+
+
+async def test_an_overlong_search_is_refused_not_run(council):
+    dialog = Dialog(council, SAM)
+    await dialog.open()
+    card = await dialog.press("Search", customer_query="pat " * 3000)
+    assert errors(card) == ["Search with fewer words: a name, a reference, a postcode or an email"]
+
+
+async def test_a_report_by_the_only_manager_goes_to_the_register_keepers(council):
+    dialog = Dialog(council, AMY)
+    await _to_check(dialog, {"new_name": "Pat Jones"})
+    await dialog.press("Send")
+    await council.deliver()
+    (notice,) = council.connector.to(KIM.chat_id)
+    assert "Incident INC-2026-00001" in texts(notice.card)
+    assert [s for s in council.connector.to(AMY.chat_id) if "Reported:" not in texts(s.card)] == []
+
+
+async def test_reporting_a_message_keeps_an_unfinished_report(council):
+    dialog = Dialog(council, SAM)
+    await dialog.open()
+    await dialog.press("Next", new_name="Unfinished Person")
+    from_message = Dialog(council, SAM, message_action=True)
+    await from_message.open(message={"body": {"content": "abuse"}, "createdDateTime": "2026-11-23T08:00:00Z"})
+    (reply,) = await council.say(SAM, "report")
+    resumed = Dialog(council, SAM)
+    card = await resumed.open(button(reply.card, "Continue it"))
+    assert "Step 1 of 4" in texts(card)  # the newest: the message's report
+    assert len(await council.rows(ReportDraft)) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("task/fetch", "not an object"),
+        ("task/fetch", {"data": ["a", "list"]}),
+        ("task/submit", {"data": {"action": "report.step", "draft": 42, "go": "next"}}),
+        ("task/submit", {"data": {"action": "report.step", "draft": "x" * 5000, "go": "send"}}),
+        ("composeExtension/fetchTask", {"commandId": "reportAsIncident", "messagePayload": "nope"}),
+        ("composeExtension/submitAction", {"commandId": "somethingElse", "data": {}}),
+        ("adaptiveCard/action", {"action": {"type": "Action.Execute"}}),
+        ("adaptiveCard/action", {"action": {"verb": "decision.submit", "data": "x"}}),
+        ("signin/verifyState", {}),
+    ],
+)
+async def test_malformed_invokes_get_a_clear_answer_never_a_server_error(council, name, value):
+    status, body = await council.invoke(SAM, name, value)
+    assert status == 200
+    assert body is not None
+    assert await council.rows(Incident) == []
