@@ -26,6 +26,7 @@ from bot.connector import AppCredentialsTokenSource, TeamsConnector
 from bot.handler import EngagementBot
 from bot.proactive import OutboxSender
 from bot.scheduler import build_scheduler
+from dialogs import deliveries
 from dialogs.letter_files import letter_file
 from dialogs.links import LinkSigner
 from dialogs.turn import Clock, Services
@@ -236,6 +237,8 @@ def build_services(
         letters=letters,
         links=LinkSigner(_link_secret(settings), settings.base_url),
         holidays=settings.bank_holidays,
+        opens=settings.opens,
+        closes=settings.closes,
         **extra,
     )
 
@@ -255,7 +258,12 @@ def create_app(
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
         http = aiohttp.ClientSession()
-        sender = OutboxSender(sessions, TeamsConnector(http, AppCredentialsTokenSource(settings)), clock)
+        sender = OutboxSender(
+            sessions,
+            TeamsConnector(http, AppCredentialsTokenSource(settings)),
+            clock,
+            on_failure=deliveries.notify_failed,
+        )
         services = build_services(settings, sessions, clock, sender.kick)
         adapter = CloudAdapter(build_authentication(settings))
         adapter.on_turn_error = _on_turn_error

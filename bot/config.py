@@ -3,7 +3,7 @@
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,6 +43,8 @@ class Settings:
     review_default_months: int = 6
     review_max_months: int = 12
     bank_holidays: frozenset[date] = frozenset()
+    opens: time = time(9, 0)
+    closes: time = time(17, 0)
     letter_template_dir: str = ""
     wellbeing_support: str = ""
 
@@ -129,6 +131,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     template_dir = get("LETTER_TEMPLATE_DIR")
     if template_dir and not (Path(template_dir) / "decision.docx").is_file():
         raise ConfigError(f"LETTER_TEMPLATE_DIR {template_dir!r} has no decision.docx")
+    hours = get("WORKING_HOURS") or "09:00-17:00"
+    try:
+        opens, closes = (time.fromisoformat(part.strip()) for part in hours.split("-"))
+    except ValueError:
+        raise ConfigError(f"WORKING_HOURS must be like 09:00-17:00, not {hours!r}") from None
+    if opens >= closes:
+        raise ConfigError("WORKING_HOURS must open before it closes")
     review_default = _int(env, "REVIEW_DEFAULT_MONTHS", 6, 1, 24)
     review_max = _int(env, "REVIEW_MAX_MONTHS", 12, 1, 24)
     if review_default > review_max:
@@ -143,6 +152,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         review_default_months=review_default,
         review_max_months=review_max,
         bank_holidays=frozenset(holidays),
+        opens=opens,
+        closes=closes,
         letter_template_dir=template_dir,
         wellbeing_support=get("WELLBEING_SUPPORT"),
         app_id=app_id,

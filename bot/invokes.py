@@ -9,7 +9,7 @@ from typing import Any
 from botbuilder.core import InvokeResponse
 
 from cards import report as report_cards
-from dialogs import decide, records, report  # noqa: F401  (records registers `check`)
+from dialogs import decide, records, report, reviews  # noqa: F401  (records registers `check`)
 from dialogs.turn import Actor, Services
 
 REPORT_MESSAGE_COMMAND = "reportAsIncident"
@@ -74,7 +74,8 @@ async def handle(services: Services, actor: Actor, name: str, value: Any) -> Inv
         action = _dict(value.get("action"))
         verb = action.get("verb")
         if isinstance(verb, str):
-            card = await decide.on_action(services, actor, verb, _dict(action.get("data")))
+            flow = reviews if verb.startswith(("review.", "restriction.")) else decide
+            card = await flow.on_action(services, actor, verb, _dict(action.get("data")))
             return _ok({"statusCode": 200, "type": ADAPTIVE_CARD, "value": card})
         return _ok(
             {

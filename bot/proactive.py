@@ -3,8 +3,9 @@
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +20,9 @@ from storage import conversations, outbox
 from storage.models import ConversationRef, OutboxMessage
 
 log = logging.getLogger(__name__)
+
+
+FailureHandler = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,9 @@ class OutboxSender:
         base_backoff: timedelta = timedelta(seconds=5),
         max_backoff: timedelta = timedelta(minutes=5),
         no_conversation_recheck: timedelta = timedelta(hours=1),
+        on_failure: FailureHandler | None = None,
     ) -> None:
+        self._on_failure = on_failure
         self._sessions = sessions
         self._connector = connector
         self._clock = clock
@@ -148,6 +154,10 @@ class OutboxSender:
                 return 0
             if isinstance(error, PermanentDeliveryError):
                 await outbox.mark_failed(session, message.id, error=str(error))
+                failed = await outbox.get(session, message.id)
+                if self._on_failure is not None and failed is not None:
+                    await self._on_failure(session, failed, now)
+                    await session.commit()
                 log.error("notification failed", extra={"outbox_id": message.id, "status": error.status})
                 return 0
             await outbox.mark_sent(

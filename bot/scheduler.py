@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from dialogs import reminders
+from dialogs import reminders, reviews
 from dialogs.turn import Services
 from storage import drafts
 
@@ -41,6 +41,9 @@ def build_scheduler(services: Services, *, every: timedelta = timedelta(minutes=
     scheduler = AsyncIOScheduler(timezone=services.zone)
     now = services.clock()
     jobs = {
+        "reviews": lambda: reviews.sweep_reviews(services),
+        "expiry": lambda: reviews.sweep_expiry(services),
+        "follow_ups": lambda: reviews.sweep_follow_ups(services),
         "letters": lambda: reminders.remind_unsent_letters(services),
         "drafts": lambda: _purge_drafts(services),
     }

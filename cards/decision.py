@@ -269,21 +269,27 @@ def _with_error(element: Element, errors: Mapping[str, str]) -> list[Element]:
     return [element, field_error(problem)] if problem else [element]
 
 
-def _restriction_slot(
-    number: int, values: Mapping[str, str], errors: Mapping[str, str], defaults: Mapping[str, str]
+def restriction_slot(
+    number: int,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    defaults: Mapping[str, str],
+    *,
+    optional: bool | None = None,
 ) -> Element:
+    """One restriction's fields, `restriction_N_*`; slots after the first may be left empty."""
     p = f"restriction_{number}_"
 
     def v(name: str) -> str | None:
         return values.get(p + name) or defaults.get(name)
 
     types = [(t.value, label) for t, label in RESTRICTION_LABELS.items()]
-    if number > 1:
+    if number > 1 if optional is None else optional:
         types.insert(0, ("", "(none)"))
     return container(
         [
             text(f"Restriction {number}", weight="Bolder"),
-            *_with_error(choice_set(p + "type", "Type", types, value=values.get(p + "type") or None), errors),
+            *_with_error(choice_set(p + "type", "Type", types, value=v("type")), errors),
             *_with_error(
                 text_input(
                     p + "details",
@@ -398,9 +404,7 @@ def decision_form(
         ]
     if kind is DecisionKind.ACTIVE_MANAGEMENT:
         body += _active_management_fields(view, values, errors)
-        body += [
-            _restriction_slot(n, values, errors, restriction_defaults or {}) for n in range(1, slots + 1)
-        ]
+        body += [restriction_slot(n, values, errors, restriction_defaults or {}) for n in range(1, slots + 1)]
     if kind is DecisionKind.POLICE_OR_LEGAL:
         body.append(
             text_input(

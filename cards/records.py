@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from cards.elements import Card, Element, bullets, card, container, execute, facts, heading, text
 
 RECORD = "customer.record"
+REINSTATE_FORM = "restriction.reinstate_form"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class FullRecord:
     restrictions: Sequence[str]
     appeals: Sequence[str]
     letters: Sequence[str]
+    reinstatable: Sequence[tuple[int, str]] = ()  # lifted or ended restrictions this viewer may restore
 
 
 def full_record_card(record: FullRecord) -> Card:
@@ -90,5 +92,9 @@ def full_record_card(record: FullRecord) -> Card:
             *section("Restrictions", record.restrictions),
             *section("Appeals", record.appeals),
             *section("Letters", record.letters),
-        ]
+        ],
+        [
+            execute(f"Reinstate: {label}", REINSTATE_FORM, {"restriction": restriction_id})
+            for restriction_id, label in record.reinstatable
+        ],
     )

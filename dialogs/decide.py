@@ -57,6 +57,15 @@ def _category_short(category: str) -> str:
 # --- what the card shows ------------------------------------------------------------------------
 
 
+def customer_label(customer: Customer | None) -> str:
+    """Name · reference · postcode: enough to tell customers apart, no more."""
+    if customer is None:
+        return ""
+    if customer.anonymised_at is not None:
+        return "(anonymised)"
+    return " · ".join(p for p in (customer.name, customer.customer_reference, customer.postcode) if p)
+
+
 async def summary_of(session: AsyncSession, services: Services, incident: Incident) -> Summary:
     customer = await session.get(Customer, incident.customer_id)
     area = await session.get(ServiceArea, incident.service_area_id)
@@ -96,13 +105,13 @@ async def summary_of(session: AsyncSession, services: Services, incident: Incide
     )
 
 
-def _period(r: Restriction) -> str:
+def restriction_period(r: Restriction) -> str:
     return f"From {local_date(r.starts_on)}" + (
         f" until {local_date(r.ends_on)}" if r.ends_on else ", no end date"
     )
 
 
-def _review(r: Restriction) -> str:
+def restriction_review(r: Restriction) -> str:
     return local_date(r.review_due_on) if r.review_due_on else f"No review: {r.no_review_reason}"
 
 
@@ -122,7 +131,7 @@ async def _history(
             for step, at in history.restorative_steps
         ],
         restrictions=[
-            f"{RESTRICTION_LABELS[RestrictionType(r.type)]} · {r.status} · {_period(r)}"
+            f"{RESTRICTION_LABELS[RestrictionType(r.type)]} · {r.status} · {restriction_period(r)}"
             for r in history.restrictions
         ],
         appeals=[
@@ -166,8 +175,8 @@ async def _decision_view(session: AsyncSession, services: Services, decision: De
                 details=r.details,
                 scope=SCOPE_LABELS[RestrictionScope(r.scope)],
                 instructions=r.frontline_instructions,
-                period=_period(r),
-                review=_review(r),
+                period=restriction_period(r),
+                review=restriction_review(r),
             )
             for r in restrictions
         ],
@@ -355,7 +364,13 @@ async def _submit(
         when = local_time(winner.decided_at, services.zone) if winner else "just now"
         return cards.incident_card(fresh, notice=f"Already decided by {who}, {when}. Nothing was changed.")
     decision = await decisions.record(
-        session, incident, draft, decided_by=actor.person_id, body=DecidingBody.MANAGER, now=now
+        session,
+        incident,
+        draft,
+        decided_by=actor.person_id,
+        body=DecidingBody.MANAGER,
+        now=now,
+        holidays=services.holidays,
     )
     letter = (
         decisions.add_letter(session, decision, incident.customer_id, now=now)

@@ -12,6 +12,7 @@ from policy.decisions import (
     RESTORATIVE_STEP_LABELS,
     DecidingBody,
     DecisionKind,
+    LetterKind,
     RestorativeStep,
     RestrictionScope,
     RestrictionType,
@@ -19,7 +20,16 @@ from policy.decisions import (
 from policy.roles import may_decide
 from policy.working_days import add_working_days
 from storage import audit, decisions, people
-from storage.models import Customer, Decision, Incident, Letter, RestorativeStepTaken, ServiceArea
+from storage.models import (
+    Customer,
+    Decision,
+    Incident,
+    Letter,
+    RestorativeStepTaken,
+    Restriction,
+    Review,
+    ServiceArea,
+)
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -49,7 +59,16 @@ async def letter_file(services: Services, link: LetterLink) -> LetterFile | None
         customer = await session.get(Customer, incident.customer_id)
         if customer is None or customer.anonymised_at is not None:
             return None
-        restrictions = await decisions.restrictions_of(session, decision.id)
+        kind = LetterKind(letter.kind)
+        review = await session.get(Review, letter.review_id) if letter.review_id else None
+        about = await session.get(Restriction, letter.restriction_id) if letter.restriction_id else None
+        restrictions = (
+            await decisions.restrictions_of(session, decision.id)
+            if kind is LetterKind.DECISION
+            else [about]
+            if about is not None and kind is not LetterKind.LIFTED
+            else []
+        )
         steps = (
             await session.scalars(
                 select(RestorativeStepTaken.step).where(RestorativeStepTaken.decision_id == decision.id)
@@ -63,7 +82,7 @@ async def letter_file(services: Services, link: LetterLink) -> LetterFile | None
             customer_name=customer.name,
             customer_address="\n".join(p for p in (customer.address, customer.postcode) if p),
             kind=DecisionKind(decision.kind),
-            reasons=decision.reasons,
+            reasons=review.reasons if review is not None else decision.reasons,
             service_area=area.name,
             council_wide=any(r.scope == RestrictionScope.COUNCIL_WIDE.value for r in restrictions),
             appeal_route=route_for(body),
@@ -73,10 +92,9 @@ async def letter_file(services: Services, link: LetterLink) -> LetterFile | None
             reasonable_adjustments=decision.reasonable_adjustments,
             signposting=decision.signposting,
             follow_up_on=decision.follow_up_on,
-            restrictions=[
-                RestrictionLine(RestrictionType(r.type), r.details, r.starts_on, r.ends_on, r.review_due_on)
-                for r in restrictions
-            ],
+            restrictions=[_line(r) for r in restrictions],
+            letter_kind=kind,
+            lifted=[_line(about)] if kind is LetterKind.LIFTED and about is not None else [],
         )
         audit.record(
             session,
@@ -90,4 +108,8 @@ async def letter_file(services: Services, link: LetterLink) -> LetterFile | None
         await session.commit()
     document = decision_docx(content, services.letters, large_print=link.large_print)
     suffix = "-large-print" if link.large_print else ""
-    return LetterFile(f"{incident.reference}-decision-letter{suffix}.docx", document)
+    return LetterFile(f"{incident.reference}-{kind.value}-letter{suffix}.docx", document)
+
+
+def _line(r: Restriction) -> RestrictionLine:
+    return RestrictionLine(RestrictionType(r.type), r.details, r.starts_on, r.ends_on, r.review_due_on)

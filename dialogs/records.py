@@ -26,7 +26,7 @@ from policy.decisions import (
     RestrictionStatus,
     RestrictionType,
 )
-from policy.roles import may_view_full_record
+from policy.roles import may_decide, may_view_full_record
 from storage import audit, customers, decisions
 from storage.models import Appeal, Customer, Decision, Incident, Letter, Restriction, ServiceArea
 
@@ -158,6 +158,7 @@ async def full_record(
         if incident_ids
         else []
     )
+    replaced = {r.replaces_id for r in restrictions if r.replaces_id}
     letters = (
         await session.scalars(
             select(Letter).where(Letter.customer_id == customer.id).order_by(Letter.produced_at)
@@ -196,6 +197,13 @@ async def full_record(
             for r in restrictions
         ],
         appeals=[f"{a.route} · received {local_date(a.received_on)} · {a.status}" for a in appeals],
+        reinstatable=[
+            (r.id, f"{RESTRICTION_LABELS[RestrictionType(r.type)]} ({r.status})")
+            for r in restrictions
+            if r.status in (RestrictionStatus.LIFTED.value, RestrictionStatus.EXPIRED.value)
+            and r.id not in replaced
+            and may_decide(actor.roles, service_area=areas[r.service_area_id].key, is_reporter=False)
+        ],
         letters=[
             f"{letter.kind} · produced {local_time(letter.produced_at, zone)} · "
             + (

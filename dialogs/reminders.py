@@ -12,7 +12,7 @@ from cards.elements import card, execute, heading, text
 from cards.formatting import local_time
 from dialogs.notify import card_message
 from dialogs.turn import Services
-from policy.working_days import in_working_hours, working_days_between
+from policy.working_days import working_days_between
 from storage import outbox
 from storage.models import Decision, Incident, Letter
 
@@ -23,10 +23,9 @@ async def remind_unsent_letters(services: Services) -> int:
     """Tell the decider when, five working days on, neither *letter sent* nor *not appropriate to
     explain* is recorded. Returns how many reminders were queued."""
     now = services.clock()
-    local = now.astimezone(services.zone)
-    if not in_working_hours(local, services.holidays):
+    if not services.working_hours():
         return 0
-    today = local.date()
+    today = services.today()
     queued = 0
     async with services.sessions() as session:
         candidates = (

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,6 +12,7 @@ from dialogs.links import LinkSigner
 from letters.content import LetterSettings
 from policy.deciding import ReviewRules
 from policy.roles import Roles
+from policy.working_days import in_working_hours
 
 Clock = Callable[[], datetime]
 
@@ -50,3 +51,14 @@ class Services:
     letters: LetterSettings = field(default_factory=LetterSettings)
     links: LinkSigner | None = None
     holidays: frozenset[date] = frozenset()
+    opens: time = time(9, 0)
+    closes: time = time(17, 0)
+
+    def today(self) -> date:
+        return self.clock().astimezone(self.zone).date()
+
+    def working_hours(self) -> bool:
+        """Reminders go out now only if it is working hours in the council's time zone."""
+        return in_working_hours(
+            self.clock().astimezone(self.zone), self.holidays, opens=self.opens, closes=self.closes
+        )

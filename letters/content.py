@@ -8,7 +8,7 @@ from pathlib import Path
 
 from letters.render import Value, fill
 from policy.appeals import ROUTE_LABELS
-from policy.decisions import RESTRICTION_LABELS, AppealRoute, DecisionKind, RestrictionType
+from policy.decisions import RESTRICTION_LABELS, AppealRoute, DecisionKind, LetterKind, RestrictionType
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -51,6 +51,8 @@ class DecisionLetter:
     signposting: str | None = None
     follow_up_on: date | None = None
     restrictions: Sequence[RestrictionLine] = ()
+    letter_kind: LetterKind = LetterKind.DECISION
+    lifted: Sequence[RestrictionLine] = ()  # for a lifting, what no longer applies
 
 
 def _day(value: date) -> str:
@@ -65,7 +67,36 @@ TITLES = {
 }
 
 
+OPENINGS = {
+    LetterKind.DECISION: (
+        "We want everyone who contacts us to be able to do so positively. This letter explains "
+        "a decision we have made under our Managing Customer Engagement Policy."
+    ),
+    LetterKind.VARIATION: (
+        "We have reviewed the arrangements for how you contact us under our Managing Customer "
+        "Engagement Policy, and we have changed them. This letter explains the new arrangements."
+    ),
+    LetterKind.LIFTED: (
+        "We have reviewed the arrangements for how you contact us under our Managing Customer "
+        "Engagement Policy. We are pleased to tell you that we have lifted them."
+    ),
+    LetterKind.REINSTATEMENT: (
+        "We wrote to you before about arrangements for how you contact us, which we later lifted. "
+        "Unfortunately we have had to reinstate them. This letter explains why and what applies."
+    ),
+}
+KIND_TITLES = {
+    LetterKind.VARIATION: "Changes to how you contact us",
+    LetterKind.LIFTED: "Restrictions lifted",
+    LetterKind.REINSTATEMENT: "Restrictions reinstated",
+}
+
+
 def _what_action(letter: DecisionLetter) -> list[str]:
+    if letter.letter_kind is LetterKind.LIFTED:
+        return [f"No longer applies: {RESTRICTION_LABELS[r.type]}: {r.details}" for r in letter.lifted] + [
+            "You can contact us in the usual ways again."
+        ]
     if letter.kind is DecisionKind.RESTORATIVE_APPROACH:
         lines = [f"We have: {step.lower()}." for step in letter.restorative_steps]
         if letter.reasonable_adjustments:
@@ -83,6 +114,8 @@ def _what_action(letter: DecisionLetter) -> list[str]:
 
 
 def _how_long(letter: DecisionLetter) -> list[str]:
+    if letter.letter_kind is LetterKind.LIFTED:
+        return [f"The restrictions ended on {_day(letter.letter_date)}."]
     if letter.kind is DecisionKind.RESTORATIVE_APPROACH:
         if letter.follow_up_on:
             return [f"We will follow this up with you on or after {_day(letter.follow_up_on)}."]
@@ -102,6 +135,14 @@ def _how_long(letter: DecisionLetter) -> list[str]:
 
 def decision_values(letter: DecisionLetter, settings: LetterSettings) -> dict[str, Value]:
     route = ROUTE_LABELS[letter.appeal_route]
+    appeal = (
+        f"If you disagree with this decision you can appeal. Your appeal will be considered by "
+        f"{route}. Please {settings.appeal_contact} by {_day(letter.appeal_by)} "
+        f"({settings.appeal_working_days} working days from the date of this letter), saying why "
+        "you disagree. Appeals consider only arguments about the restrictions."
+    )
+    if letter.letter_kind is LetterKind.LIFTED:
+        appeal = "There is nothing to appeal. If you have any questions about this letter, please contact us."
     shared = (
         "Staff across the council who may deal with you are told how to handle your contact."
         if letter.council_wide
@@ -113,20 +154,12 @@ def decision_values(letter: DecisionLetter, settings: LetterSettings) -> dict[st
         "date": _day(letter.letter_date),
         "customer_name": letter.customer_name,
         "customer_address": letter.customer_address,
-        "title": TITLES[letter.kind],
-        "opening": (
-            "We want everyone who contacts us to be able to do so positively. This letter explains "
-            "a decision we have made under our Managing Customer Engagement Policy."
-        ),
+        "title": KIND_TITLES.get(letter.letter_kind, TITLES[letter.kind]),
+        "opening": OPENINGS[letter.letter_kind],
         "why": letter.reasons,
         "what_action": _what_action(letter),
         "how_long": _how_long(letter),
-        "appeal": (
-            f"If you disagree with this decision you can appeal. Your appeal will be considered by "
-            f"{route}. Please {settings.appeal_contact} by {_day(letter.appeal_by)} "
-            f"({settings.appeal_working_days} working days from the date of this letter), saying why "
-            "you disagree. Appeals consider only arguments about the restrictions."
-        ),
+        "appeal": appeal,
         "shared_with": shared,
         "recorded_where": (
             "This decision is recorded on the council's secure, restricted-access register and on our "

@@ -84,6 +84,7 @@ class ReviewOutcome(StrEnum):
     CONTINUE = "continue"
     VARY = "vary"
     LIFT = "lift"
+    REINSTATE = "reinstate"  # engagement deteriorated after a restriction was lifted
 
 
 class AppealRoute(StrEnum):

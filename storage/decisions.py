@@ -1,12 +1,13 @@
 """Decisions, the restrictions they create, and the letters that follow, in the register."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policy.deciding import DecisionDraft
+from policy.deciding import DecisionDraft, RestrictionDraft
 from policy.decisions import (
     DecidingBody,
     DecisionKind,
@@ -15,6 +16,7 @@ from policy.decisions import (
     instructions_with_standing,
 )
 from policy.incidents import IncidentStatus
+from policy.reviews import first_reminder
 from storage.models import (
     Appeal,
     Decision,
@@ -51,6 +53,7 @@ async def record(
     decided_by: int,
     body: DecidingBody,
     now: datetime,
+    holidays: Collection[date] = (),
 ) -> Decision:
     decision = Decision(
         incident_id=incident.id,
@@ -82,25 +85,49 @@ async def record(
             )
         )
     for r in draft.restrictions:
-        session.add(
-            Restriction(
-                decision_id=decision.id,
-                customer_id=incident.customer_id,
-                service_area_id=incident.service_area_id,
-                type=r.type.value,
-                details=r.details.strip(),
-                scope=r.scope.value,
-                frontline_instructions=instructions_with_standing(r.type, r.frontline_instructions),
-                starts_on=r.starts_on,
-                ends_on=r.ends_on,
-                review_due_on=r.review_due_on,
-                no_review_reason=None if r.review_due_on else (r.no_review_reason or "").strip(),
-                reviewer_id=decided_by,
-                status=RestrictionStatus.ACTIVE.value,
-            )
+        add_restriction(
+            session,
+            r,
+            decision_id=decision.id,
+            customer_id=incident.customer_id,
+            service_area_id=incident.service_area_id,
+            reviewer_id=decided_by,
+            holidays=holidays,
         )
     await session.flush()
     return decision
+
+
+def add_restriction(
+    session: AsyncSession,
+    r: RestrictionDraft,
+    *,
+    decision_id: int,
+    customer_id: int,
+    service_area_id: int,
+    reviewer_id: int,
+    holidays: Collection[date] = (),
+    replaces_id: int | None = None,
+) -> Restriction:
+    restriction = Restriction(
+        decision_id=decision_id,
+        customer_id=customer_id,
+        service_area_id=service_area_id,
+        type=r.type.value,
+        details=r.details.strip(),
+        scope=r.scope.value,
+        frontline_instructions=instructions_with_standing(r.type, r.frontline_instructions),
+        starts_on=r.starts_on,
+        ends_on=r.ends_on,
+        review_due_on=r.review_due_on,
+        no_review_reason=None if r.review_due_on else (r.no_review_reason or "").strip(),
+        reviewer_id=reviewer_id,
+        status=RestrictionStatus.ACTIVE.value,
+        replaces_id=replaces_id,
+        next_reminder_on=first_reminder(r.review_due_on, holidays),
+    )
+    session.add(restriction)
+    return restriction
 
 
 LETTER_KINDS = {
@@ -128,7 +155,10 @@ def add_letter(session: AsyncSession, decision: Decision, customer_id: int, *, n
 
 
 async def letter_for(session: AsyncSession, decision_id: int) -> Letter | None:
-    return await session.scalar(select(Letter).where(Letter.decision_id == decision_id))
+    """The letter telling the customer of the decision itself (reviews write letters of their own)."""
+    return await session.scalar(
+        select(Letter).where(Letter.decision_id == decision_id, Letter.kind == LetterKind.DECISION.value)
+    )
 
 
 async def restrictions_of(session: AsyncSession, decision_id: int) -> list[Restriction]:

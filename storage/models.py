@@ -184,7 +184,11 @@ class RestorativeStepTaken(Base):
 
 class Restriction(Base):
     __tablename__ = "restrictions"
-    __table_args__ = (Index("ix_restrictions_status_review_due_on", "status", "review_due_on"),)
+    # The sweeps read only what is due: by the next reminder's date, and by the end date.
+    __table_args__ = (
+        Index("ix_restrictions_status_next_reminder_on", "status", "next_reminder_on"),
+        Index("ix_restrictions_status_ends_on", "status", "ends_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)
@@ -204,6 +208,9 @@ class Restriction(Base):
     ended_reason: Mapped[str | None] = mapped_column(Text)
     # A variation or reinstatement points at the restriction it replaces.
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("restrictions.id"))
+    # When the review sweep should next look at it, and the last reminder stage sent.
+    next_reminder_on: Mapped[date | None] = mapped_column(Date)
+    reminder_stage: Mapped[str | None] = mapped_column(String(20))
 
 
 class Review(Base):
@@ -261,6 +268,8 @@ class Letter(Base):
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
     appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"))
     review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"))
+    # For a variation, lifting or reinstatement: the restriction the letter is about.
+    restriction_id: Mapped[int | None] = mapped_column(ForeignKey("restrictions.id"))
     produced_at: Mapped[datetime]
     produced_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     sent_on: Mapped[date | None] = mapped_column(Date)

@@ -1,0 +1,91 @@
+"""Notifications that could not be delivered are shown to the register keepers, never dropped."""
+
+import re
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cards.elements import bullets, card, facts, heading, text
+from cards.formatting import local_time
+from dialogs.commands import command
+from dialogs.notify import card_message
+from dialogs.turn import Actor, Reply, Services
+from policy.roles import Role, Roles
+from storage import decisions, outbox, people
+from storage.models import OutboxMessage
+
+FAILED_PURPOSE = "delivery.failed"
+
+
+async def notify_failed(session: AsyncSession, message: OutboxMessage, now: datetime) -> None:
+    """Tell the register keepers (other than the recipient) that a message failed for good."""
+    if message.purpose == FAILED_PURPOSE:
+        return  # a notice about a failure that itself fails is in the list below, not re-sent
+    recipient = await decisions.name_of(session, message.person_id) if message.person_id else "a channel"
+    notice = card(
+        [
+            heading("A notification could not be delivered", size="Medium", color="Attention"),
+            facts(
+                [
+                    ("To", recipient),
+                    ("About", f"{message.purpose} ({message.record_type} {message.record_id})"),
+                    ("Why", message.last_error),
+                ]
+            ),
+            text(
+                "Teams refused it for good (the person may have left, or removed the app). "
+                "Please make sure the matter reaches someone. Type **undelivered** to see all.",
+                subtle=True,
+            ),
+        ]
+    )
+    for keeper in await people.with_role(session, Role.REGISTER_KEEPER):
+        if keeper.id == message.person_id:
+            continue
+        outbox.enqueue(
+            session,
+            outbox.Recipient(person_id=keeper.id),
+            card_message(notice, summary="A notification could not be delivered"),
+            purpose=FAILED_PURPOSE,
+            now=now,
+            record_type="outbox",
+            record_id=message.id,
+            dedupe_key=f"failed:{message.id}:{keeper.id}",
+        )
+
+
+def _keepers_only(roles: Roles) -> bool:
+    return roles.is_register_keeper
+
+
+@command(
+    r"undelivered",
+    "undelivered",
+    "notifications that failed or wait for someone to open the bot",
+    allowed=_keepers_only,
+)
+async def _undelivered(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
+    async with services.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(
+                    or_(
+                        OutboxMessage.status == outbox.FAILED,
+                        (OutboxMessage.status == outbox.PENDING) & (OutboxMessage.last_error.is_not(None)),
+                    )
+                )
+                .order_by(OutboxMessage.id.desc())
+                .limit(30)
+            )
+        ).all()
+        lines = [
+            f"{'Failed' if m.status == outbox.FAILED else 'Waiting'} · {m.purpose} · to "
+            f"{await decisions.name_of(session, m.person_id) if m.person_id else 'a channel'} · "
+            f"queued {local_time(m.created_at, services.zone)} · {m.last_error}"
+            for m in rows
+        ]
+    body = [heading("Undelivered notifications", size="Medium")]
+    body.append(bullets(lines) if lines else text("Everything has been delivered."))
+    return [Reply(card=card(body), summary="Undelivered notifications")]
