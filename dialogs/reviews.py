@@ -137,13 +137,15 @@ async def sweep_reviews(services: Services) -> int:
                 .limit(BATCH)
             )
         ).all()
-    for restriction_id, seen_on, seen_stage, review_due_on in due:
-        stage, upcoming = (
-            due_now(review_due_on, today, Stage(seen_stage) if seen_stage else None, services.holidays)
-            if review_due_on
-            else (None, None)
-        )
-        async with services.sessions() as session:
+    # One transaction for the batch: a crash part-way rolls it all back, and the next sweep
+    # finds the same reminders again.
+    async with services.sessions() as session:
+        for restriction_id, seen_on, seen_stage, review_due_on in due:
+            stage, upcoming = (
+                due_now(review_due_on, today, Stage(seen_stage) if seen_stage else None, services.holidays)
+                if review_due_on
+                else (None, None)
+            )
             claimed = await session.execute(
                 update(Restriction)
                 .where(
@@ -161,7 +163,7 @@ async def sweep_reviews(services: Services) -> int:
                 assert restriction is not None
                 await _remind(session, services, restriction, stage)
                 queued += 1
-            await session.commit()
+        await session.commit()
     if queued:
         services.outbox_written()
     return queued
