@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from dialogs import reviews  # noqa: E402
-from dialogs.turn import Services  # noqa: E402
-from storage.db import create_engine, session_factory  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
-from storage.models import Restriction  # noqa: E402
+from dialogs import reviews
+from dialogs.turn import Services
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
+from storage.models import Restriction
 
 TODAY = date(2026, 12, 10)  # a Thursday
 NOW = datetime(2026, 12, 10, 10, 0, tzinfo=UTC)
@@ -131,16 +131,19 @@ def main() -> None:
         started = time.perf_counter()
         fill(path, args.restrictions, args.due)
         print(
-            f"register: {args.restrictions:,} restrictions, {args.due} due ({time.perf_counter() - started:.1f} s to fill)"
+            f"register: {args.restrictions:,} restrictions, {args.due} due "
+            f"({time.perf_counter() - started:.1f} s to fill)"
         )
         plan, rows, instructions, ms = query_plan_and_steps(path)
         print(f"due query plan: {plan}")
         print(
-            f"due query: {ms:.2f} ms, {rows} rows returned, ~{instructions:,} VM instructions (target < 100 ms)"
+            f"due query: {ms:.2f} ms, {rows} rows returned, ~{instructions:,} VM instructions "
+            "(target < 100 ms)"
         )
         queued, sweep_ms = asyncio.run(whole_sweep(path))
         print(
-            f"whole sweep: {sweep_ms:.0f} ms to claim and queue {queued} reminders ({sweep_ms / max(queued, 1):.1f} ms each)"
+            f"whole sweep: {sweep_ms:.0f} ms to claim and queue {queued} reminders "
+            f"({sweep_ms / max(queued, 1):.1f} ms each)"
         )
 
 
