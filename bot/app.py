@@ -239,6 +239,7 @@ def build_services(
         holidays=settings.bank_holidays,
         opens=settings.opens,
         closes=settings.closes,
+        review_group_channel=settings.review_group_channel or None,
         **extra,
     )
 

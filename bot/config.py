@@ -45,6 +45,7 @@ class Settings:
     bank_holidays: frozenset[date] = frozenset()
     opens: time = time(9, 0)
     closes: time = time(17, 0)
+    review_group_channel: str = ""
     letter_template_dir: str = ""
     wellbeing_support: str = ""
 
@@ -154,6 +155,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         bank_holidays=frozenset(holidays),
         opens=opens,
         closes=closes,
+        review_group_channel=get("REVIEW_GROUP_CHANNEL_ID"),
         letter_template_dir=template_dir,
         wellbeing_support=get("WELLBEING_SUPPORT"),
         app_id=app_id,

@@ -94,6 +94,23 @@ class TeamsConnector:
         body = await self._call("POST", url, activity)
         return body.get("id") if isinstance(body, dict) else None
 
+    async def start_thread(
+        self, service_url: str, channel_id: str, tenant_id: str | None, activity: dict[str, Any]
+    ) -> tuple[str, str | None]:
+        """Post a new thread in a channel; returns the thread's conversation id and the message id."""
+        body: dict[str, Any] = {
+            "isGroup": True,
+            "channelData": {"channel": {"id": channel_id}},
+            "activity": activity,
+        }
+        if tenant_id:
+            body["channelData"]["tenant"] = {"id": tenant_id}
+            body["tenantId"] = tenant_id
+        answer = await self._call("POST", f"{service_url.rstrip('/')}/v3/conversations", body)
+        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
+            raise PermanentDeliveryError("Teams did not name the new thread")
+        return answer["id"], answer.get("activityId")
+
     async def update(self, to: Address, activity_id: str, activity: dict[str, Any]) -> None:
         url = f"{_conversation_url(to)}/activities/{quote(activity_id, safe='')}"
         await self._call("PUT", url, {**activity, "id": activity_id})

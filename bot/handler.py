@@ -86,7 +86,12 @@ class EngagementBot(ActivityHandler):
             _, created = await conversations.save(
                 session, teams.where(activity), person_id=person.id, now=now
             )
-            actor = Actor(person.id, person.display_name, await people.roles_for(session, person.id))
+            actor = Actor(
+                person.id,
+                person.display_name,
+                await people.roles_for(session, person.id),
+                channel_id=teams.where(activity).channel_id,
+            )
             await session.commit()
         if created:
             self._services.outbox_written()

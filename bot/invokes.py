@@ -9,7 +9,9 @@ from typing import Any
 from botbuilder.core import InvokeResponse
 
 from cards import report as report_cards
-from dialogs import decide, records, report, reviews  # noqa: F401  (records registers `check`)
+
+# Imported for their commands too: records registers `check`, deliveries `undelivered`.
+from dialogs import appeals, decide, deliveries, records, report, reviews  # noqa: F401
 from dialogs.turn import Actor, Services
 
 REPORT_MESSAGE_COMMAND = "reportAsIncident"
@@ -74,7 +76,13 @@ async def handle(services: Services, actor: Actor, name: str, value: Any) -> Inv
         action = _dict(value.get("action"))
         verb = action.get("verb")
         if isinstance(verb, str):
-            flow = reviews if verb.startswith(("review.", "restriction.")) else decide
+            flow = (
+                reviews
+                if verb.startswith(("review.", "restriction."))
+                else appeals
+                if verb.startswith("appeal.")
+                else decide
+            )
             card = await flow.on_action(services, actor, verb, _dict(action.get("data")))
             return _ok({"statusCode": 200, "type": ADAPTIVE_CARD, "value": card})
         return _ok(

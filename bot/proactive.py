@@ -105,7 +105,9 @@ class OutboxSender:
             ref = await self._target(session, message)
             address = Address(ref.service_url, ref.conversation_id) if ref else None
             replaced = await outbox.get(session, message.updates_id) if message.updates_id else None
-        if message.operation == "update" and (replaced is None or replaced.status == outbox.FAILED):
+        if message.operation in ("update", "reply") and (
+            replaced is None or replaced.status == outbox.FAILED
+        ):
             async with self._sessions() as session:
                 await outbox.mark_failed(
                     session, message.id, error="the message to update was never delivered"
@@ -116,10 +118,26 @@ class OutboxSender:
         activity_id: str | None = None
         if address is not None:
             try:
-                if replaced is not None and replaced.sent_activity_id and replaced.sent_conversation_id:
-                    target = Address(address.service_url, replaced.sent_conversation_id)
-                    await self._connector.update(target, replaced.sent_activity_id, message.activity)
-                    activity_id = replaced.sent_activity_id
+                root = (
+                    replaced
+                    if replaced is not None and replaced.sent_activity_id and replaced.sent_conversation_id
+                    else None
+                )
+                if message.operation == "update" and root is not None:
+                    target = Address(address.service_url, root.sent_conversation_id or "")
+                    await self._connector.update(target, root.sent_activity_id or "", message.activity)
+                    activity_id = root.sent_activity_id
+                elif message.operation == "reply" and root is not None:
+                    # A reply goes into the thread the first message started.
+                    activity_id = await self._connector.send(
+                        Address(address.service_url, root.sent_conversation_id or ""), message.activity
+                    )
+                elif message.channel_id is not None and ref is not None:
+                    # Each notification to a channel starts a thread of its own there.
+                    conversation_id, activity_id = await self._connector.start_thread(
+                        address.service_url, message.channel_id, ref.tenant_id, message.activity
+                    )
+                    address = Address(address.service_url, conversation_id)
                 else:
                     activity_id = await self._connector.send(address, message.activity)
             except (TransientDeliveryError, PermanentDeliveryError) as failure:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from dialogs import reminders, reviews
+from dialogs import appeals, reminders, reviews
 from dialogs.turn import Services
 from storage import drafts
 
@@ -45,6 +45,7 @@ def build_scheduler(services: Services, *, every: timedelta = timedelta(minutes=
         "expiry": lambda: reviews.sweep_expiry(services),
         "follow_ups": lambda: reviews.sweep_follow_ups(services),
         "letters": lambda: reminders.remind_unsent_letters(services),
+        "appeals": lambda: appeals.sweep_outcome_reminders(services),
         "drafts": lambda: _purge_drafts(services),
     }
     for name, sweep in jobs.items():

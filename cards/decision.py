@@ -45,6 +45,7 @@ LETTER_SENT = "letter.sent"
 LETTER_NOT_APPROPRIATE_FORM = "letter.not_appropriate_form"
 LETTER_NOT_APPROPRIATE = "letter.not_appropriate"
 MAX_RESTRICTIONS = 5
+APPEAL_FORM = "appeal.form"
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,11 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
             body.append(text("Only a manager of this service or a register keeper may decide.", subtle=True))
     else:
         body += _decision(view.decision)
-        actions = _letter_actions(view.decision.letter) if view.can_decide else []
+        if view.can_decide:
+            actions = [
+                *_letter_actions(view.decision.letter),
+                execute("Log an appeal", APPEAL_FORM, {"incident": view.incident_id}),
+            ]
     if view.can_decide:
         actions.append(execute("Open full record", RECORD, {"customer": view.customer_id}))
     return card(body, actions, refresh=_refresh(view))
@@ -471,8 +476,9 @@ def _active_management_fields(
     return fields
 
 
-def no_access_card(reference: str | None = None) -> Card:
+def no_access_card(
+    reference: str | None = None,
+    who: str = "Only its service's managers and the register keepers do.",
+) -> Card:
     what = f"incident {reference}" if reference else "this record"
-    return card(
-        [text(f"You do not have access to {what}. Only its service's managers and the register keepers do.")]
-    )
+    return card([text(f"You do not have access to {what}. {who}")])

@@ -1,15 +1,21 @@
 """A decision letter as a file, for the manager who opens a signed link to it."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs import appeals
+from dialogs.appeals import BODY_OF_ROUTE
 from dialogs.links import LetterLink
 from dialogs.turn import Services
 from letters.content import DecisionLetter, RestrictionLine, decision_docx
-from policy.appeals import route_for
+from policy.appeals import NotAppealable, route_for
 from policy.decisions import (
     RESTORATIVE_STEP_LABELS,
+    AppealOutcome,
+    AppealRoute,
     DecidingBody,
     DecisionKind,
     LetterKind,
@@ -21,6 +27,7 @@ from policy.roles import may_decide
 from policy.working_days import add_working_days
 from storage import audit, decisions, people
 from storage.models import (
+    Appeal,
     Customer,
     Decision,
     Incident,
@@ -46,56 +53,28 @@ async def letter_file(services: Services, link: LetterLink) -> LetterFile | None
     now = services.clock()
     async with services.sessions() as session:
         letter = await session.get(Letter, link.letter_id)
-        decision = await session.get(Decision, letter.decision_id) if letter and letter.decision_id else None
-        incident = await session.get(Incident, decision.incident_id) if decision else None
-        if letter is None or decision is None or incident is None:
+        if letter is None:
             return None
-        area = await session.get(ServiceArea, incident.service_area_id)
+        appeal = await session.get(Appeal, letter.appeal_id) if letter.appeal_id else None
+        decision = await session.get(Decision, letter.decision_id) if letter.decision_id else None
+        incident_id = appeal.incident_id if appeal else decision.incident_id if decision else None
+        incident = await session.get(Incident, incident_id) if incident_id else None
+        area = await session.get(ServiceArea, incident.service_area_id) if incident else None
+        customer = await session.get(Customer, letter.customer_id)
+        if incident is None or area is None or customer is None or customer.anonymised_at is not None:
+            return None
         roles = await people.roles_for(session, link.person_id)
-        if area is None or not may_decide(
-            roles, service_area=area.key, is_reporter=incident.reporter_id == link.person_id
-        ):
-            return None
-        customer = await session.get(Customer, incident.customer_id)
-        if customer is None or customer.anonymised_at is not None:
-            return None
-        kind = LetterKind(letter.kind)
-        review = await session.get(Review, letter.review_id) if letter.review_id else None
-        about = await session.get(Restriction, letter.restriction_id) if letter.restriction_id else None
-        restrictions = (
-            await decisions.restrictions_of(session, decision.id)
-            if kind is LetterKind.DECISION
-            else [about]
-            if about is not None and kind is not LetterKind.LIFTED
-            else []
-        )
-        steps = (
-            await session.scalars(
-                select(RestorativeStepTaken.step).where(RestorativeStepTaken.decision_id == decision.id)
+        if appeal is not None:
+            allowed = roles.is_register_keeper or await appeals.may_hear(
+                session, roles, appeal, link.person_id
             )
-        ).all()
-        letter_date = now.astimezone(services.zone).date()
-        body = DecidingBody(decision.deciding_body)
-        content = DecisionLetter(
-            reference=incident.reference,
-            letter_date=letter_date,
-            customer_name=customer.name,
-            customer_address="\n".join(p for p in (customer.address, customer.postcode) if p),
-            kind=DecisionKind(decision.kind),
-            reasons=review.reasons if review is not None else decision.reasons,
-            service_area=area.name,
-            council_wide=any(r.scope == RestrictionScope.COUNCIL_WIDE.value for r in restrictions),
-            appeal_route=route_for(body),
-            appeal_by=add_working_days(letter_date, services.letters.appeal_working_days, services.holidays),
-            signatory=f"{await decisions.name_of(session, decision.decided_by_id)}, for {area.name}",
-            restorative_steps=[RESTORATIVE_STEP_LABELS[RestorativeStep(s)] for s in steps],
-            reasonable_adjustments=decision.reasonable_adjustments,
-            signposting=decision.signposting,
-            follow_up_on=decision.follow_up_on,
-            restrictions=[_line(r) for r in restrictions],
-            letter_kind=kind,
-            lifted=[_line(about)] if kind is LetterKind.LIFTED and about is not None else [],
-        )
+        else:
+            allowed = may_decide(
+                roles, service_area=area.key, is_reporter=incident.reporter_id == link.person_id
+            )
+        if not allowed:
+            return None
+        content = await _content(session, services, letter, appeal, decision, incident, area, customer, now)
         audit.record(
             session,
             now=now,
@@ -108,7 +87,99 @@ async def letter_file(services: Services, link: LetterLink) -> LetterFile | None
         await session.commit()
     document = decision_docx(content, services.letters, large_print=link.large_print)
     suffix = "-large-print" if link.large_print else ""
-    return LetterFile(f"{incident.reference}-{kind.value}-letter{suffix}.docx", document)
+    return LetterFile(f"{incident.reference}-{letter.kind}-letter{suffix}.docx", document)
+
+
+async def _content(
+    session: AsyncSession,
+    services: Services,
+    letter: Letter,
+    appeal: Appeal | None,
+    decision: Decision | None,
+    incident: Incident,
+    area: ServiceArea,
+    customer: Customer,
+    now: datetime,
+) -> DecisionLetter:
+    kind = LetterKind(letter.kind)
+    letter_date = now.astimezone(services.zone).date()
+    review = await session.get(Review, letter.review_id) if letter.review_id else None
+    about = await session.get(Restriction, letter.restriction_id) if letter.restriction_id else None
+    restrictions: list[Restriction] = []
+    lifted: list[Restriction] = []
+    spso_next = False
+    route = AppealRoute.COMPLAINTS_REVIEW_GROUP
+    reasons = review.reasons if review is not None else decision.reasons if decision else ""
+    signer = decision.decided_by_id if decision else letter.produced_by_id
+    if kind is LetterKind.DECISION and decision is not None:
+        restrictions = await decisions.restrictions_of(session, decision.id)
+        route = route_for(DecidingBody(decision.deciding_body))
+    elif kind is LetterKind.LIFTED and about is not None:
+        lifted = [about]
+    elif kind is LetterKind.APPEAL_OUTCOME and appeal is not None:
+        appealed = await appeals.appealed(session, appeal)
+        if appeal.outcome == AppealOutcome.VARIED.value:
+            restrictions = list(
+                (
+                    await session.scalars(
+                        select(Restriction).where(Restriction.replaces_id.in_([r.id for r in appealed]))
+                    )
+                ).all()
+            )
+        elif appeal.outcome == AppealOutcome.OVERTURNED.value:
+            lifted = appealed
+        else:
+            restrictions = appealed
+        reasons = appeal.outcome_reasons or ""
+        signer = appeal.outcome_by_id or letter.produced_by_id
+        heard_by = BODY_OF_ROUTE[AppealRoute(appeal.route)]
+        try:
+            route = route_for(heard_by)
+        except NotAppealable:
+            spso_next = True
+        if appeal.route == AppealRoute.COMPLAINTS_PROCEDURE.value:
+            spso_next = True
+    elif about is not None:
+        restrictions = [about]
+    steps = (
+        (
+            await session.scalars(
+                select(RestorativeStepTaken.step).where(RestorativeStepTaken.decision_id == decision.id)
+            )
+        ).all()
+        if decision is not None and kind is LetterKind.DECISION
+        else []
+    )
+    signatory = ROUTE_SIGNATURES.get(appeal.route, "") if appeal is not None else f"for {area.name}"
+    return DecisionLetter(
+        reference=incident.reference,
+        letter_date=letter_date,
+        customer_name=customer.name,
+        customer_address="\n".join(p for p in (customer.address, customer.postcode) if p),
+        kind=DecisionKind(decision.kind) if decision else DecisionKind.NO_FURTHER_ACTION,
+        reasons=reasons,
+        service_area=area.name,
+        council_wide=any(r.scope == RestrictionScope.COUNCIL_WIDE.value for r in restrictions),
+        appeal_route=route,
+        appeal_by=add_working_days(letter_date, services.letters.appeal_working_days, services.holidays),
+        signatory=f"{await decisions.name_of(session, signer)}, {signatory}",
+        restorative_steps=[RESTORATIVE_STEP_LABELS[RestorativeStep(s)] for s in steps],
+        reasonable_adjustments=decision.reasonable_adjustments if decision else None,
+        signposting=decision.signposting if decision else None,
+        follow_up_on=decision.follow_up_on if decision else None,
+        restrictions=[_line(r) for r in restrictions],
+        letter_kind=kind,
+        lifted=[_line(r) for r in lifted],
+        appeal_outcome=appeal.outcome if appeal else None,
+        spso_next=spso_next,
+    )
+
+
+ROUTE_SIGNATURES = {
+    AppealRoute.COMPLAINTS_PROCEDURE.value: "for the Complaints Team",
+    AppealRoute.COMPLAINTS_REVIEW_GROUP.value: "for the Complaints Review Group",
+    AppealRoute.CHIEF_EXECUTIVE.value: "Chief Executive",
+}
 
 
 def _line(r: Restriction) -> RestrictionLine:

@@ -24,6 +24,7 @@ class Actor:
     person_id: int
     display_name: str | None
     roles: Roles
+    channel_id: str | None = None  # the Teams channel they are speaking in, if any
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Services:
     holidays: frozenset[date] = frozenset()
     opens: time = time(9, 0)
     closes: time = time(17, 0)
+    review_group_channel: str | None = None  # configured; a register keeper may set it from Teams
 
     def today(self) -> date:
         return self.clock().astimezone(self.zone).date()

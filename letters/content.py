@@ -22,6 +22,11 @@ class LetterSettings:
     )
     appeal_working_days: int = 20
     template_dir: Path = TEMPLATES
+    spso: str = (
+        "If you remain dissatisfied, you can ask the Scottish Public Services Ombudsman (SPSO) to "
+        "look at your complaint. The SPSO is independent and free to use: complain online at "
+        "www.spso.org.uk, call freephone 0800 377 7330, or write to Freepost SPSO."
+    )
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class DecisionLetter:
     restrictions: Sequence[RestrictionLine] = ()
     letter_kind: LetterKind = LetterKind.DECISION
     lifted: Sequence[RestrictionLine] = ()  # for a lifting, what no longer applies
+    appeal_outcome: str | None = None  # upheld, varied or overturned
+    spso_next: bool = False  # no further internal appeal: the ombudsman is the next step
 
 
 def _day(value: date) -> str:
@@ -80,6 +87,10 @@ OPENINGS = {
         "We have reviewed the arrangements for how you contact us under our Managing Customer "
         "Engagement Policy. We are pleased to tell you that we have lifted them."
     ),
+    LetterKind.APPEAL_OUTCOME: (
+        "You appealed against a decision we made under our Managing Customer Engagement Policy. "
+        "This letter tells you the outcome of your appeal and the reasons for it."
+    ),
     LetterKind.REINSTATEMENT: (
         "We wrote to you before about arrangements for how you contact us, which we later lifted. "
         "Unfortunately we have had to reinstate them. This letter explains why and what applies."
@@ -89,10 +100,21 @@ KIND_TITLES = {
     LetterKind.VARIATION: "Changes to how you contact us",
     LetterKind.LIFTED: "Restrictions lifted",
     LetterKind.REINSTATEMENT: "Restrictions reinstated",
+    LetterKind.APPEAL_OUTCOME: "The outcome of your appeal",
+}
+APPEAL_OUTCOME_LINES = {
+    "upheld": "Your appeal was not upheld: the decision and its restrictions stay as they were.",
+    "varied": "Your appeal was partly upheld: we have changed the restrictions as set out below.",
+    "overturned": "Your appeal was upheld: the restrictions are lifted.",
 }
 
 
 def _what_action(letter: DecisionLetter) -> list[str]:
+    if letter.letter_kind is LetterKind.APPEAL_OUTCOME:
+        lines = [APPEAL_OUTCOME_LINES.get(letter.appeal_outcome or "", "")]
+        lines += [f"{RESTRICTION_LABELS[r.type]}: {r.details}" for r in letter.restrictions]
+        lines += [f"No longer applies: {RESTRICTION_LABELS[r.type]}: {r.details}" for r in letter.lifted]
+        return [line for line in lines if line]
     if letter.letter_kind is LetterKind.LIFTED:
         return [f"No longer applies: {RESTRICTION_LABELS[r.type]}: {r.details}" for r in letter.lifted] + [
             "You can contact us in the usual ways again."
@@ -114,6 +136,8 @@ def _what_action(letter: DecisionLetter) -> list[str]:
 
 
 def _how_long(letter: DecisionLetter) -> list[str]:
+    if letter.letter_kind is LetterKind.APPEAL_OUTCOME and not letter.restrictions:
+        return ["From the date of this letter."]
     if letter.letter_kind is LetterKind.LIFTED:
         return [f"The restrictions ended on {_day(letter.letter_date)}."]
     if letter.kind is DecisionKind.RESTORATIVE_APPROACH:
@@ -143,6 +167,8 @@ def decision_values(letter: DecisionLetter, settings: LetterSettings) -> dict[st
     )
     if letter.letter_kind is LetterKind.LIFTED:
         appeal = "There is nothing to appeal. If you have any questions about this letter, please contact us."
+    if letter.spso_next:
+        appeal = settings.spso
     shared = (
         "Staff across the council who may deal with you are told how to handle your contact."
         if letter.council_wide

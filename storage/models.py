@@ -248,6 +248,8 @@ class Appeal(Base):
     outcome_reasons: Mapped[str | None] = mapped_column(Text)
     outcome_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     outcome_at: Mapped[datetime | None]
+    # When the hearing body was reminded that no outcome is recorded within the target.
+    reminded_at: Mapped[datetime | None]
 
 
 class AppealedRestriction(Base):
@@ -373,3 +375,14 @@ class ReportDraft(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class CouncilSetting(Base):
+    """Settings the council changes from Teams, such as the Complaints Review Group's channel."""
+
+    __tablename__ = "council_settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(String(400))
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    changed_at: Mapped[datetime]

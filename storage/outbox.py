@@ -43,11 +43,14 @@ def enqueue(
     record_id: int | str | None = None,
     dedupe_key: str | None = None,
     updates_id: int | None = None,
+    reply_to_id: int | None = None,
 ) -> OutboxMessage:
-    """Queue a message; with `updates_id`, replace what that earlier message showed instead."""
+    """Queue a message; with `updates_id`, replace what that earlier message showed instead; with
+    `reply_to_id`, answer in the thread that earlier message started in a channel."""
+    operation = "update" if updates_id is not None else "reply" if reply_to_id is not None else "send"
     message = OutboxMessage(
-        operation="update" if updates_id is not None else "send",
-        updates_id=updates_id,
+        operation=operation,
+        updates_id=updates_id if updates_id is not None else reply_to_id,
         person_id=to.person_id,
         channel_id=to.channel_id,
         purpose=purpose,

@@ -108,6 +108,19 @@ class RecordingConnector:
         )
         return web.json_response({"id": request.match_info["activity_id"]})
 
+    async def _create(self, request: web.Request) -> web.Response:
+        """A new thread in a channel: Teams answers with the thread's conversation id."""
+        failure = self._fault()
+        if failure is not None:
+            return failure
+        body = await request.json()
+        channel = body["channelData"]["channel"]["id"]
+        activity_id = f"activity-{next(self._ids)}"
+        self.sent.append(
+            Sent("THREAD", channel, body["activity"], None, request.headers.get("Authorization"))
+        )
+        return web.json_response({"id": f"{channel};messageid={activity_id}", "activityId": activity_id})
+
     async def _member(self, request: web.Request) -> web.Response:
         member = self.roster.get(request.match_info["user_id"])
         if member is None:
@@ -120,6 +133,7 @@ class RecordingConnector:
         app.router.add_post("/v3/conversations/{conversation_id}/activities/{activity_id}", self._post)
         app.router.add_put("/v3/conversations/{conversation_id}/activities/{activity_id}", self._put)
         app.router.add_get("/v3/conversations/{conversation_id}/members/{user_id}", self._member)
+        app.router.add_post("/v3/conversations", self._create)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
 

@@ -1,0 +1,203 @@
+"""Appeals: logging one, the hearing body's card (in the Complaints Review Group's channel, or a
+1:1 card to the Chief Executive or the complaints team), and its outcome."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from cards.decision import restriction_slot
+from cards.elements import (
+    Card,
+    Element,
+    bullets,
+    card,
+    choice_set,
+    container,
+    date_input,
+    execute,
+    facts,
+    field_error,
+    heading,
+    text,
+    text_input,
+)
+
+LOG_FORM = "appeal.form"
+LOG = "appeal.log"
+REFRESH = "appeal.refresh"
+OUTCOME_FORM = "appeal.outcome_form"
+OUTCOME = "appeal.outcome"
+LETTER_LINK = "appeal.letter_link"
+LETTER_SENT = "appeal.letter_sent"
+
+CONSIDERS = "Appeals consider only the arguments about the restrictions."
+OUTCOME_TITLES = {"upheld": "Upheld", "varied": "Varied", "overturned": "Overturned"}
+OUTCOME_MEANINGS = {
+    "upheld": "the decision stands",
+    "varied": "change the restrictions",
+    "overturned": "restrictions lifted",
+}
+
+
+def _err(errors: Mapping[str, str], name: str) -> list[Element]:
+    return [field_error(errors[name])] if name in errors else []
+
+
+def log_form(
+    incident_id: int,
+    reference: str,
+    appealable: Sequence[tuple[str, str]],
+    restrictions: Sequence[tuple[str, str]],
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    today: str,
+    notice: str | None = None,
+) -> Card:
+    body: list[Element | None] = [
+        container([text(notice, weight="Bolder")], style="warning") if notice else None,
+        heading(f"Log an appeal on {reference}", size="Medium"),
+        text(CONSIDERS, subtle=True),
+        choice_set(
+            "against",
+            "What is appealed",
+            list(appealable),
+            value=values.get("against") or (appealable[0][0] if appealable else None),
+            expanded=True,
+        ),
+        *_err(errors, "against"),
+        date_input("received_on", "Date received", value=values.get("received_on") or today, max_value=today),
+        *_err(errors, "received_on"),
+        text_input(
+            "grounds",
+            "The grounds, in the customer's words",
+            value=values.get("grounds"),
+            multiline=True,
+            max_length=4000,
+        ),
+        *_err(errors, "grounds"),
+    ]
+    if restrictions:
+        body += [
+            choice_set(
+                "restrictions",
+                "Which restrictions are appealed",
+                list(restrictions),
+                value=values.get("restrictions") or ",".join(v for v, _ in restrictions),
+                multi=True,
+                expanded=True,
+            ),
+            *_err(errors, "restrictions"),
+        ]
+    return card(body, [execute("Log appeal", LOG, {"incident": incident_id}, style="positive")])
+
+
+@dataclass(frozen=True)
+class AppealView:
+    appeal_id: int
+    reference: str
+    route: str
+    against: str
+    customer: str
+    received: str
+    late_warning: str | None
+    logged_by: str
+    decision: Sequence[tuple[str, str | None]]
+    restrictions: Sequence[str]
+    grounds: str
+    history: Sequence[str]
+    status: str
+    outcome: str | None = None
+    letter_id: int | None = None
+    letter_pending: bool = False
+    can_hear: bool = True
+
+
+def appeal_card(view: AppealView, *, notice: str | None = None) -> Card:
+    body: list[Element | None] = [
+        container([text(notice, weight="Bolder")], style="warning") if notice else None,
+        heading(f"Appeal on {view.reference}", size="Medium"),
+        text(f"Against {view.against}. Heard by {view.route}.", subtle=True),
+        text(CONSIDERS, weight="Bolder"),
+        facts(
+            [
+                ("Customer", view.customer),
+                ("Received", view.received),
+                ("Logged by", view.logged_by),
+                ("Status", view.status),
+            ]
+        ),
+    ]
+    if view.late_warning:
+        body.append(container([text(view.late_warning, weight="Bolder")], style="attention"))
+    body += [
+        text("The decision appealed", weight="Bolder"),
+        facts(view.decision),
+        text("Restrictions appealed", weight="Bolder"),
+        bullets(view.restrictions) if view.restrictions else text("None: an immediate action", subtle=True),
+        text("The grounds, in the customer's words", weight="Bolder"),
+        text(view.grounds),
+        text("The customer's history in summary", weight="Bolder"),
+        bullets(view.history) if view.history else text("Nothing else recorded", subtle=True),
+    ]
+    actions: list[Element] = []
+    if view.outcome:
+        body.append(container([text(view.outcome, weight="Bolder", color="Good")], style="good"))
+        if view.letter_id is not None:
+            actions += [
+                execute("Download outcome letter", LETTER_LINK, {"appeal": view.appeal_id, "large": False}),
+                execute("Large print", LETTER_LINK, {"appeal": view.appeal_id, "large": True}),
+            ]
+            if view.letter_pending:
+                actions.append(execute("Record letter sent today", LETTER_SENT, {"appeal": view.appeal_id}))
+    elif view.can_hear:
+        actions = [
+            execute(
+                f"{title} ({OUTCOME_MEANINGS[key]})", OUTCOME_FORM, {"appeal": view.appeal_id, "outcome": key}
+            )
+            for key, title in OUTCOME_TITLES.items()
+        ]
+    else:
+        body.append(
+            text(
+                "Only panel members who took no part in the decision or the report record the outcome.",
+                subtle=True,
+            )
+        )
+    return card(body, actions)
+
+
+def outcome_form(
+    view: AppealView,
+    outcome: str,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    slots: Sequence[tuple[int, Mapping[str, str]]],
+) -> Card:
+    body: list[Element | None] = [
+        text(f"Appeal on {view.reference} · {view.customer}", subtle=True),
+        heading(f"Outcome: {OUTCOME_TITLES[outcome]}", size="Medium"),
+        text(CONSIDERS, subtle=True),
+    ]
+    if errors:
+        body.append(text("Please check the fields marked below.", color="Attention", weight="Bolder"))
+    body += [
+        text_input(
+            "reasons", "Reasons for the outcome", value=values.get("reasons"), multiline=True, max_length=4000
+        ),
+        *_err(errors, "reasons"),
+    ]
+    if outcome == "varied":
+        body.append(text("Each appealed restriction as it will be from now on.", subtle=True))
+        body += [restriction_slot(n, values, errors, defaults, optional=False) for n, defaults in slots]
+    if outcome == "overturned":
+        body.append(
+            text("The appealed restrictions will be lifted, and the customer told in writing.", subtle=True)
+        )
+    return card(
+        body,
+        [
+            execute(
+                "Record outcome", OUTCOME, {"appeal": view.appeal_id, "outcome": outcome}, style="positive"
+            ),
+            execute("Cancel", REFRESH, {"appeal": view.appeal_id}),
+        ],
+    )

@@ -1,0 +1,883 @@
+"""Appeals, routed by who made the decision appealed against.
+
+An employee's immediate action goes to the complaints handling procedure; a manager's decision
+to the Complaints Review Group, in its channel; a decision of the Complaints Review Group to the
+Chief Executive. Action taken by elected members is not appealable under the policy, and there is
+no internal appeal beyond the Chief Executive: the customer may go to the SPSO.
+"""
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cards import appeal as cards
+from cards.decision import no_access_card
+from cards.elements import Card, card, heading, text
+from cards.formatting import local_date, local_time
+from dialogs import decision_form
+from dialogs.commands import command
+from dialogs.decide import customer_label, restriction_period
+from dialogs.ids import record_id
+from dialogs.notify import card_message
+from dialogs.turn import Actor, Reply, Services
+from policy.appeals import ROUTE_LABELS, NotAppealable, route_for
+from policy.categories import Category
+from policy.deciding import problems
+from policy.decisions import (
+    DECISION_LABELS,
+    RESTRICTION_LABELS,
+    AppealOutcome,
+    AppealRoute,
+    DecidingBody,
+    DecisionKind,
+    LetterKind,
+    RestrictionStatus,
+    RestrictionType,
+)
+from policy.roles import Role, Roles
+from policy.working_days import add_working_days, working_days_between
+from storage import audit, decisions, incidents, outbox, people
+from storage.models import (
+    Appeal,
+    AppealedRestriction,
+    CouncilSetting,
+    Customer,
+    Decision,
+    Incident,
+    Letter,
+    Restriction,
+    ServiceArea,
+)
+
+CRG_CHANNEL = "crg_channel"
+HEARERS_ONLY = "Only the body hearing the appeal and the register keepers do."
+POSTED = "appeal.posted"
+OUTCOME_TARGET_WORKING_DAYS = 20
+REFERENCE = r"INC-\d{4}-\d{5}"
+ROUTE_ROLES = {
+    AppealRoute.COMPLAINTS_PROCEDURE: Role.COMPLAINTS_TEAM,
+    AppealRoute.COMPLAINTS_REVIEW_GROUP: Role.COMPLAINTS_REVIEW_GROUP,
+    AppealRoute.CHIEF_EXECUTIVE: Role.CHIEF_EXECUTIVE,
+}
+BODY_OF_ROUTE = {
+    AppealRoute.COMPLAINTS_PROCEDURE: DecidingBody.CHIEF_EXECUTIVE,  # then only the SPSO
+    AppealRoute.COMPLAINTS_REVIEW_GROUP: DecidingBody.COMPLAINTS_REVIEW_GROUP,
+    AppealRoute.CHIEF_EXECUTIVE: DecidingBody.CHIEF_EXECUTIVE,
+}
+
+
+def may_log(roles: Roles, service_area: str) -> bool:
+    return roles.has(Role.COMPLAINTS_TEAM) or roles.is_register_keeper or roles.manages(service_area)
+
+
+# --- the Complaints Review Group's channel ------------------------------------------------------
+
+
+async def review_group_channel(session: AsyncSession, configured: str | None = None) -> str | None:
+    """The channel a register keeper set from Teams, else the one configured at start."""
+    setting = await session.get(CouncilSetting, CRG_CHANNEL)
+    return setting.value if setting else configured
+
+
+@command(
+    r"set review group channel",
+    "set review group channel",
+    "in the Complaints Review Group's channel: post appeals here",
+    allowed=lambda roles: roles.is_register_keeper,
+)
+async def _set_channel(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
+    if not actor.channel_id:
+        return [
+            Reply(text="Run **set review group channel** in the Complaints Review Group's channel itself.")
+        ]
+    now = services.clock()
+    async with services.sessions() as session:
+        setting = await session.get(CouncilSetting, CRG_CHANNEL)
+        if setting is None:
+            session.add(
+                CouncilSetting(
+                    key=CRG_CHANNEL, value=actor.channel_id, changed_by_id=actor.person_id, changed_at=now
+                )
+            )
+        else:
+            setting.value, setting.changed_by_id, setting.changed_at = actor.channel_id, actor.person_id, now
+        audit.record(
+            session,
+            now=now,
+            actor_id=actor.person_id,
+            action="appeals.channel_set",
+            record_type="setting",
+            record_id=CRG_CHANNEL,
+        )
+        await session.commit()
+    return [
+        Reply(
+            text="Done: appeals to the Complaints Review Group will be posted in this channel, "
+            "each as a new thread."
+        )
+    ]
+
+
+# --- logging an appeal --------------------------------------------------------------------------
+
+
+async def _options(session: AsyncSession, incident: Incident) -> list[tuple[str, str]]:
+    options: list[tuple[str, str]] = []
+    if incident.ended_contact:
+        options.append(("immediate_action", "The employee's immediate action (ending the contact)"))
+    decision = await decisions.first_for(session, incident.id)
+    if decision is not None:
+        options.append(
+            (
+                "decision",
+                f"The manager's decision: {DECISION_LABELS[DecisionKind(decision.kind)]} "
+                f"({local_date(decision.decided_at.date())})",
+            )
+        )
+    heard = (
+        await session.scalars(
+            select(Appeal)
+            .where(Appeal.incident_id == incident.id, Appeal.status == "decided")
+            .order_by(Appeal.id)
+        )
+    ).all()
+    for appeal in heard:
+        label = {
+            AppealRoute.COMPLAINTS_REVIEW_GROUP.value: "The Complaints Review Group's decision",
+            AppealRoute.CHIEF_EXECUTIVE.value: "The Chief Executive's decision",
+            AppealRoute.COMPLAINTS_PROCEDURE.value: "The complaints procedure's outcome",
+        }[appeal.route]
+        options.append(
+            (
+                f"appeal:{appeal.id}",
+                f"{label} on appeal ({appeal.outcome}, {local_date(appeal.outcome_at.date())})",
+            )
+        )
+    return options
+
+
+async def _restriction_choices(session: AsyncSession, decision_id: int | None) -> list[tuple[str, str]]:
+    if decision_id is None:
+        return []
+    rows = (
+        await session.scalars(
+            select(Restriction)
+            .where(
+                Restriction.decision_id == decision_id, Restriction.status == RestrictionStatus.ACTIVE.value
+            )
+            .order_by(Restriction.id)
+        )
+    ).all()
+    return [(str(r.id), f"{RESTRICTION_LABELS[RestrictionType(r.type)]}: {r.details}") for r in rows]
+
+
+async def _form(
+    session: AsyncSession,
+    services: Services,
+    incident: Incident,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    notice: str | None = None,
+) -> Card:
+    decision = await decisions.first_for(session, incident.id)
+    return cards.log_form(
+        incident.id,
+        incident.reference,
+        await _options(session, incident),
+        await _restriction_choices(session, decision.id if decision else None),
+        values,
+        errors,
+        services.today().isoformat(),
+        notice,
+    )
+
+
+@command(
+    rf"appeal\s+({REFERENCE})",
+    "appeal INC-2026-00042",
+    "log an appeal the customer made (complaints team, managers, register keepers)",
+)
+async def _appeal(services: Services, actor: Actor, match: re.Match[str]) -> list[Reply]:
+    reference = match.group(1).upper()
+    async with services.sessions() as session:
+        incident = await incidents.by_reference(session, reference)
+        area = await session.get(ServiceArea, incident.service_area_id) if incident else None
+        if incident is None or area is None or not may_log(actor.roles, area.key):
+            return [
+                Reply(
+                    text=f"I can't find an incident {reference} on which you can log an appeal. "
+                    "Appeals are logged by the complaints team, the service's managers and the "
+                    "register keepers."
+                )
+            ]
+        options = await _options(session, incident)
+        if not options:
+            return [
+                Reply(
+                    text=f"There is nothing on {reference} to appeal yet: no decision has been taken "
+                    "and no contact was ended."
+                )
+            ]
+        return [
+            Reply(
+                card=await _form(session, services, incident, {}, {}), summary=f"Log an appeal on {reference}"
+            )
+        ]
+
+
+async def _log(
+    session: AsyncSession, services: Services, actor: Actor, incident: Incident, data: Mapping[str, Any]
+) -> Card:
+    values = {k: v for k, v in data.items() if isinstance(v, str)}
+    errors: dict[str, str] = {}
+    against = values.get("against", "")
+    decision: Decision | None = None
+    previous: Appeal | None = None
+    base: date | None = None
+    route: AppealRoute | None = None
+    if against == "immediate_action" and incident.ended_contact:
+        if (await people.roles_for(session, incident.reporter_id)).has(Role.ELECTED_MEMBER):
+            return await _form(
+                session,
+                services,
+                incident,
+                values,
+                {},
+                "The appeal process does not apply to action taken by elected members, so this "
+                "cannot be logged as an appeal. Nothing was stored.",
+            )
+        route, base = AppealRoute.COMPLAINTS_PROCEDURE, incident.occurred_at.astimezone(services.zone).date()
+    elif against == "decision":
+        decision = await decisions.first_for(session, incident.id)
+        if decision is None:
+            errors["against"] = f"There is no decision on {incident.reference} to appeal yet"
+        else:
+            route = route_for(DecidingBody(decision.deciding_body))
+            letter = await decisions.letter_for(session, decision.id)
+            base = (
+                letter.sent_on
+                if letter and letter.sent_on
+                else decision.decided_at.astimezone(services.zone).date()
+            )
+    elif against.startswith("appeal:"):
+        previous_id = record_id(against.removeprefix("appeal:"))
+        previous = await session.get(Appeal, previous_id) if previous_id else None
+        if previous is None or previous.incident_id != incident.id or previous.status != "decided":
+            errors["against"] = "Choose what is appealed from the list"
+        else:
+            try:
+                route = route_for(BODY_OF_ROUTE[AppealRoute(previous.route)])
+            except NotAppealable as refusal:
+                return await _form(session, services, incident, values, {}, f"{refusal} Nothing was stored.")
+            decision = await session.get(Decision, previous.decision_id) if previous.decision_id else None
+            base = previous.outcome_at.astimezone(services.zone).date() if previous.outcome_at else None
+    else:
+        errors["against"] = "Choose what is appealed from the list"
+    try:
+        received = date.fromisoformat(values.get("received_on", ""))
+    except ValueError:
+        received = None
+        errors["received_on"] = "Enter the date the appeal was received, like 2026-11-23"
+    if received is not None and received > services.today():
+        errors["received_on"] = "The date received cannot be in the future"
+    elif received is not None and base is not None and received < base:
+        errors["received_on"] = "The appeal cannot have been received before the decision"
+    grounds = values.get("grounds", "").strip()
+    if not grounds:
+        errors["grounds"] = "Record the grounds of the appeal, in the customer's words"
+    elif len(grounds) > 4000:
+        errors["grounds"] = "Keep this to 4,000 characters"
+    offered = {int(v) for v, _ in await _restriction_choices(session, decision.id if decision else None)}
+    chosen = {record_id(v) for v in values.get("restrictions", "").split(",") if v}
+    if not chosen <= offered:
+        errors["restrictions"] = "Choose restrictions of the decision appealed"
+    if errors or route is None or received is None:
+        return await _form(session, services, incident, values, errors)
+    kind = against.split(":")[0]
+    open_already = await session.scalar(
+        select(Appeal).where(
+            Appeal.incident_id == incident.id,
+            Appeal.status == "open",
+            Appeal.against == kind,
+            Appeal.decision_id == decision.id if decision else Appeal.decision_id.is_(None),
+            Appeal.previous_appeal_id == previous.id if previous else Appeal.previous_appeal_id.is_(None),
+        )
+    )
+    if open_already is not None:
+        return await _form(
+            session,
+            services,
+            incident,
+            values,
+            {},
+            f"There is already an open appeal on this, logged {local_date(open_already.received_on)}. "
+            "Nothing was stored.",
+        )
+    deadline = (
+        add_working_days(base, services.letters.appeal_working_days, services.holidays) if base else None
+    )
+    late = bool(deadline and received > deadline)
+    now = services.clock()
+    appeal = Appeal(
+        incident_id=incident.id,
+        against=kind,
+        decision_id=decision.id if decision else None,
+        previous_appeal_id=previous.id if previous else None,
+        route=route.value,
+        received_on=received,
+        grounds=grounds,
+        late=late,
+        logged_by_id=actor.person_id,
+        logged_at=now,
+        status="open",
+    )
+    session.add(appeal)
+    await session.flush()
+    for restriction_id in sorted(chosen or offered):
+        session.add(AppealedRestriction(appeal_id=appeal.id, restriction_id=restriction_id))
+    audit.record(
+        session,
+        now=now,
+        actor_id=actor.person_id,
+        action="appeal.logged",
+        record_type="appeal",
+        record_id=appeal.id,
+        detail={
+            "incident": incident.reference,
+            "route": route.value,
+            "late": late,
+            "restrictions": sorted(chosen or offered),
+        },
+    )
+    await session.flush()
+    await _send_to_hearing_body(session, services, appeal, now)
+    view = await view_of(session, services, appeal, actor)
+    await session.commit()
+    services.outbox_written()
+    where = ROUTE_LABELS[route]
+    notice = f"Logged. The appeal goes to {where}."
+    if late:
+        notice += (
+            f" It is late: received {local_date(received)}, after the deadline of "
+            f"{local_date(deadline) if deadline else ''} ({services.letters.appeal_working_days} "
+            "working days). The deciding body may still accept it."
+        )
+    return cards.appeal_card(view, notice=notice)
+
+
+async def _send_to_hearing_body(
+    session: AsyncSession, services: Services, appeal: Appeal, now: datetime
+) -> None:
+    route = AppealRoute(appeal.route)
+    card_for_body = cards.appeal_card(await view_of(session, services, appeal, None))
+    summary = (
+        f"Appeal on {(await session.get(Incident, appeal.incident_id)).reference} for {ROUTE_LABELS[route]}"
+    )
+    message = card_message(card_for_body, summary=summary)
+    channel = (
+        await review_group_channel(session, services.review_group_channel)
+        if route is AppealRoute.COMPLAINTS_REVIEW_GROUP
+        else None
+    )
+    if channel:
+        outbox.enqueue(
+            session,
+            outbox.Recipient(channel_id=channel),
+            message,
+            purpose=POSTED,
+            now=now,
+            record_type="appeal",
+            record_id=appeal.id,
+            dedupe_key=f"appeal:{appeal.id}:posted",
+        )
+        return
+    hearers = await people.with_role(session, ROUTE_ROLES[route])
+    for person in hearers:
+        outbox.enqueue(
+            session,
+            outbox.Recipient(person_id=person.id),
+            message,
+            purpose=POSTED,
+            now=now,
+            record_type="appeal",
+            record_id=appeal.id,
+            dedupe_key=f"appeal:{appeal.id}:posted:{person.id}",
+        )
+    if route is AppealRoute.COMPLAINTS_REVIEW_GROUP or not hearers:
+        # Without its channel (or anyone to hear it) the register keepers must know.
+        notice = card(
+            [
+                heading("An appeal needs a home", size="Medium"),
+                text(
+                    f"An appeal for {ROUTE_LABELS[route]} was logged, but "
+                    + (
+                        "no Complaints Review Group channel is set: a register keeper should run "
+                        "**set review group channel** in it. Its members were sent the appeal directly."
+                        if route is AppealRoute.COMPLAINTS_REVIEW_GROUP
+                        else "nobody holds that role in the roles file."
+                    )
+                ),
+            ]
+        )
+        for keeper in await people.with_role(session, Role.REGISTER_KEEPER):
+            outbox.enqueue(
+                session,
+                outbox.Recipient(person_id=keeper.id),
+                card_message(notice, summary="An appeal needs a home"),
+                purpose="appeal.unrouted",
+                now=now,
+                record_type="appeal",
+                record_id=appeal.id,
+                dedupe_key=f"appeal:{appeal.id}:unrouted:{keeper.id}",
+            )
+
+
+# --- the hearing --------------------------------------------------------------------------------
+
+
+async def conflict(session: AsyncSession, appeal: Appeal, person_id: int) -> bool:
+    """Whoever took part in the decision or the report never hears the appeal against it."""
+    incident = await session.get(Incident, appeal.incident_id)
+    involved = {incident.reporter_id if incident else None}
+    decision = await session.get(Decision, appeal.decision_id) if appeal.decision_id else None
+    if decision is not None:
+        involved.add(decision.decided_by_id)
+    previous = await session.get(Appeal, appeal.previous_appeal_id) if appeal.previous_appeal_id else None
+    while previous is not None:
+        involved.add(previous.outcome_by_id)
+        previous = (
+            await session.get(Appeal, previous.previous_appeal_id) if previous.previous_appeal_id else None
+        )
+    return person_id in involved
+
+
+async def may_hear(session: AsyncSession, roles: Roles, appeal: Appeal, person_id: int) -> bool:
+    return roles.has(ROUTE_ROLES[AppealRoute(appeal.route)]) and not await conflict(
+        session, appeal, person_id
+    )
+
+
+async def appealed(session: AsyncSession, appeal: Appeal) -> list[Restriction]:
+    return list(
+        (
+            await session.scalars(
+                select(Restriction)
+                .join(AppealedRestriction, AppealedRestriction.restriction_id == Restriction.id)
+                .where(AppealedRestriction.appeal_id == appeal.id)
+                .order_by(Restriction.id)
+            )
+        ).all()
+    )
+
+
+async def view_of(
+    session: AsyncSession, services: Services, appeal: Appeal, actor: Actor | None
+) -> cards.AppealView:
+    zone = services.zone
+    incident = await session.get(Incident, appeal.incident_id)
+    assert incident is not None
+    customer = await session.get(Customer, incident.customer_id)
+    decision = await session.get(Decision, appeal.decision_id) if appeal.decision_id else None
+    history = await decisions.history_of(session, incident.customer_id, excluding_incident=incident.id)
+    letter = await session.scalar(select(Letter).where(Letter.appeal_id == appeal.id))
+    against = {
+        "immediate_action": "an employee's immediate action (ending the contact)",
+        "decision": "a manager's decision",
+        "appeal": "a decision of the Complaints Review Group",
+    }.get(appeal.against, appeal.against)
+    deciding: list[tuple[str, str | None]] = []
+    if decision is not None:
+        deciding = [
+            ("Decision", DECISION_LABELS[DecisionKind(decision.kind)]),
+            (
+                "By",
+                f"{await decisions.name_of(session, decision.decided_by_id)}, "
+                f"{local_time(decision.decided_at, zone)}",
+            ),
+            ("Reasons", decision.reasons),
+        ]
+    else:
+        deciding = [
+            ("Action", "Contact ended by the member of staff"),
+            ("When", local_time(incident.occurred_at, zone)),
+        ]
+    if appeal.previous_appeal_id:
+        previous = await session.get(Appeal, appeal.previous_appeal_id)
+        if previous is not None:
+            deciding.append(("Review group outcome", f"{previous.outcome}: {previous.outcome_reasons}"))
+    outcome = None
+    if appeal.status == "decided" and appeal.outcome:
+        by = await decisions.name_of(session, appeal.outcome_by_id)
+        when = local_time(appeal.outcome_at, zone) if appeal.outcome_at else ""
+        outcome = f"{appeal.outcome.capitalize()} by {by}, {when}: {appeal.outcome_reasons}"
+    return cards.AppealView(
+        appeal_id=appeal.id,
+        reference=incident.reference,
+        route=ROUTE_LABELS[AppealRoute(appeal.route)],
+        against=against,
+        customer=customer_label(customer),
+        received=local_date(appeal.received_on),
+        late_warning="Late: received after the time to appeal. The deciding body may still accept it."
+        if appeal.late
+        else None,
+        logged_by=await decisions.name_of(session, appeal.logged_by_id),
+        decision=deciding,
+        restrictions=[
+            f"{RESTRICTION_LABELS[RestrictionType(r.type)]}: {r.details} "
+            f"({r.status}, {restriction_period(r)})"
+            for r in await appealed(session, appeal)
+        ],
+        grounds=appeal.grounds,
+        history=[
+            f"{len(history.incidents)} other incident(s)",
+            f"{sum(r.status == RestrictionStatus.ACTIVE.value for r in history.restrictions)} "
+            f"active restriction(s), {len(history.restrictions)} in all",
+            f"{len(history.restorative_steps)} restorative step(s) recorded",
+            f"{len(history.appeals)} appeal(s)",
+        ],
+        status=appeal.status,
+        outcome=outcome,
+        letter_id=letter.id if letter else None,
+        letter_pending=bool(letter and not (letter.sent_on or letter.not_appropriate_reason)),
+        can_hear=True if actor is None else await may_hear(session, actor.roles, appeal, actor.person_id),
+    )
+
+
+def _slot_defaults(restrictions: list[Restriction], services: Services) -> list[tuple[int, dict[str, str]]]:
+    today = services.today()
+    return [
+        (
+            n,
+            {
+                "type": r.type,
+                "details": r.details,
+                "scope": r.scope,
+                "frontline_instructions": r.frontline_instructions,
+                "starts_on": today.isoformat(),
+                "review_due_on": (r.review_due_on or services.reviews.default_review(today)).isoformat(),
+            },
+        )
+        for n, r in enumerate(restrictions, start=1)
+    ]
+
+
+async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> Card:
+    async with services.sessions() as session:
+        if verb in (cards.LOG_FORM, cards.LOG):
+            incident_id = record_id(data.get("incident"))
+            incident = await session.get(Incident, incident_id) if incident_id else None
+            area = await session.get(ServiceArea, incident.service_area_id) if incident else None
+            if incident is None or area is None or not may_log(actor.roles, area.key):
+                return no_access_card()
+            if verb == cards.LOG_FORM:
+                return await _form(session, services, incident, {}, {})
+            return await _log(session, services, actor, incident, data)
+        appeal_id = record_id(data.get("appeal"))
+        appeal = await session.get(Appeal, appeal_id) if appeal_id else None
+        if appeal is None:
+            return no_access_card(who=HEARERS_ONLY)
+        hears = await may_hear(session, actor.roles, appeal, actor.person_id)
+        if not (
+            hears or actor.roles.is_register_keeper or actor.roles.has(ROUTE_ROLES[AppealRoute(appeal.route)])
+        ):
+            return no_access_card(who=HEARERS_ONLY)
+        view = await view_of(session, services, appeal, actor)
+        if verb == cards.REFRESH:
+            return cards.appeal_card(view)
+        if verb in (cards.LETTER_LINK, cards.LETTER_SENT):
+            return await _letter(session, services, actor, appeal, view, verb, data)
+        if not hears:
+            return cards.appeal_card(
+                view,
+                notice="You took part in the decision or the report, or are not of the body that "
+                "hears this appeal, so you cannot record its outcome. Nothing was changed.",
+            )
+        if appeal.status != "open":
+            return cards.appeal_card(
+                view, notice="This appeal's outcome is already recorded. Nothing was changed."
+            )
+        outcome = data.get("outcome")
+        if outcome not in cards.OUTCOME_TITLES:
+            return cards.appeal_card(view, notice="That is not an appeal outcome.")
+        in_force = [r for r in await appealed(session, appeal) if r.status == RestrictionStatus.ACTIVE.value]
+        if outcome == "varied" and not in_force:
+            return cards.appeal_card(
+                view, notice="There are no restrictions to vary: the outcome is upheld or overturned."
+            )
+        values = {k: v for k, v in data.items() if isinstance(v, str)}
+        slots = _slot_defaults(in_force, services)
+        if verb == cards.OUTCOME_FORM:
+            return cards.outcome_form(view, outcome, values, {}, slots)
+        return await _record_outcome(
+            session, services, actor, appeal, outcome, data, values, in_force, slots, view
+        )
+
+
+async def _record_outcome(
+    session: AsyncSession,
+    services: Services,
+    actor: Actor,
+    appeal: Appeal,
+    outcome: str,
+    data: Mapping[str, Any],
+    values: dict[str, str],
+    appealed: list[Restriction],
+    slots: list[tuple[int, dict[str, str]]],
+    view: cards.AppealView,
+) -> Card:
+    reasons = values.get("reasons", "").strip()
+    errors: dict[str, str] = {} if reasons else {"reasons": "Give the reasons for the outcome"}
+    draft = None
+    if outcome == "varied":
+        merged = {**{f"restriction_{n}_{k}": v for n, d in slots for k, v in d.items()}, **values}
+        draft, parse_errors = decision_form.parse(
+            DecisionKind.ACTIVE_MANAGEMENT, {**merged, "reasons": reasons}, slots=len(slots)
+        )
+        errors.update(parse_errors)
+        if draft is not None:
+            found = problems(
+                draft,
+                category=Category.ONE,
+                restorative_recorded=True,
+                today=services.today(),
+                reviews=services.reviews,
+            )
+            errors.update({k: v for k, v in found.items() if k.startswith("restriction_")})
+    if errors:
+        return cards.outcome_form(view, outcome, values, errors, slots)
+    now = services.clock()
+    claimed = await session.execute(
+        update(Appeal)
+        .where(Appeal.id == appeal.id, Appeal.status == "open")
+        .values(
+            status="decided",
+            outcome=AppealOutcome(outcome).value,
+            outcome_reasons=reasons[:4000],
+            outcome_by_id=actor.person_id,
+            outcome_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return cards.appeal_card(
+            view, notice="This appeal's outcome is already recorded. Nothing was changed."
+        )
+    changed: list[int] = []
+    if outcome in ("varied", "overturned"):
+        ending = RestrictionStatus.VARIED if outcome == "varied" else RestrictionStatus.LIFTED
+        for n, r in enumerate(appealed, start=1):
+            await session.execute(
+                update(Restriction)
+                .where(Restriction.id == r.id, Restriction.status == RestrictionStatus.ACTIVE.value)
+                .values(
+                    status=ending.value,
+                    ended_at=now,
+                    ended_reason=f"{outcome.capitalize()} on appeal",
+                    next_reminder_on=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            changed.append(r.id)
+            if draft is not None:
+                decisions.add_restriction(
+                    session,
+                    draft.restrictions[n - 1],
+                    decision_id=r.decision_id,
+                    customer_id=r.customer_id,
+                    service_area_id=r.service_area_id,
+                    reviewer_id=r.reviewer_id or actor.person_id,
+                    holidays=services.holidays,
+                    replaces_id=r.id,
+                )
+    incident = await session.get(Incident, appeal.incident_id)
+    assert incident is not None
+    letter = Letter(
+        kind=LetterKind.APPEAL_OUTCOME.value,
+        customer_id=incident.customer_id,
+        decision_id=appeal.decision_id,
+        appeal_id=appeal.id,
+        produced_at=now,
+        produced_by_id=actor.person_id,
+    )
+    session.add(letter)
+    await session.flush()
+    audit.record(
+        session,
+        now=now,
+        actor_id=actor.person_id,
+        action="appeal.outcome",
+        record_type="appeal",
+        record_id=appeal.id,
+        detail={"outcome": outcome, "restrictions_changed": changed, "letter": letter.id},
+    )
+    await session.refresh(appeal)
+    # Every copy of the appeal's card shows the outcome, and the thread or chat is told.
+    fresh = await view_of(session, services, appeal, None)
+    done_card = cards.appeal_card(fresh)
+    for posted in await outbox.for_record(session, "appeal", appeal.id, purpose=POSTED):
+        if posted.status == outbox.FAILED:
+            continue
+        recipient = outbox.Recipient(person_id=posted.person_id, channel_id=posted.channel_id)
+        outbox.enqueue(
+            session,
+            recipient,
+            card_message(done_card, summary=f"Appeal on {incident.reference}: {outcome}"),
+            purpose="appeal.card_updated",
+            now=now,
+            record_type="appeal",
+            record_id=appeal.id,
+            dedupe_key=f"appeal:{appeal.id}:updated:{posted.id}",
+            updates_id=posted.id,
+        )
+    outbox.enqueue(
+        session,
+        outbox.Recipient(person_id=appeal.logged_by_id),
+        card_message(
+            card(
+                [
+                    heading(f"Appeal on {incident.reference}: {outcome}", size="Medium"),
+                    text(fresh.outcome or ""),
+                ]
+            ),
+            summary=f"Appeal outcome: {incident.reference}",
+        ),
+        purpose="appeal.outcome",
+        now=now,
+        record_type="appeal",
+        record_id=appeal.id,
+        dedupe_key=f"appeal:{appeal.id}:outcome",
+    )
+    result = cards.appeal_card(await view_of(session, services, appeal, actor))
+    await session.commit()
+    services.outbox_written()
+    return result
+
+
+async def _letter(
+    session: AsyncSession,
+    services: Services,
+    actor: Actor,
+    appeal: Appeal,
+    view: cards.AppealView,
+    verb: str,
+    data: Mapping[str, Any],
+) -> Card:
+    letter = await session.scalar(select(Letter).where(Letter.appeal_id == appeal.id))
+    if letter is None:
+        return cards.appeal_card(view, notice="There is no outcome letter yet.")
+    now = services.clock()
+    if verb == cards.LETTER_LINK:
+        if services.links is None:
+            return cards.appeal_card(
+                view, notice="Letters cannot be downloaded: no public address is configured."
+            )
+        large = data.get("large") is True
+        url = services.links.url(letter.id, actor.person_id, large_print=large, now=now)
+        audit.record(
+            session,
+            now=now,
+            actor_id=actor.person_id,
+            action="letter.link_issued",
+            record_type="letter",
+            record_id=letter.id,
+            detail={"large_print": large},
+        )
+        await session.commit()
+        base = cards.appeal_card(view)
+        base["body"].insert(
+            0,
+            {
+                "type": "ActionSet",
+                "actions": [
+                    {
+                        "type": "Action.OpenUrl",
+                        "title": "Open the outcome letter (link works for 15 minutes)",
+                        "url": url,
+                    }
+                ],
+            },
+        )
+        return base
+    if await decisions.record_letter_outcome(
+        session, letter.id, by=actor.person_id, now=now, sent_on=services.today(), method="post"
+    ):
+        audit.record(
+            session,
+            now=now,
+            actor_id=actor.person_id,
+            action="letter.sent",
+            record_type="letter",
+            record_id=letter.id,
+            detail={"method": "post"},
+        )
+        await session.commit()
+    return cards.appeal_card(await view_of(session, services, appeal, actor))
+
+
+# --- reminders ----------------------------------------------------------------------------------
+
+
+async def sweep_outcome_reminders(services: Services) -> int:
+    """An appeal with no outcome within the target is reminded, in its thread or 1:1 chats."""
+    if not services.working_hours():
+        return 0
+    today = services.today()
+    now = services.clock()
+    queued = 0
+    async with services.sessions() as session:
+        waiting = (
+            await session.scalars(
+                select(Appeal)
+                .where(Appeal.status == "open", Appeal.reminded_at.is_(None))
+                .order_by(Appeal.id)
+            )
+        ).all()
+        for appeal in waiting:
+            if (
+                working_days_between(
+                    appeal.logged_at.astimezone(services.zone).date(), today, services.holidays
+                )
+                < OUTCOME_TARGET_WORKING_DAYS
+            ):
+                continue
+            claimed = await session.execute(
+                update(Appeal)
+                .where(Appeal.id == appeal.id, Appeal.reminded_at.is_(None))
+                .values(reminded_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:
+                continue
+            incident = await session.get(Incident, appeal.incident_id)
+            reminder = card(
+                [
+                    heading("No outcome recorded yet", size="Medium", color="Attention"),
+                    text(
+                        f"The appeal on {incident.reference if incident else ''} was logged on "
+                        f"{local_date(appeal.logged_at.astimezone(services.zone).date())}: "
+                        f"{OUTCOME_TARGET_WORKING_DAYS} working days ago. Please record its outcome."
+                    ),
+                ]
+            )
+            for posted in await outbox.for_record(session, "appeal", appeal.id, purpose=POSTED):
+                recipient = outbox.Recipient(person_id=posted.person_id, channel_id=posted.channel_id)
+                outbox.enqueue(
+                    session,
+                    recipient,
+                    card_message(reminder, summary="Appeal outcome overdue"),
+                    purpose="appeal.reminder",
+                    now=now,
+                    record_type="appeal",
+                    record_id=appeal.id,
+                    dedupe_key=f"appeal:{appeal.id}:reminder:{posted.id}",
+                    reply_to_id=posted.id if posted.channel_id else None,
+                )
+                queued += 1
+        await session.commit()
+    if queued:
+        services.outbox_written()
+    return queued

@@ -1,0 +1,326 @@
+"""Appeals routed to the right body: the review group's channel, the Chief Executive, complaints."""
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from docx import Document
+
+from bot.app import SERVICES
+from dialogs import appeals
+from storage.models import Appeal, AuditEvent, OutboxMessage, Restriction
+from tests.support import teams
+from tests.support.dialog import press_execute, texts, universal
+from tests.support.harness import BotHarness
+from tests.support.reporting import report
+from tests.support.teams import AMY, CATH, CERI, CHIEF, KIM, SAM, Person
+from tests.test_decide import ACTIVE, _download, _local, _walk_actions
+
+DEV = Person.called("Dev Panel", "dev.panel@council.example")
+ELLE = Person.called("Elle Member", "elle.member@council.example")
+TEAM = "19:team-crg@thread.tacv2"
+CHANNEL = "19:crg-appeals@thread.tacv2"
+ROLES = """
+[service_areas.housing]
+name = "Housing"
+managers = ["amy.manager@council.example"]
+
+[roles]
+complaints_review_group = [
+    "ceri.panel@council.example", "dev.panel@council.example", "amy.manager@council.example",
+]
+chief_executive = ["chief.exec@council.example"]
+complaints_team = ["cath.complaints@council.example"]
+register_keepers = ["kim.keeper@council.example"]
+elected_members = ["elle.member@council.example"]
+"""
+
+
+@pytest.fixture
+async def council(database_url, connector, clock):
+    bot = BotHarness(database_url, connector, clock)
+    await bot.start()
+    await bot.import_roles(ROLES)
+    for person in (AMY, CERI, DEV, CHIEF, CATH, KIM, SAM, ELLE):
+        await bot.say(person, "hi")
+    bot.meet(KIM)
+    status, _ = await bot.post(
+        teams.channel_message(
+            KIM, connector.url, "set review group channel", team_id=TEAM, channel_id=CHANNEL
+        )
+    )
+    assert status == 201
+    assert (
+        "Done: appeals to the Complaints Review Group will be posted in this channel"
+        in connector.sent[-1].text
+    )
+    connector.clear()
+    yield bot
+    await bot.stop()
+
+
+async def _restricted(council, reporter=SAM) -> str:
+    reference = await report(council, reporter)
+    await council.deliver()
+    (notice,) = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"]
+    form = await press_execute(council, AMY, notice.card, "Active management")
+    await press_execute(council, AMY, form, "Record decision", **ACTIVE)
+    await council.deliver()
+    council.connector.clear()
+    return reference
+
+
+async def _log(council, who, reference, **values) -> dict:
+    (reply,) = await council.say(who, f"appeal {reference}")
+    return await press_execute(council, who, reply.card, "Log appeal", **values)
+
+
+GROUNDS = "I only called so often because nobody answered my repairs complaint."
+
+
+async def test_a_managers_decision_goes_to_the_review_group_as_a_new_thread(council):
+    reference = await _restricted(council)
+    logged = await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
+    assert "Logged. The appeal goes to the Complaints Review Group." in texts(logged)
+    (appeal,) = await council.rows(Appeal)
+    assert (appeal.route, appeal.against, appeal.late, appeal.status) == (
+        "complaints_review_group",
+        "decision",
+        False,
+        "open",
+    )
+    await council.deliver()
+    (thread,) = [s for s in council.connector.sent if s.method == "THREAD"]
+    assert thread.conversation_id == CHANNEL
+    shown = texts(thread.card)
+    for expected in (
+        f"Appeal on {reference}",
+        "Appeals consider only the arguments about the restrictions.",
+        "Active management",
+        "Three calls a day for a month",  # the decision's reasons
+        "Restricting contact to named channels: Email to housing.contact@council.example only.",
+        GROUNDS,
+        "1 active restriction(s), 1 in all",
+    ):
+        assert expected in shown, expected
+    assert [a["title"] for a in thread.card["actions"]] == [
+        "Upheld (the decision stands)",
+        "Varied (change the restrictions)",
+        "Overturned (restrictions lifted)",
+    ]
+
+
+async def test_the_panel_records_the_outcome_and_the_register_and_letter_follow(council):
+    reference = await _restricted(council)
+    await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
+    await council.deliver()
+    (thread,) = [s for s in council.connector.sent if s.method == "THREAD"]
+    council.connector.clear()
+
+    # Amy decided, so she may not hear it, even as a panel member.
+    refused = await press_execute(council, AMY, thread.card, "Overturned (restrictions lifted)")
+    assert "You took part in the decision or the report" in texts(refused)
+    form = await press_execute(council, CERI, thread.card, "Overturned (restrictions lifted)")
+    empty = await press_execute(council, CERI, form, "Record outcome")
+    assert "Give the reasons for the outcome" in texts(empty)
+    done = await press_execute(
+        council, CERI, form, "Record outcome", reasons="Calls were about an unanswered complaint."
+    )
+    assert "Overturned by Ceri Panel" in texts(done)
+    (restriction,) = await council.rows(Restriction)
+    assert (restriction.status, restriction.ended_reason) == ("lifted", "Overturned on appeal")
+    (appeal,) = await council.rows(Appeal)
+    assert (appeal.status, appeal.outcome) == ("decided", "overturned")
+    assert [
+        e.detail["outcome"] for e in await council.rows(AuditEvent, AuditEvent.action == "appeal.outcome")
+    ] == ["overturned"]
+
+    await council.deliver()
+    updates = [s for s in council.connector.sent if s.method == "PUT"]
+    (update,) = updates  # the thread's first message, replaced for everyone in the channel
+    assert update.conversation_id.startswith(f"{CHANNEL};messageid=")
+    assert "Overturned by Ceri Panel" in texts(update.card)
+    assert any("Appeal on" in texts(s.card) for s in council.connector.to(CATH.chat_id))  # the logger told
+
+    again = await press_execute(council, DEV, thread.card, "Upheld (the decision stands)")
+    assert "already recorded. Nothing was changed." in texts(again)
+
+    ready = await press_execute(council, CERI, done, "Download outcome letter")
+    (link,) = [a for a in _walk_actions(ready) if a.get("type") == "Action.OpenUrl"]
+    status, body = await _download(council, _local(council, link["url"]))
+    words = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
+    assert status == 200
+    assert "The outcome of your appeal" in words
+    assert "Your appeal was upheld: the restrictions are lifted." in words
+    assert "Calls were about an unanswered complaint." in words
+    assert "the Chief Executive" in words  # a decision of the review group goes to the Chief Executive
+    assert "Complaints Review Group" in words
+
+
+async def test_varied_on_appeal_replaces_the_restriction(council):
+    reference = await _restricted(council)
+    await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
+    (appeal,) = await council.rows(Appeal)
+    form = await universal(council, CERI, "appeal.outcome_form", {"appeal": appeal.id, "outcome": "varied"})
+    done = await press_execute(
+        council,
+        CERI,
+        form,
+        "Record outcome",
+        reasons="Email only is too strict.",
+        restriction_1_type="limit_time_volume_topics",
+        restriction_1_details="One call a week.",
+        restriction_1_frontline_instructions="Take one call a week.",
+    )
+    assert "Varied by Ceri Panel" in texts(done)
+    old, new = sorted(await council.rows(Restriction), key=lambda r: r.id)
+    assert (old.status, new.status, new.replaces_id, new.details) == (
+        "varied",
+        "active",
+        old.id,
+        "One call a week.",
+    )
+
+
+async def test_an_immediate_action_goes_to_the_complaints_procedure(council):
+    reference = await report(council, SAM)  # Sam ended the contact
+    await council.deliver()
+    council.connector.clear()
+    logged = await _log(council, CATH, reference, against="immediate_action", grounds="She hung up on me.")
+    assert "Logged. The appeal goes to the complaints handling procedure." in texts(logged)
+    await council.deliver()
+    (posted,) = [
+        s for s in council.connector.to(CATH.chat_id) if s.activity.get("summary", "").startswith("Appeal on")
+    ]
+    assert "Against an employee's immediate action (ending the contact)" in texts(posted.card)
+    assert [s for s in council.connector.sent if s.method == "THREAD"] == []
+    refused = await press_execute(council, SAM, posted.card, "Upheld (the decision stands)")
+    assert "You do not have access" in texts(refused) or "cannot record" in texts(refused)
+    form = await press_execute(council, CATH, posted.card, "Upheld (the decision stands)")
+    done = await press_execute(
+        council, CATH, form, "Record outcome", reasons="Ending the call was reasonable."
+    )
+    assert "Upheld by Cath Complaints" in texts(done)
+    ready = await press_execute(council, CATH, done, "Download outcome letter")
+    (link,) = [a for a in _walk_actions(ready) if a.get("type") == "Action.OpenUrl"]
+    _, body = await _download(council, _local(council, link["url"]))
+    words = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
+    assert "Scottish Public Services Ombudsman (SPSO)" in words
+
+
+async def test_an_elected_members_action_is_not_appealable_and_nothing_is_stored(council):
+    reference = await report(council, ELLE)
+    logged = await _log(
+        council, CATH, reference, against="immediate_action", grounds="The councillor walked out."
+    )
+    assert "The appeal process does not apply to action taken by elected members" in texts(logged)
+    assert await council.rows(Appeal) == []
+
+
+async def test_the_review_groups_decision_goes_to_the_chief_executive_and_no_further(council):
+    reference = await _restricted(council)
+    await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
+    (first,) = await council.rows(Appeal)
+    form = await universal(council, CERI, "appeal.outcome_form", {"appeal": first.id, "outcome": "upheld"})
+    await press_execute(council, CERI, form, "Record outcome", reasons="The restriction is proportionate.")
+    await council.deliver()
+    council.connector.clear()
+
+    logged = await _log(
+        council, CATH, reference, against=f"appeal:{first.id}", grounds="The panel did not listen."
+    )
+    assert "Logged. The appeal goes to the Chief Executive." in texts(logged)
+    await council.deliver()
+    (posted,) = council.connector.to(CHIEF.chat_id)
+    assert "Review group outcome" in texts(posted.card)
+    refused = await press_execute(council, CERI, posted.card, "Upheld (the decision stands)")
+    assert "Only the body hearing the appeal and the register keepers do." in texts(refused)
+    form = await press_execute(council, CHIEF, posted.card, "Upheld (the decision stands)")
+    await press_execute(council, CHIEF, form, "Record outcome", reasons="I agree with the panel.")
+    second = (await council.rows(Appeal, Appeal.route == "chief_executive"))[0]
+    assert second.outcome == "upheld"
+
+    refused = await _log(council, CATH, reference, against=f"appeal:{second.id}", grounds="Still unhappy.")
+    assert "no further internal appeal against the Chief Executive's decision" in texts(refused)
+    assert len(await council.rows(Appeal)) == 2
+
+
+async def test_refusals_store_nothing(council):
+    reference = await report(council, SAM)
+    # No decision yet: only the immediate action can be appealed; a forged "decision" is refused.
+    refused = await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
+    assert f"There is no decision on {reference} to appeal yet" in texts(refused)
+    refused = await _log(council, CATH, reference, against="appeal:1", grounds=GROUNDS)
+    assert "Choose what is appealed from the list" in texts(refused)
+    refused = await _log(
+        council, CATH, reference, against="immediate_action", grounds="", received_on="2027-01-01"
+    )
+    assert "The date received cannot be in the future" in texts(refused)
+    assert "Record the grounds of the appeal, in the customer's words" in texts(refused)
+    (reply,) = await council.say(SAM, f"appeal {reference}")
+    assert (
+        "Appeals are logged by the complaints team, the service's managers and the register keepers."
+        in reply.text
+    )
+    assert await council.rows(Appeal) == []
+
+
+async def test_a_second_open_appeal_on_the_same_decision_is_refused(council):
+    reference = await _restricted(council)
+    await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
+    again = await _log(council, KIM, reference, against="decision", grounds="Again.")
+    assert "There is already an open appeal on this" in texts(again)
+    assert len(await council.rows(Appeal)) == 1
+
+
+async def test_a_late_appeal_is_logged_with_a_warning(council):
+    reference = await _restricted(council)
+    council.clock.now = datetime(2027, 1, 15, 10, tzinfo=UTC)
+    logged = await _log(
+        council, CATH, reference, against="decision", grounds=GROUNDS, received_on="2027-01-14"
+    )
+    assert "It is late: received Thu 14 Jan 2027, after the deadline of Mon 21 Dec 2026" in texts(logged)
+    (appeal,) = await council.rows(Appeal)
+    assert appeal.late
+    await council.deliver()
+    (thread,) = [s for s in council.connector.sent if s.method == "THREAD"]
+    assert "Late: received after the time to appeal. The deciding body may still accept it." in texts(
+        thread.card
+    )
+
+
+async def test_the_thread_is_reminded_when_no_outcome_comes_in_time(council):
+    reference = await _restricted(council)
+    await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
+    await council.deliver()
+    (thread,) = [s for s in council.connector.sent if s.method == "THREAD"]
+    services = council.app[SERVICES]
+    council.clock.now = datetime(2026, 12, 18, 10, tzinfo=UTC)  # 19 working days
+    assert await appeals.sweep_outcome_reminders(services) == 0
+    council.clock.now = datetime(2026, 12, 21, 10, tzinfo=UTC)  # 20 working days
+    assert await appeals.sweep_outcome_reminders(services) == 1
+    assert await appeals.sweep_outcome_reminders(services) == 0
+    council.connector.clear()
+    await council.deliver()
+    (reply,) = council.connector.sent
+    assert reply.method == "POST"
+    assert reply.conversation_id.startswith(f"{CHANNEL};messageid=")  # in the thread, not a new one
+    assert thread.method == "THREAD"
+    assert "No outcome recorded yet" in texts(reply.card)
+    assert len(await council.rows(OutboxMessage, OutboxMessage.purpose == "appeal.reminder")) == 1
+
+
+async def test_only_register_keepers_set_the_channel(council):
+    status, _ = await council.post(
+        teams.channel_message(
+            SAM,
+            council.connector.url,
+            "set review group channel",
+            team_id=TEAM,
+            channel_id="19:other@thread.tacv2",
+        )
+    )
+    assert status == 201
+    assert "Only some roles may use" in council.connector.sent[-1].text
+    (reply,) = await council.say(KIM, "set review group channel")
+    assert "in the Complaints Review Group's channel itself" in reply.text
