@@ -12,7 +12,7 @@ from dotenv import find_dotenv, load_dotenv
 from bot import app_package, logs
 from bot.app import create_app, system_clock
 from bot.config import ConfigError, Settings, load_settings
-from storage import roles_file
+from storage import audit, roles_file
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 
@@ -64,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     roles_import.add_argument("file", type=Path, metavar="FILE")
 
+    audit_cmd = commands.add_parser("audit", help="the tamper-evident audit trail")
+    audit_commands = audit_cmd.add_subparsers(dest="audit_command", required=True, metavar="TASK")
+    audit_commands.add_parser(
+        "verify",
+        help="check the audit trail's hash chain",
+        description="Recompute every audit event's hash in order and name the first broken link. "
+        "Exits 1 if the trail was altered, 0 if it is intact.",
+    )
+
     package = commands.add_parser(
         "manifest",
         help="build the Teams app package to upload",
@@ -91,6 +100,15 @@ async def _import_roles(settings: Settings, spec: roles_file.RolesSpec) -> roles
             result = await roles_file.apply(session, spec, now=system_clock())
             await session.commit()
         return result
+    finally:
+        await engine.dispose()
+
+
+async def _verify_audit(settings: Settings) -> tuple[int, audit.Break | None]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await audit.verify(session)
     finally:
         await engine.dispose()
 
@@ -151,6 +169,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             print("roles imported: no changes")
+    elif args.command == "audit":
+        checked, broken = asyncio.run(_verify_audit(settings))
+        if broken is not None:
+            where = f"event {broken.seq}" + (f" (row {broken.event_id})" if broken.event_id else "")
+            print(f"audit trail broken at {where}: {broken.reason}; {checked} events before it are intact")
+            return 1
+        print(f"audit trail intact: {checked} events")
     elif args.command == "manifest":
         app_id = args.app_id or settings.app_id
         if not app_id:

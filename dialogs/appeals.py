@@ -105,7 +105,7 @@ async def _set_channel(services: Services, actor: Actor, _match: re.Match[str]) 
             )
         else:
             setting.value, setting.changed_by_id, setting.changed_at = actor.channel_id, actor.person_id, now
-        audit.record(
+        await audit.record(
             session,
             now=now,
             actor_id=actor.person_id,
@@ -339,7 +339,7 @@ async def _log(
     await session.flush()
     for restriction_id in sorted(chosen or offered):
         session.add(AppealedRestriction(appeal_id=appeal.id, restriction_id=restriction_id))
-    audit.record(
+    await audit.record(
         session,
         now=now,
         actor_id=actor.person_id,
@@ -705,7 +705,7 @@ async def _record_outcome(
     )
     session.add(letter)
     await session.flush()
-    audit.record(
+    await audit.record(
         session,
         now=now,
         actor_id=actor.person_id,
@@ -777,7 +777,7 @@ async def _letter(
             )
         large = data.get("large") is True
         url = services.links.url(letter.id, actor.person_id, large_print=large, now=now)
-        audit.record(
+        await audit.record(
             session,
             now=now,
             actor_id=actor.person_id,
@@ -805,7 +805,7 @@ async def _letter(
     if await decisions.record_letter_outcome(
         session, letter.id, by=actor.person_id, now=now, sent_on=services.today(), method="post"
     ):
-        audit.record(
+        await audit.record(
             session,
             now=now,
             actor_id=actor.person_id,

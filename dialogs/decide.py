@@ -379,7 +379,7 @@ async def _submit(
     )
     await session.flush()
     restrictions = await decisions.restrictions_of(session, decision.id)
-    audit.record(
+    await audit.record(
         session,
         now=now,
         actor_id=actor.person_id,
@@ -395,7 +395,7 @@ async def _submit(
         },
     )
     for r in restrictions:
-        audit.record(
+        await audit.record(
             session,
             now=now,
             actor_id=actor.person_id,
@@ -472,7 +472,7 @@ async def _letter_action(
             )
         large = data.get("large") is True
         url = services.links.url(letter.id, actor.person_id, large_print=large, now=now)
-        audit.record(
+        await audit.record(
             session,
             now=now,
             actor_id=actor.person_id,
@@ -529,7 +529,7 @@ async def _letter_action(
             not_appropriate_reason=reason.strip()[:2000],
         )
         action, detail = "letter.not_appropriate", {}
-    audit.record(
+    await audit.record(
         session,
         now=now,
         actor_id=actor.person_id,

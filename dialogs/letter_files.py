@@ -75,7 +75,7 @@ async def letter_file(services: Services, link: LetterLink) -> LetterFile | None
         if not allowed:
             return None
         content = await _content(session, services, letter, appeal, decision, incident, area, customer, now)
-        audit.record(
+        await audit.record(
             session,
             now=now,
             actor_id=link.person_id,

@@ -104,7 +104,7 @@ async def _check(services: Services, actor: Actor, match: re.Match[str]) -> list
                     can_open=await may_open(session, actor, m.candidate.id),
                 )
             )
-        audit.record(
+        await audit.record(
             session,
             now=now,
             actor_id=actor.person_id,
@@ -218,7 +218,7 @@ async def full_record(
             for letter in letters
         ],
     )
-    audit.record(
+    await audit.record(
         session,
         now=now,
         actor_id=actor.person_id,

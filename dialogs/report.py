@@ -200,7 +200,7 @@ async def step(services: Services, actor: Actor, data: Mapping[str, Any]) -> Dia
             else:
                 matches = await customers.search(session, query)
                 values["_match_ids"] = [m.candidate.id for m in matches]
-                audit.record(
+                await audit.record(
                     session,
                     now=now,
                     actor_id=actor.person_id,
@@ -392,7 +392,7 @@ async def _record(
     year = now.astimezone(services.zone).year
     incident = await incidents.record(session, report, now=now, year=year, submission_key=draft.token)
     if new_customer:
-        audit.record(
+        await audit.record(
             session,
             now=now,
             actor_id=actor.person_id,
@@ -401,7 +401,7 @@ async def _record(
             record_id=customer_id,
             detail={"incident": incident.reference},
         )
-    audit.record(
+    await audit.record(
         session,
         now=now,
         actor_id=actor.person_id,
@@ -496,7 +496,7 @@ async def _add_to(services: Services, actor: Actor, match: re.Match[str]) -> lis
             ]
         note = incidents.add_note(session, incident, author_id=actor.person_id, text=words, now=now)
         await session.flush()
-        audit.record(
+        await audit.record(
             session,
             now=now,
             actor_id=actor.person_id,

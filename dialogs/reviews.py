@@ -201,7 +201,7 @@ async def _remind(session: AsyncSession, services: Services, r: Restriction, sta
             record_id=r.id,
             dedupe_key=key,
         )
-    audit.record(
+    await audit.record(
         session,
         now=now,
         actor_id=None,
@@ -244,7 +244,7 @@ async def sweep_expiry(services: Services) -> int:
             r = await session.get(Restriction, restriction_id)
             assert r is not None
             decision = await session.get(Decision, r.decision_id)
-            audit.record(
+            await audit.record(
                 session,
                 now=now,
                 actor_id=None,
@@ -503,7 +503,7 @@ async def _record(
         )
         session.add(letter)
         await session.flush()
-    audit.record(
+    await audit.record(
         session,
         now=now,
         actor_id=actor.person_id,
@@ -597,7 +597,7 @@ async def _reinstate(
     )
     session.add(letter)
     await session.flush()
-    audit.record(
+    await audit.record(
         session,
         now=now,
         actor_id=actor.person_id,

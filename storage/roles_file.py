@@ -163,7 +163,7 @@ async def apply(
             await session.flush()
             areas[area.key] = existing
             result.areas_added += 1
-            audit.record(
+            await audit.record(
                 session,
                 now=now,
                 actor_id=actor_id,
@@ -175,7 +175,7 @@ async def apply(
         elif existing.name != area.name:
             existing.name = area.name
             result.areas_renamed += 1
-            audit.record(
+            await audit.record(
                 session,
                 now=now,
                 actor_id=actor_id,
@@ -204,7 +204,7 @@ async def apply(
         person_id, role, area_id = grant
         session.add(RoleAssignment(person_id=person_id, role=role, service_area_id=area_id))
         result.granted += 1
-        audit.record(
+        await audit.record(
             session,
             now=now,
             actor_id=actor_id,
@@ -217,7 +217,7 @@ async def apply(
         person_id, role, area_id = grant
         await session.delete(current[grant])
         result.revoked += 1
-        audit.record(
+        await audit.record(
             session,
             now=now,
             actor_id=actor_id,

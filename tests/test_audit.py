@@ -1,0 +1,89 @@
+"""The audit trail is append-only and tamper-evident."""
+
+import asyncio
+import sqlite3
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from storage import audit
+from tests.support.reporting import report
+from tests.support.teams import AMY, KIM, SAM
+from tests.test_cli import run
+
+
+async def _events(harness) -> None:
+    await harness.import_roles()
+    for person in (AMY, KIM, SAM):
+        await harness.say(person, "hi")
+    await asyncio.gather(*(report(harness, who) for who in (SAM, AMY, KIM)))  # writers at once
+
+
+async def test_the_chain_holds_after_concurrent_writers(harness):
+    await _events(harness)
+    async with harness.sessions() as session:
+        checked, broken = await audit.verify(session)
+    assert broken is None
+    assert checked >= 9  # six role grants, two service areas... and three reports
+
+
+async def test_a_changed_event_is_found_and_named(harness, database_url, tmp_path):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL refuses the change outright: see the next test")
+    await _events(harness)
+    path = database_url.split("///", 1)[1]
+    db = sqlite3.connect(path)
+    # Someone with the file drops the guard and rewrites who reported an incident.
+    db.execute("DROP TRIGGER audit_events_no_update")
+    db.execute("UPDATE audit_events SET actor_id = 999 WHERE seq = 5")
+    db.commit()
+    db.close()
+    async with harness.sessions() as session:
+        checked, broken = await audit.verify(session)
+    assert checked == 4
+    assert broken is not None and broken.seq == 5
+    assert broken.reason == "its contents were changed after it was written"
+
+    result = run("audit", "verify", cwd=tmp_path, env={"DATABASE_URL": database_url})
+    assert result.returncode == 1
+    assert result.stdout.startswith("audit trail broken at event 5 (row 5): its contents were changed")
+
+
+async def test_a_removed_event_is_found(harness, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL refuses the removal outright: see the next test")
+    await _events(harness)
+    db = sqlite3.connect(database_url.split("///", 1)[1])
+    db.execute("DROP TRIGGER audit_events_no_delete")
+    db.execute("DELETE FROM audit_events WHERE seq = 3")
+    db.commit()
+    db.close()
+    async with harness.sessions() as session:
+        _, broken = await audit.verify(session)
+    assert broken is not None and (broken.seq, broken.reason) == (3, "event 3 is missing")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_events SET actor_id = NULL", "DELETE FROM audit_events", "TRUNCATE audit_events"],
+)
+async def test_the_database_itself_refuses_to_change_the_audit_log(harness, database_url, statement):
+    if database_url.startswith("sqlite") and statement.startswith("TRUNCATE"):
+        pytest.skip("SQLite has no TRUNCATE")
+    await _events(harness)
+    async with harness.sessions() as session:
+        with pytest.raises(DBAPIError) as refused:
+            await session.execute(text(statement))
+            await session.commit()
+        assert "append-only" in str(refused.value)
+    async with harness.sessions() as session:
+        _, broken = await audit.verify(session)
+    assert broken is None
+
+
+async def test_verify_from_the_command_line_when_intact(harness, database_url, tmp_path):
+    await _events(harness)
+    result = run("audit", "verify", cwd=tmp_path, env={"DATABASE_URL": database_url})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("audit trail intact: ")
