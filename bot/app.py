@@ -32,6 +32,7 @@ from dialogs.links import LinkSigner
 from dialogs.turn import Clock, Services
 from letters.content import LetterSettings
 from policy.deciding import ReviewRules
+from policy.retention import RetentionRules
 from storage.db import create_engine, ping, session_factory
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,7 @@ def build_services(
         opens=settings.opens,
         closes=settings.closes,
         review_group_channel=settings.review_group_channel or None,
+        retention=RetentionRules.parse(settings.retention_years),
         **extra,
     )
 

@@ -4,19 +4,24 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import TypeVar
 
 from dotenv import find_dotenv, load_dotenv
 
 from bot import app_package, logs
-from bot.app import create_app, system_clock
+from bot.app import build_services, create_app, system_clock
 from bot.config import ConfigError, Settings, load_settings
+from dialogs import retention
+from dialogs.turn import Clock, Services
 from storage import audit, roles_file
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 
 log = logging.getLogger("engagement-bot")
+T = TypeVar("T")
 
 
 def _port(raw: str) -> int:
@@ -73,6 +78,21 @@ def _parser() -> argparse.ArgumentParser:
         "Exits 1 if the trail was altered, 0 if it is intact.",
     )
 
+    keep = commands.add_parser(
+        "retention",
+        help="anonymise customers whose retention period has passed",
+        description="Anonymise every customer whose retention period has passed (names, contact "
+        "details and free text go; the counts the annual report needs stay). Nothing is removed "
+        "while a restriction is active or an appeal is open.",
+    )
+    keep.add_argument("--dry-run", action="store_true", help="list what would go, change nothing")
+    keep.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        metavar="DATE",
+        help="with --dry-run: what would go on this date (YYYY-MM-DD), for planning",
+    )
+
     package = commands.add_parser(
         "manifest",
         help="build the Teams app package to upload",
@@ -109,6 +129,17 @@ async def _verify_audit(settings: Settings) -> tuple[int, audit.Break | None]:
     try:
         async with session_factory(engine)() as session:
             return await audit.verify(session)
+    finally:
+        await engine.dispose()
+
+
+async def _with_services(
+    settings: Settings, work: Callable[[Services], Awaitable[T]], clock: Clock = system_clock
+) -> T:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        return await work(build_services(settings, session_factory(engine), clock, lambda: None))
     finally:
         await engine.dispose()
 
@@ -176,6 +207,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"audit trail broken at {where}: {broken.reason}; {checked} events before it are intact")
             return 1
         print(f"audit trail intact: {checked} events")
+    elif args.command == "retention":
+        if args.as_of and not args.dry_run:
+            print("engagement-bot: --as-of plans only: use it with --dry-run", file=sys.stderr)
+            return 2
+        if args.dry_run:
+            as_of = args.as_of
+            clock = (lambda: datetime.combine(as_of, time(12), UTC)) if as_of else system_clock
+            items = asyncio.run(_with_services(settings, retention.due, clock))
+            for item in items:
+                print(
+                    f"customer {item.customer_id}: {item.incidents} incident(s), due since {item.due_since}"
+                )
+            print(f"{len(items)} customer(s) would be anonymised (dry run: nothing changed)")
+        else:
+            done = asyncio.run(_with_services(settings, retention.run))
+            print(f"{done} customer(s) anonymised")
     elif args.command == "manifest":
         app_id = args.app_id or settings.app_id
         if not app_id:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from policy.retention import RetentionRules
 from storage.db import DEFAULT_DATABASE_URL
 
 APP_TYPES = ("MultiTenant", "SingleTenant")
@@ -46,6 +47,7 @@ class Settings:
     opens: time = time(9, 0)
     closes: time = time(17, 0)
     review_group_channel: str = ""
+    retention_years: str = ""
     letter_template_dir: str = ""
     wellbeing_support: str = ""
 
@@ -139,6 +141,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"WORKING_HOURS must be like 09:00-17:00, not {hours!r}") from None
     if opens >= closes:
         raise ConfigError("WORKING_HOURS must open before it closes")
+    retention = get("RETENTION_YEARS")
+    try:
+        RetentionRules.parse(retention)
+    except ValueError as error:
+        raise ConfigError(
+            f"RETENTION_YEARS must be like harassment=3,police_called=5, not {error.args[0]!r}"
+        ) from None
     review_default = _int(env, "REVIEW_DEFAULT_MONTHS", 6, 1, 24)
     review_max = _int(env, "REVIEW_MAX_MONTHS", 12, 1, 24)
     if review_default > review_max:
@@ -156,6 +165,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         opens=opens,
         closes=closes,
         review_group_channel=get("REVIEW_GROUP_CHANNEL_ID"),
+        retention_years=retention,
         letter_template_dir=template_dir,
         wellbeing_support=get("WELLBEING_SUPPORT"),
         app_id=app_id,

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from dialogs import appeals, reminders, reviews
+from dialogs import appeals, reminders, retention, reviews
 from dialogs.turn import Services
 from storage import drafts
 
@@ -58,4 +58,14 @@ def build_scheduler(services: Services, *, every: timedelta = timedelta(minutes=
             max_instances=1,
             coalesce=True,
         )
+    # Anonymising is daily, at night in the council's time zone.
+    scheduler.add_job(
+        _guarded("retention", lambda: retention.run(services)),
+        "cron",
+        hour=2,
+        minute=30,
+        id="retention",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler

@@ -11,6 +11,7 @@ from cards.elements import Card
 from dialogs.links import LinkSigner
 from letters.content import LetterSettings
 from policy.deciding import ReviewRules
+from policy.retention import RetentionRules
 from policy.roles import Roles
 from policy.working_days import in_working_hours
 
@@ -55,6 +56,7 @@ class Services:
     opens: time = time(9, 0)
     closes: time = time(17, 0)
     review_group_channel: str | None = None  # configured; a register keeper may set it from Teams
+    retention: RetentionRules = field(default_factory=RetentionRules)
 
     def today(self) -> date:
         return self.clock().astimezone(self.zone).date()

@@ -56,3 +56,20 @@ def test_who_may_open_a_full_record():
     assert may_view_full_record(AMY, service_areas=["waste", "housing"])
     assert not may_view_full_record(AMY, service_areas=["waste"])
     assert not may_view_full_record(SAM, service_areas=["housing"])
+
+
+def test_retention_periods_by_what_happened():
+    from datetime import date
+
+    from policy.retention import RetentionRules
+
+    rules = RetentionRules()
+    assert rules.years_for("two", ["demanding_responses"], False) == 2
+    assert rules.years_for("one", ["abusive_language"], False) == 2
+    assert rules.years_for("one", ["abusive_language", "violent_aggressive_threatening"], False) == 3
+    assert rules.years_for("one", ["violent_aggressive_threatening"], True) == 5
+    assert rules.due_on(date(2024, 2, 29), "two", [], False) == date(2026, 2, 28)
+    changed = RetentionRules.parse("harassment=4, police_called=6")
+    assert changed.years_for("one", ["harassment"], False) == 4
+    with pytest.raises(ValueError):
+        RetentionRules.parse("weapons=ten")

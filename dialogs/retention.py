@@ -1,0 +1,27 @@
+"""The daily retention run: anonymise every customer whose retention period has passed."""
+
+from dialogs.turn import Services
+from storage import retention
+
+
+async def due(services: Services) -> list[retention.Due]:
+    async with services.sessions() as session:
+        return await retention.due(session, services.retention, services.today(), services.zone)
+
+
+async def run(services: Services) -> int:
+    """Anonymise what is due, one customer per transaction; returns how many."""
+    done = 0
+    for item in await due(services):
+        async with services.sessions() as session:
+            # Checked again inside the transaction: a restriction or appeal may have come since.
+            still = {
+                d.customer_id
+                for d in await retention.due(session, services.retention, services.today(), services.zone)
+            }
+            if item.customer_id not in still:
+                continue
+            await retention.anonymise(session, item.customer_id, now=services.clock())
+            await session.commit()
+            done += 1
+    return done

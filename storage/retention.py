@@ -1,0 +1,196 @@
+"""Retention: anonymising what the register no longer needs to hold about a customer.
+
+Names, contact details and free text go; categories, channels, behaviours, dates and outcomes
+stay, so the annual report's counts are unchanged. Nothing goes while a restriction is active or
+an appeal is open.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from policy.decisions import RestrictionStatus
+from policy.retention import RetentionRules
+from storage import audit
+from storage.models import (
+    Appeal,
+    Customer,
+    Decision,
+    Incident,
+    IncidentNote,
+    Letter,
+    OutboxMessage,
+    Restriction,
+    Review,
+)
+
+REMOVED = "[removed under the retention schedule]"
+
+
+@dataclass(frozen=True)
+class Due:
+    customer_id: int
+    incidents: int
+    due_since: date
+
+
+async def due(session: AsyncSession, rules: RetentionRules, today: date, zone: ZoneInfo) -> list[Due]:
+    incidents = (
+        await session.execute(
+            select(
+                Incident.id,
+                Incident.customer_id,
+                Incident.category,
+                Incident.behaviours,
+                Incident.police_called,
+                Incident.occurred_at,
+            )
+            .join(Customer, Customer.id == Incident.customer_id)
+            .where(Customer.anonymised_at.is_(None))
+        )
+    ).all()
+    restrictions = (
+        await session.execute(
+            select(
+                Decision.incident_id,
+                Restriction.customer_id,
+                Restriction.status,
+                Restriction.ends_on,
+                Restriction.ended_at,
+            ).join(Decision, Decision.id == Restriction.decision_id)
+        )
+    ).all()
+    open_appeals = set(
+        (
+            await session.scalars(
+                select(Incident.customer_id)
+                .join(Appeal, Appeal.incident_id == Incident.id)
+                .where(Appeal.status == "open")
+            )
+        ).all()
+    )
+    held = set(open_appeals) | {
+        r.customer_id for r in restrictions if r.status == RestrictionStatus.ACTIVE.value
+    }
+    ended: dict[int, date] = {}
+    for r in restrictions:
+        end = r.ended_at.astimezone(zone).date() if r.ended_at else r.ends_on
+        if end is not None:
+            ended[r.incident_id] = max(end, ended.get(r.incident_id, end))
+    by_customer: dict[int, list[date]] = defaultdict(list)
+    for i in incidents:
+        counted_from = ended.get(i.id, i.occurred_at.astimezone(zone).date())
+        by_customer[i.customer_id].append(
+            rules.due_on(counted_from, i.category, i.behaviours, i.police_called)
+        )
+    return sorted(
+        (
+            Due(customer_id, len(dates), max(dates))
+            for customer_id, dates in by_customer.items()
+            if customer_id not in held and max(dates) <= today
+        ),
+        key=lambda d: (d.due_since, d.customer_id),
+    )
+
+
+async def anonymise(session: AsyncSession, customer_id: int, *, now: datetime) -> None:
+    """Remove the customer's personal data and every free text about them; keep the counts."""
+    await session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id)
+        .values(
+            name=f"Anonymised customer {customer_id}",
+            customer_reference=None,
+            email=None,
+            phone=None,
+            address=None,
+            postcode=None,
+            support_needs=None,
+            advocate=None,
+            anonymised_at=now,
+        )
+    )
+    incident_ids = list(
+        (await session.scalars(select(Incident.id).where(Incident.customer_id == customer_id))).all()
+    )
+    await session.execute(
+        update(Incident)
+        .where(Incident.customer_id == customer_id)
+        .values(description=REMOVED, impact_on_staff=None, impact_on_service=None, police_reference=None)
+    )
+    await session.execute(
+        update(IncidentNote).where(IncidentNote.incident_id.in_(incident_ids)).values(text=REMOVED)
+    )
+    decision_ids = list(
+        (await session.scalars(select(Decision.id).where(Decision.incident_id.in_(incident_ids)))).all()
+    )
+    await session.execute(
+        update(Decision)
+        .where(Decision.id.in_(decision_ids))
+        .values(
+            reasons=REMOVED,
+            restorative_not_possible_reason=None,
+            without_prior_warning_reason=None,
+            needs_considered_note=None,
+            reasonable_adjustments=None,
+            signposting=None,
+            police_reference=None,
+        )
+    )
+    restriction_ids = list(
+        (await session.scalars(select(Restriction.id).where(Restriction.customer_id == customer_id))).all()
+    )
+    await session.execute(
+        update(Restriction)
+        .where(Restriction.id.in_(restriction_ids))
+        .values(details=REMOVED, frontline_instructions=REMOVED, no_review_reason=None, ended_reason=None)
+    )
+    await session.execute(
+        update(Review).where(Review.restriction_id.in_(restriction_ids)).values(reasons=REMOVED)
+    )
+    appeal_ids = list(
+        (await session.scalars(select(Appeal.id).where(Appeal.incident_id.in_(incident_ids)))).all()
+    )
+    await session.execute(
+        update(Appeal).where(Appeal.id.in_(appeal_ids)).values(grounds=REMOVED, outcome_reasons=None)
+    )
+    letter_ids = list(
+        (await session.scalars(select(Letter.id).where(Letter.customer_id == customer_id))).all()
+    )
+    await session.execute(update(Letter).where(Letter.id.in_(letter_ids)).values(not_appropriate_reason=None))
+    # The cards sent about them hold the same details.
+    records = [
+        ("incident", incident_ids),
+        ("decision", decision_ids),
+        ("restriction", restriction_ids),
+        ("appeal", appeal_ids),
+        ("letter", letter_ids),
+    ]
+    about_them = [
+        (OutboxMessage.record_type == kind) & OutboxMessage.record_id.in_([str(i) for i in ids])
+        for kind, ids in records
+        if ids
+    ]
+    if about_them:
+        await session.execute(
+            update(OutboxMessage)
+            .where(or_(*about_them))
+            .values(activity={"type": "message", "text": REMOVED})
+        )
+    await audit.record(
+        session,
+        now=now,
+        actor_id=None,
+        action="retention.anonymised",
+        record_type="customer",
+        record_id=customer_id,
+        detail={
+            "incidents": len(incident_ids),
+            "restrictions": len(restriction_ids),
+            "appeals": len(appeal_ids),
+        },
+    )
