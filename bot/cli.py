@@ -14,7 +14,7 @@ from dotenv import find_dotenv, load_dotenv
 from bot import app_package, logs
 from bot.app import build_services, create_app, system_clock
 from bot.config import ConfigError, Settings, load_settings
-from dialogs import retention
+from dialogs import retention, subject_access
 from dialogs.turn import Clock, Services
 from storage import audit, roles_file
 from storage.db import create_engine, session_factory
@@ -92,6 +92,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="with --dry-run: what would go on this date (YYYY-MM-DD), for planning",
     )
+
+    exporting = commands.add_parser("export", help="subject access exports")
+    export_commands = exporting.add_subparsers(dest="export_command", required=True, metavar="WHAT")
+    customer = export_commands.add_parser(
+        "customer",
+        help="everything held on one customer, as JSON and a Word document",
+        description="Write everything the register holds on a customer (every table's rows, and "
+        "the audit events about them) as JSON and as a readable Word document. The export is "
+        "itself recorded in the audit trail.",
+    )
+    customer.add_argument("customer_id", type=int, metavar="ID")
+    customer.add_argument("--out", type=Path, required=True, metavar="DIR")
+    customer.add_argument("--by", metavar="EMAIL", help="the register keeper making the export")
 
     package = commands.add_parser(
         "manifest",
@@ -223,6 +236,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             done = asyncio.run(_with_services(settings, retention.run))
             print(f"{done} customer(s) anonymised")
+    elif args.command == "export":
+        written = asyncio.run(
+            _with_services(
+                settings,
+                lambda services: subject_access.export_customer(
+                    services, args.customer_id, args.out, by_email=args.by
+                ),
+            )
+        )
+        if written is None:
+            print(f"engagement-bot: there is no customer {args.customer_id}", file=sys.stderr)
+            return 2
+        for path in written:
+            print(f"written {path}")
     elif args.command == "manifest":
         app_id = args.app_id or settings.app_id
         if not app_id:
