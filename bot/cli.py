@@ -14,7 +14,7 @@ from dotenv import find_dotenv, load_dotenv
 from bot import app_package, logs
 from bot.app import build_services, create_app, system_clock
 from bot.config import ConfigError, Settings, load_settings
-from dialogs import retention, subject_access
+from dialogs import register_reports, retention, subject_access
 from dialogs.turn import Clock, Services
 from storage import audit, roles_file
 from storage.db import create_engine, session_factory
@@ -105,6 +105,18 @@ def _parser() -> argparse.ArgumentParser:
     customer.add_argument("customer_id", type=int, metavar="ID")
     customer.add_argument("--out", type=Path, required=True, metavar="DIR")
     customer.add_argument("--by", metavar="EMAIL", help="the register keeper making the export")
+
+    reports = commands.add_parser("report", help="reports to committee")
+    report_commands = reports.add_subparsers(dest="report_command", required=True, metavar="WHICH")
+    yearly = report_commands.add_parser(
+        "annual",
+        help="the annual report: HTML, PDF and CSV tables",
+        description="Write the year's report to committee (incidents, restrictions, reviews, "
+        "letters, appeals, time to decision) as HTML and PDF with charts, and each table as CSV. "
+        "Counts from 1 to 4 are shown as <5.",
+    )
+    yearly.add_argument("--year", type=int, required=True)
+    yearly.add_argument("--out", type=Path, required=True, metavar="DIR")
 
     package = commands.add_parser(
         "manifest",
@@ -236,6 +248,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             done = asyncio.run(_with_services(settings, retention.run))
             print(f"{done} customer(s) anonymised")
+    elif args.command == "report":
+        written = asyncio.run(
+            _with_services(
+                settings, lambda services: register_reports.write_annual(services, args.year, args.out)
+            )
+        )
+        for path in written:
+            print(f"written {path}")
     elif args.command == "export":
         written = asyncio.run(
             _with_services(

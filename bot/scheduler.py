@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from dialogs import appeals, reminders, retention, reviews
+from dialogs import appeals, register_reports, reminders, retention, reviews
 from dialogs.turn import Services
 from storage import drafts
 
@@ -46,6 +46,7 @@ def build_scheduler(services: Services, *, every: timedelta = timedelta(minutes=
         "follow_ups": lambda: reviews.sweep_follow_ups(services),
         "letters": lambda: reminders.remind_unsent_letters(services),
         "appeals": lambda: appeals.sweep_outcome_reminders(services),
+        "access_report": lambda: register_reports.monthly_access_report(services),
         "drafts": lambda: _purge_drafts(services),
     }
     for name, sweep in jobs.items():

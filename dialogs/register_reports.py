@@ -1,0 +1,137 @@
+"""The register keeper's reports: the annual report to committee, `stats` in Teams, and the
+monthly report of who viewed which customer records."""
+
+import asyncio
+import base64
+import re
+from collections import Counter
+from datetime import UTC, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from cards.elements import Card, card, facts, heading, text
+from dialogs.commands import command
+from dialogs.notify import card_message
+from dialogs.turn import Actor, Reply, Services
+from policy.roles import Role
+from reporting import annual
+from storage import audit, decisions, outbox, people, statistics
+from storage.models import AuditEvent, CouncilSetting
+
+READ_ACTIONS = ("customer.record_viewed", "customer.checked", "customer.exported", "letter.downloaded")
+ACCESS_REPORT_KEY = "access_report_last_month"
+
+
+async def figures(services: Services, year: int) -> statistics.Figures:
+    async with services.sessions() as session:
+        return await statistics.year_figures(session, year, services.zone, services.holidays)
+
+
+async def write_annual(services: Services, year: int, out: Path) -> list[Path]:
+    found = await figures(services, year)
+    now = services.clock()
+    async with services.sessions() as session:
+        await audit.record(
+            session, now=now, actor_id=None, action="report.annual", record_type="report", record_id=year
+        )
+        await session.commit()
+    return await asyncio.to_thread(
+        annual.write, found, out, council=services.letters.council_name, made=now.astimezone(services.zone)
+    )
+
+
+@command(
+    r"stats",
+    "stats",
+    "this year's figures so far, with a chart",
+    allowed=lambda roles: roles.is_register_keeper,
+)
+async def _stats(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
+    year = services.today().year
+    found = await figures(services, year)
+    chart = await asyncio.to_thread(annual.chart_png, found.table("by_month"))
+    body = [
+        heading(f"The register, {year} so far", size="Medium"),
+        facts([(k, annual.shown(v)) for k, v in found.headline.items()]),
+        {
+            "type": "Image",
+            "url": "data:image/png;base64," + base64.b64encode(chart).decode(),
+            "altText": "Incidents by month",
+        },
+        text(
+            "Counts from 1 to 4 are shown as <5. The full report: engagement-bot report annual.", subtle=True
+        ),
+    ]
+    return [Reply(card=card(body), summary=f"The register, {year} so far")]
+
+
+def access_card(month: str, lines: list[tuple[str, str]]) -> Card:
+    return card(
+        [
+            heading(f"Who viewed customer records: {month}", size="Medium"),
+            text(
+                "Every look-up, full-record view, export and letter download, by person. "
+                "Look for anyone viewing records they have no reason to see.",
+                subtle=True,
+            ),
+            facts(lines) if lines else text("Nobody viewed a customer's record this month."),
+        ]
+    )
+
+
+async def monthly_access_report(services: Services) -> int:
+    """On the first working sweep of a month, tell the keepers who viewed which records last month."""
+    if not services.working_hours():
+        return 0
+    local = services.clock().astimezone(services.zone)
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    month = f"{previous:%B %Y}"
+    now = services.clock()
+    async with services.sessions() as session:
+        done = await session.get(CouncilSetting, ACCESS_REPORT_KEY)
+        if done is not None and done.value == month:
+            return 0
+        if done is None:
+            session.add(CouncilSetting(key=ACCESS_REPORT_KEY, value=month, changed_at=now))
+        else:
+            done.value, done.changed_at = month, now
+        try:
+            await session.flush()
+        except Exception:  # another instance claimed this month's report first
+            await session.rollback()
+            return 0
+        events = (
+            await session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action.in_(READ_ACTIONS),
+                    AuditEvent.occurred_at >= previous.astimezone(UTC),
+                    AuditEvent.occurred_at < first.astimezone(UTC),
+                )
+            )
+        ).all()
+        per_person: Counter[int | None] = Counter(e.actor_id for e in events)
+        records: dict[int | None, Counter[str]] = {}
+        for e in events:
+            records.setdefault(e.actor_id, Counter())[f"{e.record_type} {e.record_id}"] += 1
+        lines = []
+        for person, count in per_person.most_common():
+            who = await decisions.name_of(session, person) if person else "command line"
+            which = ", ".join(f"{record} ×{n}" for record, n in records[person].most_common(10))
+            lines.append((who, f"{count} views: {which}"))
+        summary = access_card(month, lines)
+        for keeper in await people.with_role(session, Role.REGISTER_KEEPER):
+            outbox.enqueue(
+                session,
+                outbox.Recipient(person_id=keeper.id),
+                card_message(summary, summary=f"Record views: {month}"),
+                purpose="access.monthly",
+                now=now,
+                record_type="report",
+                record_id=month,
+                dedupe_key=f"access:{month}:{keeper.id}",
+            )
+        await session.commit()
+    services.outbox_written()
+    return 1

@@ -1,0 +1,148 @@
+"""Writing the annual report: the same tables as HTML (charts embedded), PDF and CSV.
+
+Counts from 1 to 4 could identify a person and are shown as "<5" everywhere they are published,
+charts included; totals are never shown beside them in a way that would let a reader subtract.
+"""
+
+import base64
+import csv
+import html
+import io
+from datetime import datetime
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen: render to memory
+
+import matplotlib.pyplot as plt
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import (
+    Image,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    TableStyle,
+)
+from reportlab.platypus import Table as PdfTable
+
+from storage.statistics import Figures, Table
+
+SUPPRESSED = "<5"
+
+
+def shown(value: int | str) -> str:
+    if isinstance(value, int) and 0 < value < 5:
+        return SUPPRESSED
+    return str(value)
+
+
+def chart_png(table: Table) -> bytes:
+    labels = [str(row[0]) for row in table.rows]
+    values = [row[1] if isinstance(row[1], int) else 0 for row in table.rows]
+    heights = [0 if 0 < v < 5 else v for v in values]  # a suppressed count is not drawn
+    figure, axis = plt.subplots(figsize=(7.5, 3.2), dpi=110)
+    bars = axis.barh(labels[::-1], heights[::-1], color="#00667A")
+    for bar, value in zip(bars, values[::-1], strict=True):
+        axis.text(
+            bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {shown(value)}", va="center", fontsize=8
+        )
+    axis.set_title(table.title, fontsize=10, loc="left")
+    axis.tick_params(labelsize=8)
+    axis.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    plt.close(figure)
+    return out.getvalue()
+
+
+def _html(figures: Figures, council: str, charts: dict[str, bytes], made: datetime) -> str:
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Managing Customer Engagement: annual report {figures.year}</title>",
+        "<style>body{font-family:Arial,sans-serif;max-width:60em;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #999;padding:.3em .6em}"
+        "th{background:#e6f0f2;text-align:left}td.n{text-align:right}</style></head><body>",
+        f"<h1>{html.escape(council)}: Managing Customer Engagement, annual report {figures.year}</h1>",
+        f"<p>Produced {made:%d %B %Y} from the restricted-access register. Counts from 1 to 4 are "
+        f"shown as &lt;5 so that no person can be identified.</p>",
+        "<h2>Summary</h2><table>",
+        *(
+            f"<tr><th>{html.escape(k)}</th><td class='n'>{html.escape(shown(v))}</td></tr>"
+            for k, v in figures.headline.items()
+        ),
+        "</table>",
+    ]
+    for table in figures.tables:
+        parts.append(f"<h2 id='{table.key}'>{html.escape(table.title)}</h2>")
+        if table.key in charts:
+            encoded = base64.b64encode(charts[table.key]).decode()
+            parts.append(f"<img alt='{html.escape(table.title)}' src='data:image/png;base64,{encoded}'>")
+        parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in table.headers) + "</tr>")
+        for row in table.rows:
+            parts.append(
+                f"<tr><td>{html.escape(str(row[0]))}</td><td class='n'>{html.escape(shown(row[1]))}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _pdf(figures: Figures, council: str, charts: dict[str, bytes], made: datetime, path: Path) -> None:
+    styles = getSampleStyleSheet()
+    story = [
+        Paragraph(
+            f"{html.escape(council)}: Managing Customer Engagement, annual report {figures.year}",
+            styles["Title"],
+        ),
+        Paragraph(
+            f"Produced {made:%d %B %Y} from the restricted-access register. "
+            "Counts from 1 to 4 are shown as &lt;5.",
+            styles["Normal"],
+        ),
+        Spacer(1, 6 * mm),
+        Paragraph("Summary", styles["Heading2"]),
+        _pdf_table([("Measure", "Value"), *((k, shown(v)) for k, v in figures.headline.items())]),
+    ]
+    for table in figures.tables:
+        story.append(Paragraph(html.escape(table.title), styles["Heading2"]))
+        if table.key in charts:
+            story.append(Image(io.BytesIO(charts[table.key]), width=170 * mm, height=72 * mm))
+        story.append(_pdf_table([table.headers, *((str(r[0]), shown(r[1])) for r in table.rows)]))
+    SimpleDocTemplate(str(path), pagesize=A4, title=f"Annual report {figures.year}").build(story)
+
+
+def _pdf_table(rows: list) -> PdfTable:
+    table = PdfTable([list(r) for r in rows], hAlign="LEFT", colWidths=[120 * mm, 40 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e6f0f2")),
+                ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
+                ("FONTSIZE", (0, 0), (-1, -1), 9),
+            ]
+        )
+    )
+    return table
+
+
+def write(figures: Figures, out: Path, *, council: str, made: datetime) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    charts = {t.key: chart_png(t) for t in figures.tables if t.chart}
+    stem = f"annual-report-{figures.year}"
+    written = [out / f"{stem}.html", out / f"{stem}.pdf"]
+    written[0].write_text(_html(figures, council, charts, made), encoding="utf-8")
+    _pdf(figures, council, charts, made, written[1])
+    for table in figures.tables:
+        path = out / f"{stem}-{table.key}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(table.headers)
+            writer.writerows((row[0], shown(row[1])) for row in table.rows)
+        written.append(path)
+    return written

@@ -1,0 +1,256 @@
+"""The register keeper's reports, checked against a register with known counts."""
+
+import csv
+from datetime import UTC, date, datetime
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from bot.app import SERVICES
+from dialogs import register_reports
+from storage import audit
+from storage.models import (
+    Appeal,
+    Customer,
+    Decision,
+    Incident,
+    Letter,
+    Person,
+    Restriction,
+    Review,
+    ServiceArea,
+)
+from tests.support.dialog import texts
+from tests.support.teams import AMY, KIM, SAM
+from tests.test_cli import run
+from tests.test_decide import ROLES
+
+
+async def _known_register(harness) -> None:
+    """2026: 9 incidents: 7 of category two by phone (Jan to Jul), 2 of category one in person
+    (March); 3 decisions; 2 restrictions; 1 review on time; 1 letter sent in 3 working days;
+    1 appeal to the review group, upheld."""
+    await harness.import_roles(ROLES)
+    when = lambda month, day=10: datetime(2026, month, day, 11, tzinfo=UTC)  # noqa: E731
+    async with harness.sessions() as session:
+        area = (await session.scalars(select(ServiceArea).order_by(ServiceArea.key))).first()
+        person = Person(email="x@council.example", display_name="X", created_at=when(1), updated_at=when(1))
+        customer = Customer(name="Pat Jones", created_at=when(1))
+        session.add_all([person, customer])
+        await session.flush()
+        incidents = []
+        for n in range(9):
+            one = n >= 7
+            incident = Incident(
+                reference=f"INC-2026-{n + 1:05d}",
+                year=2026,
+                sequence=n + 1,
+                customer_id=customer.id,
+                reporter_id=person.id,
+                service_area_id=area.id,
+                occurred_at=when(3 if one else n + 1),
+                reported_at=when(3 if one else n + 1, 11),
+                channel="in_person" if one else "phone",
+                category="one" if one else "two",
+                behaviours=["violent_aggressive_threatening"] if one else ["demanding_responses"],
+                description="x",
+                others_affected=["staff"] if one else [],
+                status="decided" if n < 3 else "reported",
+                urgent=one,
+            )
+            session.add(incident)
+            incidents.append(incident)
+        await session.flush()
+        kinds = ["no_further_action", "restorative_approach", "active_management"]
+        made = []
+        for n, kind in enumerate(kinds):
+            decision = Decision(
+                incident_id=incidents[n].id,
+                kind=kind,
+                deciding_body="manager",
+                decided_by_id=person.id,
+                decided_at=when(n + 1, 12),
+                reasons="r",
+                without_prior_warning=kind == "active_management",
+            )
+            session.add(decision)
+            made.append(decision)
+        await session.flush()
+        for type_, status in (("contact_channels", "active"), ("premises_ban", "lifted")):
+            session.add(
+                Restriction(
+                    decision_id=made[2].id,
+                    customer_id=customer.id,
+                    service_area_id=area.id,
+                    type=type_,
+                    details="d",
+                    scope="service",
+                    frontline_instructions="i",
+                    starts_on=date(2026, 3, 12),
+                    review_due_on=date(2026, 9, 12),
+                    reviewer_id=person.id,
+                    status=status,
+                    ended_at=when(6) if status == "lifted" else None,
+                )
+            )
+        await session.flush()
+        first = (await session.scalars(Restriction.__table__.select())).first()
+        session.add(
+            Review(
+                restriction_id=first,
+                due_on=date(2026, 9, 12),
+                reviewer_id=person.id,
+                done_at=when(9, 11),
+                outcome="continue",
+                reasons="r",
+            )
+        )
+        session.add(
+            Letter(
+                kind="decision",
+                customer_id=customer.id,
+                decision_id=made[2].id,
+                produced_at=when(3, 12),
+                produced_by_id=person.id,
+                sent_on=date(2026, 3, 17),
+                method="post",
+            )
+        )
+        session.add(
+            Appeal(
+                incident_id=incidents[2].id,
+                against="decision",
+                decision_id=made[2].id,
+                route="complaints_review_group",
+                received_on=date(2026, 3, 20),
+                grounds="g",
+                logged_by_id=person.id,
+                logged_at=when(3, 21),
+                status="decided",
+                outcome="upheld",
+            )
+        )
+        await session.commit()
+
+
+async def test_the_years_figures_are_the_registers(harness):
+    await _known_register(harness)
+    found = await register_reports.figures(harness.app[SERVICES], 2026)
+    rows = lambda key: dict(found.table(key).rows)  # noqa: E731
+    assert rows("by_category")["Category two: Demands on the Council"] == 7
+    assert rows("by_category")["Category one: Violent, Aggressive, Threatening, or Abusive Behaviour"] == 2
+    assert rows("by_channel") == {**{k: 0 for k in rows("by_channel")}, "Phone": 7, "In person": 2}
+    assert rows("by_month")["Mar"] == 3 and rows("by_month")["Aug"] == 0
+    assert rows("behaviours") == {
+        "Demanding responses": 7,
+        "Violent, Aggressive, or Threatening Behaviour": 2,
+    }
+    assert rows("decisions")["Active management"] == 1
+    assert rows("restrictions_applied")["Restricting contact to named channels"] == 1
+    assert rows("restrictions_active")["Restricting contact to named channels"] == 1
+    assert rows("restrictions_active")["Ban from council premises"] == 0
+    assert rows("without_warning") == {"Without prior warning": 1}
+    assert rows("time_to_decision") == {"Median": "1.0 days", "90th percentile": "1.0 days", "Decisions": "3"}
+    assert rows("reviews") == {"Done on time": 1, "Done late": 0, "Overdue at year end": 1}
+    assert rows("letters")["Sent within 5 working days"] == 1
+    assert rows("appeals") == {"the Complaints Review Group: upheld": 1}
+    assert rows("staff")["Other staff affected"] == 2
+    assert found.headline["Incidents"] == 9
+
+
+async def test_the_report_is_written_as_html_pdf_and_csv_with_small_numbers_suppressed(
+    harness, tmp_path, database_url
+):
+    await _known_register(harness)
+    result = run(
+        "report",
+        "annual",
+        "--year",
+        "2026",
+        "--out",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+        env={"DATABASE_URL": database_url},
+    )
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    page = (out / "annual-report-2026.html").read_text()
+    for table in (
+        "Incidents by category",
+        "Incidents by month",
+        "Restrictions applied, by type",
+        "Time from report to decision",
+        "Reviews",
+        "Appeals by route and outcome",
+        "Staff affected",
+    ):
+        assert table in page
+    assert "data:image/png;base64," in page  # charts embedded
+    assert "<td class='n'>7</td>" in page  # seven is published
+    assert "<td class='n'>&lt;5</td>" in page  # two is not
+    assert ">2<" not in page.split("<h2>Summary</h2>")[1].split("</table>")[0]
+    pdf = PdfReader(str(out / "annual-report-2026.pdf"))
+    words = " ".join(p.extract_text() for p in pdf.pages)
+    for section in (
+        "Summary",
+        "Incidents by category",
+        "Behaviours most reported",
+        "Reviews",
+        "Letters to customers",
+        "Appeals by route and outcome",
+    ):
+        assert section in words, section
+    with (out / "annual-report-2026-by_channel.csv").open() as handle:
+        table = dict(csv.reader(handle))
+    assert table["Phone"] == "7" and table["In person"] == "<5" and table["Letter"] == "0"
+
+
+async def test_stats_in_teams_is_for_register_keepers(harness):
+    await _known_register(harness)
+    harness.clock.now = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    await harness.say(KIM, "hi")
+    (reply,) = await harness.say(KIM, "stats")
+    shown = texts(reply.card)
+    assert "The register, 2026 so far" in shown
+    images = [e for e in reply.card["body"] if e.get("type") == "Image"]
+    assert images and images[0]["url"].startswith("data:image/png;base64,")
+    await harness.say(SAM, "hi")
+    (refused,) = await harness.say(SAM, "stats")
+    assert "Only some roles may use" in refused.text
+
+
+async def test_keepers_get_a_monthly_report_of_who_viewed_which_records(harness):
+    await harness.import_roles(ROLES)
+    for person in (AMY, KIM):
+        await harness.say(person, "hi")
+    (amy,) = await harness.rows(Person, Person.email == AMY.email)
+    async with harness.sessions() as session:
+        for day in (5, 6, 7):
+            await audit.record(
+                session,
+                now=datetime(2026, 10, day, 10, tzinfo=UTC),
+                actor_id=amy.id,
+                action="customer.record_viewed",
+                record_type="customer",
+                record_id=12,
+            )
+        await audit.record(
+            session,
+            now=datetime(2026, 11, 1, 10, tzinfo=UTC),
+            actor_id=amy.id,
+            action="customer.record_viewed",
+            record_type="customer",
+            record_id=99,
+        )
+        await session.commit()
+    services = harness.app[SERVICES]
+    harness.clock.now = datetime(2026, 11, 2, 10, tzinfo=UTC)  # the first working day of November
+    assert await register_reports.monthly_access_report(services) == 1
+    assert await register_reports.monthly_access_report(services) == 0
+    harness.connector.clear()
+    await harness.deliver()
+    (report,) = harness.connector.to(KIM.chat_id)
+    shown = texts(report.card)
+    assert "Who viewed customer records: October 2026" in shown
+    assert "3 views: customer 12 ×3" in shown
+    assert "customer 99" not in shown  # November's view is next month's
