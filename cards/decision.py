@@ -209,20 +209,13 @@ def _letter_actions(letter: LetterView | None) -> list[Element]:
     return actions
 
 
-def download_card(view: IncidentView, url: str, large: bool) -> Card:
-    base = incident_card(view)
-    link = {
-        "type": "Action.OpenUrl",
-        "title": "Open the letter (link works for 15 minutes)",
-        "url": url,
-    }
+def with_download(base: Card, url: str, large: bool) -> Card:
+    """The card, topped with the link to the letter just made ready."""
+    link = {"type": "Action.OpenUrl", "title": "Open the letter (link works for 15 minutes)", "url": url}
     notice = f"Your {'large print ' if large else ''}letter is ready."
     base["body"].insert(
         0,
-        container(
-            [text(notice, weight="Bolder"), {"type": "ActionSet", "actions": [link]}],
-            style="accent",
-        ),
+        container([text(notice, weight="Bolder"), {"type": "ActionSet", "actions": [link]}], style="accent"),
     )
     return base
 

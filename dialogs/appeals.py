@@ -15,12 +15,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import appeal as cards
-from cards.decision import no_access_card
+from cards.decision import no_access_card, with_download
 from cards.elements import Card, card, heading, text
 from cards.formatting import local_date, local_time
-from dialogs import decision_form
+from dialogs import decision_form, letter_links
 from dialogs.commands import command
-from dialogs.decide import customer_label, restriction_period
+from dialogs.decide import NO_LINKS, customer_label, restriction_period
 from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, Reply, Services
@@ -695,16 +695,15 @@ async def _record_outcome(
                 )
     incident = await session.get(Incident, appeal.incident_id)
     assert incident is not None
-    letter = Letter(
-        kind=LetterKind.APPEAL_OUTCOME.value,
+    letter = await decisions.add_letter(
+        session,
+        LetterKind.APPEAL_OUTCOME,
         customer_id=incident.customer_id,
+        produced_by=actor.person_id,
+        now=now,
         decision_id=appeal.decision_id,
         appeal_id=appeal.id,
-        produced_at=now,
-        produced_by_id=actor.person_id,
     )
-    session.add(letter)
-    await session.flush()
     await audit.record(
         session,
         now=now,
@@ -771,37 +770,11 @@ async def _letter(
         return cards.appeal_card(view, notice="There is no outcome letter yet.")
     now = services.clock()
     if verb == cards.LETTER_LINK:
-        if services.links is None:
-            return cards.appeal_card(
-                view, notice="Letters cannot be downloaded: no public address is configured."
-            )
         large = data.get("large") is True
-        url = services.links.url(letter.id, actor.person_id, large_print=large, now=now)
-        await audit.record(
-            session,
-            now=now,
-            actor_id=actor.person_id,
-            action="letter.link_issued",
-            record_type="letter",
-            record_id=letter.id,
-            detail={"large_print": large},
-        )
-        await session.commit()
-        base = cards.appeal_card(view)
-        base["body"].insert(
-            0,
-            {
-                "type": "ActionSet",
-                "actions": [
-                    {
-                        "type": "Action.OpenUrl",
-                        "title": "Open the outcome letter (link works for 15 minutes)",
-                        "url": url,
-                    }
-                ],
-            },
-        )
-        return base
+        url = await letter_links.issue_link(session, services, actor.person_id, letter.id, large=large)
+        if url is None:
+            return cards.appeal_card(view, notice=NO_LINKS)
+        return with_download(cards.appeal_card(view), url, large)
     if await decisions.record_letter_outcome(
         session, letter.id, by=actor.person_id, now=now, sent_on=services.today(), method="post"
     ):

@@ -15,7 +15,7 @@ from cards import decision as cards
 from cards.elements import Card
 from cards.formatting import local_date, local_time
 from cards.report import Summary
-from dialogs import decision_form
+from dialogs import decision_form, letter_links
 from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, Services
@@ -33,6 +33,7 @@ from policy.decisions import (
     AppealRoute,
     DecidingBody,
     DecisionKind,
+    LetterKind,
     RestorativeStep,
     RestrictionScope,
     RestrictionType,
@@ -44,6 +45,7 @@ from storage import audit, customers, decisions, outbox, people
 from storage.models import Customer, Decision, Incident, Letter, Person, Restriction, ServiceArea
 
 NOTIFY_PURPOSE = "incident.reported"
+NO_LINKS = "Letters cannot be downloaded: no public address is configured."
 
 
 def _int(data: Mapping[str, Any], key: str) -> int | None:
@@ -373,7 +375,14 @@ async def _submit(
         holidays=services.holidays,
     )
     letter = (
-        decisions.add_letter(session, decision, incident.customer_id, now=now)
+        await decisions.add_letter(
+            session,
+            LetterKind.DECISION,
+            customer_id=incident.customer_id,
+            produced_by=actor.person_id,
+            now=now,
+            decision_id=decision.id,
+        )
         if decisions.needs_letter(kind)
         else None
     )
@@ -466,23 +475,11 @@ async def _letter_action(
     now = services.clock()
     today = now.astimezone(services.zone).date()
     if verb == cards.LETTER_LINK:
-        if services.links is None:
-            return cards.incident_card(
-                view, notice="Letters cannot be downloaded: no public address is configured."
-            )
         large = data.get("large") is True
-        url = services.links.url(letter.id, actor.person_id, large_print=large, now=now)
-        await audit.record(
-            session,
-            now=now,
-            actor_id=actor.person_id,
-            action="letter.link_issued",
-            record_type="letter",
-            record_id=letter.id,
-            detail={"large_print": large},
-        )
-        await session.commit()
-        return cards.download_card(view, url, large)
+        url = await letter_links.issue_link(session, services, actor.person_id, letter.id, large=large)
+        if url is None:
+            return cards.incident_card(view, notice=NO_LINKS)
+        return cards.with_download(cards.incident_card(view), url, large)
     done = letter.sent_on is not None or letter.not_appropriate_reason is not None
     if done:
         return cards.incident_card(

@@ -492,17 +492,16 @@ async def _record(
     kind = {ReviewOutcome.VARY: LetterKind.VARIATION, ReviewOutcome.LIFT: LetterKind.LIFTED}.get(outcome)
     letter = None
     if kind is not None and notify:
-        letter = Letter(
-            kind=kind.value,
+        letter = await decisions.add_letter(
+            session,
+            kind,
             customer_id=r.customer_id,
+            produced_by=actor.person_id,
+            now=now,
             decision_id=r.decision_id,
             review_id=review.id,
             restriction_id=letter_about.id,
-            produced_at=now,
-            produced_by_id=actor.person_id,
         )
-        session.add(letter)
-        await session.flush()
     await audit.record(
         session,
         now=now,
@@ -586,17 +585,16 @@ async def _reinstate(
     )
     session.add(review)
     await session.flush()
-    letter = Letter(
-        kind=LetterKind.REINSTATEMENT.value,
+    letter = await decisions.add_letter(
+        session,
+        LetterKind.REINSTATEMENT,
         customer_id=r.customer_id,
+        produced_by=actor.person_id,
+        now=now,
         decision_id=r.decision_id,
         review_id=review.id,
         restriction_id=restored.id,
-        produced_at=now,
-        produced_by_id=actor.person_id,
     )
-    session.add(letter)
-    await session.flush()
     await audit.record(
         session,
         now=now,

@@ -142,15 +142,31 @@ def needs_letter(kind: DecisionKind) -> bool:
     return kind in LETTER_KINDS
 
 
-def add_letter(session: AsyncSession, decision: Decision, customer_id: int, *, now: datetime) -> Letter:
+async def add_letter(
+    session: AsyncSession,
+    kind: LetterKind,
+    *,
+    customer_id: int,
+    produced_by: int,
+    now: datetime,
+    decision_id: int | None = None,
+    review_id: int | None = None,
+    restriction_id: int | None = None,
+    appeal_id: int | None = None,
+) -> Letter:
+    """A letter the customer is owed; its sending (or why not) is recorded on it later."""
     letter = Letter(
-        kind=LetterKind.DECISION.value,
+        kind=kind.value,
         customer_id=customer_id,
-        decision_id=decision.id,
+        decision_id=decision_id,
+        review_id=review_id,
+        restriction_id=restriction_id,
+        appeal_id=appeal_id,
         produced_at=now,
-        produced_by_id=decision.decided_by_id,
+        produced_by_id=produced_by,
     )
     session.add(letter)
+    await session.flush()
     return letter
 
 
