@@ -242,6 +242,7 @@ def build_services(
         closes=settings.closes,
         review_group_channel=settings.review_group_channel or None,
         retention=RetentionRules.parse(settings.retention_years),
+        appeal_outcome_working_days=settings.appeal_outcome_working_days,
         **extra,
     )
 

@@ -48,6 +48,7 @@ class Settings:
     closes: time = time(17, 0)
     review_group_channel: str = ""
     retention_years: str = ""
+    appeal_outcome_working_days: int = 20
     letter_template_dir: str = ""
     wellbeing_support: str = ""
 
@@ -166,6 +167,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         closes=closes,
         review_group_channel=get("REVIEW_GROUP_CHANNEL_ID"),
         retention_years=retention,
+        appeal_outcome_working_days=_int(env, "APPEAL_OUTCOME_WORKING_DAYS", 20, 1, 120),
         letter_template_dir=template_dir,
         wellbeing_support=get("WELLBEING_SUPPORT"),
         app_id=app_id,

@@ -56,7 +56,6 @@ from storage.models import (
 CRG_CHANNEL = "crg_channel"
 HEARERS_ONLY = "Only the body hearing the appeal and the register keepers do."
 POSTED = "appeal.posted"
-OUTCOME_TARGET_WORKING_DAYS = 20
 REFERENCE = r"INC-\d{4}-\d{5}"
 ROUTE_ROLES = {
     AppealRoute.COMPLAINTS_PROCEDURE: Role.COMPLAINTS_TEAM,
@@ -587,6 +586,15 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
             return no_access_card(who=HEARERS_ONLY)
         view = await view_of(session, services, appeal, actor)
         if verb == cards.REFRESH:
+            await audit.record(
+                session,
+                now=services.clock(),
+                actor_id=actor.person_id,
+                action="appeal.viewed",
+                record_type="appeal",
+                record_id=appeal.id,
+            )
+            await session.commit()
             return cards.appeal_card(view)
         if verb in (cards.LETTER_LINK, cards.LETTER_SENT):
             return await _letter(session, services, actor, appeal, view, verb, data)
@@ -814,7 +822,7 @@ async def sweep_outcome_reminders(services: Services) -> int:
                 working_days_between(
                     appeal.logged_at.astimezone(services.zone).date(), today, services.holidays
                 )
-                < OUTCOME_TARGET_WORKING_DAYS
+                < services.appeal_outcome_working_days
             ):
                 continue
             claimed = await session.execute(
@@ -832,7 +840,7 @@ async def sweep_outcome_reminders(services: Services) -> int:
                     text(
                         f"The appeal on {incident.reference if incident else ''} was logged on "
                         f"{local_date(appeal.logged_at.astimezone(services.zone).date())}: "
-                        f"{OUTCOME_TARGET_WORKING_DAYS} working days ago. Please record its outcome."
+                        f"{services.appeal_outcome_working_days} working days ago. Please record its outcome."
                     ),
                 ]
             )

@@ -303,6 +303,16 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         if not view.can_decide:
             return cards.no_access_card(incident.reference)
         if verb == cards.REFRESH:
+            # Opening the card reads the customer's record: every read is in the audit trail.
+            await audit.record(
+                session,
+                now=services.clock(),
+                actor_id=actor.person_id,
+                action="incident.viewed",
+                record_type="incident",
+                record_id=incident.id,
+            )
+            await session.commit()
             return cards.incident_card(view)
         if view.decision is not None:
             return cards.incident_card(

@@ -19,7 +19,15 @@ from reporting import annual
 from storage import audit, decisions, outbox, people, statistics
 from storage.models import AuditEvent, CouncilSetting
 
-READ_ACTIONS = ("customer.record_viewed", "customer.checked", "customer.exported", "letter.downloaded")
+READ_ACTIONS = (
+    "customer.record_viewed",
+    "customer.checked",
+    "customer.exported",
+    "incident.viewed",
+    "restriction.viewed",
+    "appeal.viewed",
+    "letter.downloaded",
+)
 ACCESS_REPORT_KEY = "access_report_last_month"
 
 

@@ -354,6 +354,15 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
             return await _reinstate(session, services, actor, r, verb, data)
         view = await view_of(session, services, r)
         if verb == cards.REFRESH:
+            await audit.record(
+                session,
+                now=services.clock(),
+                actor_id=actor.person_id,
+                action="restriction.viewed",
+                record_type="restriction",
+                record_id=r.id,
+            )
+            await session.commit()
             return cards.review_card(view)
         if r.status != RestrictionStatus.ACTIVE.value:
             return cards.review_card(

@@ -57,6 +57,7 @@ class Services:
     closes: time = time(17, 0)
     review_group_channel: str | None = None  # configured; a register keeper may set it from Teams
     retention: RetentionRules = field(default_factory=RetentionRules)
+    appeal_outcome_working_days: int = 20  # the target for an appeal's outcome, then a reminder
 
     def today(self) -> date:
         return self.clock().astimezone(self.zone).date()

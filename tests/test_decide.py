@@ -453,3 +453,12 @@ async def test_check_tells_front_line_staff_only_what_to_do(council):
     forged = await universal(council, WES, "customer.record", {"customer": 1})
     assert "You do not have access" in texts(forged)
     assert len(await council.rows(AuditEvent, AuditEvent.action == "customer.record_viewed")) == 1
+
+
+async def test_opening_the_card_is_an_audited_read(council):
+    await _reported(council)
+    (incident,) = await council.rows(Incident)
+    card = await universal(council, HAL, "incident.refresh", {"incident": incident.id}, trigger="automatic")
+    assert "Incident INC-2026-00001" in texts(card)
+    viewed = await council.rows(AuditEvent, AuditEvent.action == "incident.viewed")
+    assert [(e.record_id, e.actor_id is not None) for e in viewed] == [(str(incident.id), True)]
