@@ -10,8 +10,10 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import appeal as cards
@@ -69,6 +71,13 @@ BODY_OF_ROUTE = {
 }
 
 
+ALREADY_OPEN = "There is already an open appeal on this. Nothing was stored."
+
+
+def open_key(incident_id: int, against: str, decision_id: int | None, previous_id: int | None) -> str:
+    return f"{incident_id}:{against}:{decision_id or ''}:{previous_id or ''}"
+
+
 def may_log(roles: Roles, service_area: str) -> bool:
     return roles.has(Role.COMPLAINTS_TEAM) or roles.is_register_keeper or roles.manages(service_area)
 
@@ -124,17 +133,22 @@ async def _set_channel(services: Services, actor: Actor, _match: re.Match[str]) 
 # --- logging an appeal --------------------------------------------------------------------------
 
 
-async def _options(session: AsyncSession, incident: Incident) -> list[tuple[str, str]]:
+async def _options(session: AsyncSession, incident: Incident, zone: ZoneInfo) -> list[tuple[str, str]]:
     options: list[tuple[str, str]] = []
     if incident.ended_contact:
         options.append(("immediate_action", "The employee's immediate action (ending the contact)"))
     decision = await decisions.first_for(session, incident.id)
-    if decision is not None:
+    already_heard = decision is not None and await session.scalar(
+        select(Appeal.id).where(
+            Appeal.decision_id == decision.id, Appeal.against == "decision", Appeal.status == "decided"
+        )
+    )
+    if decision is not None and not already_heard:
         options.append(
             (
                 "decision",
                 f"The manager's decision: {DECISION_LABELS[DecisionKind(decision.kind)]} "
-                f"({local_date(decision.decided_at.date())})",
+                f"({local_date(decision.decided_at.astimezone(zone).date())})",
             )
         )
     heard = (
@@ -153,7 +167,8 @@ async def _options(session: AsyncSession, incident: Incident) -> list[tuple[str,
         options.append(
             (
                 f"appeal:{appeal.id}",
-                f"{label} on appeal ({appeal.outcome}, {local_date(appeal.outcome_at.date())})",
+                f"{label} on appeal ({appeal.outcome}, "
+                f"{local_date(appeal.outcome_at.astimezone(zone).date())})",
             )
         )
     return options
@@ -186,7 +201,7 @@ async def _form(
     return cards.log_form(
         incident.id,
         incident.reference,
-        await _options(session, incident),
+        await _options(session, incident, services.zone),
         await _restriction_choices(session, decision.id if decision else None),
         values,
         errors,
@@ -213,7 +228,7 @@ async def _appeal(services: Services, actor: Actor, match: re.Match[str]) -> lis
                     "register keepers."
                 )
             ]
-        options = await _options(session, incident)
+        options = await _options(session, incident, services.zone)
         if not options:
             return [
                 Reply(
@@ -252,8 +267,18 @@ async def _log(
         route, base = AppealRoute.COMPLAINTS_PROCEDURE, incident.occurred_at.astimezone(services.zone).date()
     elif against == "decision":
         decision = await decisions.first_for(session, incident.id)
+        heard = await session.scalar(
+            select(Appeal).where(
+                Appeal.decision_id == (decision.id if decision else -1),
+                Appeal.against == "decision",
+                Appeal.status == "decided",
+            )
+        )
         if decision is None:
             errors["against"] = f"There is no decision on {incident.reference} to appeal yet"
+        elif heard is not None:
+            # Heard once: what can be appealed now is that body's decision, which goes higher.
+            errors["against"] = "This decision's appeal has been decided: appeal against that outcome instead"
         else:
             route = route_for(DecidingBody(decision.deciding_body))
             letter = await decisions.letter_for(session, decision.id)
@@ -333,9 +358,17 @@ async def _log(
         logged_by_id=actor.person_id,
         logged_at=now,
         status="open",
+        open_key=open_key(
+            incident.id, kind, decision.id if decision else None, previous.id if previous else None
+        ),
     )
-    session.add(appeal)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(appeal)
+            await session.flush()
+    except IntegrityError:
+        # Logged at the same moment by someone else: theirs stands.
+        return await _form(session, services, incident, values, {}, ALREADY_OPEN)
     for restriction_id in sorted(chosen or offered):
         session.add(AppealedRestriction(appeal_id=appeal.id, restriction_id=restriction_id))
     await audit.record(
@@ -597,6 +630,8 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
             await session.commit()
             return cards.appeal_card(view)
         if verb in (cards.LETTER_LINK, cards.LETTER_SENT):
+            if not (hears or actor.roles.is_register_keeper):
+                return no_access_card(who=HEARERS_ONLY)
             return await _letter(session, services, actor, appeal, view, verb, data)
         if not hears:
             return cards.appeal_card(
@@ -609,7 +644,7 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
                 view, notice="This appeal's outcome is already recorded. Nothing was changed."
             )
         outcome = data.get("outcome")
-        if outcome not in cards.OUTCOME_TITLES:
+        if not isinstance(outcome, str) or outcome not in cards.OUTCOME_TITLES:
             return cards.appeal_card(view, notice="That is not an appeal outcome.")
         in_force = [r for r in await appealed(session, appeal) if r.status == RestrictionStatus.ACTIVE.value]
         if outcome == "varied" and not in_force:
@@ -646,6 +681,11 @@ async def _record_outcome(
             DecisionKind.ACTIVE_MANAGEMENT, {**merged, "reasons": reasons}, slots=len(slots)
         )
         errors.update(parse_errors)
+        if draft is not None and len(draft.restrictions) != len(slots):
+            # Each appealed restriction is set out as it will be; lifting one is "overturned".
+            missing = len(draft.restrictions) + 1
+            errors[f"restriction_{missing}_type"] = "Set out every appealed restriction as it will be"
+            draft = None
         if draft is not None:
             found = problems(
                 draft,
@@ -667,6 +707,7 @@ async def _record_outcome(
             outcome_reasons=reasons[:4000],
             outcome_by_id=actor.person_id,
             outcome_at=now,
+            open_key=None,
         )
         .execution_options(synchronize_session=False)
     )

@@ -477,7 +477,8 @@ async def _letter_action(
     letter = await session.get(Letter, letter_id) if letter_id is not None else None
     decision = await session.get(Decision, letter.decision_id) if letter and letter.decision_id else None
     incident = await session.get(Incident, decision.incident_id) if decision else None
-    if incident is None or letter is None:
+    if incident is None or letter is None or letter.kind == LetterKind.APPEAL_OUTCOME.value:
+        # An appeal's outcome letter belongs to the body that heard it, not the service.
         return cards.no_access_card()
     view = await view_of(session, services, incident, actor)
     if not view.can_decide:
@@ -511,7 +512,7 @@ async def _letter_action(
         ):
             errors["sent_on"] = "The date must be between the decision and today"
         method = data.get("method")
-        if method not in LETTER_METHODS:
+        if not isinstance(method, str) or method not in LETTER_METHODS:
             errors["method"] = "Choose how it was sent"
         if errors:
             return cards.letter_sent_form(view, letter.id, today.isoformat(), errors)

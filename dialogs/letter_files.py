@@ -102,7 +102,9 @@ async def _content(
     now: datetime,
 ) -> DecisionLetter:
     kind = LetterKind(letter.kind)
-    letter_date = now.astimezone(services.zone).date()
+    # The letter is dated when it was produced, so every download says the same, and the time
+    # to appeal it gives matches the deadline the register checks appeals against.
+    letter_date = letter.produced_at.astimezone(services.zone).date()
     review = await session.get(Review, letter.review_id) if letter.review_id else None
     about = await session.get(Restriction, letter.restriction_id) if letter.restriction_id else None
     restrictions: list[Restriction] = []

@@ -104,17 +104,27 @@ async def _check(services: Services, actor: Actor, match: re.Match[str]) -> list
                     can_open=await may_open(session, actor, m.candidate.id),
                 )
             )
-        await audit.record(
-            session,
-            now=now,
-            actor_id=actor.person_id,
-            action="customer.checked",
-            record_type="customer",
-            detail={
-                "matched": [m.candidate.id for m in matches],
-                "shown": [c.customer_id for c in found],
-            },
-        )
+        shown = {c.customer_id for c in found}
+        # One event per customer looked up: the monthly report says who looked up whom.
+        for m in matches:
+            await audit.record(
+                session,
+                now=now,
+                actor_id=actor.person_id,
+                action="customer.checked",
+                record_type="customer",
+                record_id=m.candidate.id,
+                detail={"instructions_shown": m.candidate.id in shown},
+            )
+        if not matches:  # a look-up that found nobody is still a look-up
+            await audit.record(
+                session,
+                now=now,
+                actor_id=actor.person_id,
+                action="customer.checked",
+                record_type="customer",
+                detail={"matched": 0},
+            )
         await session.commit()
     return [Reply(card=cards.check_card(query, found), summary="How to handle this customer")]
 

@@ -15,11 +15,10 @@ async def run(services: Services) -> int:
     for item in await due(services):
         async with services.sessions() as session:
             # Checked again inside the transaction: a restriction or appeal may have come since.
-            still = {
-                d.customer_id
-                for d in await retention.due(session, services.retention, services.today(), services.zone)
-            }
-            if item.customer_id not in still:
+            still = await retention.due(
+                session, services.retention, services.today(), services.zone, customer_id=item.customer_id
+            )
+            if not still:
                 continue
             await retention.anonymise(session, item.customer_id, now=services.clock())
             await session.commit()

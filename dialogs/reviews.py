@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import review as cards
@@ -104,9 +105,8 @@ async def view_of(
 
 
 async def may_review(session: AsyncSession, actor: Actor, r: Restriction) -> bool:
-    """The named reviewer, a manager of the restriction's service, or a register keeper."""
-    if r.reviewer_id == actor.person_id:
-        return True
+    """A manager of the restriction's service (its named reviewer is one) or a register keeper,
+    as the roles file says now: someone who has left the role reviews nothing."""
     area = await session.get(ServiceArea, r.service_area_id)
     return may_decide(actor.roles, service_area=area.key if area else "", is_reporter=False)
 
@@ -137,15 +137,15 @@ async def sweep_reviews(services: Services) -> int:
                 .limit(BATCH)
             )
         ).all()
-    # One transaction for the batch: a crash part-way rolls it all back, and the next sweep
-    # finds the same reminders again.
-    async with services.sessions() as session:
-        for restriction_id, seen_on, seen_stage, review_due_on in due:
-            stage, upcoming = (
-                due_now(review_due_on, today, Stage(seen_stage) if seen_stage else None, services.holidays)
-                if review_due_on
-                else (None, None)
-            )
+    # One short transaction per reminder: the audit trail's head is locked only for a moment, and
+    # a crash part-way loses nothing, since what was not committed is found by the next sweep.
+    for restriction_id, seen_on, seen_stage, review_due_on in due:
+        stage, upcoming = (
+            due_now(review_due_on, today, Stage(seen_stage) if seen_stage else None, services.holidays)
+            if review_due_on
+            else (None, None)
+        )
+        async with services.sessions() as session:
             claimed = await session.execute(
                 update(Restriction)
                 .where(
@@ -163,7 +163,7 @@ async def sweep_reviews(services: Services) -> int:
                 assert restriction is not None
                 await _remind(session, services, restriction, stage)
                 queued += 1
-        await session.commit()
+            await session.commit()
     if queued:
         services.outbox_written()
     return queued
@@ -213,7 +213,10 @@ async def _remind(session: AsyncSession, services: Services, r: Restriction, sta
 
 
 async def sweep_expiry(services: Services) -> int:
-    """A restriction with an end date ends by itself, and the decider is told."""
+    """A restriction with an end date ends by itself, and the decider is told (in working hours;
+    `check` already treats it as ended from its end date)."""
+    if not services.working_hours():
+        return 0
     today = services.today()
     now = services.clock()
     ended = 0
@@ -369,9 +372,8 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
                 view,
                 notice=f"This restriction is {r.status}: there is nothing to review. Nothing was changed.",
             )
-        try:
-            outcome = ReviewOutcome(data.get("outcome"))
-        except ValueError:
+        outcome = next((o for o in cards.OUTCOME_TITLES if o.value == data.get("outcome")), None)
+        if outcome is None:
             return cards.review_card(view, notice="That is not a review outcome.")
         values = {k: v for k, v in data.items() if isinstance(v, str)}
         next_default = services.reviews.default_review(services.today()).isoformat()
@@ -573,16 +575,22 @@ async def _reinstate(
     if errors or draft is None:
         return cards.reinstate_form(view, values, errors, defaults)
     now = services.clock()
-    restored = decisions.add_restriction(
-        session,
-        draft.restrictions[0],
-        decision_id=r.decision_id,
-        customer_id=r.customer_id,
-        service_area_id=r.service_area_id,
-        reviewer_id=actor.person_id,
-        holidays=services.holidays,
-        replaces_id=r.id,
-    )
+    try:
+        async with session.begin_nested():
+            restored = decisions.add_restriction(
+                session,
+                draft.restrictions[0],
+                decision_id=r.decision_id,
+                customer_id=r.customer_id,
+                service_area_id=r.service_area_id,
+                reviewer_id=actor.person_id,
+                holidays=services.holidays,
+                replaces_id=r.id,
+            )
+            await session.flush()
+    except IntegrityError:
+        # Reinstated a moment ago by someone else (or a second press): once is enough.
+        return cards.review_card(view, notice="This restriction was already reinstated. Nothing was changed.")
     # The reasons are kept as a review of the lifted restriction: the letter explains them.
     review = Review(
         restriction_id=r.id,

@@ -169,6 +169,9 @@ def decision_values(letter: DecisionLetter, settings: LetterSettings) -> dict[st
         appeal = "There is nothing to appeal. If you have any questions about this letter, please contact us."
     if letter.spso_next:
         appeal = settings.spso
+    elif letter.letter_kind is LetterKind.APPEAL_OUTCOME:
+        # However it was decided, the customer who remains dissatisfied may go to the ombudsman.
+        appeal = f"{appeal} {settings.spso}"
     shared = (
         "Staff across the council who may deal with you are told how to handle your contact."
         if letter.council_wide

@@ -25,10 +25,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Errors must not carry names, descriptions or emails into the logs.
+        kwargs.setdefault("hide_parameters", True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("hide_parameters", True)
     return create_async_engine(url, **kwargs)
 
 

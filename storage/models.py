@@ -207,7 +207,7 @@ class Restriction(Base):
     ended_at: Mapped[datetime | None]
     ended_reason: Mapped[str | None] = mapped_column(Text)
     # A variation or reinstatement points at the restriction it replaces.
-    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("restrictions.id"))
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("restrictions.id"), unique=True)
     # When the review sweep should next look at it, and the last reminder stage sent.
     next_reminder_on: Mapped[date | None] = mapped_column(Date)
     reminder_stage: Mapped[str | None] = mapped_column(String(20))
@@ -244,6 +244,8 @@ class Appeal(Base):
     logged_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     logged_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(20))  # open, decided
+    # Set while the appeal is open, cleared by its outcome: one open appeal per decision appealed.
+    open_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     outcome: Mapped[str | None] = mapped_column(String(20))
     outcome_reasons: Mapped[str | None] = mapped_column(Text)
     outcome_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.decisions import RestrictionStatus
@@ -38,7 +38,15 @@ class Due:
     due_since: date
 
 
-async def due(session: AsyncSession, rules: RetentionRules, today: date, zone: ZoneInfo) -> list[Due]:
+async def due(
+    session: AsyncSession,
+    rules: RetentionRules,
+    today: date,
+    zone: ZoneInfo,
+    *,
+    customer_id: int | None = None,
+) -> list[Due]:
+    """Customers whose retention period has passed; with `customer_id`, only that one."""
     incidents = (
         await session.execute(
             select(
@@ -51,6 +59,7 @@ async def due(session: AsyncSession, rules: RetentionRules, today: date, zone: Z
             )
             .join(Customer, Customer.id == Incident.customer_id)
             .where(Customer.anonymised_at.is_(None))
+            .where(Incident.customer_id == customer_id if customer_id is not None else true())
         )
     ).all()
     restrictions = (

@@ -439,7 +439,10 @@ async def test_check_tells_front_line_staff_only_what_to_do(council):
     assert "has active restrictions: deal with them as normal" in texts(nobody.card)
 
     checks = await council.rows(AuditEvent, AuditEvent.action == "customer.checked")
-    assert len(checks) == 2 and checks[0].detail["shown"] == [1]
+    assert [(c.record_id, c.detail) for c in checks] == [
+        ("1", {"instructions_shown": True}),
+        (None, {"matched": 0}),
+    ]
 
     (for_manager,) = await council.say(HAL, "check TD6 0SA")
     record = await press_execute(council, HAL, for_manager.card, "Open full record: Pat Jones · TD6 0SA")

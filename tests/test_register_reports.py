@@ -28,7 +28,8 @@ from tests.test_decide import ROLES
 
 async def _known_register(harness) -> None:
     """2026: 9 incidents: 7 of category two by phone (Jan to Jul), 2 of category one in person
-    (March); 3 decisions; 2 restrictions; 1 review on time; 1 letter sent in 3 working days;
+    (March); 3 decisions; 3 restrictions (one overdue for review); 1 review on time; 1 letter
+    sent in 3 working days;
     1 appeal to the review group, upheld."""
     await harness.import_roles(ROLES)
     when = lambda month, day=10: datetime(2026, month, day, 11, tzinfo=UTC)  # noqa: E731
@@ -76,7 +77,11 @@ async def _known_register(harness) -> None:
             session.add(decision)
             made.append(decision)
         await session.flush()
-        for type_, status in (("contact_channels", "active"), ("premises_ban", "lifted")):
+        for type_, status, review in (
+            ("contact_channels", "active", date(2026, 9, 12)),
+            ("premises_ban", "lifted", date(2026, 9, 12)),
+            ("single_point_of_contact", "active", date(2026, 11, 1)),  # never reviewed: overdue
+        ):
             session.add(
                 Restriction(
                     decision_id=made[2].id,
@@ -87,7 +92,7 @@ async def _known_register(harness) -> None:
                     scope="service",
                     frontline_instructions="i",
                     starts_on=date(2026, 3, 12),
-                    review_due_on=date(2026, 9, 12),
+                    review_due_on=review,
                     reviewer_id=person.id,
                     status=status,
                     ended_at=when(6) if status == "lifted" else None,
@@ -150,7 +155,7 @@ async def test_the_years_figures_are_the_registers(harness):
     assert rows("restrictions_active")["Restricting contact to named channels"] == 1
     assert rows("restrictions_active")["Ban from council premises"] == 0
     assert rows("without_warning") == {"Without prior warning": 1}
-    assert rows("time_to_decision") == {"Median": "1.0 days", "90th percentile": "1.0 days", "Decisions": "3"}
+    assert rows("time_to_decision") == {"Median": "1.0 days", "90th percentile": "1.0 days", "Decisions": 3}
     assert rows("reviews") == {"Done on time": 1, "Done late": 0, "Overdue at year end": 1}
     assert rows("letters")["Sent within 5 working days"] == 1
     assert rows("appeals") == {"the Complaints Review Group: upheld": 1}
