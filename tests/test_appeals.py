@@ -10,7 +10,7 @@ from bot.app import SERVICES
 from dialogs import appeals
 from storage.models import Appeal, AuditEvent, OutboxMessage, Restriction
 from tests.support import teams
-from tests.support.dialog import press_execute, texts, universal
+from tests.support.dialog import inputs, press_execute, texts, universal
 from tests.support.harness import BotHarness
 from tests.support.reporting import report
 from tests.support.teams import AMY, CATH, CERI, CHIEF, KIM, SAM, Person
@@ -154,6 +154,7 @@ async def test_the_panel_records_the_outcome_and_the_register_and_letter_follow(
     assert "Your appeal was upheld: the restrictions are lifted." in words
     assert "Calls were about an unanswered complaint." in words
     assert "the Chief Executive" in words  # a decision of the review group goes to the Chief Executive
+    assert "Scottish Public Services Ombudsman (SPSO)" in words  # and, beyond, the ombudsman
     assert "Complaints Review Group" in words
 
 
@@ -195,7 +196,7 @@ async def test_an_immediate_action_goes_to_the_complaints_procedure(council):
     assert "Against an employee's immediate action (ending the contact)" in texts(posted.card)
     assert [s for s in council.connector.sent if s.method == "THREAD"] == []
     refused = await press_execute(council, SAM, posted.card, "Upheld (the decision stands)")
-    assert "You do not have access" in texts(refused) or "cannot record" in texts(refused)
+    assert "Only the body hearing the appeal and the register keepers do." in texts(refused)
     form = await press_execute(council, CATH, posted.card, "Upheld (the decision stands)")
     done = await press_execute(
         council, CATH, form, "Record outcome", reasons="Ending the call was reasonable."
@@ -324,3 +325,46 @@ async def test_only_register_keepers_set_the_channel(council):
     assert "Only some roles may use" in council.connector.sent[-1].text
     (reply,) = await council.say(KIM, "set review group channel")
     assert "in the Complaints Review Group's channel itself" in reply.text
+
+
+async def test_two_people_logging_the_same_appeal_at_once_store_one(council):
+    import asyncio
+
+    reference = await _restricted(council)
+    (form_cath,) = await council.say(CATH, f"appeal {reference}")
+    (form_kim,) = await council.say(KIM, f"appeal {reference}")
+    answers = await asyncio.gather(
+        press_execute(council, CATH, form_cath.card, "Log appeal", against="decision", grounds=GROUNDS),
+        press_execute(council, KIM, form_kim.card, "Log appeal", against="decision", grounds=GROUNDS),
+    )
+    assert len(await council.rows(Appeal)) == 1
+    assert sum("Logged. The appeal goes to" in texts(a) for a in answers) == 1
+    assert sum("There is already an open appeal on this" in texts(a) for a in answers) == 1
+
+
+async def test_after_the_review_group_decides_the_managers_decision_is_not_heard_again(council):
+    reference = await _restricted(council)
+    await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
+    (first,) = await council.rows(Appeal)
+    form = await universal(council, CERI, "appeal.outcome_form", {"appeal": first.id, "outcome": "upheld"})
+    await press_execute(council, CERI, form, "Record outcome", reasons="Proportionate.")
+    (reply,) = await council.say(CATH, f"appeal {reference}")
+    offered = [c["value"] for c in inputs(reply.card)["against"]["choices"]]
+    assert "decision" not in offered and f"appeal:{first.id}" in offered
+    refused = await press_execute(
+        council, CATH, reply.card, "Log appeal", against="decision", grounds="Again."
+    )
+    assert "This decision's appeal has been decided: appeal against that outcome instead" in texts(refused)
+    assert len(await council.rows(Appeal)) == 1
+
+
+async def test_a_varied_outcome_must_set_out_every_appealed_restriction(council):
+    reference = await _restricted(council)
+    await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
+    (appeal,) = await council.rows(Appeal)
+    form = await universal(council, CERI, "appeal.outcome_form", {"appeal": appeal.id, "outcome": "varied"})
+    refused = await press_execute(council, CERI, form, "Record outcome", reasons="x", restriction_1_type="")
+    assert "Choose a restriction from the policy's list" in texts(refused)
+    forged = await universal(council, CERI, "appeal.outcome", {"appeal": appeal.id, "outcome": ["varied"]})
+    assert "That is not an appeal outcome." in texts(forged)
+    assert (await council.rows(Appeal))[0].status == "open"

@@ -270,8 +270,18 @@ async def test_only_managers_of_the_service_or_keepers_may_decide_whatever_the_c
         assert "You do not have access to incident" in texts(answer)
     answer = await universal(council, SAM, "incident.refresh", {"incident": incident.id})
     assert "You do not have access" in texts(answer)
+    # A manager who may decide, with ids no card would send: refused, never an error.
+    for bad in ("1; DROP TABLE incidents", "²", "3000000000", ["1"], {"id": 1}, None, True):
+        answer = await universal(
+            council, AMY, "decision.submit", {"incident": bad, "kind": "no_further_action", "reasons": "x"}
+        )
+        assert "You do not have access" in texts(answer), bad
     answer = await universal(
-        council, SAM, "decision.submit", {"incident": "1; DROP TABLE incidents", "kind": "x"}
+        council, AMY, "decision.submit", {"incident": incident.id, "kind": ["active_management"]}
+    )
+    assert "That is not one of the policy's decisions." in texts(answer)
+    answer = await universal(
+        council, AMY, "letter.sent", {"letter": 1, "method": ["post"], "sent_on": "2026-11-23"}
     )
     assert "You do not have access" in texts(answer)
     assert await council.rows(Decision) == []

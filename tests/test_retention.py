@@ -25,7 +25,7 @@ async def _register(council) -> None:
         customer={"new_name": "Thea Threat", "new_phone": "01835 000000"},
         category="one",
         behaviour={"behaviours": "violent_aggressive_threatening"},
-        **{},
+        action={"police_called": "true", "police_reference": "PS-1"},
     )
     await report(council, SAM, customer={"new_name": "Rita Restricted", "new_address": "2 Low Road"})
     await council.deliver()
@@ -73,6 +73,8 @@ async def test_retention_anonymises_what_is_due_and_keeps_the_counts(harness, tm
     events = await harness.rows(AuditEvent, AuditEvent.action == "retention.anonymised")
     assert [e.record_id for e in events] == ["1"]
 
+    harness.clock.now = datetime(2029, 11, 24, 3, tzinfo=UTC)  # three years on: the police were called
+    assert [d.customer_id for d in await retention.due(services)] == []  # so five years apply
     harness.clock.now = datetime(2031, 11, 24, 3, tzinfo=UTC)  # five years on: the threat too
     assert await retention.run(services) == 1
     (rita,) = await harness.rows(Customer, Customer.id == 3)

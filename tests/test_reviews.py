@@ -325,6 +325,9 @@ async def test_a_lifted_restriction_can_be_reinstated_from_the_record_with_a_let
     assert status == 200
     assert "Restrictions reinstated" in words and "Abusive emails resumed on 20 December." in words
     assert letter.restriction_id == new.id
+    again = await press_execute(council, HAL, form, "Reinstate", reasons="Pressed twice.")
+    assert "already reinstated. Nothing was changed." in texts(again)
+    assert len(await council.rows(Restriction)) == 2
 
 
 async def test_staff_cannot_review_or_reinstate_whatever_the_card_says(council):
@@ -337,6 +340,13 @@ async def test_staff_cannot_review_or_reinstate_whatever_the_card_says(council):
         for outsider in (SAM, WES):
             answer = await universal(council, outsider, verb, data)
             assert "You do not have access" in texts(answer)
+    for forged in ("1 or 1=1", ["1"], None, "99"):  # as a manager who may review
+        answer = await universal(council, AMY, "review.submit", {"restriction": forged, "outcome": "lift"})
+        assert "You do not have access" in texts(answer)
+    answer = await universal(
+        council, AMY, "review.form", {"restriction": 1, "outcome": "reinstate", "due": "2026-12-24"}
+    )
+    assert "That is not a review outcome." in texts(answer)
     (row,) = await council.rows(Restriction)
     assert row.status == "active"
 

@@ -42,6 +42,7 @@ async def report(
     reporter: Person,
     customer: dict | None = None,
     behaviour: dict | None = None,
+    action: dict | None = None,
     **what: str,
 ) -> str:
     """Report an incident as `reporter`; returns its reference."""
@@ -56,6 +57,7 @@ async def report(
         },
         what={**WHAT, **what},
         behaviour={**BEHAVIOUR, **(behaviour or {})},
+        action={**ACTION, **(action or {})},
     )
     await dialog.press("Send")
     message = dialog.closing_message or ""
