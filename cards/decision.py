@@ -97,6 +97,8 @@ class IncidentView:
     restorative_recorded: bool = False
     restorative_required: bool = True
     refresh_user_ids: Sequence[str] = field(default_factory=tuple)
+    # Who may be named to review restrictions: the service's managers and the register keepers.
+    reviewers: Sequence[tuple[str, str]] = field(default_factory=tuple)
 
 
 def _refresh(view: IncidentView) -> Element | None:
@@ -423,6 +425,15 @@ def _active_management_fields(
     view: IncidentView, values: Mapping[str, str], errors: Mapping[str, str]
 ) -> list[Element]:
     fields: list[Element] = [
+        *_with_error(
+            choice_set(
+                "reviewer",
+                "Who reviews these restrictions (the deciding manager unless another is named)",
+                [("", "I will"), *view.reviewers],
+                value=values.get("reviewer") or None,
+            ),
+            errors,
+        ),
         text("Active management should be the minimum needed to solve the problem.", subtle=True),
         *_with_error(
             choice_set(

@@ -219,6 +219,11 @@ async def view_of(
         restorative_recorded=restorative_recorded,
         restorative_required=restorative_required(Category(incident.category)),
         refresh_user_ids=refresh_ids[:60],  # Teams refreshes for at most 60 listed users
+        reviewers=[
+            (str(p.id), p.display_name or p.email or f"person {p.id}")
+            for p in await _recipients(session, incident)
+            if p.id != actor.person_id
+        ],
     )
 
 
@@ -364,6 +369,15 @@ async def _submit(
             today=today,
             reviews=services.reviews,
         )
+    # A named reviewer must be one the register allows (the card's list can be forged).
+    reviewer = actor.person_id
+    if kind is DecisionKind.ACTIVE_MANAGEMENT and data.get("reviewer"):
+        named = record_id(data.get("reviewer"))
+        allowed = {int(v) for v, _ in view.reviewers}
+        if named is None or named not in allowed:
+            errors = {**errors, "reviewer": "Choose the reviewer from the list"}
+        else:
+            reviewer = named
     if errors or draft is None:
         return cards.decision_form(
             view, kind, values, errors, slots=slots, restriction_defaults=_defaults(services)
@@ -379,6 +393,7 @@ async def _submit(
         session,
         incident,
         draft,
+        reviewer_id=reviewer,
         decided_by=actor.person_id,
         body=DecidingBody.MANAGER,
         now=now,

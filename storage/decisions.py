@@ -54,6 +54,7 @@ async def record(
     body: DecidingBody,
     now: datetime,
     holidays: Collection[date] = (),
+    reviewer_id: int | None = None,
 ) -> Decision:
     decision = Decision(
         incident_id=incident.id,
@@ -91,7 +92,7 @@ async def record(
             decision_id=decision.id,
             customer_id=incident.customer_id,
             service_area_id=incident.service_area_id,
-            reviewer_id=decided_by,
+            reviewer_id=reviewer_id or decided_by,
             holidays=holidays,
         )
     await session.flush()

@@ -19,7 +19,8 @@ from storage.models import (
     RestorativeStepTaken,
     Restriction,
 )
-from tests.support.dialog import execute_action, press_execute, texts, universal
+from storage.models import Person as PersonRow
+from tests.support.dialog import execute_action, inputs, press_execute, texts, universal
 from tests.support.reporting import report
 from tests.support.teams import AMY, KIM, SAM, Person
 
@@ -475,3 +476,16 @@ async def test_opening_the_card_is_an_audited_read(council):
     assert "Incident INC-2026-00001" in texts(card)
     viewed = await council.rows(AuditEvent, AuditEvent.action == "incident.viewed")
     assert [(e.record_id, e.actor_id is not None) for e in viewed] == [(str(incident.id), True)]
+
+
+async def test_another_manager_may_be_named_to_review_but_not_just_anyone(council):
+    _, card = await _reported(council)
+    form = await press_execute(council, AMY, card, "Active management")
+    reviewers = {c["title"]: c["value"] for c in inputs(form)["reviewer"]["choices"]}
+    assert set(reviewers) == {"I will", "Hal Manager", "Kim Keeper"}
+    (sam,) = await council.rows(PersonRow, PersonRow.email == SAM.email)
+    refused = await press_execute(council, AMY, form, "Record decision", **ACTIVE, reviewer=str(sam.id))
+    assert "Choose the reviewer from the list" in texts(refused)
+    await press_execute(council, AMY, form, "Record decision", **ACTIVE, reviewer=reviewers["Hal Manager"])
+    (restriction,) = await council.rows(Restriction)
+    assert str(restriction.reviewer_id) == reviewers["Hal Manager"]

@@ -25,6 +25,8 @@ async def test_the_export_holds_every_table_for_that_customer_and_none_of_anothe
     form = await press_execute(harness, AMY, notice.card, "Active management")
     await press_execute(harness, AMY, form, "Record decision", **ACTIVE)
     await harness.say(SAM, "add to INC-2026-00001 He rang again.")
+    (appeal_form,) = await harness.say(KIM, "appeal INC-2026-00001")
+    await press_execute(harness, KIM, appeal_form.card, "Log appeal", against="decision", grounds="Unfair.")
 
     result = run(
         "export",
@@ -45,6 +47,8 @@ async def test_the_export_holds_every_table_for_that_customer_and_none_of_anothe
     assert [d["kind"] for d in record["decisions"]] == ["active_management"]
     assert [r["type"] for r in record["restrictions"]] == ["contact_channels"]
     assert [letter["kind"] for letter in record["letters"]] == ["decision"]
+    assert [a["grounds"] for a in record["appeals"]] == ["Unfair."]
+    assert len(record["appealed_restrictions"]) == 1
     actions = {e["action"] for e in record["audit_events"]}
     assert {"incident.reported", "decision.recorded", "restriction.applied", "customer.added"} <= actions
     dump = json.dumps(record)
