@@ -147,7 +147,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         RetentionRules.parse(retention)
     except ValueError as error:
         raise ConfigError(
-            f"RETENTION_YEARS must be like harassment=3,police_called=5, not {error.args[0]!r}"
+            f"RETENTION_YEARS must be like harassment=3,weapon_or_animal=10, not {error.args[0]!r}"
         ) from None
     review_default = _int(env, "REVIEW_DEFAULT_MONTHS", 6, 1, 24)
     review_max = _int(env, "REVIEW_MAX_MONTHS", 12, 1, 24)

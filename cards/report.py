@@ -25,6 +25,15 @@ from policy.categories import CATEGORIES, ZERO_TOLERANCE_STATEMENT, Category
 from policy.channels import CHANNEL_LABELS
 from policy.incidents import AFFECTED_LABELS, DESCRIPTION_MAX, IMMEDIATE_ACTION_RIGHT
 
+TOGGLES = (
+    "ended_contact",
+    "left_premises",
+    "police_called",
+    "physical_violence",
+    "weapon_or_animal",
+    "wants_support",
+)
+
 DIALOG_TITLE = "Report an incident"
 OPEN_ACTION = "report.open"
 STEP_ACTION = "report.step"
@@ -338,6 +347,16 @@ def action_step(token: str, values: Mapping[str, str], errors: Mapping[str, str]
             value=values.get("left_premises") == "true",
         ),
         toggle("police_called", "The police were called", value=values.get("police_called") == "true"),
+        toggle(
+            "physical_violence",
+            "There was physical violence (an assault)",
+            value=values.get("physical_violence") == "true",
+        ),
+        toggle(
+            "weapon_or_animal",
+            "A weapon or a dangerous animal was involved",
+            value=values.get("weapon_or_animal") == "true",
+        ),
         *_field(
             text_input(
                 "police_reference",
@@ -353,7 +372,7 @@ def action_step(token: str, values: Mapping[str, str], errors: Mapping[str, str]
             value=values.get("wants_support") == "true",
         ),
     ]
-    for name in ("ended_contact", "left_premises", "police_called", "wants_support"):
+    for name in TOGGLES:
         if errors.get(name):
             body.append(field_error(errors[name]))
     return _frame(
@@ -387,6 +406,7 @@ class Summary:
     urgent: bool
     # Contact details, known support needs and any advocate: what a manager must weigh.
     customer_details: Sequence[tuple[str, str | None]] = ()
+    aggravating: Sequence[str] = ()  # physical violence, a weapon or dangerous animal
 
 
 def summary_body(summary: Summary) -> list[Element | None]:
@@ -401,6 +421,7 @@ def summary_body(summary: Summary) -> list[Element | None]:
                 ("Category", summary.category),
                 ("Others affected", ", ".join(summary.others_affected) or "None recorded"),
                 ("Immediate action", ", ".join(summary.immediate_action) or "None"),
+                ("Violence or weapons", ", ".join(summary.aggravating) or None),
             ]
         ),
         text("Behaviours seen", weight="Bolder"),

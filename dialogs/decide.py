@@ -104,6 +104,14 @@ async def summary_of(session: AsyncSession, services: Services, incident: Incide
         immediate_action=immediate,
         wants_support=incident.reporter_wants_support,
         urgent=is_urgent(Category(incident.category)),
+        aggravating=[
+            label
+            for on, label in (
+                (incident.physical_violence, "Physical violence"),
+                (incident.weapon_or_animal, "A weapon or dangerous animal"),
+            )
+            if on
+        ],
     )
 
 

@@ -285,6 +285,14 @@ async def _summary(
         immediate_action=immediate,
         wants_support=form.flag(values.get("wants_support")),
         urgent=is_urgent(category),
+        aggravating=[
+            label
+            for key, label in (
+                ("physical_violence", "Physical violence"),
+                ("weapon_or_animal", "A weapon or dangerous animal"),
+            )
+            if form.flag(values.get(key))
+        ],
     )
 
 
@@ -388,6 +396,8 @@ async def _record(
         if form.flag(values.get("police_called"))
         else None,
         reporter_wants_support=form.flag(values.get("wants_support")),
+        physical_violence=form.flag(values.get("physical_violence")),
+        weapon_or_animal=form.flag(values.get("weapon_or_animal")),
     )
     year = now.astimezone(services.zone).year
     incident = await incidents.record(session, report, now=now, year=year, submission_key=draft.token)

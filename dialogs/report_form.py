@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cards.report import TOGGLES
 from policy.categories import CATEGORIES, Category
 from policy.channels import ContactChannel
 from policy.incidents import DESCRIPTION_MAX, AffectedParty
@@ -52,6 +53,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "ended_contact",
         "left_premises",
         "police_called",
+        "physical_violence",
+        "weapon_or_animal",
         "police_reference",
         "wants_support",
     ),
@@ -191,7 +194,7 @@ def check_behaviour(values: Mapping[str, str]) -> Errors:
 
 def check_action(values: Mapping[str, str]) -> Errors:
     errors = _lengths(values, FIELDS["action"])
-    for name in ("ended_contact", "left_premises", "police_called", "wants_support"):
+    for name in TOGGLES:
         if values.get(name, "false") not in ("true", "false"):
             errors[name] = "Tick or untick this"
     if flag(values.get("police_called")) and not values.get("police_reference"):

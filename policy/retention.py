@@ -2,7 +2,7 @@
 
 Counted from the end of the last restriction that followed an incident, or from the incident if
 nothing followed. The defaults follow one published council scheme: verbal abuse 2 years,
-threats 3, physical violence 5 (here: category one with the police called).
+threats 3, physical violence 5, weapons or dangerous animals 10.
 """
 
 from collections.abc import Iterable, Mapping
@@ -16,8 +16,10 @@ DEFAULT_YEARS: dict[str, int] = {
     "abusive_language": 2,
     "harassment": 3,
     "violent_aggressive_threatening": 3,  # threats
-    "police_called": 5,  # category one where the police were called: violence
+    "physical_violence": 5,
+    "weapon_or_animal": 10,
 }
+FLAGS = ("physical_violence", "weapon_or_animal")  # recorded on the incident, whatever its category
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class RetentionRules:
 
     @classmethod
     def parse(cls, text: str) -> "RetentionRules":
-        """`harassment=3,police_called=5`: changes to the defaults. ValueError when malformed."""
+        """`harassment=3,weapon_or_animal=12`: changes to the defaults. ValueError when malformed."""
         years = dict(DEFAULT_YEARS)
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, _, value = part.partition("=")
@@ -35,15 +37,14 @@ class RetentionRules:
             years[key.strip()] = int(value)
         return cls(years)
 
-    def years_for(self, category: str, behaviours: Iterable[str], police_called: bool) -> int:
+    def years_for(self, category: str, behaviours: Iterable[str], flags: Iterable[str] = ()) -> int:
         candidates = [self.years["default"]]
         if category == "one":
             candidates += [self.years[b] for b in behaviours if b in self.years]
-            if police_called:
-                candidates.append(self.years["police_called"])
+        candidates += [self.years[f] for f in flags if f in FLAGS]
         return max(candidates)
 
     def due_on(
-        self, counted_from: date, category: str, behaviours: Iterable[str], police_called: bool
+        self, counted_from: date, category: str, behaviours: Iterable[str], flags: Iterable[str] = ()
     ) -> date:
-        return add_months(counted_from, 12 * self.years_for(category, behaviours, police_called))
+        return add_months(counted_from, 12 * self.years_for(category, behaviours, flags))

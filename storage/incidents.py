@@ -49,6 +49,8 @@ class Report:
     police_called: bool
     police_reference: str | None
     reporter_wants_support: bool
+    physical_violence: bool = False
+    weapon_or_animal: bool = False
 
 
 async def record(
@@ -77,6 +79,8 @@ async def record(
         police_called=report.police_called,
         police_reference=report.police_reference,
         reporter_wants_support=report.reporter_wants_support,
+        physical_violence=report.physical_violence,
+        weapon_or_animal=report.weapon_or_animal,
         urgent=is_urgent(report.category),
         status=IncidentStatus.REPORTED.value,
     )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -124,6 +125,9 @@ class Incident(Base):
     left_premises: Mapped[bool] = mapped_column(Boolean, default=False)
     police_called: Mapped[bool] = mapped_column(Boolean, default=False)
     police_reference: Mapped[str | None] = mapped_column(String(64))
+    # What happened, as retention periods distinguish it: violence, weapons, dangerous animals.
+    physical_violence: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    weapon_or_animal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reporter_wants_support: Mapped[bool] = mapped_column(Boolean, default=False)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20))

@@ -54,7 +54,8 @@ async def due(
                 Incident.customer_id,
                 Incident.category,
                 Incident.behaviours,
-                Incident.police_called,
+                Incident.physical_violence,
+                Incident.weapon_or_animal,
                 Incident.occurred_at,
             )
             .join(Customer, Customer.id == Incident.customer_id)
@@ -94,7 +95,19 @@ async def due(
     for i in incidents:
         counted_from = ended.get(i.id, i.occurred_at.astimezone(zone).date())
         by_customer[i.customer_id].append(
-            rules.due_on(counted_from, i.category, i.behaviours, i.police_called)
+            rules.due_on(
+                counted_from,
+                i.category,
+                i.behaviours,
+                [
+                    f
+                    for f, on in (
+                        ("physical_violence", i.physical_violence),
+                        ("weapon_or_animal", i.weapon_or_animal),
+                    )
+                    if on
+                ],
+            )
         )
     return sorted(
         (

@@ -64,12 +64,14 @@ def test_retention_periods_by_what_happened():
     from policy.retention import RetentionRules
 
     rules = RetentionRules()
-    assert rules.years_for("two", ["demanding_responses"], False) == 2
-    assert rules.years_for("one", ["abusive_language"], False) == 2
-    assert rules.years_for("one", ["abusive_language", "violent_aggressive_threatening"], False) == 3
-    assert rules.years_for("one", ["violent_aggressive_threatening"], True) == 5
-    assert rules.due_on(date(2024, 2, 29), "two", [], False) == date(2026, 2, 28)
-    changed = RetentionRules.parse("harassment=4, police_called=6")
-    assert changed.years_for("one", ["harassment"], False) == 4
+    assert rules.years_for("two", ["demanding_responses"]) == 2
+    assert rules.years_for("one", ["abusive_language"]) == 2
+    assert rules.years_for("one", ["abusive_language", "violent_aggressive_threatening"]) == 3
+    assert rules.years_for("one", ["violent_aggressive_threatening"], ["physical_violence"]) == 5
+    assert rules.years_for("two", ["demanding_responses"], ["weapon_or_animal"]) == 10
+    assert rules.due_on(date(2024, 2, 29), "two", []) == date(2026, 2, 28)
+    changed = RetentionRules.parse("harassment=4, weapon_or_animal=12")
+    assert changed.years_for("one", ["harassment"]) == 4
+    assert changed.years_for("one", [], ["weapon_or_animal"]) == 12
     with pytest.raises(ValueError):
         RetentionRules.parse("weapons=ten")

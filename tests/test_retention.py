@@ -13,7 +13,7 @@ from tests.test_decide import ACTIVE, ROLES
 
 
 async def _register(council) -> None:
-    """Three customers: abuse reported (2 years), a threat with the police called (5 years),
+    """Three customers: abuse reported (2 years), a threat with physical violence (5 years),
     and one restricted with no end (held while the restriction is active)."""
     await council.import_roles(ROLES)
     for person in (AMY, KIM, SAM):
@@ -25,7 +25,7 @@ async def _register(council) -> None:
         customer={"new_name": "Thea Threat", "new_phone": "01835 000000"},
         category="one",
         behaviour={"behaviours": "violent_aggressive_threatening"},
-        action={"police_called": "true", "police_reference": "PS-1"},
+        action={"police_called": "true", "police_reference": "PS-1", "physical_violence": "true"},
     )
     await report(council, SAM, customer={"new_name": "Rita Restricted", "new_address": "2 Low Road"})
     await council.deliver()
@@ -73,7 +73,7 @@ async def test_retention_anonymises_what_is_due_and_keeps_the_counts(harness, tm
     events = await harness.rows(AuditEvent, AuditEvent.action == "retention.anonymised")
     assert [e.record_id for e in events] == ["1"]
 
-    harness.clock.now = datetime(2029, 11, 24, 3, tzinfo=UTC)  # three years on: the police were called
+    harness.clock.now = datetime(2029, 11, 24, 3, tzinfo=UTC)  # three years on: but it was violent
     assert [d.customer_id for d in await retention.due(services)] == []  # so five years apply
     harness.clock.now = datetime(2031, 11, 24, 3, tzinfo=UTC)  # five years on: the threat too
     assert await retention.run(services) == 1
@@ -98,3 +98,22 @@ async def test_a_restriction_that_ended_counts_from_its_end(harness):
     await retention.run(services)
     (decision,) = await harness.rows(Decision)
     assert decision.reasons.startswith("[removed") and decision.kind == "active_management"
+
+
+async def test_a_weapon_or_dangerous_animal_keeps_the_record_ten_years(harness):
+    await harness.import_roles(ROLES)
+    for person in (AMY, SAM):
+        await harness.say(person, "hi")
+    await report(harness, SAM, customer={"new_name": "Dog Owner"}, action={"weapon_or_animal": "true"})
+    (incident,) = await harness.rows(Incident)
+    assert incident.weapon_or_animal and not incident.physical_violence
+    await harness.deliver()
+    (notice,) = [
+        s for s in harness.connector.to(AMY.chat_id) if "Incident INC-" in s.activity.get("summary", "")
+    ]
+    assert "A weapon or dangerous animal" in texts(notice.card)
+    services = harness.app[SERVICES]
+    harness.clock.now = datetime(2036, 11, 22, 3, tzinfo=UTC)
+    assert await retention.due(services) == []
+    harness.clock.now = datetime(2036, 11, 24, 3, tzinfo=UTC)
+    assert [d.customer_id for d in await retention.due(services)] == [1]
