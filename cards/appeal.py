@@ -27,7 +27,17 @@ REFRESH = "appeal.refresh"
 OUTCOME_FORM = "appeal.outcome_form"
 OUTCOME = "appeal.outcome"
 LETTER_LINK = "appeal.letter_link"
+LETTER_SENT_FORM = "appeal.letter_sent_form"
 LETTER_SENT = "appeal.letter_sent"
+LETTER_NOT_APPROPRIATE_FORM = "appeal.letter_not_appropriate_form"
+LETTER_NOT_APPROPRIATE = "appeal.letter_not_appropriate"
+LETTER_VERBS = (
+    LETTER_LINK,
+    LETTER_SENT_FORM,
+    LETTER_SENT,
+    LETTER_NOT_APPROPRIATE_FORM,
+    LETTER_NOT_APPROPRIATE,
+)
 
 CONSIDERS = "Appeals consider only the arguments about the restrictions."
 OUTCOME_TITLES = {"upheld": "Upheld", "varied": "Varied", "overturned": "Overturned"}
@@ -147,7 +157,12 @@ def appeal_card(view: AppealView, *, notice: str | None = None) -> Card:
                 execute("Large print", LETTER_LINK, {"appeal": view.appeal_id, "large": True}),
             ]
             if view.letter_pending:
-                actions.append(execute("Record letter sent today", LETTER_SENT, {"appeal": view.appeal_id}))
+                actions += [
+                    execute("Record letter sent", LETTER_SENT_FORM, {"appeal": view.appeal_id}),
+                    execute(
+                        "Not appropriate to explain", LETTER_NOT_APPROPRIATE_FORM, {"appeal": view.appeal_id}
+                    ),
+                ]
     elif view.can_hear:
         actions = [
             execute(

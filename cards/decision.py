@@ -222,27 +222,29 @@ def with_download(base: Card, url: str, large: bool) -> Card:
     return base
 
 
-def letter_sent_form(view: IncidentView, letter_id: int, today: str, errors: Mapping[str, str]) -> Card:
+def letter_sent_card(
+    title: str,
+    today: str,
+    errors: Mapping[str, str],
+    record: Element,
+    cancel: Element,
+    refresh: Element | None = None,
+) -> Card:
     body: list[Element | None] = [
-        heading(f"Letter for {view.reference}: sent", size="Medium"),
+        heading(f"{title}: sent", size="Medium"),
         date_input("sent_on", "Date sent", value=today, max_value=today),
         *([field_error(errors["sent_on"])] if "sent_on" in errors else []),
         choice_set("method", "How it was sent", list(LETTER_METHODS.items()), value="post"),
         *([field_error(errors["method"])] if "method" in errors else []),
     ]
-    return card(
-        body,
-        [
-            execute("Record", LETTER_SENT, {"letter": letter_id}, style="positive"),
-            execute("Cancel", REFRESH, {"incident": view.incident_id}),
-        ],
-        refresh=_refresh(view),
-    )
+    return card(body, [record, cancel], refresh=refresh)
 
 
-def letter_not_appropriate_form(view: IncidentView, letter_id: int, errors: Mapping[str, str]) -> Card:
+def letter_not_appropriate_card(
+    title: str, errors: Mapping[str, str], record: Element, cancel: Element, refresh: Element | None = None
+) -> Card:
     body: list[Element | None] = [
-        heading(f"Letter for {view.reference}: not appropriate to explain", size="Medium"),
+        heading(f"{title}: not appropriate to explain", size="Medium"),
         text(
             "Where the decision cannot be explained to the customer, the policy asks for a separate "
             "documented record of why. It is kept in the register and the register keepers see it.",
@@ -251,13 +253,27 @@ def letter_not_appropriate_form(view: IncidentView, letter_id: int, errors: Mapp
         text_input("reason", "Why it is not appropriate to explain", multiline=True, max_length=2000),
         *([field_error(errors["reason"])] if "reason" in errors else []),
     ]
-    return card(
-        body,
-        [
-            execute("Record", LETTER_NOT_APPROPRIATE, {"letter": letter_id}, style="positive"),
-            execute("Cancel", REFRESH, {"incident": view.incident_id}),
-        ],
-        refresh=_refresh(view),
+    return card(body, [record, cancel], refresh=refresh)
+
+
+def letter_sent_form(view: IncidentView, letter_id: int, today: str, errors: Mapping[str, str]) -> Card:
+    return letter_sent_card(
+        f"Letter for {view.reference}",
+        today,
+        errors,
+        execute("Record", LETTER_SENT, {"letter": letter_id}, style="positive"),
+        execute("Cancel", REFRESH, {"incident": view.incident_id}),
+        _refresh(view),
+    )
+
+
+def letter_not_appropriate_form(view: IncidentView, letter_id: int, errors: Mapping[str, str]) -> Card:
+    return letter_not_appropriate_card(
+        f"Letter for {view.reference}",
+        errors,
+        execute("Record", LETTER_NOT_APPROPRIATE, {"letter": letter_id}, style="positive"),
+        execute("Cancel", REFRESH, {"incident": view.incident_id}),
+        _refresh(view),
     )
 
 

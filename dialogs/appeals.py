@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import appeal as cards
-from cards.decision import no_access_card, with_download
-from cards.elements import Card, card, heading, text
+from cards.decision import letter_not_appropriate_card, letter_sent_card, no_access_card, with_download
+from cards.elements import Card, card, execute, heading, text
 from cards.formatting import local_date, local_time
 from dialogs import decision_form, letter_links
 from dialogs.commands import command
@@ -629,7 +629,7 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
             )
             await session.commit()
             return cards.appeal_card(view)
-        if verb in (cards.LETTER_LINK, cards.LETTER_SENT):
+        if verb in cards.LETTER_VERBS:
             if not (hears or actor.roles.is_register_keeper):
                 return no_access_card(who=HEARERS_ONLY)
             return await _letter(session, services, actor, appeal, view, verb, data)
@@ -817,26 +817,35 @@ async def _letter(
     letter = await session.scalar(select(Letter).where(Letter.appeal_id == appeal.id))
     if letter is None:
         return cards.appeal_card(view, notice="There is no outcome letter yet.")
-    now = services.clock()
     if verb == cards.LETTER_LINK:
         large = data.get("large") is True
         url = await letter_links.issue_link(session, services, actor.person_id, letter.id, large=large)
         if url is None:
             return cards.appeal_card(view, notice=NO_LINKS)
         return with_download(cards.appeal_card(view), url, large)
-    if await decisions.record_letter_outcome(
-        session, letter.id, by=actor.person_id, now=now, sent_on=services.today(), method="post"
-    ):
-        await audit.record(
-            session,
-            now=now,
-            actor_id=actor.person_id,
-            action="letter.sent",
-            record_type="letter",
-            record_id=letter.id,
-            detail={"method": "post"},
+    if letter.sent_on is not None or letter.not_appropriate_reason is not None:
+        return cards.appeal_card(
+            view, notice="The letter's outcome is already recorded. Nothing was changed."
         )
-        await session.commit()
+    title = f"Outcome letter for {view.reference}"
+    record_sent = execute("Record", cards.LETTER_SENT, {"appeal": appeal.id}, style="positive")
+    record_why = execute("Record", cards.LETTER_NOT_APPROPRIATE, {"appeal": appeal.id}, style="positive")
+    cancel = execute("Cancel", cards.REFRESH, {"appeal": appeal.id})
+    today = services.today().isoformat()
+    if verb == cards.LETTER_SENT_FORM:
+        return letter_sent_card(title, today, {}, record_sent, cancel)
+    if verb == cards.LETTER_NOT_APPROPRIATE_FORM:
+        return letter_not_appropriate_card(title, {}, record_why, cancel)
+    sent = verb == cards.LETTER_SENT
+    errors = await letter_links.record_fate(session, services, actor.person_id, letter, data, sent=sent)
+    if errors:
+        return (
+            letter_sent_card(title, today, errors, record_sent, cancel)
+            if sent
+            else letter_not_appropriate_card(title, errors, record_why, cancel)
+        )
+    await session.commit()
+    await session.refresh(letter)
     return cards.appeal_card(await view_of(session, services, appeal, actor))
 
 

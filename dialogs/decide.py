@@ -6,7 +6,7 @@ card is trusted but the ids it names.
 """
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,8 +40,7 @@ from policy.decisions import (
 )
 from policy.incidents import AFFECTED_LABELS, AffectedParty
 from policy.roles import Role, may_decide
-from policy.working_days import add_working_days
-from storage import audit, customers, decisions, outbox, people
+from storage import audit, decisions, outbox, people
 from storage.models import Customer, Decision, Incident, Letter, Person, Restriction, ServiceArea
 
 NOTIFY_PURPOSE = "incident.reported"
@@ -523,52 +522,13 @@ async def _letter_action(
         return cards.letter_sent_form(view, letter.id, today.isoformat(), {})
     if verb == cards.LETTER_NOT_APPROPRIATE_FORM:
         return cards.letter_not_appropriate_form(view, letter.id, {})
-    if verb == cards.LETTER_SENT:
-        errors: dict[str, str] = {}
-        sent_on: date | None = None
-        try:
-            sent_on = date.fromisoformat(str(data.get("sent_on", "")))
-        except ValueError:
-            errors["sent_on"] = "Enter the date it was sent, like 2026-11-23"
-        if sent_on is not None and (
-            sent_on > today or sent_on < letter.produced_at.astimezone(services.zone).date()
-        ):
-            errors["sent_on"] = "The date must be between the decision and today"
-        method = data.get("method")
-        if not isinstance(method, str) or method not in LETTER_METHODS:
-            errors["method"] = "Choose how it was sent"
-        if errors:
-            return cards.letter_sent_form(view, letter.id, today.isoformat(), errors)
-        await decisions.record_letter_outcome(
-            session, letter.id, by=actor.person_id, now=now, sent_on=sent_on, method=str(method)
-        )
-        action, detail = (
-            "letter.sent",
-            {"sent_on": sent_on.isoformat() if sent_on else None, "method": method},
-        )
-    else:
-        reason = data.get("reason")
-        if not isinstance(reason, str) or not reason.strip():
-            return cards.letter_not_appropriate_form(
-                view, letter.id, {"reason": "Record why it is not appropriate to explain"}
-            )
-        await decisions.record_letter_outcome(
-            session,
-            letter.id,
-            by=actor.person_id,
-            now=now,
-            not_appropriate_reason=reason.strip()[:2000],
-        )
-        action, detail = "letter.not_appropriate", {}
-    await audit.record(
-        session,
-        now=now,
-        actor_id=actor.person_id,
-        action=action,
-        record_type="letter",
-        record_id=letter.id,
-        detail=detail,
+    errors = await letter_links.record_fate(
+        session, services, actor.person_id, letter, data, sent=verb == cards.LETTER_SENT
     )
+    if errors and verb == cards.LETTER_SENT:
+        return cards.letter_sent_form(view, letter.id, today.isoformat(), errors)
+    if errors:
+        return cards.letter_not_appropriate_form(view, letter.id, errors)
     await session.refresh(letter)
     await _update_sent_cards(session, services, incident, now, version=f"letter-{letter.id}")
     await session.flush()
@@ -576,11 +536,3 @@ async def _letter_action(
     await session.commit()
     services.outbox_written()
     return result
-
-
-def appeal_deadline(services: Services, letter_date: date) -> date:
-    return add_working_days(letter_date, services.letters.appeal_working_days, services.holidays)
-
-
-async def customer_of(session: AsyncSession, customer_id: int) -> Customer | None:
-    return await customers.get_identifiable(session, customer_id)

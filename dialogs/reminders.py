@@ -40,7 +40,14 @@ async def _reference(session: AsyncSession, letter: Letter) -> str:
 def _actions(letter: Letter) -> list:
     """The buttons that record the letter's fate, from the card of whoever owns it."""
     if letter.kind == LetterKind.APPEAL_OUTCOME.value:
-        return [execute("Record letter sent today", appeal_cards.LETTER_SENT, {"appeal": letter.appeal_id})]
+        return [
+            execute("Record letter sent", appeal_cards.LETTER_SENT_FORM, {"appeal": letter.appeal_id}),
+            execute(
+                "Not appropriate to explain",
+                appeal_cards.LETTER_NOT_APPROPRIATE_FORM,
+                {"appeal": letter.appeal_id},
+            ),
+        ]
     return [
         execute("Record letter sent", decision_cards.LETTER_SENT_FORM, {"letter": letter.id}),
         execute(

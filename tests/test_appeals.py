@@ -1,14 +1,14 @@
 """Appeals routed to the right body: the review group's channel, the Chief Executive, complaints."""
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from docx import Document
 
 from bot.app import SERVICES
 from dialogs import appeals
-from storage.models import Appeal, AuditEvent, OutboxMessage, Restriction
+from storage.models import Appeal, AuditEvent, Letter, OutboxMessage, Restriction
 from tests.support import teams
 from tests.support.dialog import inputs, press_execute, texts, universal
 from tests.support.harness import BotHarness
@@ -155,6 +155,16 @@ async def test_the_panel_records_the_outcome_and_the_register_and_letter_follow(
     assert "Calls were about an unanswered complaint." in words
     assert "the Chief Executive" in words  # a decision of the review group goes to the Chief Executive
     assert "Scottish Public Services Ombudsman (SPSO)" in words  # and, beyond, the ombudsman
+
+    form = await press_execute(council, CERI, done, "Record letter sent")
+    bad = await press_execute(council, CERI, form, "Record", sent_on="2030-01-01", method="post")
+    assert "The date must be between the decision and today" in texts(bad)
+    forged = await press_execute(council, AMY, form, "Record", sent_on="2026-11-23", method="email")
+    assert "Only the body hearing the appeal and the register keepers do." in texts(forged)  # Amy decided
+    recorded = await press_execute(council, CERI, form, "Record", sent_on="2026-11-23", method="email")
+    assert "Record letter sent" not in [a.get("title") for a in recorded.get("actions", [])]
+    (letter,) = await council.rows(Letter, Letter.kind == "appeal_outcome")
+    assert (letter.sent_on, letter.method) == (date(2026, 11, 23), "email")
     assert "Complaints Review Group" in words
 
 
