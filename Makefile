@@ -30,6 +30,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/sweep.py
+	$(VENV)/bin/python bench/dialog.py
 
 clean:
 	rm -rf $(VENV) node_modules
