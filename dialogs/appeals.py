@@ -732,15 +732,12 @@ async def _record_outcome(
             )
             changed.append(r.id)
             if draft is not None:
-                decisions.add_restriction(
+                decisions.replace_restriction(
                     session,
+                    r,
                     draft.restrictions[n - 1],
-                    decision_id=r.decision_id,
-                    customer_id=r.customer_id,
-                    service_area_id=r.service_area_id,
                     reviewer_id=r.reviewer_id or actor.person_id,
                     holidays=services.holidays,
-                    replaces_id=r.id,
                 )
     incident = await session.get(Incident, appeal.incident_id)
     assert incident is not None

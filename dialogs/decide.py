@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import decision as cards
-from cards.elements import Card
+from cards.elements import Card, bullets, card, heading, text
 from cards.formatting import local_date, local_time
 from cards.report import Summary
-from dialogs import decision_form, letter_links
+from dialogs import decision_form, letter_links, records
 from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, Services
@@ -40,7 +40,7 @@ from policy.decisions import (
 )
 from policy.incidents import AFFECTED_LABELS, AffectedParty
 from policy.roles import Role, may_decide
-from storage import audit, decisions, outbox, people
+from storage import audit, conversations, decisions, outbox, people
 from storage.models import Customer, Decision, Incident, Letter, Person, Restriction, ServiceArea
 
 NOTIFY_PURPOSE = "incident.reported"
@@ -209,7 +209,8 @@ async def view_of(
     area = await session.get(ServiceArea, incident.service_area_id)
     history, restorative_recorded = await _history(session, services, incident)
     decision = await decisions.first_for(session, incident.id)
-    refresh_ids = [p.teams_user_id for p in await _recipients(session, incident) if p.teams_user_id]
+    recipients = await _recipients(session, incident)
+    refresh_ids = [p.teams_user_id for p in recipients if p.teams_user_id]
     return cards.IncidentView(
         incident_id=incident.id,
         customer_id=incident.customer_id,
@@ -228,7 +229,7 @@ async def view_of(
         refresh_user_ids=refresh_ids[:60],  # Teams refreshes for at most 60 listed users
         reviewers=[
             (str(p.id), p.display_name or p.email or f"person {p.id}")
-            for p in await _recipients(session, incident)
+            for p in recipients
             if p.id != actor.person_id
         ],
     )
@@ -244,8 +245,6 @@ async def notify_managers(
         for m in await people.with_role(session, Role.MANAGER, service_area_id=area.id)
         if m.id != incident.reporter_id
     ]
-    from storage import conversations
-
     unreachable = [m for m in managers if await conversations.personal_for(session, m.id) is None]
     recipients = list(managers)
     if unreachable or not managers:
@@ -296,8 +295,6 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
     """Answer an `Action.Execute` on a managers' card with the card to show now."""
     async with services.sessions() as session:
         if verb == cards.RECORD:
-            from dialogs import records
-
             return await records.full_record(session, services, actor, _int(data, "customer"))
         if verb in (
             cards.LETTER_LINK,
@@ -465,8 +462,6 @@ async def _tell_reporter(
     restrictions: list[Restriction],
     now: datetime,
 ) -> None:
-    from cards.elements import bullets, card, heading, text
-
     body = [
         heading(f"Decision on {incident.reference}", size="Medium"),
         text(f"A manager decided: {DECISION_LABELS[DecisionKind(decision.kind)]}."),

@@ -17,16 +17,6 @@ from policy.channels import ContactChannel
 from policy.incidents import DESCRIPTION_MAX, AffectedParty
 
 STEPS = ("customer", "what", "behaviour", "action", "check")
-STEP_TITLES = {
-    "customer": "Customer",
-    "what": "What happened",
-    "behaviour": "What happened: behaviour and impact",
-    "action": "Action taken",
-    "check": "Check and send",
-}
-# The four steps of the form; "behaviour" continues "what happened" on a second screen so the
-# behaviours shown are those of the category chosen.
-STEP_NUMBERS = {"customer": 1, "what": 2, "behaviour": 2, "action": 3, "check": 4}
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "customer": (

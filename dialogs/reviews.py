@@ -489,15 +489,12 @@ async def _record(
     await session.flush()
     letter_about = r
     if outcome is ReviewOutcome.VARY and draft is not None:
-        letter_about = decisions.add_restriction(
+        letter_about = decisions.replace_restriction(
             session,
+            r,
             draft.restrictions[0],
-            decision_id=r.decision_id,
-            customer_id=r.customer_id,
-            service_area_id=r.service_area_id,
             reviewer_id=r.reviewer_id or actor.person_id,
             holidays=services.holidays,
-            replaces_id=r.id,
         )
         await session.flush()
     kind = {ReviewOutcome.VARY: LetterKind.VARIATION, ReviewOutcome.LIFT: LetterKind.LIFTED}.get(outcome)
@@ -577,15 +574,8 @@ async def _reinstate(
     now = services.clock()
     try:
         async with session.begin_nested():
-            restored = decisions.add_restriction(
-                session,
-                draft.restrictions[0],
-                decision_id=r.decision_id,
-                customer_id=r.customer_id,
-                service_area_id=r.service_area_id,
-                reviewer_id=actor.person_id,
-                holidays=services.holidays,
-                replaces_id=r.id,
+            restored = decisions.replace_restriction(
+                session, r, draft.restrictions[0], reviewer_id=actor.person_id, holidays=services.holidays
             )
             await session.flush()
     except IntegrityError:

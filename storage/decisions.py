@@ -131,6 +131,28 @@ def add_restriction(
     return restriction
 
 
+def replace_restriction(
+    session: AsyncSession,
+    old: Restriction,
+    new: RestrictionDraft,
+    *,
+    reviewer_id: int,
+    holidays: Collection[date] = (),
+) -> Restriction:
+    """The restriction that takes an old one's place (varied, or reinstated): same decision,
+    customer and service, pointing back at the one it replaces."""
+    return add_restriction(
+        session,
+        new,
+        decision_id=old.decision_id,
+        customer_id=old.customer_id,
+        service_area_id=old.service_area_id,
+        reviewer_id=reviewer_id,
+        holidays=holidays,
+        replaces_id=old.id,
+    )
+
+
 LETTER_KINDS = {
     DecisionKind.RESTORATIVE_APPROACH,
     DecisionKind.ACTIVE_MANAGEMENT,

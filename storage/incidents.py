@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,12 +103,3 @@ def add_note(
     note = IncidentNote(incident_id=incident.id, author_id=author_id, text=text, added_at=now)
     session.add(note)
     return note
-
-
-async def count_notes(session: AsyncSession, incident_id: int) -> int:
-    return (
-        await session.scalar(
-            select(func.count()).select_from(IncidentNote).where(IncidentNote.incident_id == incident_id)
-        )
-        or 0
-    )

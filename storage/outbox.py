@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -187,11 +187,6 @@ async def mark_failed(session: AsyncSession, message_id: int, *, error: str) -> 
         )
     )
     await session.commit()
-
-
-async def counts(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
-    return {status: n for status, n in rows.all()}
 
 
 async def waiting_for_conversation(session: AsyncSession) -> list[OutboxMessage]:

@@ -73,7 +73,12 @@ async def year_figures(
     decisions = (
         await session.scalars(select(Decision).where(Decision.decided_at >= start, Decision.decided_at < end))
     ).all()
-    reported_at = {i.id: i.reported_at for i in (await session.scalars(select(Incident))).all()}
+    # Every incident's customer and report time, read once: decisions reach back before the year.
+    all_incidents = (
+        await session.execute(select(Incident.id, Incident.customer_id, Incident.reported_at))
+    ).all()
+    reported_at = {i.id: i.reported_at for i in all_incidents}
+    customer_of = {i.id: i.customer_id for i in all_incidents}
     restrictions = (await session.scalars(select(Restriction))).all()
     reviews = (
         await session.scalars(select(Review).where(Review.done_at >= start, Review.done_at < end))
@@ -98,13 +103,9 @@ async def year_figures(
     restorative = [d for d in decisions if d.kind == DecisionKind.RESTORATIVE_APPROACH.value]
     # A restorative approach "worked" when the customer was not reported again within the year.
     later = Counter()
-    customer_of = {i.id: i.customer_id for i in (await session.scalars(select(Incident))).all()}
     for d in restorative:
         customer = customer_of.get(d.incident_id)
-        again = any(
-            i.customer_id == customer and i.reported_at > d.decided_at
-            for i in (await session.scalars(select(Incident).where(Incident.customer_id == customer))).all()
-        )
+        again = any(i.customer_id == customer and i.reported_at > d.decided_at for i in all_incidents)
         later["Reported again afterwards" if again else "Not reported again"] += 1
     applied = [r for r in restrictions if start.date() <= r.starts_on <= year_end]
     by_type = Counter(RESTRICTION_LABELS[RestrictionType(r.type)] for r in applied)
