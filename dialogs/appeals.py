@@ -20,7 +20,7 @@ from cards import appeal as cards
 from cards.decision import letter_not_appropriate_card, letter_sent_card, no_access_card, with_download
 from cards.elements import Card, card, execute, heading, text
 from cards.formatting import local_date, local_time
-from dialogs import decision_form, letter_links
+from dialogs import decision_form, letter_links, refusals
 from dialogs.commands import command
 from dialogs.decide import NO_LINKS, customer_label, restriction_period
 from dialogs.ids import record_id
@@ -221,6 +221,14 @@ async def _appeal(services: Services, actor: Actor, match: re.Match[str]) -> lis
         incident = await incidents.by_reference(session, reference)
         area = await session.get(ServiceArea, incident.service_area_id) if incident else None
         if incident is None or area is None or not may_log(actor.roles, area.key):
+            await refusals.record(
+                session,
+                services,
+                actor,
+                "appeal",
+                record_type="incident",
+                record_id=incident.id if incident else None,
+            )
             return [
                 Reply(
                     text=f"I can't find an incident {reference} on which you can log an appeal. "
@@ -604,6 +612,9 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
             incident = await session.get(Incident, incident_id) if incident_id else None
             area = await session.get(ServiceArea, incident.service_area_id) if incident else None
             if incident is None or area is None or not may_log(actor.roles, area.key):
+                await refusals.record(
+                    session, services, actor, verb, record_type="incident", record_id=incident_id
+                )
                 return no_access_card()
             if verb == cards.LOG_FORM:
                 return await _form(session, services, incident, {}, {})
@@ -611,11 +622,13 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         appeal_id = record_id(data.get("appeal"))
         appeal = await session.get(Appeal, appeal_id) if appeal_id else None
         if appeal is None:
+            await refusals.record(session, services, actor, verb, record_type="appeal", record_id=appeal_id)
             return no_access_card(who=HEARERS_ONLY)
         hears = await may_hear(session, actor.roles, appeal, actor.person_id)
         if not (
             hears or actor.roles.is_register_keeper or actor.roles.has(ROUTE_ROLES[AppealRoute(appeal.route)])
         ):
+            await refusals.record(session, services, actor, verb, record_type="appeal", record_id=appeal.id)
             return no_access_card(who=HEARERS_ONLY)
         view = await view_of(session, services, appeal, actor)
         if verb == cards.REFRESH:
@@ -631,9 +644,13 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
             return cards.appeal_card(view)
         if verb in cards.LETTER_VERBS:
             if not (hears or actor.roles.is_register_keeper):
+                await refusals.record(
+                    session, services, actor, verb, record_type="appeal", record_id=appeal.id
+                )
                 return no_access_card(who=HEARERS_ONLY)
             return await _letter(session, services, actor, appeal, view, verb, data)
         if not hears:
+            await refusals.record(session, services, actor, verb, record_type="appeal", record_id=appeal.id)
             return cards.appeal_card(
                 view,
                 notice="You took part in the decision or the report, or are not of the body that "

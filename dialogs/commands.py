@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from cards import report as report_cards
 from cards.elements import open_dialog
 from cards.welcome import CommandHelp, help_card, welcome_card
+from dialogs import refusals
 from dialogs.turn import Actor, Reply, Services
 from policy.roles import ROLE_LABELS, Roles
 
@@ -83,6 +84,7 @@ async def dispatch(services: Services, actor: Actor, typed: str) -> list[Reply]:
         if match is None:
             continue
         if not cmd.allowed(actor.roles):
+            await refusals.record_alone(services, actor, cmd.usage)
             return [Reply(text=f"Only some roles may use **{cmd.usage}**, and yours is not one.")]
         return await cmd.handler(services, actor, match)
     if not typed:

@@ -15,7 +15,7 @@ from cards import decision as cards
 from cards.elements import Card, bullets, card, heading, text
 from cards.formatting import local_date, local_time
 from cards.report import Summary
-from dialogs import decision_form, letter_links, records
+from dialogs import decision_form, letter_links, records, refusals
 from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, Services
@@ -307,9 +307,15 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         incident_id = _int(data, "incident")
         incident = await session.get(Incident, incident_id) if incident_id is not None else None
         if incident is None:
+            await refusals.record(
+                session, services, actor, verb, record_type="incident", record_id=incident_id
+            )
             return cards.no_access_card()
         view = await view_of(session, services, incident, actor)
         if not view.can_decide:
+            await refusals.record(
+                session, services, actor, verb, record_type="incident", record_id=incident.id
+            )
             return cards.no_access_card(incident.reference)
         if verb == cards.REFRESH:
             # Opening the card reads the customer's record: every read is in the audit trail.
@@ -496,9 +502,11 @@ async def _letter_action(
     incident = await session.get(Incident, decision.incident_id) if decision else None
     if incident is None or letter is None or letter.kind == LetterKind.APPEAL_OUTCOME.value:
         # An appeal's outcome letter belongs to the body that heard it, not the service.
+        await refusals.record(session, services, actor, verb, record_type="letter", record_id=letter_id)
         return cards.no_access_card()
     view = await view_of(session, services, incident, actor)
     if not view.can_decide:
+        await refusals.record(session, services, actor, verb, record_type="letter", record_id=letter.id)
         return cards.no_access_card(incident.reference)
     now = services.clock()
     today = now.astimezone(services.zone).date()

@@ -15,6 +15,7 @@ from cards import records as cards
 from cards.decision import no_access_card
 from cards.elements import Card
 from cards.formatting import local_date, local_time
+from dialogs import refusals
 from dialogs.commands import command
 from dialogs.turn import Actor, Reply, Services
 from policy.categories import CATEGORIES, Category
@@ -134,6 +135,9 @@ async def full_record(
 ) -> Card:
     customer = await session.get(Customer, customer_id) if customer_id is not None else None
     if customer is None or not await may_open(session, actor, customer.id):
+        await refusals.record(
+            session, services, actor, "customer.record", record_type="customer", record_id=customer_id
+        )
         return no_access_card()
     now = services.clock()
     zone = services.zone

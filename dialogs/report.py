@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cards import report as report_cards
 from cards.elements import Card
 from cards.formatting import local_time
-from dialogs import decide
+from dialogs import decide, refusals
 from dialogs import report_form as form
 from dialogs.commands import command
 from dialogs.ids import record_id
@@ -500,6 +500,14 @@ async def _add_to(services: Services, actor: Actor, match: re.Match[str]) -> lis
             )
         )
         if incident is None or not allowed:
+            await refusals.record(
+                session,
+                services,
+                actor,
+                "add to",
+                record_type="incident",
+                record_id=incident.id if incident else None,
+            )
             # The same answer either way: a reference is no way to learn what the register holds.
             return [
                 Reply(text=f"I can't find an incident {reference} that you can add to. Check the reference.")

@@ -17,7 +17,7 @@ from cards import review as cards
 from cards.decision import no_access_card
 from cards.elements import Card, card, heading, text
 from cards.formatting import local_date, local_time
-from dialogs import decision_form
+from dialogs import decision_form, refusals
 from dialogs.decide import customer_label, restriction_period, restriction_review
 from dialogs.ids import record_id
 from dialogs.notify import card_message
@@ -352,6 +352,9 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         restriction_id = record_id(data.get("restriction"))
         r = await session.get(Restriction, restriction_id) if restriction_id else None
         if r is None or not await may_review(session, actor, r):
+            await refusals.record(
+                session, services, actor, verb, record_type="restriction", record_id=restriction_id
+            )
             return no_access_card()
         if verb in (cards.REINSTATE_FORM, cards.REINSTATE):
             return await _reinstate(session, services, actor, r, verb, data)
