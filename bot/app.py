@@ -20,7 +20,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.auth import build_authentication
+from bot.clients import build_adapter
 from bot.config import Settings
 from bot.connector import AppCredentialsTokenSource, TeamsConnector
 from bot.handler import EngagementBot
@@ -269,13 +269,15 @@ def create_app(
             on_failure=deliveries.notify_failed,
         )
         services = build_services(settings, sessions, clock, sender.kick)
-        adapter = CloudAdapter(build_authentication(settings))
+        adapter = build_adapter(settings, http)
         adapter.on_turn_error = _on_turn_error
         app[ENGINE] = engine
         app[SERVICES] = services
         app[OUTBOX] = sender
         app[ADAPTER] = adapter
-        app[BOT] = EngagementBot(services, tenant_id=settings.tenant_id)
+        app[BOT] = EngagementBot(
+            services, tenant_id=settings.tenant_id, rate_limit_per_minute=settings.rate_limit_per_minute
+        )
         task = None
         scheduler = build_scheduler(services)
         if run_background:

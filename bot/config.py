@@ -51,6 +51,8 @@ class Settings:
     appeal_outcome_working_days: int = 20
     letter_template_dir: str = ""
     wellbeing_support: str = ""
+    # Commands and dialog steps one person may send a minute (0: no limit).
+    rate_limit_per_minute: int = 60
 
     @property
     def base_url(self) -> str:
@@ -181,4 +183,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 512 * 1024, 16 * 1024, 16 * 1024 * 1024),
         openid_metadata_url=get("BOT_OPENID_METADATA_URL"),
         log_level=log_level,
+        rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 60, 0, 100_000),
     )

@@ -10,6 +10,7 @@ from botbuilder.schema import ChannelAccount
 from sqlalchemy.exc import IntegrityError
 
 from bot import invokes, teams
+from bot.ratelimit import SLOWED, RateLimiter
 from dialogs import commands
 from dialogs.turn import Actor, Reply, Services
 from storage import conversations, people
@@ -24,9 +25,20 @@ class Arrival:
 
 
 class EngagementBot(ActivityHandler):
-    def __init__(self, services: Services, *, tenant_id: str | None = None) -> None:
+    def __init__(
+        self, services: Services, *, tenant_id: str | None = None, rate_limit_per_minute: int = 0
+    ) -> None:
         self._services = services
         self._tenant_id = tenant_id or None
+        self.rate_limiter = RateLimiter(rate_limit_per_minute)
+
+    def _slowed(self, turn_context: TurnContext) -> bool:
+        """True when this person has used up their turns: checked before any database work, so a
+        flood costs the register nothing."""
+        if self.rate_limiter.allow(turn_context.activity.from_property.id):
+            return False
+        log.warning("turn slowed", extra={"type": turn_context.activity.type})
+        return True
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -104,6 +116,9 @@ class EngagementBot(ActivityHandler):
     # --- activities ---------------------------------------------------------------------------
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
+        if self._slowed(turn_context):
+            await turn_context.send_activity(SLOWED)
+            return
         arrival = await self._arrive(turn_context)
         typed = teams.typed_text(turn_context)
         replies: list[Reply] = []
@@ -116,8 +131,10 @@ class EngagementBot(ActivityHandler):
         await self._send(turn_context, replies)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
-        arrival = await self._arrive(turn_context)
         activity = turn_context.activity
+        if self._slowed(turn_context):
+            return invokes.message(activity.name or "", SLOWED)
+        arrival = await self._arrive(turn_context)
         return await invokes.handle(self._services, arrival.actor, activity.name or "", activity.value)
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:

@@ -42,6 +42,13 @@ def _ok(body: dict[str, Any] | None = None) -> InvokeResponse:
     return InvokeResponse(status=200, body=body)
 
 
+def message(name: str, text: str) -> InvokeResponse:
+    """A message instead of what was asked, in the shape this kind of invoke shows one."""
+    if name == "adaptiveCard/action":
+        return _ok({"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text})
+    return _ok({"task": {"type": "message", "value": text}})
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 

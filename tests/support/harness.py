@@ -22,7 +22,8 @@ class BotHarness:
     ) -> None:
         self.connector = connector
         self.clock = clock
-        self.settings = Settings(database_url=database_url, **settings)
+        # Tests script people at machine speed; the rate limit's own tests turn it on.
+        self.settings = Settings(database_url=database_url, **{"rate_limit_per_minute": 0, **settings})
         self._server: TestServer | None = None
         self._http: aiohttp.ClientSession | None = None
 
