@@ -18,6 +18,7 @@ from botframework.connector.auth import (
     ChannelValidation,
     ClaimsIdentity,
     ConnectorFactory,
+    ServiceClientCredentialsFactory,
     UserTokenClient,
 )
 from botframework.connector.skills import BotFrameworkClient
@@ -68,14 +69,22 @@ class StrictAuthentication(BotFrameworkAuthentication):
         return self._inner.get_originating_audience()
 
 
-def build_authentication(settings: Settings) -> StrictAuthentication:
-    if settings.openid_metadata_url:
-        # The SDK reads this class attribute when it validates Teams' tokens.
-        ChannelValidation.open_id_metadata_endpoint = settings.openid_metadata_url
-    configuration = SimpleNamespace(
+def sdk_configuration(settings: Settings) -> SimpleNamespace:
+    """The settings as the SDK's configuration-driven classes read them."""
+    return SimpleNamespace(
         APP_ID=settings.app_id or None,
         APP_PASSWORD=settings.app_password or None,
         APP_TYPE=settings.app_type,
         APP_TENANTID=settings.tenant_id or None,
     )
-    return StrictAuthentication(ConfigurationBotFrameworkAuthentication(configuration))
+
+
+def build_authentication(
+    settings: Settings, credentials: ServiceClientCredentialsFactory | None = None
+) -> StrictAuthentication:
+    if settings.openid_metadata_url:
+        # The SDK reads this class attribute when it validates Teams' tokens.
+        ChannelValidation.open_id_metadata_endpoint = settings.openid_metadata_url
+    return StrictAuthentication(
+        ConfigurationBotFrameworkAuthentication(sdk_configuration(settings), credentials_factory=credentials)
+    )

@@ -7,6 +7,8 @@ apart from a recipient who is gone for good.
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -14,7 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
-from botframework.connector.auth import MicrosoftAppCredentials
+from botframework.connector.auth import AppCredentials, AuthenticationConstants, MicrosoftAppCredentials
 
 from bot.config import Settings
 
@@ -51,23 +53,61 @@ class Address:
 class TokenSource(Protocol):
     async def token(self) -> str | None: ...
 
+    def forget(self) -> None: ...
+
+
+class AccessTokens:
+    """Bearer tokens for one set of app credentials, fetched off the event loop and kept a while.
+
+    MSAL is synchronous: even a token from its cache costs a lock and a scan, and a fresh one is
+    a network call. MSAL hands out only tokens with at least five minutes left, so one is reused
+    here for four minutes at most, and a single fetch serves everyone waiting for it.
+    """
+
+    KEEP_SECONDS = 240.0
+
+    def __init__(self, credentials: AppCredentials, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._credentials = credentials
+        self._clock = clock
+        app_id = credentials.microsoft_app_id
+        # No app id (or the anonymous skill id) is the SDK's unauthenticated mode: no token at all.
+        self._needed = bool(app_id) and app_id != AuthenticationConstants.ANONYMOUS_SKILL_APP_ID
+        self._token: str | None = None
+        self._until = 0.0
+        self._lock = asyncio.Lock()
+
+    async def token(self) -> str | None:
+        if not self._needed:
+            return None
+        if self._token is not None and self._clock() < self._until:
+            return self._token
+        async with self._lock:
+            if self._token is None or self._clock() >= self._until:
+                self._token = await asyncio.to_thread(self._credentials.get_access_token)
+                self._until = self._clock() + self.KEEP_SECONDS
+            return self._token
+
+    def forget(self) -> None:
+        self._token = None
+
 
 class AppCredentialsTokenSource:
     """A Bot Framework access token for the bot's app id, or none when running locally."""
 
     def __init__(self, settings: Settings) -> None:
-        self._credentials: MicrosoftAppCredentials | None = None
+        self._tokens: AccessTokens | None = None
         if settings.app_id:
             tenant = settings.tenant_id if settings.app_type == "SingleTenant" else None
-            self._credentials = MicrosoftAppCredentials(
-                settings.app_id, settings.app_password, channel_auth_tenant=tenant
+            self._tokens = AccessTokens(
+                MicrosoftAppCredentials(settings.app_id, settings.app_password, channel_auth_tenant=tenant)
             )
 
     async def token(self) -> str | None:
-        if self._credentials is None:
-            return None
-        # MSAL is synchronous and caches the token; keep its network call off the event loop.
-        return await asyncio.to_thread(self._credentials.get_access_token)
+        return None if self._tokens is None else await self._tokens.token()
+
+    def forget(self) -> None:
+        if self._tokens is not None:
+            self._tokens.forget()
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -135,7 +175,8 @@ class TeamsConnector:
                 retry_after = _retry_after(response.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError) as error:
             raise TransientDeliveryError(f"network: {type(error).__name__}") from error
-        # 401: the token expired or the secret is being rotated; it will be fetched again.
+        if status == 401:
+            self._tokens.forget()  # the token expired early or the secret is being rotated
         if status in (401, 408, 429) or status >= 500:
             raise TransientDeliveryError(f"HTTP {status}", status=status, retry_after=retry_after)
         raise PermanentDeliveryError(f"HTTP {status}", status=status)
