@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsInfo
-from botbuilder.schema import ChannelAccount
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 from sqlalchemy.exc import IntegrityError
 
 from bot import invokes, teams
@@ -45,6 +45,11 @@ class EngagementBot(ActivityHandler):
         if self._tenant_id and teams.tenant_id(activity) != self._tenant_id:
             # A multi-tenant app id can be installed elsewhere; this register is one council's.
             log.warning("activity from another tenant ignored", extra={"type": activity.type})
+            if activity.type == ActivityTypes.invoke:
+                # Unanswered, the SDK would say 501: this is a refusal, not a missing feature.
+                await turn_context.send_activity(
+                    Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=403))
+                )
             return
         await super().on_turn(turn_context)
 

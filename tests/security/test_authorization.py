@@ -1,0 +1,427 @@
+"""Who may do what: every action against every role and the conflicts, through the real endpoint.
+
+One register is built once (a reported, decided and appealed incident, and a second incident a
+manager reported), copied for every cell, and each cell is one person trying one action with the
+ids a card would carry, or ids they made up. An allowed cell must succeed. A refused cell must say
+so clearly, change nothing in the register, and leave a refusal in the audit trail.
+
+The matrix (SECURITY.md has it as a table):
+
+- report, check: everyone in the council's tenant; another tenant is ignored.
+- add note: its reporter, the service's managers, the register keepers.
+- decide: the service's managers and the keepers, never the reporter (here a manager).
+- vary, lift (review): the service's managers and the keepers.
+- log appeal: the complaints team, the service's managers, the keepers.
+- record appeal outcome: the hearing body, never who decided (here a panel member).
+- open full record: the service's managers and the keepers.
+- stats, set review group channel: the keepers.
+- export, retention, role import: nobody in Teams. They are the server operator's, on the
+  command line (`engagement-bot export|retention|roles import`), and Teams offers no way to them.
+"""
+
+import asyncio
+import json
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from policy.roles import Role
+from storage.db import create_engine
+from storage.migrate import upgrade
+from storage.models import Appeal, AuditEvent, Customer, Incident, Letter, Restriction
+from storage.models import Person as PersonRow
+from tests.security.conftest import snapshot
+from tests.support import teams
+from tests.support.clock import FakeClock
+from tests.support.connector import RecordingConnector
+from tests.support.dialog import press_execute, texts
+from tests.support.harness import BotHarness
+from tests.support.reporting import report
+from tests.support.teams import AMY, CATH, CERI, CHIEF, KIM, SAM, Person
+from tests.test_decide import ACTIVE
+
+HAL = Person.called("Hal Manager", "hal.manager@council.example")
+WES = Person.called("Wes Waste", "wes.manager@council.example")
+# Someone whose organisation installed the app too: not the council's tenant.
+OUTSIDER = Person.called("Olly Outside", "olly@elsewhere.example")
+OTHER_TENANT = "0000aaaa-0000-4000-8000-0000000e1se0"
+TEAM = "19:team-crg@thread.tacv2"
+CHANNEL = "19:crg-appeals@thread.tacv2"
+
+ROLES = """
+[service_areas.housing]
+name = "Housing"
+managers = ["amy.manager@council.example", "hal.manager@council.example"]
+
+[service_areas.waste]
+name = "Waste and Recycling"
+managers = ["wes.manager@council.example"]
+
+[roles]
+complaints_review_group = ["ceri.panel@council.example", "amy.manager@council.example"]
+chief_executive = ["chief.exec@council.example"]
+complaints_team = ["cath.complaints@council.example"]
+register_keepers = ["kim.keeper@council.example"]
+"""
+
+# Who each is, for the table: Amy decided incident one and reported incident two, and sits on
+# the Complaints Review Group, so both conflicts are hers.
+PEOPLE = {
+    "staff (reporter)": SAM,
+    "manager (decider, reporter of two, panel member)": AMY,
+    "manager of the service": HAL,
+    "manager of another service": WES,
+    "register keeper": KIM,
+    "complaints team": CATH,
+    "review group": CERI,
+    "chief executive": CHIEF,
+    "another tenant": OUTSIDER,
+}
+EVERYONE = frozenset(p for p in PEOPLE.values() if p is not OUTSIDER)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    database: Path
+    incident: int  # reported by Sam, decided by Amy (active management), appealed to the panel
+    reference: str
+    second: int  # reported by Amy, not yet decided
+    customer: int
+    restriction: int
+    review_due: str
+    appeal: int
+    letter: int
+
+
+async def _build(folder: Path) -> Scenario:
+    database = folder / "matrix.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    connector = RecordingConnector()
+    await connector.start()
+    bot = BotHarness(url, connector, FakeClock())
+    await bot.start()
+    try:
+        await bot.import_roles(ROLES)
+        for person in EVERYONE:
+            await bot.say(person, "hi")
+        status, _ = await bot.post(
+            teams.channel_message(
+                KIM, connector.url, "set review group channel", team_id=TEAM, channel_id=CHANNEL
+            )
+        )
+        assert status == 201
+        connector.clear()
+        reference = await report(bot, SAM)
+        await bot.deliver()
+        (notice,) = [s for s in connector.to(AMY.chat_id) if s.method == "POST"]
+        form = await press_execute(bot, AMY, notice.card, "Active management")
+        decided = await press_execute(bot, AMY, form, "Record decision", **ACTIVE)
+        assert "Decided: Active management" in texts(decided)
+        (reply,) = await bot.say(CATH, f"appeal {reference}")
+        logged = await press_execute(
+            bot, CATH, reply.card, "Log appeal", against="decision", grounds="Unfair."
+        )
+        assert "Logged." in texts(logged)
+        second = await report(bot, AMY, customer={"customer_query": "pat jones", "customer_id": "1"})
+        assert second
+        await bot.deliver()
+        first, two = sorted(await bot.rows(Incident), key=lambda i: i.id)
+        (restriction,) = await bot.rows(Restriction)
+        (appeal,) = await bot.rows(Appeal)
+        (letter,) = await bot.rows(Letter)
+        (customer,) = await bot.rows(Customer)
+        assert restriction.review_due_on is not None
+        return Scenario(
+            database,
+            first.id,
+            reference,
+            two.id,
+            customer.id,
+            restriction.id,
+            restriction.review_due_on.isoformat(),
+            appeal.id,
+            letter.id,
+        )
+    finally:
+        await bot.stop()
+        await connector.stop()
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    return asyncio.run(_build(tmp_path_factory.mktemp("matrix")))
+
+
+@pytest.fixture
+async def council(scenario, tmp_path, connector) -> AsyncIterator[BotHarness]:
+    shutil.copy(scenario.database, tmp_path / "cell.db")
+    bot = BotHarness(
+        f"sqlite+aiosqlite:///{tmp_path / 'cell.db'}", connector, FakeClock(), tenant_id=teams.TENANT_ID
+    )
+    await bot.start()
+    yield bot
+    await bot.stop()
+
+
+# --- sending as someone -------------------------------------------------------------------------
+
+
+def _from(person: Person, activity: dict[str, Any]) -> dict[str, Any]:
+    if person is OUTSIDER:
+        activity["channelData"]["tenant"]["id"] = OTHER_TENANT
+        activity["conversation"]["tenantId"] = OTHER_TENANT
+    return activity
+
+
+async def _say(bot: BotHarness, person: Person, text: str) -> str:
+    bot.meet(person)
+    before = len(bot.connector.sent)
+    status, _ = await bot.post(_from(person, teams.message(person, bot.connector.url, text)))
+    assert status == 201, status
+    replies = bot.connector.sent[before:]
+    return "\n".join(r.text + "\n" + "\n".join(texts(c) for c in r.cards) for r in replies)
+
+
+async def _in_channel(bot: BotHarness, person: Person, text: str) -> str:
+    bot.meet(person)
+    before = len(bot.connector.sent)
+    activity = teams.channel_message(
+        person, bot.connector.url, text, team_id=TEAM, channel_id="19:another@thread.tacv2"
+    )
+    status, _ = await bot.post(_from(person, activity))
+    assert status == 201, status
+    return "\n".join(r.text for r in bot.connector.sent[before:])
+
+
+async def _invoke(bot: BotHarness, person: Person, name: str, value: dict[str, Any]) -> str:
+    bot.meet(person)
+    status, body = await bot.post(_from(person, teams.invoke(person, bot.connector.url, name, value)))
+    if person is OUTSIDER:
+        assert status == 403, status
+        return ""
+    assert status == 200, (status, body)
+    return (
+        json.dumps(body)
+        + "\n"
+        + (texts(body.get("value", {})) if isinstance(body.get("value"), dict) else "")
+    )
+
+
+async def _execute(bot: BotHarness, person: Person, verb: str, data: dict[str, Any]) -> str:
+    value = {"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"}
+    return await _invoke(bot, person, "adaptiveCard/action", value)
+
+
+# --- the actions --------------------------------------------------------------------------------
+
+Run = Callable[[BotHarness, Person, Scenario], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    allowed: frozenset[Person]
+    run: Run
+    done: str  # what an allowed person is shown
+    refused: str  # what a refused person is shown
+
+
+NO_ACCESS = "You do not have access to"
+NOT_YOURS = "Only some roles may use"
+
+
+async def _report(bot: BotHarness, who: Person, s: Scenario) -> str:
+    return await _invoke(bot, who, "task/fetch", {"data": {"action": "report.open"}})
+
+
+async def _note(bot: BotHarness, who: Person, s: Scenario) -> str:
+    return await _say(bot, who, f"add to {s.reference} They rang again at 4pm.")
+
+
+async def _decide(bot: BotHarness, who: Person, s: Scenario) -> str:
+    data = {"incident": s.second, "kind": "no_further_action", "reasons": "A one-off."}
+    return await _execute(bot, who, "decision.submit", data)
+
+
+async def _review(outcome: str, bot: BotHarness, who: Person, s: Scenario) -> str:
+    data = {
+        "restriction": s.restriction,
+        "outcome": outcome,
+        "due": s.review_due,
+        "reasons": "Calls are calmer.",
+        "notify_customer": "yes",
+        "restriction_1_type": "limit_time_volume_topics",
+        "restriction_1_details": "One call a week, 20 minutes.",
+        "restriction_1_scope": "service",
+        "restriction_1_frontline_instructions": "Take one call a week.",
+        "restriction_1_starts_on": "2026-11-23",
+        "restriction_1_review_due_on": "2027-05-23",
+        "restriction_1_no_review": "false",
+    }
+    return await _execute(bot, who, "review.submit", data)
+
+
+async def _vary(bot: BotHarness, who: Person, s: Scenario) -> str:
+    return await _review("vary", bot, who, s)
+
+
+async def _lift(bot: BotHarness, who: Person, s: Scenario) -> str:
+    return await _review("lift", bot, who, s)
+
+
+async def _log_appeal(bot: BotHarness, who: Person, s: Scenario) -> str:
+    data = {
+        "incident": s.incident,
+        "against": "immediate_action",
+        "grounds": "I was not shouting.",
+        "received_on": "2026-11-23",
+    }
+    return await _execute(bot, who, "appeal.log", data)
+
+
+async def _appeal_outcome(bot: BotHarness, who: Person, s: Scenario) -> str:
+    data = {"appeal": s.appeal, "outcome": "upheld", "reasons": "Proportionate."}
+    return await _execute(bot, who, "appeal.outcome", data)
+
+
+async def _check(bot: BotHarness, who: Person, s: Scenario) -> str:
+    return await _say(bot, who, "check pat jones")
+
+
+async def _full_record(bot: BotHarness, who: Person, s: Scenario) -> str:
+    return await _execute(bot, who, "customer.record", {"customer": s.customer})
+
+
+async def _stats(bot: BotHarness, who: Person, s: Scenario) -> str:
+    return await _say(bot, who, "stats")
+
+
+async def _set_channel(bot: BotHarness, who: Person, s: Scenario) -> str:
+    return await _in_channel(bot, who, "set review group channel")
+
+
+MANAGERS_AND_KEEPERS = frozenset({AMY, HAL, KIM})
+ACTIONS = [
+    Action("report", EVERYONE, _report, '"type": "continue"', ""),
+    Action("add note", frozenset({SAM, AMY, HAL, KIM}), _note, "Added to", "I can't find an incident"),
+    Action("decide", frozenset({HAL, KIM}), _decide, "Decided: No further action", NO_ACCESS),
+    Action("vary", MANAGERS_AND_KEEPERS, _vary, "Varied by", NO_ACCESS),
+    Action("lift", MANAGERS_AND_KEEPERS, _lift, "Lifted by", NO_ACCESS),
+    Action("log appeal", frozenset({CATH, AMY, HAL, KIM}), _log_appeal, "Logged.", NO_ACCESS),
+    Action(
+        "record appeal outcome",
+        frozenset({CERI}),
+        _appeal_outcome,
+        "Upheld by Ceri Panel",
+        "You took part in the decision or the report, or are not of the body|You do not have access",
+    ),
+    Action("check", EVERYONE, _check, "How to handle this customer", ""),
+    Action("open full record", MANAGERS_AND_KEEPERS, _full_record, "Customer record", NO_ACCESS),
+    Action("stats", frozenset({KIM}), _stats, "Incidents", NOT_YOURS),
+    Action("set review group channel", frozenset({KIM}), _set_channel, "Done: appeals", NOT_YOURS),
+]
+
+CELLS = [
+    pytest.param(action, role, person, id=f"{action.name} / {role}")
+    for action in ACTIONS
+    for role, person in PEOPLE.items()
+]
+
+
+async def _person_id(bot: BotHarness, person: Person) -> int | None:
+    async with bot.sessions() as session:
+        return await session.scalar(select(PersonRow.id).where(PersonRow.email == person.email))
+
+
+@pytest.mark.parametrize(("action", "role", "person"), CELLS)
+async def test_each_action_succeeds_only_for_whom_the_policy_allows(council, scenario, action, role, person):
+    before = await snapshot(council)
+    audited = len(await council.rows(AuditEvent))
+    shown = await action.run(council, person, scenario)
+    after = await snapshot(council)
+    events = (await council.rows(AuditEvent))[audited:]
+
+    if person is OUTSIDER:
+        # Another organisation's tenant: ignored before anyone is looked up or anything is read.
+        assert shown == ""
+        assert after == before
+        assert events == []
+        assert await _person_id(council, OUTSIDER) is None
+        return
+    if person in action.allowed:
+        assert action.done in shown, shown.splitlines()[-3:]
+        assert not [e for e in events if e.action == "access.refused"]
+        return
+    assert any(message in shown for message in action.refused.split("|")), shown
+    assert after == before, "a refused action changed the register"
+    refusals = [e for e in events if e.action == "access.refused"]
+    assert [e.actor_id for e in refusals] == [await _person_id(council, person)]
+
+
+# --- forged ids: cards that name records the sender has no part in ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("verb", "data"),
+    [
+        ("decision.submit", {"incident": "{incident}", "kind": "no_further_action", "reasons": "x"}),
+        ("incident.refresh", {"incident": "{second}"}),
+        ("letter.link", {"letter": "{letter}", "large": True}),
+        ("letter.sent", {"letter": "{letter}", "sent_on": "2026-11-23", "method": "post"}),
+        ("review.submit", {"restriction": "{restriction}", "outcome": "lift", "due": "{review_due}"}),
+        ("restriction.reinstate", {"restriction": "{restriction}"}),
+        ("appeal.outcome", {"appeal": "{appeal}", "outcome": "overturned", "reasons": "x"}),
+        ("appeal.letter_link", {"appeal": "{appeal}"}),
+        ("customer.record", {"customer": "{customer}"}),
+        ("decision.submit", {"incident": 999_999, "kind": "no_further_action", "reasons": "x"}),
+        ("customer.record", {"customer": -1}),
+    ],
+)
+async def test_a_manager_of_another_service_forging_ids_is_refused_and_audited(council, scenario, verb, data):
+    ids = {k: str(v) for k, v in vars(scenario).items()}
+    forged = {k: (v.format(**ids) if isinstance(v, str) else v) for k, v in data.items()}
+    before = await snapshot(council)
+    shown = await _execute(council, WES, verb, forged)
+    assert NO_ACCESS in shown
+    assert await snapshot(council) == before
+    (refusal,) = [e for e in await council.rows(AuditEvent) if e.action == "access.refused"]
+    assert refusal.actor_id == await _person_id(council, WES)
+    assert refusal.detail == {"attempted": verb}
+
+
+# --- what only the server's operator does -------------------------------------------------------
+
+
+async def test_export_retention_and_role_import_cannot_be_done_from_teams(council):
+    typed = [
+        "export customer 1",
+        "export",
+        "retention",
+        "retention --dry-run",
+        "roles import roles.toml",
+        "import roles",
+        "grant KIM register_keeper",
+    ]
+    before = await snapshot(council)
+    for person in (KIM, AMY, SAM):
+        for text in typed:
+            shown = await _say(council, person, text)
+            assert "I don't know" in shown, (person.name, text)
+        help_shown = await _say(council, person, "help")
+        for word in ("export", "retention", "import"):
+            assert word not in help_shown.lower()
+    assert await snapshot(council) == before
+    # Not even a keeper's roles come from Teams: the register's only roles are the file's.
+    async with council.sessions() as session:
+        from storage.models import RoleAssignment
+
+        roles = {r.role for r in (await session.scalars(select(RoleAssignment))).all()}
+    assert roles == {r.value for r in Role if r is not Role.ELECTED_MEMBER}
