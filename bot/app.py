@@ -20,6 +20,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import untrusted
 from bot.clients import build_adapter
 from bot.config import Settings
 from bot.connector import AppCredentialsTokenSource, TeamsConnector
@@ -97,7 +98,8 @@ async def messages(request: web.Request) -> web.Response:
     except (ValueError, UnicodeDecodeError):
         log.warning("activity refused", extra={"why": "not JSON"})
         return _problem(400, "the body is not JSON")
-    problem = shape_problem(payload)
+    payload = untrusted.scrub(payload)
+    problem = shape_problem(payload) or untrusted.envelope_problem(payload)
     if problem:
         log.warning("activity refused", extra={"why": problem})
         return _problem(400, problem)

@@ -1,0 +1,47 @@
+"""What arrives from Teams, made storable before anything reads it.
+
+JSON may carry characters no register can keep: NUL (PostgreSQL refuses it in text and JSON),
+lone surrogates (not encodable as UTF-8), and the other C0 controls a Word document cannot hold.
+None of them is something a person typed on purpose, so they are dropped at the edge, once, and
+every dialog, the register and every letter downstream see only text they can keep.
+"""
+
+import re
+from typing import Any
+
+# Tab, line feed and carriage return stay: notes and descriptions have paragraphs.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def scrub(value: Any) -> Any:
+    """The same JSON value with every string (keys too) cleared of unstorable characters."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("", value)
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
+# Lists the SDK walks on every turn, assuming each item is an object of the right shape.
+_LISTS_OF_OBJECTS = {
+    "entities": "type",
+    "membersAdded": "id",
+    "membersRemoved": "id",
+    "attachments": "contentType",
+}
+
+
+def envelope_problem(payload: dict[str, Any]) -> str | None:
+    """Why the activity's lists would trip the SDK before any handler runs, or None."""
+    for field, key in _LISTS_OF_OBJECTS.items():
+        items = payload.get(field)
+        if items is None:
+            continue
+        if not isinstance(items, list) or len(items) > 100:
+            return f"{field} must be a short list"
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get(key), str):
+                return f"each of {field} must be an object with a {key}"
+    return None
