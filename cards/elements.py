@@ -1,5 +1,6 @@
 """The pieces every card is made of (Adaptive Cards 1.5, as Teams renders them)."""
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -31,16 +32,28 @@ def card(
     return built
 
 
+# A word joiner: invisible, but it stops Teams recognising what it splits.
+_JOIN = "\u2060"
+_SCHEME = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,30}):(?=/)")
+_WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
+_AT = re.compile(r"<(/?)(at)\b", re.IGNORECASE)
+
+
 def inert(value: str) -> str:
-    """Text from people, shown as text: Teams renders a card's text as Markdown, and a report must
-    not be able to carry a disguised link into a manager's card."""
-    return value.replace("](", "] (")
+    """Text from people, shown as text: Teams renders a card's text as Markdown, and what a
+    customer said, or a report about them, must not carry a link, a mention or a button-like link
+    into a manager's card. The words stay readable; only what would make them active is split."""
+    value = value.replace("](", "] (").replace("]:", "] :")  # inline links, reference links
+    value = _SCHEME.sub(rf"\1:{_JOIN}", value)  # https://… and other schemes, autolinked or not
+    value = _WWW.sub(rf"\1{_JOIN}.", value)  # www.… is linked without a scheme
+    value = _AT.sub(r"‹\1\2", value)  # <at>name</at> is how Teams marks a mention
+    return value.replace("{{", "{" + _JOIN + "{")  # {{DATE(…)}} and {{TIME(…)}} are evaluated
 
 
 def heading(text: str, *, size: str = "Large", color: str | None = None) -> Element:
     element: Element = {
         "type": "TextBlock",
-        "text": text,
+        "text": inert(text),
         "size": size,
         "weight": "Bolder",
         "wrap": True,

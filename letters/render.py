@@ -34,7 +34,12 @@ def _paragraphs(document) -> list[Paragraph]:
     return found
 
 
+# Characters XML 1.0 cannot hold: python-docx refuses them, and a letter must still be made.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _set_text(paragraph: Paragraph, text: str) -> None:
+    text = _NOT_XML.sub("", text)
     # Word splits text into runs as it pleases; keep the first run's formatting for the whole.
     runs = paragraph.runs
     if not runs:
