@@ -35,7 +35,11 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level)
     # aiohttp's access log prints full URLs and user agents; our own line per request suffices.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Their debug output quotes SQL parameters and request bodies: names, emails and free text.
     for noisy in (
+        "aiosqlite",
+        "asyncpg",
+        "sqlalchemy",
         "msrest",
         "msal",
         "urllib3",
