@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import invokes, teams
 from bot.ratelimit import SLOWED, RateLimiter
@@ -16,6 +16,11 @@ from dialogs.turn import Actor, Reply, Services
 from storage import conversations, people
 
 log = logging.getLogger(__name__)
+
+UNREACHABLE = (
+    "I could not reach the register just now, so nothing was saved. Please try again in a minute; "
+    "a report in progress is kept, and typing report opens it again."
+)
 
 
 @dataclass(frozen=True)
@@ -139,8 +144,14 @@ class EngagementBot(ActivityHandler):
         activity = turn_context.activity
         if self._slowed(turn_context):
             return invokes.message(activity.name or "", SLOWED)
-        arrival = await self._arrive(turn_context)
-        return await invokes.handle(self._services, arrival.actor, activity.name or "", activity.value)
+        try:
+            arrival = await self._arrive(turn_context)
+            return await invokes.handle(self._services, arrival.actor, activity.name or "", activity.value)
+        except (DBAPIError, OSError) as error:
+            # Each transaction commits whole or not at all, so a lost connection leaves nothing
+            # half-written; the pool opens a new one for the next turn.
+            log.error("register unreachable", extra={"type": activity.type, "error": type(error).__name__})
+            return invokes.message(activity.name or "", UNREACHABLE)
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
