@@ -40,7 +40,7 @@ from policy.decisions import (
     RestrictionStatus,
     RestrictionType,
 )
-from policy.roles import Role, Roles
+from policy.roles import Role, Roles, may_log_any_appeal, may_log_appeal
 from policy.working_days import add_working_days, working_days_between
 from storage import audit, decisions, incidents, outbox, people
 from storage.models import (
@@ -56,6 +56,9 @@ from storage.models import (
 )
 
 CRG_CHANNEL = "crg_channel"
+WHO_LOGS_APPEALS = (
+    "Appeals are logged by the complaints team, the service's managers and the register keepers."
+)
 HEARERS_ONLY = "Only the body hearing the appeal and the register keepers do."
 POSTED = "appeal.posted"
 REFERENCE = r"INC-\d{4}-\d{5}"
@@ -76,10 +79,6 @@ ALREADY_OPEN = "There is already an open appeal on this. Nothing was stored."
 
 def open_key(incident_id: int, against: str, decision_id: int | None, previous_id: int | None) -> str:
     return f"{incident_id}:{against}:{decision_id or ''}:{previous_id or ''}"
-
-
-def may_log(roles: Roles, service_area: str) -> bool:
-    return roles.has(Role.COMPLAINTS_TEAM) or roles.is_register_keeper or roles.manages(service_area)
 
 
 # --- the Complaints Review Group's channel ------------------------------------------------------
@@ -213,14 +212,16 @@ async def _form(
 @command(
     rf"appeal\s+({REFERENCE})",
     "appeal INC-2026-00042",
-    "log an appeal the customer made (complaints team, managers, register keepers)",
+    "log an appeal the customer made",
+    allowed=may_log_any_appeal,
+    refusal=WHO_LOGS_APPEALS,
 )
 async def _appeal(services: Services, actor: Actor, match: re.Match[str]) -> list[Reply]:
     reference = match.group(1).upper()
     async with services.sessions() as session:
         incident = await incidents.by_reference(session, reference)
         area = await session.get(ServiceArea, incident.service_area_id) if incident else None
-        if incident is None or area is None or not may_log(actor.roles, area.key):
+        if incident is None or area is None or not may_log_appeal(actor.roles, service_area=area.key):
             await refusals.record(
                 session,
                 services,
@@ -232,8 +233,7 @@ async def _appeal(services: Services, actor: Actor, match: re.Match[str]) -> lis
             return [
                 Reply(
                     text=f"I can't find an incident {reference} on which you can log an appeal. "
-                    "Appeals are logged by the complaints team, the service's managers and the "
-                    "register keepers."
+                    + WHO_LOGS_APPEALS
                 )
             ]
         options = await _options(session, incident, services.zone)
@@ -611,7 +611,7 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
             incident_id = record_id(data.get("incident"))
             incident = await session.get(Incident, incident_id) if incident_id else None
             area = await session.get(ServiceArea, incident.service_area_id) if incident else None
-            if incident is None or area is None or not may_log(actor.roles, area.key):
+            if incident is None or area is None or not may_log_appeal(actor.roles, service_area=area.key):
                 await refusals.record(
                     session, services, actor, verb, record_type="incident", record_id=incident_id
                 )

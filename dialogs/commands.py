@@ -21,6 +21,7 @@ class Command:
     summary: str
     handler: Handler
     allowed: Callable[[Roles], bool] = lambda roles: True
+    refusal: str | None = None  # who may, in words, for someone who may not
 
     def help(self) -> CommandHelp:
         return CommandHelp(self.usage, self.summary)
@@ -30,7 +31,12 @@ _COMMANDS: list[Command] = []
 
 
 def command(
-    pattern: str, usage: str, summary: str, *, allowed: Callable[[Roles], bool] | None = None
+    pattern: str,
+    usage: str,
+    summary: str,
+    *,
+    allowed: Callable[[Roles], bool] | None = None,
+    refusal: str | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a handler for text matching `pattern` (whole message, case-insensitive)."""
 
@@ -42,6 +48,7 @@ def command(
                 summary,
                 handler,
                 allowed or (lambda roles: True),
+                refusal,
             )
         )
         return handler
@@ -58,7 +65,7 @@ def role_labels(roles: Roles) -> list[str]:
     for grant in sorted(roles.grants, key=lambda g: (g.role.value, g.service_area or "")):
         label = ROLE_LABELS[grant.role]
         if grant.service_area:
-            label = f"{label} ({grant.service_area})"
+            label = f"{label} of {grant.area_name or grant.service_area}"
         if label not in labels:
             labels.append(label)
     return labels
@@ -85,7 +92,8 @@ async def dispatch(services: Services, actor: Actor, typed: str) -> list[Reply]:
             continue
         if not cmd.allowed(actor.roles):
             await refusals.record_alone(services, actor, cmd.usage)
-            return [Reply(text=f"Only some roles may use **{cmd.usage}**, and yours is not one.")]
+            refusal = f"Only some roles may use **{cmd.usage}**, and yours is not one."
+            return [Reply(text=f"{refusal} {cmd.refusal}" if cmd.refusal else refusal)]
         return await cmd.handler(services, actor, match)
     if not typed:
         return [welcome(actor)]

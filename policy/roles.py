@@ -28,6 +28,8 @@ ROLE_LABELS: dict[Role, str] = {
 class RoleGrant:
     role: Role
     service_area: str | None = None  # set for managers only
+    # How people name the service area ("Waste and Recycling"): shown, never compared.
+    area_name: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,15 @@ def may_decide(roles: Roles, *, service_area: str, is_reporter: bool) -> bool:
     if is_reporter:
         return False
     return roles.manages(service_area) or roles.is_register_keeper
+
+
+def may_log_appeal(roles: Roles, *, service_area: str) -> bool:
+    """Appeals reach the register through the complaints team, the service's managers or a keeper."""
+    return roles.has(Role.COMPLAINTS_TEAM) or roles.is_register_keeper or roles.manages(service_area)
+
+
+def may_log_any_appeal(roles: Roles) -> bool:
+    return roles.has(Role.COMPLAINTS_TEAM) or roles.is_register_keeper or bool(roles.managed_areas)
 
 
 def may_view_full_record(roles: Roles, *, service_areas: Iterable[str]) -> bool:

@@ -12,11 +12,11 @@ from storage.models import Person, RoleAssignment, ServiceArea
 async def roles_for(session: AsyncSession, person_id: int) -> Roles:
     """The person's roles as the register holds them now: every permission check starts here."""
     rows = await session.execute(
-        select(RoleAssignment.role, ServiceArea.key)
+        select(RoleAssignment.role, ServiceArea.key, ServiceArea.name)
         .outerjoin(ServiceArea, ServiceArea.id == RoleAssignment.service_area_id)
         .where(RoleAssignment.person_id == person_id)
     )
-    return Roles.of(RoleGrant(Role(role), area) for role, area in rows.all())
+    return Roles.of(RoleGrant(Role(role), area, name) for role, area, name in rows.all())
 
 
 async def get(session: AsyncSession, person_id: int) -> Person | None:

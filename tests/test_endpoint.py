@@ -34,7 +34,7 @@ async def test_first_message_gets_a_welcome_naming_the_persons_roles(harness):
     assert card["version"] == "1.5"
     shown = _texts(card)
     assert "Hello Amy" in shown
-    assert "Manager (housing)" in shown
+    assert "Manager of Housing" in shown
     assert "Managing Customer Engagement policy" in shown
     # Delivered as a reply into Amy's own 1:1 chat.
     assert replies[0].conversation_id == AMY.chat_id
@@ -82,7 +82,7 @@ async def test_someone_who_talked_first_gets_their_roles_once_the_file_names_the
     assert status == 201
     await harness.import_roles()
     replies = await harness.say(AMY, "help")
-    assert "Manager (housing)" in _texts(replies[0].card)
+    assert "Manager of Housing" in _texts(replies[0].card)
 
 
 async def test_unknown_command_says_how_to_get_help(harness):
