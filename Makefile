@@ -31,6 +31,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python bench/sweep.py
 	$(VENV)/bin/python bench/dialog.py
+	$(VENV)/bin/python bench/outbox.py
+	$(VENV)/bin/python bench/load.py
 
 clean:
 	rm -rf $(VENV) node_modules

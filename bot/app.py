@@ -25,7 +25,7 @@ from bot.clients import build_adapter
 from bot.config import Settings
 from bot.connector import AppCredentialsTokenSource, TeamsConnector
 from bot.handler import EngagementBot
-from bot.proactive import OutboxSender
+from bot.proactive import ConversationPace, OutboxSender
 from bot.scheduler import build_scheduler
 from dialogs import deliveries
 from dialogs.letter_files import letter_file
@@ -269,6 +269,7 @@ def create_app(
             TeamsConnector(http, AppCredentialsTokenSource(settings)),
             clock,
             on_failure=deliveries.notify_failed,
+            pace=ConversationPace(settings.outbox_pace),
         )
         services = build_services(settings, sessions, clock, sender.kick)
         adapter = build_adapter(settings, http)

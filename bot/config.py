@@ -14,6 +14,25 @@ from policy.retention import RetentionRules
 from storage.db import DEFAULT_DATABASE_URL
 
 APP_TYPES = ("MultiTenant", "SingleTenant")
+TEAMS_PACE = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
+
+
+def _pace(raw: str) -> tuple[tuple[int, float], ...]:
+    if not raw:
+        return TEAMS_PACE
+    if raw.lower() == "none":
+        return ()
+    windows = []
+    for part in raw.split(","):
+        try:
+            count, seconds = part.strip().split("/")
+            window = (int(count), float(seconds))
+        except ValueError:
+            raise ConfigError(f"OUTBOX_PER_CONVERSATION must be like 7/1,60/30, not {raw!r}") from None
+        if window[0] < 1 or window[1] <= 0:
+            raise ConfigError(f"OUTBOX_PER_CONVERSATION must be like 7/1,60/30, not {raw!r}")
+        windows.append(window)
+    return tuple(windows)
 
 
 class ConfigError(ValueError):
@@ -51,6 +70,8 @@ class Settings:
     appeal_outcome_working_days: int = 20
     letter_template_dir: str = ""
     wellbeing_support: str = ""
+    # At most N sends per S seconds to one conversation, for each (N, S): Teams' own limits.
+    outbox_pace: tuple[tuple[int, float], ...] = TEAMS_PACE
     # Commands and dialog steps one person may send a minute (0: no limit).
     rate_limit_per_minute: int = 60
 
@@ -183,5 +204,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 512 * 1024, 16 * 1024, 16 * 1024 * 1024),
         openid_metadata_url=get("BOT_OPENID_METADATA_URL"),
         log_level=log_level,
+        outbox_pace=_pace(get("OUTBOX_PER_CONVERSATION")),
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 60, 0, 100_000),
     )

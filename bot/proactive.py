@@ -3,7 +3,9 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +27,56 @@ log = logging.getLogger(__name__)
 FailureHandler = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[None]]
 
 
+class ConversationPace:
+    """At most so many sends to any one conversation in each window: Teams throttles bots per
+    conversation (7 a second, 8 in two, 60 in 30, 1,800 an hour), and answers 429 beyond it."""
+
+    def __init__(
+        self,
+        windows: Sequence[tuple[int, float]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._windows = [(count, seconds) for count, seconds in windows if count > 0]
+        self._longest = max((seconds for _, seconds in self._windows), default=0.0)
+        self._keep = max((count for count, _ in self._windows), default=0)
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: dict[str, deque[float]] = {}
+
+    def _delay(self, stamps: deque[float], now: float) -> float:
+        delay = 0.0
+        for count, seconds in self._windows:
+            if len(stamps) >= count:
+                delay = max(delay, stamps[-count] + seconds - now)
+        return delay
+
+    async def wait(self, conversation: str, *, longest: float = 10.0) -> float:
+        """Wait until one more send to this conversation stays within every window, and count it.
+
+        Returns 0 when it may be sent now; a wait longer than `longest` is not waited out but
+        returned, so the message goes back to the queue rather than holding its lease.
+        """
+        if not self._windows:
+            return 0.0
+        stamps = self._sent.setdefault(conversation, deque(maxlen=self._keep))
+        while (delay := self._delay(stamps, self._clock())) > 0:
+            if delay > longest:
+                return delay
+            await self._sleep(delay)
+        stamps.append(self._clock())
+        if len(self._sent) > 10_000:
+            self._forget_quiet()
+        return 0.0
+
+    def _forget_quiet(self) -> None:
+        # A conversation quiet for the longest window has nothing left to limit.
+        now = self._clock()
+        for conversation in [c for c, s in self._sent.items() if not s or now - s[-1] >= self._longest]:
+            del self._sent[conversation]
+
+
 @dataclass(frozen=True)
 class Sweep:
     claimed: int
@@ -43,8 +95,14 @@ class OutboxSender:
         max_backoff: timedelta = timedelta(minutes=5),
         no_conversation_recheck: timedelta = timedelta(hours=1),
         on_failure: FailureHandler | None = None,
+        pace: ConversationPace | None = None,
+        concurrency: int = 16,
+        batch: int = 200,
     ) -> None:
         self._on_failure = on_failure
+        self._pace = pace or ConversationPace(())
+        self._concurrency = concurrency
+        self._batch = batch
         self._sessions = sessions
         self._connector = connector
         self._clock = clock
@@ -61,10 +119,16 @@ class OutboxSender:
     async def run_once(self) -> Sweep:
         """Try everything that is due now, each recipient's next message in line."""
         async with self._sessions() as session:
-            claimed = await outbox.claim_due(session, now=self._clock(), lease=self._lease)
-        delivered = 0
-        for message in claimed:
-            delivered += await self._deliver(message)
+            claimed = await outbox.claim_due(session, now=self._clock(), lease=self._lease, limit=self._batch)
+        # Each claimed message is the next in line for a different recipient, so sending several
+        # at once keeps every recipient's order; Teams' answer time, not ours, is what they overlap.
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def deliver(message: OutboxMessage) -> int:
+            async with slots:
+                return await self._deliver(message)
+
+        delivered = sum(await asyncio.gather(*(deliver(m) for m in claimed)))
         return Sweep(claimed=len(claimed), delivered=delivered)
 
     async def drain(self) -> int:
@@ -116,6 +180,16 @@ class OutboxSender:
         # No transaction stays open while Teams is called: that can take seconds.
         error: Exception | None = None
         activity_id: str | None = None
+        if address is not None and (later := await self._pace.wait(address.conversation_id)):
+            async with self._sessions() as session:
+                await outbox.mark_retry(
+                    session,
+                    message.id,
+                    next_attempt_at=self._clock() + timedelta(seconds=later),
+                    error="paced: the conversation's send limit",
+                    count_attempt=False,
+                )
+            return 0
         if address is not None:
             try:
                 root = (

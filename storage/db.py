@@ -27,6 +27,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # Errors must not carry names, descriptions or emails into the logs.
         kwargs.setdefault("hide_parameters", True)
+        # One connection: SQLite takes one writer at a time anyway, and waiting in the pool's queue
+        # is fair and immediate, where SQLite's own busy handler sleeps and retries (seconds at
+        # the 99th percentile with 20 turns at once).
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -1,0 +1,513 @@
+"""Throughput, latency and memory under load: a bare aiohttp handler, the stock SDK, and this bot.
+
+In one run, on this machine: each server is started as a process of its own and driven over
+loopback by the same load generator (aiohttp, 20 concurrent conversations); the bots' replies go
+to a loopback Bot Connector in another process. Printed for each: activities per second, p50 and
+p99 latency, peak RSS, and the issue's targets as ratios to the stock echo bot, met or not.
+
+    .venv/bin/python bench/load.py [--quick] [--no-postgres]
+
+PostgreSQL (TEST_POSTGRES_URL, default postgresql+asyncpg://postgres@127.0.0.1:5432/test) gets a
+database of the run's own, dropped at the end. Nothing here asserts: it prints what it measured.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from tests.support import teams
+from tests.support.dialog import button, dialog_card, execute_action, values
+from tests.support.reporting import ACTION, BEHAVIOUR, WHAT
+
+ROOT = Path(__file__).resolve().parents[1]
+CONCURRENCY = 20
+# The form refuses incidents in the future; the tests' fixed date may be today.
+YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+AREAS = [f"area{n:02d}" for n in range(CONCURRENCY)]
+MANAGERS = [teams.Person.called(f"Manager {n:02d}", f"manager{n:02d}@council.example") for n in range(20)]
+
+
+def _roles() -> str:
+    areas = "".join(
+        f'[service_areas.{area}]\nname = "Service {area}"\nmanagers = ["{manager.email}"]\n\n'
+        for area, manager in zip(AREAS, MANAGERS, strict=True)
+    )
+    return areas + '[roles]\nregister_keepers = ["kim.keeper@council.example"]\n'
+
+
+def _staff(n: int) -> teams.Person:
+    return teams.Person.called(f"Staff {n:04d}", f"staff{n:04d}@council.example")
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[str]
+    port: int
+    started: float
+    ready: float
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def memory(self, field_name: str = "VmHWM") -> float:
+        """Peak (VmHWM) or current (VmRSS) resident memory in MB, from /proc."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+        if self.process.poll() is None:
+            self.process.kill()
+
+
+def start(kind: str, log: Path, env: dict[str, str] | None = None) -> Server:
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "servers.py"), kind],
+        stdout=subprocess.PIPE,
+        stderr=log.open("a"),
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("port "):
+        raise SystemExit(f"{kind} did not start: see {log}")
+    return Server(kind, process, int(line.split()[1]), started, time.perf_counter())
+
+
+# --- the load generator ------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    label: str
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    failures: int = 0
+    rss: float = float("nan")
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+async def post(http: aiohttp.ClientSession, url: str, activity: dict[str, Any]) -> tuple[int, Any]:
+    async with http.post(
+        f"{url}/api/messages", data=json.dumps(activity), headers={"Content-Type": "application/json"}
+    ) as response:
+        body = await response.read()
+        payload = json.loads(body) if body and response.content_type == "application/json" else None
+        return response.status, payload
+
+
+async def drive(
+    label: str, jobs: list[list[Callable[[], Awaitable[bool]]]], *, measure: bool = True
+) -> Result:
+    """Run each list of jobs in order, the lists side by side: one list per conversation."""
+    result = Result(label)
+
+    async def conversation(queue: list[Callable[[], Awaitable[bool]]]) -> None:
+        for job in queue:
+            began = time.perf_counter()
+            ok = await job()
+            if ok:
+                result.latencies.append(time.perf_counter() - began)
+            else:
+                result.failures += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(conversation(q) for q in jobs))
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def messages(
+    http: aiohttp.ClientSession, server: Server, connector: str, per_conversation: int, offset: int = 0
+):
+    def job(person: teams.Person, n: int) -> Callable[[], Awaitable[bool]]:
+        async def send() -> bool:
+            status, _ = await post(http, server.url, teams.message(person, connector, f"help {n}"))
+            return status in (200, 201)
+
+        return send
+
+    people = [_staff(offset + c) for c in range(CONCURRENCY)]
+    return [[job(p, n) for n in range(per_conversation)] for p in people]
+
+
+async def message_turns(
+    http: aiohttp.ClientSession, server: Server, connector: str, count: int, label: str
+) -> Result:
+    await drive("warm-up", messages(http, server, connector, 10))
+    result = await drive(label, messages(http, server, connector, count // CONCURRENCY))
+    result.rss = server.memory()
+    return result
+
+
+async def meet(http: aiohttp.ClientSession, connector: str, people: list[teams.Person]) -> None:
+    async with http.post(f"{connector}/_meet", json=[p.roster_entry() for p in people]) as response:
+        assert response.status == 200
+
+
+async def control(http: aiohttp.ClientSession, connector: str, **body: Any) -> None:
+    async with http.post(f"{connector}/_control", json=body) as response:
+        assert response.status == 200
+
+
+async def invoke(http, server: Server, connector: str, person, name: str, value: dict) -> tuple[int, Any]:
+    return await post(http, server.url, teams.invoke(person, connector, name, value))
+
+
+async def report_to_check(http, server: Server, connector: str, person: teams.Person, area: str) -> dict:
+    """Walk the report dialog to its last step; returns the Send button's data."""
+    status, answer = await invoke(
+        http, server, connector, person, "task/fetch", {"data": {"action": "report.open"}}
+    )
+    assert status == 200, answer
+    card = dialog_card(answer)
+    steps = [
+        (
+            "Next",
+            {
+                "new_name": f"Customer of {person.name}",
+                "new_address": "1 High Street",
+                "new_postcode": "TD6 0SA",
+            },
+        ),
+        ("Next", {**WHAT, "service_area": area, "occurred_date": YESTERDAY}),
+        ("Next", BEHAVIOUR),
+        ("Next", ACTION),
+    ]
+    for title, changes in steps:
+        data = {**values(card), **changes, **button(card, title)}
+        status, answer = await invoke(http, server, connector, person, "task/submit", {"data": data})
+        assert status == 200, answer
+        card = dialog_card(answer)
+    return {**values(card), **button(card, "Send")}
+
+
+async def reports(http, server: Server, connector: str, per_conversation: int, label: str) -> Result:
+    people = [_staff(1000 + n) for n in range(CONCURRENCY * per_conversation)]
+    await meet(http, connector, people)
+    ready: list[list[tuple[teams.Person, dict]]] = [[] for _ in range(CONCURRENCY)]
+
+    def prepare(n: int, person: teams.Person) -> Callable[[], Awaitable[bool]]:
+        async def walk() -> bool:
+            ready[n % CONCURRENCY].append(
+                (person, await report_to_check(http, server, connector, person, AREAS[n % CONCURRENCY]))
+            )
+            return True
+
+        return walk
+
+    await drive(
+        "prepare",
+        [[prepare(n, p) for n, p in enumerate(people) if n % CONCURRENCY == c] for c in range(CONCURRENCY)],
+    )
+
+    def send(person: teams.Person, data: dict) -> Callable[[], Awaitable[bool]]:
+        async def submit() -> bool:
+            status, answer = await invoke(http, server, connector, person, "task/submit", {"data": data})
+            return status == 200 and str(answer["task"]["value"]).startswith("Reported as")
+
+        return submit
+
+    result = await drive(label, [[send(p, d) for p, d in queue] for queue in ready])
+    result.rss = server.memory()
+    return result
+
+
+async def cards_for(http, connector: str, person: teams.Person) -> list[dict]:
+    async with http.get(f"{connector}/_sent/{person.chat_id}") as response:
+        sent = await response.json()
+    return [
+        a["content"]
+        for activity in sent
+        for a in activity.get("attachments") or []
+        if a.get("contentType") == "application/vnd.microsoft.card.adaptive"
+    ]
+
+
+async def universal(
+    http, server: Server, connector: str, person, card: dict, title: str, **inputs
+) -> dict | None:
+    action = execute_action(card, title)
+    data = {**values(card), **inputs, **action.get("data", {})}
+    value = {"action": {"type": "Action.Execute", "verb": action["verb"], "data": data}, "trigger": "manual"}
+    status, answer = await invoke(http, server, connector, person, "adaptiveCard/action", value)
+    if status != 200 or not isinstance(answer, dict) or answer.get("statusCode") != 200:
+        return None
+    return answer["value"]
+
+
+async def decisions(http, server: Server, connector: str, expected: int, label: str) -> Result:
+    """Each area's manager decides every incident reported to them, 20 managers at once."""
+    deadline = time.monotonic() + 120
+    while True:  # the bot's outbox sender delivers the managers' cards in the background
+        cards = [
+            [c for c in await cards_for(http, connector, m) if _has_action(c, "No further action")]
+            for m in MANAGERS
+        ]
+        if sum(map(len, cards)) >= expected or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    forms: list[list[tuple[teams.Person, dict]]] = [[] for _ in MANAGERS]
+
+    def open_form(n: int, card: dict) -> Callable[[], Awaitable[bool]]:
+        async def press() -> bool:
+            form = await universal(http, server, connector, MANAGERS[n], card, "No further action")
+            if form is not None:
+                forms[n].append((MANAGERS[n], form))
+            return form is not None
+
+        return press
+
+    await drive("prepare", [[open_form(n, c) for c in queue] for n, queue in enumerate(cards)])
+
+    def decide(person: teams.Person, form: dict) -> Callable[[], Awaitable[bool]]:
+        async def record() -> bool:
+            decided = await universal(
+                http, server, connector, person, form, "Record decision", reasons="A one-off; apologised."
+            )
+            return decided is not None and "Decided: No further action" in json.dumps(decided)
+
+        return record
+
+    result = await drive(label, [[decide(p, f) for p, f in queue] for queue in forms])
+    result.rss = server.memory()
+    return result
+
+
+def _has_action(card: dict, title: str) -> bool:
+    try:
+        execute_action(card, title)
+    except AssertionError:
+        return False
+    return True
+
+
+# --- the register ------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def postgres_database() -> AsyncIterator[str | None]:
+    admin = make_url(POSTGRES_URL)
+    name = f"engagement_bench_{os.getpid()}"
+    connect = {
+        "host": admin.host,
+        "port": admin.port or 5432,
+        "user": admin.username,
+        "database": admin.database,
+    }
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(**connect, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        await run(f'CREATE DATABASE "{name}"')
+    except Exception as error:
+        print(f"PostgreSQL not reachable ({type(error).__name__}): its rows are left out")
+        yield None
+        return
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def prepare_register(url: str) -> None:
+    from datetime import UTC, datetime
+
+    from storage import roles_file
+    from storage.db import create_engine, session_factory
+    from storage.migrate import upgrade
+
+    engine = create_engine(url)
+    await upgrade(engine)
+    async with session_factory(engine)() as session:
+        await roles_file.apply(session, roles_file.parse(_roles()), now=datetime.now(UTC))
+        await session.commit()
+    await engine.dispose()
+
+
+def bot_env(url: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": url,
+        "TIMEZONE": "Europe/London",
+        # The load generator is one script talking fast, not people: no per-person limit.
+        "RATE_LIMIT_PER_MINUTE": "0",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def line(result: Result, stock: float | None = None) -> str:
+    ratio = f"{result.rate / stock:6.1f}x" if stock else "       "
+    fails = f"  ({result.failures} failed)" if result.failures else ""
+    return (
+        f"  {result.label:<34} {result.rate:8.0f}/s {ratio}  p50 {result.pct(0.5):7.1f} ms  "
+        f"p99 {result.pct(0.99):7.1f} ms  peak RSS {result.rss:6.1f} MB{fails}"
+    )
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer activities, for a first look")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--memory-activities", type=int, default=100_000)
+    args = parser.parse_args()
+    turns = 1000 if args.quick else 4000
+    per_reporter = 3 if args.quick else 10
+    memory_activities = 10_000 if args.quick else args.memory_activities
+
+    folder = Path(tempfile.mkdtemp(prefix="engagement-bench-"))
+    log = folder / "servers.log"
+    connector_server = start("connector", log)
+    connector = connector_server.url
+    servers: list[Server] = []
+    results: dict[str, Result] = {}
+    timeout = aiohttp.ClientTimeout(total=60)
+    limits = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout, connector=limits) as http:
+            await meet(http, connector, [_staff(n) for n in range(CONCURRENCY * 4)] + MANAGERS)
+            for kind, label in (("bare", "bare aiohttp, message"), ("echo", "stock SDK echo bot, message")):
+                server = start(kind, log)
+                servers.append(server)
+                results[label] = await message_turns(http, server, connector, turns, label)
+                server.stop()
+
+            backends = [("SQLite", f"sqlite+aiosqlite:///{folder / 'register.db'}")]
+            async with postgres_database() as pg_url:
+                if pg_url and not args.no_postgres:
+                    backends.append(("PostgreSQL", pg_url.replace("postgresql://", "postgresql+asyncpg://")))
+                for backend, url in backends:
+                    await prepare_register(url)
+                    server = start("bot", log, bot_env(url))
+                    servers.append(server)
+                    for manager in MANAGERS:  # so the bot can reach them with the reports
+                        await post(http, server.url, teams.message(manager, connector, "hi"))
+                    label = f"this bot, message ({backend})"
+                    results[label] = await message_turns(http, server, connector, turns, label)
+                    await control(http, connector, keep=True, reset=True)
+                    label = f"this bot, report submit ({backend})"
+                    results[label] = await reports(http, server, connector, per_reporter, label)
+                    label = f"this bot, decision ({backend})"
+                    results[label] = await decisions(
+                        http, server, connector, per_reporter * CONCURRENCY, label
+                    )
+                    await control(http, connector, keep=False, reset=True)
+                    server.stop()
+
+            # Memory after many activities, and start-up, on a fresh SQLite register.
+            url = f"sqlite+aiosqlite:///{folder / 'memory.db'}"
+            await prepare_register(url)
+            server = start("bot", log, bot_env(url))
+            servers.append(server)
+            await drive("warm-up", messages(http, server, connector, 50, offset=40))
+            after_warm_up = server.memory("VmRSS")
+            marks: list[tuple[int, float]] = []
+            done = 0
+            memory_began = time.perf_counter()
+            while done < memory_activities:
+                chunk = min(10_000, memory_activities - done)
+                await drive("memory", messages(http, server, connector, chunk // CONCURRENCY, offset=40))
+                done += chunk
+                marks.append((done, server.memory("VmRSS")))
+            memory_seconds = time.perf_counter() - memory_began
+            server.stop()
+
+            server = start("bot", log, bot_env(url))
+            servers.append(server)
+            first = time.perf_counter()
+            status, _ = await post(http, server.url, teams.message(_staff(41), connector, "help"))
+            startup = time.perf_counter() - server.started
+            startup_listening = server.ready - server.started
+            server.stop()
+            del first, status
+    finally:
+        for server in servers:
+            if server.process.poll() is None:
+                server.stop()
+        connector_server.stop()
+
+    stock = results["stock SDK echo bot, message"].rate
+    print(f"\nLoad over loopback, {CONCURRENCY} concurrent conversations, {os.cpu_count()} cores:")
+    for result in results.values():
+        print(line(result, stock))
+    print("\nTargets (ratios are to the stock echo bot's message throughput):")
+    message_sqlite = results["this bot, message (SQLite)"]
+    print(
+        f"  message turn >= 10x, p99 < 50 ms: {message_sqlite.rate / stock:.1f}x, "
+        f"p99 {message_sqlite.pct(0.99):.1f} ms: "
+        f"{verdict(message_sqlite.rate >= 10 * stock and message_sqlite.pct(0.99) < 50)}"
+    )
+    for backend, factor, p99 in (("SQLite", 5.0, 100.0), ("PostgreSQL", 2.5, 200.0)):
+        for what in ("report submit", "decision"):
+            result = results.get(f"this bot, {what} ({backend})")
+            if result is None:
+                continue
+            ok = result.rate >= factor * stock and result.pct(0.99) < p99 and not result.failures
+            print(
+                f"  {what} on {backend} >= {factor:g}x, p99 < {p99:g} ms: "
+                f"{result.rate / stock:.1f}x, p99 {result.pct(0.99):.1f} ms: {verdict(ok)}"
+            )
+    growth = marks[-1][1] - marks[0][1] if len(marks) > 1 else 0.0
+    print(
+        f"  memory after {memory_activities:,} activities < 150 MB: RSS {marks[-1][1]:.1f} MB "
+        f"(after warm-up {after_warm_up:.1f} MB; {growth:+.1f} MB from {marks[0][0]:,} to {marks[-1][0]:,}; "
+        f"{memory_activities / memory_seconds:.0f}/s): {verdict(marks[-1][1] < 150)}"
+    )
+    print(
+        f"  start-up to first answered activity < 2 s: {startup:.2f} s "
+        f"(listening after {startup_listening:.2f} s): {verdict(startup < 2)}"
+    )
+    print(f"  RSS at each 10,000: {', '.join(f'{m:.0f}' for _, m in marks)} MB")
+    print(f"(server logs: {log})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
