@@ -32,6 +32,7 @@ settings.register_profile(
     "security",
     max_examples=int(os.environ.get("SECURITY_EXAMPLES", "25")),
     deadline=None,
+    database=None,  # no .hypothesis/ folder in the checkout: failures print their example instead
     derandomize=os.environ.get("CI", "").lower() in ("1", "true", "yes"),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
