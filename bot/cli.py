@@ -118,14 +118,17 @@ def _parser() -> argparse.ArgumentParser:
     yearly.add_argument("--year", type=int, required=True)
     yearly.add_argument("--out", type=Path, required=True, metavar="DIR")
 
-    package = commands.add_parser(
-        "manifest",
-        help="build the Teams app package to upload",
-        description="Write the Teams app package (manifest.json and icons, zipped) for this "
-        "bot's app id, ready to upload to Teams or the Teams admin centre.",
+    package = commands.add_parser("manifest", help="the Teams app package")
+    package_commands = package.add_subparsers(dest="manifest_command", required=True, metavar="TASK")
+    build = package_commands.add_parser(
+        "build",
+        help="write the app package to upload to Teams",
+        description="Write the Teams app package (manifest.json and icons, zipped) with this bot's "
+        "app id and host, ready to upload in the Teams admin centre.",
     )
-    package.add_argument("--out", type=Path, default=Path("engagement-bot.zip"), metavar="ZIP")
-    package.add_argument("--app-id", help="the bot's Microsoft app id (default: MICROSOFT_APP_ID)")
+    build.add_argument("--out", type=Path, default=Path("app.zip"), metavar="ZIP")
+    build.add_argument("--app-id", help="the bot's Microsoft app id (default: MICROSOFT_APP_ID)")
+    build.add_argument("--public-url", help="where users reach the bot (default: PUBLIC_URL)")
     return parser
 
 
@@ -275,7 +278,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not app_id:
             print("engagement-bot: give --app-id or set MICROSOFT_APP_ID", file=sys.stderr)
             return 2
-        print(f"Teams app package written to {app_package.build(app_id, args.out)}")
+        try:
+            out = app_package.build(app_id, args.public_url or settings.base_url, args.out)
+        except app_package.PackageError as error:
+            print(f"engagement-bot: {error}", file=sys.stderr)
+            return 2
+        print(f"Teams app package written to {out}")
     return 0
 
 
