@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from dotenv import find_dotenv, load_dotenv
+from sqlalchemy import select
 
 from bot import app_package, logs
 from bot.app import build_services, create_app, system_clock
@@ -19,6 +20,7 @@ from dialogs.turn import Clock, Services
 from storage import audit, roles_file
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
+from storage.models import ServiceArea
 
 log = logging.getLogger("engagement-bot")
 T = TypeVar("T")
@@ -68,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
         "role. A malformed file changes nothing.",
     )
     roles_import.add_argument("file", type=Path, metavar="FILE")
+    roles_import.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="only when the register has no service areas yet (a first run), never replacing roles",
+    )
 
     audit_cmd = commands.add_parser("audit", help="the tamper-evident audit trail")
     audit_commands = audit_cmd.add_subparsers(dest="audit_command", required=True, metavar="TASK")
@@ -140,11 +147,15 @@ async def _migrate(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def _import_roles(settings: Settings, spec: roles_file.RolesSpec) -> roles_file.ImportResult:
+async def _import_roles(
+    settings: Settings, spec: roles_file.RolesSpec, *, if_empty: bool = False
+) -> roles_file.ImportResult | None:
     engine = create_engine(settings.database_url)
     try:
         await upgrade(engine)
         async with session_factory(engine)() as session:
+            if if_empty and await session.scalar(select(ServiceArea.id).limit(1)) is not None:
+                return None
             result = await roles_file.apply(session, spec, now=system_clock())
             await session.commit()
         return result
@@ -220,8 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except roles_file.RolesFileError as error:
             print(f"{args.file}: {error} (nothing was changed)", file=sys.stderr)
             return 2
-        result = asyncio.run(_import_roles(settings, spec))
-        if result.changed:
+        result = asyncio.run(_import_roles(settings, spec, if_empty=args.if_empty))
+        if result is None:
+            print("roles not imported: the register already has its roles")
+        elif result.changed:
             print(
                 f"roles imported: {result.granted} granted, {result.revoked} removed, "
                 f"{result.areas_added} service areas added, {result.areas_renamed} renamed"

@@ -120,6 +120,22 @@ def test_roles_import_reports_changes_and_refuses_a_bad_file_whole(tmp_path):
     assert "cannot read nowhere.toml" in missing.stderr
 
 
+def test_roles_import_if_empty_fills_a_new_register_and_never_replaces_roles(tmp_path):
+    (tmp_path / "roles.toml").write_text(ROLES_TOML)
+    (tmp_path / "example.toml").write_text('[service_areas.parks]\nname = "Parks"\nmanagers = []\n')
+    first = run("roles", "import", "--if-empty", "example.toml", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "1 service areas added" in first.stdout
+
+    run("roles", "import", "roles.toml", cwd=tmp_path)
+    again = run("roles", "import", "--if-empty", "example.toml", cwd=tmp_path)
+    assert again.returncode == 0
+    assert "the register already has its roles" in again.stdout
+    database = tmp_path / "data" / "engagement.db"
+    granted = sqlite3.connect(database).execute("select count(*) from role_assignments").fetchone()[0]
+    assert granted == 6  # roles.toml's, untouched
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -40,18 +40,11 @@ JOURNEY = Path(__file__).with_name("journey.mjs")
 SHOTS = Path(os.environ.get("E2E_SCREENSHOTS", ROOT / "build" / "e2e"))
 CUSTOMER = "Jordan Blake"
 
-STAFF = {
-    "id": "29:e2e-sam",
-    "name": "Sam Staff",
-    "email": "sam.staff@council.example",
-    "aad": "00000000-0000-4000-8000-0000000000a2",
-}
-MANAGER = {
-    "id": "29:e2e-amy",
-    "name": "Amy Manager",
-    "email": "amy.manager@council.example",
-    "aad": "00000000-0000-4000-8000-0000000000a1",
-}
+# The people `make run` signs in as, from the roles in roles.example.toml.
+PLAYGROUND_CONFIGS = ROOT / "scripts" / "playground"
+ROLES = ROOT / "roles.example.toml"
+STAFF_EMAIL = "sam.staff@council.example"
+MANAGER_EMAIL = "amy.manager@council.example"
 
 pytestmark = pytest.mark.e2e
 
@@ -86,36 +79,6 @@ def _wait_for(port: int, process: subprocess.Popen, what: str, log: Path, timeou
         except OSError:
             time.sleep(0.2)
     raise AssertionError(f"{what} did not listen on {port} within {timeout} s:\n{log.read_text()[-3000:]}")
-
-
-def _playground_config(person: dict[str, str], chat: str) -> str:
-    """The emulator's `.m365agentsplayground.yml`: who is signed in, and the tenant's other users
-    (it insists on five)."""
-    first, last = person["name"].split(" ", 1)
-    users = "".join(
-        f"  - id: 29:e2e-colleague-{n}\n"
-        f"    name: Colleague {n}\n"
-        f"    userPrincipleName: colleague{n}@council.example\n"
-        f"    aadObjectId: 00000000-0000-4000-8000-00000000010{n}\n"
-        f"    givenName: Colleague\n"
-        f"    surname: N{n}\n"
-        f"    email: colleague{n}@council.example\n"
-        for n in range(5)
-    )
-    return (
-        'version: "0.1.1"\n'
-        "tenantId: 00000000-0000-4000-8000-000000000001\n"
-        "bot:\n  id: 00000000-0000-4000-8000-000000000011\n  name: Customer Engagement\n"
-        f"currentUser:\n  id: {person['id']}\n  name: {person['name']}\n"
-        f"  userPrincipleName: {person['email']}\n  aadObjectId: {person['aad']}\n"
-        f"  givenName: {first}\n  surname: {last}\n  email: {person['email']}\n"
-        f"users:\n{users}"
-        f"personalChat:\n  id: {chat}\n"
-        f"groupChat:\n  id: {chat}-group\n  name: Group Chat\n"
-        f"team:\n  id: {chat}-team\n  name: Housing\n"
-        "  aadGroupId: 00000000-0000-4000-8000-000000000031\n"
-        f"  channels:\n    - id: {chat}-crg\n      name: Complaints Review Group\n"
-    )
 
 
 class Running:
@@ -166,16 +129,9 @@ def journey_world(tmp_path: Path) -> Iterator[dict]:
         "LOG_LEVEL": "INFO",
     }
     cli = [sys.executable, "-m", "bot.cli"]
-    roles = tmp_path / "roles.toml"
-    roles.write_text(
-        '[service_areas.housing]\nname = "Housing"\n'
-        f'managers = ["{MANAGER["email"]}"]\n\n'
-        '[roles]\nregister_keepers = ["kim.keeper@council.example"]\n',
-        encoding="utf-8",
-    )
     env = {**os.environ, **bot_env}
     subprocess.run([*cli, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([*cli, "roles", "import", str(roles)], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([*cli, "roles", "import", str(ROLES)], cwd=ROOT, env=env, check=True, capture_output=True)
 
     running = Running(tmp_path)
     try:
@@ -184,11 +140,10 @@ def journey_world(tmp_path: Path) -> Iterator[dict]:
         _wait_for(bot_port, bot, "the bot", bot_log)
 
         urls = {}
-        for who, person in (("manager", MANAGER), ("staff", STAFF)):
+        for who in ("manager", "staff"):
             home = tmp_path / who
             home.mkdir()
-            config = home / ".m365agentsplayground.yml"
-            config.write_text(_playground_config(person, f"e2e-{who}-chat"), encoding="utf-8")
+            config = PLAYGROUND_CONFIGS / f"{who}.yml"
             port = _free_port()
             log = home / "playground.out"
             playground = running.start(
@@ -276,18 +231,17 @@ def test_a_new_user_reports_and_the_manager_decides_in_the_teams_emulator(journe
         "JOIN service_areas s ON s.id = i.service_area_id WHERE i.reference = ?",
         (reference,),
     ).fetchone()
-    assert incident == ("two", "phone", 1, CUSTOMER, "AB1 2CD", STAFF["email"], "housing")
+    assert incident == ("two", "phone", 1, CUSTOMER, "AB1 2CD", STAFF_EMAIL, "housing")
     decision = register.execute(
         "SELECT d.kind, p.email, r.type, r.status, r.frontline_instructions FROM decisions d "
         "JOIN people p ON p.id = d.decided_by_id JOIN restrictions r ON r.decision_id = d.id "
         "JOIN incidents i ON i.id = d.incident_id WHERE i.reference = ?",
         (reference,),
     ).fetchone()
-    assert decision[:4] == ("active_management", MANAGER["email"], "contact_channels", "active")
+    assert decision[:4] == ("active_management", MANAGER_EMAIL, "contact_channels", "active")
     # The policy's standing instruction is added to whatever the manager wrote.
     assert decision[4] == (
-        "Do not take calls; ask them to email housing.\n"
-        "This never stops the customer reporting an emergency."
+        "Do not take calls; ask them to email housing.\nThis never stops the customer reporting an emergency."
     )
     actions = [row[0] for row in register.execute("SELECT action FROM audit_events ORDER BY seq")]
     for expected in ("incident.reported", "decision.recorded", "customer.checked"):
