@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Node is optional: without it the bot still runs (no emulator) and the manifest test says why it skipped.
-$(NODE_STAMP): package.json
+$(NODE_STAMP): package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		npm install --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
 	else echo "npm not found: skipping the Teams emulator and manifest schema"; fi
@@ -33,6 +33,10 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/dialog.py
 	$(VENV)/bin/python bench/outbox.py
 	$(VENV)/bin/python bench/load.py
+
+# The README's pictures: the end-to-end journey in the Teams emulator, saved where the README points.
+screenshots: $(STAMP) $(NODE_STAMP)
+	E2E_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest tests/e2e -q
 
 clean:
 	rm -rf $(VENV) node_modules

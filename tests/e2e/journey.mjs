@@ -120,7 +120,7 @@ async function reportIncident(page) {
 async function decide(page, reference) {
   const card = cardWith(page, `Incident ${reference}`);
   await card.waitFor({ timeout: WAIT });
-  await shot(card, '07-manager-notification');
+  await shot(card, '08-manager-notification');
   await card.getByRole('button', { name: 'Active management' }).click();
 
   const form = cardWith(page, 'Reasons for this decision');
@@ -137,12 +137,12 @@ async function decide(page, reference) {
   await pick(page, form.getByRole('combobox', { name: 'Type' }), 'Restricting contact to named channels');
   await form.getByLabel('What it allows and does not allow').fill('Contact by email only, about the open repair.');
   await form.getByLabel('Instructions for front-line staff').fill('Do not take calls; ask them to email housing.');
-  await shot(form, '08-manager-decision-form');
+  await shot(form, '09-manager-decision-form');
   await form.getByRole('button', { name: 'Record decision' }).click();
 
   const decided = cardWith(page, 'Download letter');
   await decided.waitFor({ timeout: WAIT });
-  await shot(decided, '09-manager-decided');
+  await shot(decided, '10-manager-decided');
   return (await decided.innerText()).replace(/\s+/g, ' ');
 }
 
@@ -182,14 +182,14 @@ async function run() {
     current = 'reporter told';
     const told = cardWith(staff, `${reference}`).filter({ hasText: 'Active management' });
     await told.waitFor({ timeout: WAIT });
-    await shot(told, '10-reporter-told');
+    await shot(told, '11-reporter-told');
     report(current, { card: await told.innerText() });
 
     current = 'check a customer';
     await say(staff, `check ${CUSTOMER}`);
-    const check = cardWith(staff, 'Do not take calls');
+    const check = cardWith(staff, 'How to handle this customer');
     await check.waitFor({ timeout: WAIT });
-    await shot(check, '11-check');
+    await shot(check, '12-check');
     report(current, { card: await check.innerText() });
   } catch (error) {
     for (const [i, page] of pages.entries()) {
