@@ -5,8 +5,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from docx import Document
-
 from dialogs.turn import Services
 from storage import audit, export, people
 
@@ -26,6 +24,8 @@ TITLES = {
 
 
 def _document(customer_id: int, record: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    from docx import Document  # loaded for an export, not with the bot
+
     document = Document()
     document.add_heading(f"Information held on customer {customer_id}", level=0)
     document.add_paragraph(

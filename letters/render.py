@@ -5,24 +5,27 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from docx import Document
-from docx.shared import Pt
-from docx.text.paragraph import Paragraph
+# python-docx (with lxml) is loaded when a letter is made, not with the bot: most turns make none.
+if TYPE_CHECKING:
+    from docx.text.paragraph import Paragraph
 
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
-LARGE_PRINT = Pt(16)  # RNIB: large print is 16 point or more
-LARGE_HEADINGS = Pt(20)
+LARGE_PRINT_POINTS = 16  # RNIB: large print is 16 point or more
+LARGE_HEADING_POINTS = 20
 
 Value = str | Sequence[str]
 
 
 def placeholders(template: Path) -> set[str]:
+    from docx import Document
+
     document = Document(str(template))
     return {m.group(1) for p in _paragraphs(document) for m in PLACEHOLDER.finditer(p.text)}
 
 
-def _paragraphs(document) -> list[Paragraph]:
+def _paragraphs(document) -> "list[Paragraph]":
     found = list(document.paragraphs)
     for table in document.tables:
         for row in table.rows:
@@ -38,7 +41,7 @@ def _paragraphs(document) -> list[Paragraph]:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _set_text(paragraph: Paragraph, text: str) -> None:
+def _set_text(paragraph: "Paragraph", text: str) -> None:
     text = _NOT_XML.sub("", text)
     # Word splits text into runs as it pleases; keep the first run's formatting for the whole.
     runs = paragraph.runs
@@ -50,8 +53,10 @@ def _set_text(paragraph: Paragraph, text: str) -> None:
         run.text = ""
 
 
-def _expand_list(paragraph: Paragraph, items: Sequence[str]) -> None:
+def _expand_list(paragraph: "Paragraph", items: Sequence[str]) -> None:
     """A paragraph that is only `{{name}}` becomes one paragraph per item, in its style."""
+    from docx.text.paragraph import Paragraph
+
     if not items:
         paragraph._p.getparent().remove(paragraph._p)
         return
@@ -65,6 +70,8 @@ def _expand_list(paragraph: Paragraph, items: Sequence[str]) -> None:
 
 
 def fill(template: Path, values: Mapping[str, Value], *, large_print: bool = False) -> bytes:
+    from docx import Document
+
     document = Document(str(template))
     for paragraph in _paragraphs(document):
         text = paragraph.text
@@ -87,12 +94,15 @@ def fill(template: Path, values: Mapping[str, Value], *, large_print: bool = Fal
 
 
 def _enlarge(document) -> None:
+    from docx.shared import Pt
+
+    large_print, large_headings = Pt(LARGE_PRINT_POINTS), Pt(LARGE_HEADING_POINTS)
     for style in document.styles:
         font = getattr(style, "font", None)
         if font is None:
             continue
         heading = style.name.lower().startswith(("heading", "title"))
-        font.size = LARGE_HEADINGS if heading else LARGE_PRINT
+        font.size = large_headings if heading else large_print
     for paragraph in _paragraphs(document):
         heading = (
             (paragraph.style.name if paragraph.style is not None else "")
@@ -100,4 +110,4 @@ def _enlarge(document) -> None:
             .startswith(("heading", "title"))
         )
         for run in paragraph.runs:
-            run.font.size = LARGE_HEADINGS if heading else LARGE_PRINT
+            run.font.size = large_headings if heading else large_print

@@ -2,6 +2,9 @@
 
 Counts from 1 to 4 could identify a person and are shown as "<5" everywhere they are published,
 charts included; totals are never shown beside them in a way that would let a reader subtract.
+
+matplotlib and reportlab are imported when a chart or PDF is made, not when the bot starts: they
+add about 60 MB and half a second to a process that makes a report a few times a year.
 """
 
 import base64
@@ -10,26 +13,12 @@ import html
 import io
 from datetime import datetime
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")  # no screen: render to memory
-
-import matplotlib.pyplot as plt
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
-from reportlab.lib.units import mm
-from reportlab.platypus import (
-    Image,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    TableStyle,
-)
-from reportlab.platypus import Table as PdfTable
+from typing import TYPE_CHECKING
 
 from storage.statistics import Figures, Table
+
+if TYPE_CHECKING:
+    from reportlab.platypus import Table as PdfTable
 
 SUPPRESSED = "<5"
 
@@ -41,6 +30,11 @@ def shown(value: int | str) -> str:
 
 
 def chart_png(table: Table) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen: render to memory
+    import matplotlib.pyplot as plt
+
     labels = [str(row[0]) for row in table.rows]
     values = [row[1] if isinstance(row[1], int) else 0 for row in table.rows]
     heights = [0 if 0 < v < 5 else v for v in values]  # a suppressed count is not drawn
@@ -93,6 +87,11 @@ def _html(figures: Figures, council: str, charts: dict[str, bytes], made: dateti
 
 
 def _pdf(figures: Figures, council: str, charts: dict[str, bytes], made: datetime, path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer
+
     styles = getSampleStyleSheet()
     story = [
         Paragraph(
@@ -116,7 +115,12 @@ def _pdf(figures: Figures, council: str, charts: dict[str, bytes], made: datetim
     SimpleDocTemplate(str(path), pagesize=A4, title=f"Annual report {figures.year}").build(story)
 
 
-def _pdf_table(rows: list) -> PdfTable:
+def _pdf_table(rows: list) -> "PdfTable":
+    from reportlab.lib import colors
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Table as PdfTable
+    from reportlab.platypus import TableStyle
+
     table = PdfTable([list(r) for r in rows], hAlign="LEFT", colWidths=[120 * mm, 40 * mm])
     table.setStyle(
         TableStyle(
