@@ -14,6 +14,7 @@ from bot.ratelimit import SLOWED, RateLimiter
 from dialogs import commands
 from dialogs.turn import Actor, Reply, Services
 from storage import conversations, people
+from storage.conversations import Where
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,28 @@ UNREACHABLE = (
     "I could not reach the register just now, so nothing was saved. Please try again in a minute; "
     "a report in progress is kept, and typing report opens it again."
 )
+
+
+def _unchanged(candidates: list[people.Known], sender: ChannelAccount, where: Where) -> people.Known | None:
+    """The sender, if recording their arrival would write exactly what the register already holds.
+
+    Anything new (another record matching their AAD id, a missing email, a changed name, a new
+    conversation or service URL) takes the full path, which writes it.
+    """
+    if len(candidates) != 1 or candidates[0].teams_user_id != sender.id:
+        return None
+    known = candidates[0]
+    aad = sender.aad_object_id
+    if known.email is None or (aad and len(aad) <= 64 and known.aad_object_id != aad):
+        return None
+    name = people.display_name_of(sender.name)
+    if name is not None and name != known.display_name:
+        return None
+    if not conversations.is_current(known.reference, known.reference_person_id, where, known.person_id):
+        return None
+    if where.conversation_type == "personal" and not known.reference_is_latest:
+        return None  # their latest chat is where notifications go: this one becomes it
+    return known
 
 
 @dataclass(frozen=True)
@@ -75,11 +98,26 @@ class EngagementBot(ActivityHandler):
     async def _arrive(self, turn_context: TurnContext) -> Arrival:
         activity = turn_context.activity
         sender: ChannelAccount = activity.from_property
+        where = teams.where(activity)
         async with self._services.sessions() as session:
-            known = await people.find_by_teams_identity(
-                session, teams_user_id=sender.id, aad_object_id=sender.aad_object_id
+            candidates = await people.known_sender(
+                session,
+                teams_user_id=sender.id,
+                aad_object_id=sender.aad_object_id,
+                conversation_id=where.conversation_id,
             )
-            needs_email = known is None or known.email is None
+        current = _unchanged(candidates, sender, where)
+        if current is not None:
+            # Nothing to record: the roles just read are the actor's, and the turn writes nothing.
+            return Arrival(
+                Actor(current.person_id, current.display_name, current.roles, channel_id=where.channel_id),
+                first_contact=False,
+            )
+        # As `people.find_by_teams_identity` chooses: a match on the Teams id wins.
+        known = next((k for k in candidates if k.teams_user_id == sender.id), None) or (
+            candidates[0] if candidates else None
+        )
+        needs_email = known is None or known.email is None
         # The roster is asked outside any transaction: it is a call to Teams.
         email = await self._email_of(turn_context) if needs_email else None
         # Teams sends installationUpdate and conversationUpdate together on install: both may try

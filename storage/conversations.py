@@ -1,6 +1,6 @@
 """Saved conversation references: where the bot can reach a person or a channel later."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -21,6 +21,23 @@ class Where:
     user_id: str | None = None
     channel_id: str | None = None
     team_id: str | None = None
+
+
+def as_saved(where: Where) -> Where:
+    """The reference as `save` stores it: the user only for a personal chat."""
+    if where.conversation_type == "personal" or where.user_id is None:
+        return where
+    return replace(where, user_id=None)
+
+
+def is_current(saved: Where | None, saved_person_id: int | None, where: Where, person_id: int) -> bool:
+    """True when saving `where` for this person would change nothing the register holds."""
+    personal = where.conversation_type == "personal"
+    return (
+        saved is not None
+        and saved == as_saved(where)
+        and saved_person_id == (person_id if personal else None)
+    )
 
 
 async def save(

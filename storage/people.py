@@ -1,12 +1,15 @@
 """People, their roles, and how a Teams sender is matched to them."""
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from policy.roles import Role, RoleGrant, Roles
-from storage.models import Person, RoleAssignment, ServiceArea
+from storage.conversations import Where
+from storage.models import ConversationRef, Person, RoleAssignment, ServiceArea
 
 
 async def roles_for(session: AsyncSession, person_id: int) -> Roles:
@@ -17,6 +20,107 @@ async def roles_for(session: AsyncSession, person_id: int) -> Roles:
         .where(RoleAssignment.person_id == person_id)
     )
     return Roles.of(RoleGrant(Role(role), area, name) for role, area, name in rows.all())
+
+
+@dataclass(frozen=True)
+class Known:
+    """A Teams sender as the register holds them now, with where it last saved their conversation."""
+
+    person_id: int
+    teams_user_id: str | None
+    aad_object_id: str | None
+    email: str | None
+    display_name: str | None
+    roles: Roles
+    reference: Where | None  # the saved reference of the conversation they spoke in, if any
+    reference_person_id: int | None
+    reference_is_latest: bool  # no personal conversation of theirs was saved more recently
+
+
+def display_name_of(name: str | None) -> str | None:
+    """A Teams display name as the register stores it: spaces folded, bounded."""
+    return " ".join(name.split())[:200] if name and name.strip() else None
+
+
+_ref = aliased(ConversationRef)
+_newer = aliased(ConversationRef)
+# Built once: a statement object reused across turns keeps SQLAlchemy's compiled form and cache key.
+_KNOWN = (
+    select(
+        Person.id,
+        Person.teams_user_id,
+        Person.aad_object_id,
+        Person.email,
+        Person.display_name,
+        RoleAssignment.role,
+        ServiceArea.key,
+        ServiceArea.name,
+        _ref.kind,
+        _ref.service_url,
+        _ref.bot_id,
+        _ref.tenant_id,
+        _ref.user_id,
+        _ref.channel_id,
+        _ref.team_id,
+        _ref.person_id,
+        ~exists().where(
+            _newer.person_id == Person.id, _newer.kind == "personal", _newer.updated_at > _ref.updated_at
+        ),
+    )
+    .outerjoin(RoleAssignment, RoleAssignment.person_id == Person.id)
+    .outerjoin(ServiceArea, ServiceArea.id == RoleAssignment.service_area_id)
+    .outerjoin(_ref, _ref.conversation_id == bindparam("conversation_id", type_=String))
+    .where(
+        or_(
+            Person.teams_user_id == bindparam("teams_user_id"),
+            and_(
+                bindparam("aad_object_id", type_=String).is_not(None),
+                Person.aad_object_id == bindparam("aad_object_id", type_=String),
+            ),
+        )
+    )
+)
+
+
+async def known_sender(
+    session: AsyncSession, *, teams_user_id: str, aad_object_id: str | None, conversation_id: str
+) -> list[Known]:
+    """Everyone this sender could be, each with their roles and the conversation's saved reference.
+
+    One round trip answers the questions every turn asks; usually it is one person with nothing
+    to update, and then the turn writes nothing.
+    """
+    aad = aad_object_id if aad_object_id and len(aad_object_id) <= 64 else None
+    connection = await session.connection()
+    rows = (
+        await connection.execute(
+            _KNOWN, {"teams_user_id": teams_user_id, "aad_object_id": aad, "conversation_id": conversation_id}
+        )
+    ).all()
+    found: dict[int, Known] = {}
+    grants: dict[int, list[RoleGrant]] = {}
+    for row in rows:
+        person_id = row[0]
+        if person_id not in found:
+            reference = None
+            if row[8] is not None:
+                reference = Where(
+                    conversation_type=row[8],
+                    conversation_id=conversation_id,
+                    service_url=row[9],
+                    bot_id=row[10],
+                    tenant_id=row[11],
+                    user_id=row[12],
+                    channel_id=row[13],
+                    team_id=row[14],
+                )
+            found[person_id] = Known(
+                person_id, row[1], row[2], row[3], row[4], Roles(), reference, row[15], bool(row[16])
+            )
+            grants[person_id] = []
+        if row[5] is not None:
+            grants[person_id].append(RoleGrant(Role(row[5]), row[6], row[7]))
+    return [replace(known, roles=Roles.of(grants[person_id])) for person_id, known in found.items()]
 
 
 async def get(session: AsyncSession, person_id: int) -> Person | None:
@@ -71,7 +175,7 @@ async def link_teams_identity(
     if email and not person.email and len(email) <= 320:
         person.email = email.strip().lower()
     if name and name.strip():
-        person.display_name = " ".join(name.split())[:200]
+        person.display_name = display_name_of(name)
     person.updated_at = now
     await session.flush()
     return person
