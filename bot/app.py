@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ActivityTypes
+from botbuilder.schema import ActivityTypes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import untrusted
@@ -27,6 +27,7 @@ from bot.connector import AppCredentialsTokenSource, TeamsConnector
 from bot.handler import EngagementBot
 from bot.proactive import ConversationPace, OutboxSender
 from bot.scheduler import build_scheduler
+from bot.wire import activity_from_json
 from dialogs import deliveries
 from dialogs.letter_files import letter_file
 from dialogs.links import LinkSigner
@@ -104,7 +105,7 @@ async def messages(request: web.Request) -> web.Response:
         log.warning("activity refused", extra={"why": problem})
         return _problem(400, problem)
     try:
-        activity = Activity().deserialize(payload)
+        activity = activity_from_json(payload)
     except Exception:
         log.warning("activity refused", extra={"why": "not an activity"})
         return _problem(400, "the body is not a Bot Framework activity")

@@ -1,0 +1,66 @@
+"""The schema-walking (de)serializer gives what msrest gives, and leaves to msrest what it cannot."""
+
+from typing import Any
+
+import pytest
+from botbuilder.schema import Activity, Attachment, ChannelAccount
+from msrest.serialization import Model, Serializer
+
+from bot.wire import _MODELS, activity_from_json, activity_to_json
+from tests.support import teams
+from tests.support.teams import AMY, SAM
+
+MSREST = Serializer(_MODELS)
+
+
+def _everything(value: Any) -> Any:
+    """A model as plain data, additional properties included, to compare two objects whole."""
+    if isinstance(value, Model):
+        return {type(value).__name__: {k: _everything(v) for k, v in vars(value).items()}}
+    if isinstance(value, list):
+        return [_everything(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _everything(v) for k, v in value.items()}
+    return value
+
+
+ACTIVITIES = [
+    teams.message(SAM, "https://smba.example/emea/", "help"),
+    teams.invoke(AMY, "https://smba.example/emea/", "task/submit", {"data": {"a": 1, "b": [None, "x"]}}),
+    teams.channel_message(SAM, "https://smba.example/", "help", team_id="19:t", channel_id="19:c"),
+]
+
+
+@pytest.mark.parametrize("payload", ACTIVITIES)
+def test_an_incoming_activity_is_read_as_msrest_reads_it(payload):
+    assert _everything(activity_from_json(payload)) == _everything(Activity().deserialize(payload))
+
+
+def test_what_the_fast_reader_cannot_take_is_left_to_msrest():
+    payload = {**ACTIVITIES[0], "text": 12, "timestamp": "not a date"}
+    with pytest.raises(Exception) as msrest_error:
+        Activity().deserialize(payload)
+    with pytest.raises(type(msrest_error.value)):
+        activity_from_json(payload)
+    coerced = {**ACTIVITIES[0], "text": 12}  # msrest turns it into "12": so must this
+    assert activity_from_json(coerced).text == Activity().deserialize(coerced).text == "12"
+
+
+@pytest.mark.parametrize("payload", ACTIVITIES)
+def test_a_reply_is_written_as_msrest_writes_it(payload):
+    incoming = Activity().deserialize(payload)
+    reply = Activity(
+        type="message",
+        text="Hello",
+        attachments=[Attachment(content_type="application/vnd.microsoft.card.adaptive", content={"a": [1]})],
+        conversation=incoming.conversation,
+        from_property=incoming.recipient,
+        recipient=ChannelAccount(id=incoming.from_property.id),
+        reply_to_id=incoming.id,
+        service_url=incoming.service_url,
+        channel_id=incoming.channel_id,
+        timestamp=incoming.timestamp,
+        channel_data={"notification": {"alert": True}},
+    )
+    assert activity_to_json(reply) == MSREST.body(reply, "Activity")
+    assert activity_to_json(incoming) == MSREST.body(incoming, "Activity")
