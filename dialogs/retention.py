@@ -20,7 +20,8 @@ async def run(services: Services) -> int:
             )
             if not still:
                 continue
-            await retention.anonymise(session, item.customer_id, now=services.clock())
+            if not await retention.anonymise(session, item.customer_id, now=services.clock()):
+                continue
             await session.commit()
             done += 1
     return done

@@ -8,6 +8,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Any fixed number: instances starting together queue on it, and the first one migrates.
+MIGRATION_LOCK = 0x656E6761  # "enga"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -19,6 +21,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     def run(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            # Held until this transaction ends; PostgreSQL's DDL is transactional, so the next
+            # instance sees the finished schema and has nothing left to do.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         command.upgrade(alembic_config(connection), revision)
 
     async with engine.begin() as conn:

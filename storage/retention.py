@@ -119,11 +119,13 @@ async def due(
     )
 
 
-async def anonymise(session: AsyncSession, customer_id: int, *, now: datetime) -> None:
-    """Remove the customer's personal data and every free text about them; keep the counts."""
-    await session.execute(
+async def anonymise(session: AsyncSession, customer_id: int, *, now: datetime) -> bool:
+    """Remove the customer's personal data and every free text about them; keep the counts.
+
+    False when another instance's nightly run got there first: the UPDATE is the claim."""
+    claimed = await session.execute(
         update(Customer)
-        .where(Customer.id == customer_id)
+        .where(Customer.id == customer_id, Customer.anonymised_at.is_(None))
         .values(
             name=f"Anonymised customer {customer_id}",
             customer_reference=None,
@@ -136,6 +138,8 @@ async def anonymise(session: AsyncSession, customer_id: int, *, now: datetime) -
             anonymised_at=now,
         )
     )
+    if claimed.rowcount == 0:
+        return False
     incident_ids = list(
         (await session.scalars(select(Incident.id).where(Incident.customer_id == customer_id))).all()
     )
@@ -216,3 +220,4 @@ async def anonymise(session: AsyncSession, customer_id: int, *, now: datetime) -
             "appeals": len(appeal_ids),
         },
     )
+    return True

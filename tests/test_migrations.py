@@ -1,9 +1,16 @@
 """The migrations build exactly the tables the models describe, on both databases."""
 
+import asyncio
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.migrate import current_revision
+from storage.db import create_engine
+from storage.migrate import alembic_config, current_revision, upgrade
 from storage.models import Base
 
 
@@ -18,9 +25,29 @@ async def test_migrated_schema_matches_the_models(engine):
 
 
 async def test_the_register_is_at_the_latest_revision(engine):
-    from alembic.script import ScriptDirectory
-
-    from storage.migrate import alembic_config
-
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert await current_revision(engine) == head
+
+
+@pytest.mark.postgres
+async def test_instances_starting_together_migrate_a_new_database_once(postgres_database):
+    """Two or more instances behind a load balancer each migrate at start; the first does the work."""
+    fresh = make_url(postgres_database).set(database=f"{make_url(postgres_database).database}_fresh")
+    admin = create_async_engine(
+        make_url(postgres_database).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{fresh.database}"'))
+        await conn.execute(text(f'CREATE DATABASE "{fresh.database}"'))
+    engines = [create_engine(fresh) for _ in range(3)]
+    try:
+        # Without the migration lock they wait on each other's half-made tables for ever.
+        await asyncio.wait_for(asyncio.gather(*(upgrade(e) for e in engines)), timeout=60)
+        revisions = {await current_revision(e) for e in engines}
+        assert revisions == {ScriptDirectory.from_config(alembic_config()).get_current_head()}
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{fresh.database}" WITH (FORCE)'))
+        await admin.dispose()
+        for e in engines:
+            await e.dispose()

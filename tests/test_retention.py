@@ -1,5 +1,6 @@
 """Retention: personal data goes when its time is up; the counts stay; held records stay."""
 
+import asyncio
 from datetime import UTC, datetime
 
 from bot.app import SERVICES
@@ -117,3 +118,13 @@ async def test_a_weapon_or_dangerous_animal_keeps_the_record_ten_years(harness):
     assert await retention.due(services) == []
     harness.clock.now = datetime(2036, 11, 24, 3, tzinfo=UTC)
     assert [d.customer_id for d in await retention.due(services)] == [1]
+
+
+async def test_two_instances_running_retention_at_once_anonymise_each_customer_once(harness):
+    await _register(harness)
+    services = harness.app[SERVICES]
+    harness.clock.now = datetime(2028, 11, 24, 3, tzinfo=UTC)
+    done = await asyncio.gather(retention.run(services), retention.run(services))
+    assert sorted(done) == [0, 1]
+    events = await harness.rows(AuditEvent, AuditEvent.action == "retention.anonymised")
+    assert [e.record_id for e in events] == ["1"]
