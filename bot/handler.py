@@ -99,9 +99,10 @@ class EngagementBot(ActivityHandler):
         activity = turn_context.activity
         sender: ChannelAccount = activity.from_property
         where = teams.where(activity)
-        async with self._services.sessions() as session:
+        # A plain connection: an ORM session's bookkeeping costs more than this one read.
+        async with self._services.engine().connect() as connection:
             candidates = await people.known_sender(
-                session,
+                connection,
                 teams_user_id=sender.id,
                 aad_object_id=sender.aad_object_id,
                 conversation_id=where.conversation_id,

@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import String, and_, bindparam, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from policy.roles import Role, RoleGrant, Roles
@@ -83,7 +83,7 @@ _KNOWN = (
 
 
 async def known_sender(
-    session: AsyncSession, *, teams_user_id: str, aad_object_id: str | None, conversation_id: str
+    connection: AsyncConnection, *, teams_user_id: str, aad_object_id: str | None, conversation_id: str
 ) -> list[Known]:
     """Everyone this sender could be, each with their roles and the conversation's saved reference.
 
@@ -91,7 +91,6 @@ async def known_sender(
     to update, and then the turn writes nothing.
     """
     aad = aad_object_id if aad_object_id and len(aad_object_id) <= 64 else None
-    connection = await session.connection()
     rows = (
         await connection.execute(
             _KNOWN, {"teams_user_id": teams_user_id, "aad_object_id": aad, "conversation_id": conversation_id}
