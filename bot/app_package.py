@@ -3,11 +3,14 @@
 import json
 import uuid
 import zipfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-MANIFEST_DIR = Path(__file__).resolve().parents[1] / "manifest"
+import manifest
+
+MANIFEST_DIR = Path(manifest.__file__).parent
 PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
 
 
@@ -30,6 +33,8 @@ def manifest_for(app_id: str, public_url: str, *, source: Path = MANIFEST_DIR) -
         raise PackageError(f"the app id {app_id!r} is not a GUID (the bot's Entra application id)") from None
     manifest = json.loads((source / "manifest.json").read_text(encoding="utf-8"))
     manifest["id"] = app_id
+    # Teams updates an uploaded app only when the version goes up: it follows the bot's release.
+    manifest["version"] = metadata.version("engagement-bot")
     for bot in manifest.get("bots", []):
         bot["botId"] = app_id
     for extension in manifest.get("composeExtensions", []):

@@ -3,6 +3,7 @@
 import json
 import os
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import jsonschema
@@ -53,6 +54,7 @@ def test_the_built_package_is_what_teams_accepts(tmp_path, monkeypatch, capsys):
     assert {b["botId"] for b in manifest["bots"]} == {APP_ID}
     assert {e["botId"] for e in manifest["composeExtensions"]} == {APP_ID}
     assert manifest["validDomains"] == ["engagement.council.example"]
+    assert manifest["version"] == metadata.version("engagement-bot")
 
 
 def test_the_package_offers_what_the_bot_answers(tmp_path, monkeypatch):
