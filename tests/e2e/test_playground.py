@@ -11,13 +11,15 @@ What the playground cannot do, and where that step is covered instead (through t
 with the recording connector on loopback):
 - It cannot open a dialog from a card button (`task/fetch`: "Task module is not supported yet"),
   so the welcome card's "Report an incident" button is covered by
-  tests/test_report.py::test_report_dialog_walks_through_to_send; here the same dialog opens
-  through the message-extension action (`composeExtension/fetchTask`, command `reportAsIncident`),
-  which Teams offers as "Report as incident" on a message.
+  tests/test_report.py::test_a_report_walked_step_by_step_reaches_the_register_and_the_managers;
+  here the same dialog opens through the message-extension action (`composeExtension/fetchTask`,
+  command `reportAsIncident`), which Teams offers as "Report as incident" on a message.
 - It does not refresh cards per user (`refresh.userIds`), so "every manager's copy shows the
-  decision" is covered by tests/test_decide.py::test_first_decision_wins_and_every_copy_is_updated.
-- It processes no app manifest, so the package is checked against Microsoft's schema in
-  tests/test_manifest.py.
+  decision" is covered by
+  tests/test_decide.py::test_no_further_action_updates_every_managers_card_and_tells_the_reporter.
+- It shows the dialog's closing message as an empty box (the confirmation card in the chat is read
+  instead), and processes no app manifest (the package is checked against Microsoft's schema in
+  tests/test_manifest.py).
 """
 
 import json
