@@ -6,6 +6,7 @@ card is trusted but the ids it names.
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -39,9 +40,9 @@ from policy.decisions import (
     RestrictionType,
 )
 from policy.incidents import AFFECTED_LABELS, AffectedParty
-from policy.roles import Role, may_decide
-from storage import audit, conversations, decisions, outbox, people
-from storage.models import Customer, Decision, Incident, Letter, Person, Restriction, ServiceArea
+from policy.roles import Roles, may_decide
+from storage import audit, decisions, outbox, people
+from storage.models import Customer, Decision, Incident, Letter, Restriction, ServiceArea
 
 NOTIFY_PURPOSE = "incident.reported"
 NO_LINKS = "Letters cannot be downloaded: no public address is configured."
@@ -160,9 +161,18 @@ def _letter_status(letter: Letter) -> str:
     return "Not yet recorded as sent"
 
 
-async def _decision_view(session: AsyncSession, services: Services, decision: Decision) -> cards.DecisionView:
-    restrictions = await decisions.restrictions_of(session, decision.id)
-    letter = await decisions.letter_for(session, decision.id)
+async def _decision_view(
+    session: AsyncSession,
+    services: Services,
+    decision: Decision,
+    written: tuple[list[Restriction], Letter | None] | None = None,
+) -> cards.DecisionView:
+    """`written`: the restrictions and letter the caller has just written, so they are not read back."""
+    if written is None:
+        restrictions = await decisions.restrictions_of(session, decision.id)
+        letter = await decisions.letter_for(session, decision.id)
+    else:
+        restrictions, letter = written
     extra: list[tuple[str, str | None]] = [
         ("Restorative steps not possible because", decision.restorative_not_possible_reason),
         ("Without prior warning because", decision.without_prior_warning_reason),
@@ -197,67 +207,112 @@ async def _decision_view(session: AsyncSession, services: Services, decision: De
     )
 
 
-async def _recipients(session: AsyncSession, incident: Incident) -> list[Person]:
-    managers = await people.with_role(session, Role.MANAGER, service_area_id=incident.service_area_id)
-    keepers = await people.with_role(session, Role.REGISTER_KEEPER)
-    return [p for p in [*managers, *keepers] if p.id != incident.reporter_id]
+NO_HISTORY = (cards.HistoryView(incidents=[], restorative_steps=[], restrictions=[], appeals=[]), False)
 
 
-async def view_of(
-    session: AsyncSession, services: Services, incident: Incident, actor: Actor
-) -> cards.IncidentView:
+@dataclass
+class IncidentViews:
+    """An incident's card as every viewer sees it, read once; whether they may decide (the
+    buttons) is added per viewer, so a card is built once for each distinct set of buttons."""
+
+    shared: cards.IncidentView
+    service_area: str
+    reporter_id: int
+    deciders: people.Deciders
+    _built: dict[bool, Card] = field(default_factory=dict)
+
+    def for_viewer(self, person_id: int, roles: Roles) -> cards.IncidentView:
+        return replace(
+            self.shared,
+            can_decide=may_decide(
+                roles, service_area=self.service_area, is_reporter=self.reporter_id == person_id
+            ),
+            reviewers=[r for r in self.shared.reviewers if r[0] != str(person_id)],
+        )
+
+    def card_for(self, person_id: int, roles: Roles) -> Card:
+        view = self.for_viewer(person_id, roles)
+        # The reviewers list differs per viewer but is only on the decision form, not this card.
+        if view.can_decide not in self._built:
+            self._built[view.can_decide] = cards.incident_card(view)
+        return self._built[view.can_decide]
+
+
+async def incident_views(
+    session: AsyncSession,
+    services: Services,
+    incident: Incident,
+    *,
+    history: tuple[cards.HistoryView, bool] | None = None,
+    undecided: bool = False,
+    decided: tuple[Decision, list[Restriction], Letter | None] | None = None,
+) -> IncidentViews:
+    """Read what the card shows. A caller that has just written (or read) the history or the
+    decision passes it in: `undecided` for an incident just reported, `decided` for one just decided."""
     area = await session.get(ServiceArea, incident.service_area_id)
-    history, restorative_recorded = await _history(session, services, incident)
-    decision = await decisions.first_for(session, incident.id)
-    recipients = await _recipients(session, incident)
+    deciders = await people.deciders(session, incident.service_area_id)
+    history_view, restorative_recorded = history or await _history(session, services, incident)
+    if decided is not None:
+        decision_view = await _decision_view(session, services, decided[0], (decided[1], decided[2]))
+    elif undecided:
+        decision_view = None
+    else:
+        decision = await decisions.first_for(session, incident.id)
+        decision_view = await _decision_view(session, services, decision) if decision else None
+    recipients = [p for p in [*deciders.managers, *deciders.keepers] if p.id != incident.reporter_id]
     refresh_ids = [p.teams_user_id for p in recipients if p.teams_user_id]
-    return cards.IncidentView(
+    shared = cards.IncidentView(
         incident_id=incident.id,
         customer_id=incident.customer_id,
         reference=incident.reference,
         summary=await summary_of(session, services, incident),
         reporter=await decisions.name_of(session, incident.reporter_id),
-        history=history,
-        decision=await _decision_view(session, services, decision) if decision else None,
-        can_decide=may_decide(
-            actor.roles,
-            service_area=area.key if area else "",
-            is_reporter=incident.reporter_id == actor.person_id,
-        ),
+        history=history_view,
+        decision=decision_view,
         restorative_recorded=restorative_recorded,
         restorative_required=restorative_required(Category(incident.category)),
         refresh_user_ids=refresh_ids[:60],  # Teams refreshes for at most 60 listed users
-        reviewers=[
-            (str(p.id), p.display_name or p.email or f"person {p.id}")
-            for p in recipients
-            if p.id != actor.person_id
-        ],
+        reviewers=[(str(p.id), p.display_name or p.email or f"person {p.id}") for p in recipients],
     )
+    return IncidentViews(shared, area.key if area else "", incident.reporter_id, deciders)
+
+
+async def view_of(
+    session: AsyncSession, services: Services, incident: Incident, actor: Actor
+) -> cards.IncidentView:
+    views = await incident_views(session, services, incident)
+    return views.for_viewer(actor.person_id, actor.roles)
 
 
 async def notify_managers(
-    session: AsyncSession, services: Services, incident: Incident, area: ServiceArea, now: datetime
+    session: AsyncSession,
+    services: Services,
+    incident: Incident,
+    area: ServiceArea,
+    now: datetime,
+    *,
+    new_customer: bool = False,
 ) -> None:
     """The decision card to each manager of the service; the register keepers too when a manager
-    cannot be reached yet (or the service has none), so no incident waits unseen."""
-    managers = [
-        m
-        for m in await people.with_role(session, Role.MANAGER, service_area_id=area.id)
-        if m.id != incident.reporter_id
-    ]
-    unreachable = [m for m in managers if await conversations.personal_for(session, m.id) is None]
+    cannot be reached yet (or the service has none), so no incident waits unseen.
+
+    `new_customer`: the customer was added with this incident, so has no history to read."""
+    views = await incident_views(
+        session, services, incident, undecided=True, history=NO_HISTORY if new_customer else None
+    )
+    deciders = views.deciders
+    managers = [m for m in deciders.managers if m.id != incident.reporter_id]
     recipients = list(managers)
-    if unreachable or not managers:
-        keepers = await people.with_role(session, Role.REGISTER_KEEPER)
-        recipients += [k for k in keepers if k.id != incident.reporter_id and k not in recipients]
-    urgency = "URGENT " if incident.urgent else ""
+    if not managers or any(m.id not in deciders.reachable for m in managers):
+        chosen = {m.id for m in managers}
+        recipients += [k for k in deciders.keepers if k.id != incident.reporter_id and k.id not in chosen]
+    summary = f"{'URGENT ' if incident.urgent else ''}Incident {incident.reference} reported for {area.name}"
     for person in recipients:
-        viewer = Actor(person.id, person.display_name, await people.roles_for(session, person.id))
-        card = cards.incident_card(await view_of(session, services, incident, viewer))
+        card = views.card_for(person.id, deciders.roles[person.id])
         outbox.enqueue(
             session,
             outbox.Recipient(person_id=person.id),
-            card_message(card, summary=f"{urgency}Incident {incident.reference} reported for {area.name}"),
+            card_message(card, summary=summary),
             purpose=NOTIFY_PURPOSE,
             now=now,
             record_type="incident",
@@ -267,24 +322,32 @@ async def notify_managers(
 
 
 async def _update_sent_cards(
-    session: AsyncSession, services: Services, incident: Incident, now: datetime, version: str
+    session: AsyncSession, services: Services, views: IncidentViews, now: datetime, version: str
 ) -> None:
     """Replace every manager's copy of the card, so nobody acts on a stale one."""
-    for sent in await outbox.for_record(session, "incident", incident.id, purpose=NOTIFY_PURPOSE):
-        if sent.person_id is None or sent.status == outbox.FAILED:
-            continue
-        viewer = Actor(sent.person_id, None, await people.roles_for(session, sent.person_id))
-        card = cards.incident_card(await view_of(session, services, incident, viewer))
+    incident_id = views.shared.incident_id
+    sent = [
+        s
+        for s in await outbox.for_record(session, "incident", incident_id, purpose=NOTIFY_PURPOSE)
+        if s.person_id is not None and s.status != outbox.FAILED
+    ]
+    # Roles as held now: someone sent the card may have lost (or gained) the right to decide.
+    roles = await people.roles_of(session, {s.person_id for s in sent if s.person_id is not None})
+    for message in sent:
+        assert message.person_id is not None
         outbox.enqueue(
             session,
-            outbox.Recipient(person_id=sent.person_id),
-            card_message(card, summary=f"Incident {incident.reference} updated"),
+            outbox.Recipient(person_id=message.person_id),
+            card_message(
+                views.card_for(message.person_id, roles[message.person_id]),
+                summary=f"Incident {views.shared.reference} updated",
+            ),
             purpose="incident.card_updated",
             now=now,
             record_type="incident",
-            record_id=incident.id,
-            dedupe_key=f"incident:{incident.id}:update:{version}:{sent.id}",
-            updates_id=sent.id,
+            record_id=incident_id,
+            dedupe_key=f"incident:{incident_id}:update:{version}:{message.id}",
+            updates_id=message.id,
         )
 
 
@@ -423,38 +486,52 @@ async def _submit(
     )
     await session.flush()
     restrictions = await decisions.restrictions_of(session, decision.id)
-    await audit.record(
+    # The customer's history changes only if this decision added restorative steps or restrictions.
+    unchanged = not (draft.restorative_steps or draft.restrictions)
+    views = await incident_views(
         session,
-        now=now,
-        actor_id=actor.person_id,
-        action="decision.recorded",
-        record_type="incident",
-        record_id=incident.id,
-        detail={
-            "decision": decision.id,
-            "kind": kind.value,
-            "restrictions": [r.id for r in restrictions],
-            "without_prior_warning": decision.without_prior_warning,
-            "letter": letter.id if letter else None,
-        },
+        services,
+        incident,
+        history=(view.history, view.restorative_recorded) if unchanged else None,
+        decided=(decision, restrictions, letter),
     )
-    for r in restrictions:
-        await audit.record(
-            session,
-            now=now,
-            actor_id=actor.person_id,
-            action="restriction.applied",
-            record_type="restriction",
-            record_id=r.id,
-            detail={
-                "type": r.type,
-                "customer": r.customer_id,
-                "review_due_on": r.review_due_on.isoformat() if r.review_due_on else None,
-            },
-        )
-    await _update_sent_cards(session, services, incident, now, version=f"decision-{decision.id}")
+    await _update_sent_cards(session, services, views, now, version=f"decision-{decision.id}")
     await _tell_reporter(session, services, incident, decision, restrictions, now)
-    result = cards.incident_card(await view_of(session, services, incident, actor))
+    result = views.card_for(actor.person_id, actor.roles)
+    # Last, so the audit head's lock is held only until the commit just below.
+    await audit.record_many(
+        session,
+        [
+            audit.Entry(
+                actor.person_id,
+                "decision.recorded",
+                "incident",
+                incident.id,
+                {
+                    "decision": decision.id,
+                    "kind": kind.value,
+                    "restrictions": [r.id for r in restrictions],
+                    "without_prior_warning": decision.without_prior_warning,
+                    "letter": letter.id if letter else None,
+                },
+            ),
+            *(
+                audit.Entry(
+                    actor.person_id,
+                    "restriction.applied",
+                    "restriction",
+                    r.id,
+                    {
+                        "type": r.type,
+                        "customer": r.customer_id,
+                        "review_due_on": r.review_due_on.isoformat() if r.review_due_on else None,
+                    },
+                )
+                for r in restrictions
+            ),
+        ],
+        now=now,
+    )
     await session.commit()
     services.outbox_written()
     return result
@@ -533,9 +610,10 @@ async def _letter_action(
     if errors:
         return cards.letter_not_appropriate_form(view, letter.id, errors)
     await session.refresh(letter)
-    await _update_sent_cards(session, services, incident, now, version=f"letter-{letter.id}")
+    views = await incident_views(session, services, incident)
+    await _update_sent_cards(session, services, views, now, version=f"letter-{letter.id}")
     await session.flush()
-    result = cards.incident_card(await view_of(session, services, incident, actor))
+    result = views.card_for(actor.person_id, actor.roles)
     await session.commit()
     services.outbox_written()
     return result

@@ -141,7 +141,11 @@ async def _render(
 
 
 async def _check(
-    session: AsyncSession, services: Services, step: str, values: Mapping[str, str]
+    session: AsyncSession,
+    services: Services,
+    step: str,
+    values: Mapping[str, str],
+    areas: list[ServiceArea] | None = None,
 ) -> form.Errors:
     if step == "customer":
         # Only a customer this reporter's own search found may be chosen: an id typed into a
@@ -153,8 +157,8 @@ async def _check(
             existing = {chosen}
         return form.check_customer(values, existing_ids=existing)
     if step == "what":
-        areas = {a.key for a in await _areas(session)}
-        return form.check_what(values, now=services.clock(), zone=services.zone, areas=areas)
+        keys = {a.key for a in (areas if areas is not None else await _areas(session))}
+        return form.check_what(values, now=services.clock(), zone=services.zone, areas=keys)
     if step == "behaviour":
         return form.check_behaviour(values)
     if step == "action":
@@ -324,15 +328,16 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
             if draft is None:
                 return GONE
             values: dict[str, Any] = draft.values
+            areas = await _areas(session)
             for name in form.STEPS[:-1]:
-                errors = await _check(session, services, name, values)
+                errors = await _check(session, services, name, values, areas)
                 if errors:
                     # Something changed since that step was checked: show it again.
                     drafts.save(draft, step=name, values=values, now=now)
                     card = await _render(session, services, draft, errors)
                     await session.commit()
                     return ShowStep(card)
-            incident, area = await _record(session, services, actor, draft, now)
+            incident, area = await _record(session, services, actor, draft, areas, now)
             await session.commit()
     except IntegrityError:
         # The same Send, retried by Teams, won the race in another request.
@@ -344,10 +349,15 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
 
 
 async def _record(
-    session: AsyncSession, services: Services, actor: Actor, draft: ReportDraft, now: datetime
+    session: AsyncSession,
+    services: Services,
+    actor: Actor,
+    draft: ReportDraft,
+    areas: list[ServiceArea],
+    now: datetime,
 ) -> tuple[Incident, ServiceArea]:
     values: dict[str, Any] = draft.values
-    area = next(a for a in await _areas(session) if a.key == values["service_area"])
+    area = next(a for a in areas if a.key == values["service_area"])
     chosen = record_id(values.get("customer_id"))
     if chosen is not None:
         customer_id = chosen
@@ -401,24 +411,15 @@ async def _record(
     )
     year = now.astimezone(services.zone).year
     incident = await incidents.record(session, report, now=now, year=year, submission_key=draft.token)
-    if new_customer:
-        await audit.record(
-            session,
-            now=now,
-            actor_id=actor.person_id,
-            action="customer.added",
-            record_type="customer",
-            record_id=customer_id,
-            detail={"incident": incident.reference},
-        )
-    await audit.record(
-        session,
-        now=now,
-        actor_id=actor.person_id,
-        action="incident.reported",
-        record_type="incident",
-        record_id=incident.id,
-        detail={
+    await _notify_reported(session, services, actor, incident, area, now, new_customer=new_customer)
+    await session.delete(draft)
+    # Last, so the audit head's lock is held only until the caller's commit.
+    reported = audit.Entry(
+        actor.person_id,
+        "incident.reported",
+        "incident",
+        incident.id,
+        {
             "reference": incident.reference,
             "category": category.value,
             "service_area": area.key,
@@ -426,8 +427,10 @@ async def _record(
             "urgent": incident.urgent,
         },
     )
-    await _notify_reported(session, services, actor, incident, area, now)
-    await session.delete(draft)
+    added = audit.Entry(
+        actor.person_id, "customer.added", "customer", customer_id, {"incident": incident.reference}
+    )
+    await audit.record_many(session, [added, reported] if new_customer else [reported], now=now)
     return incident, area
 
 
@@ -438,8 +441,10 @@ async def _notify_reported(
     incident: Incident,
     area: ServiceArea,
     now: datetime,
+    *,
+    new_customer: bool,
 ) -> None:
-    await decide.notify_managers(session, services, incident, area, now)
+    await decide.notify_managers(session, services, incident, area, now, new_customer=new_customer)
     confirmation = report_cards.confirmation_card(
         incident.reference,
         area.name,

@@ -8,12 +8,12 @@ takes the row's lock, so concurrent writers queue and the chain never forks.
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent, AuditHead
@@ -35,6 +35,18 @@ def digest(previous: str, event: AuditEvent) -> str:
     return hashlib.sha256(f"{previous}|{canonical}".encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One event to add; `detail` holds ids, keys and enum values, never names or free text: the
+    audit trail outlives the personal data it points at."""
+
+    actor_id: int | None
+    action: str
+    record_type: str
+    record_id: int | str | None = None
+    detail: dict[str, Any] | None = None
+
+
 async def record(
     session: AsyncSession,
     *,
@@ -44,40 +56,68 @@ async def record(
     record_type: str,
     record_id: int | str | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Add an event: it commits, or rolls back, with the change it describes.
+) -> None:
+    """Add an event: it commits, or rolls back, with the change it describes."""
+    await record_many(session, [Entry(actor_id, action, record_type, record_id, detail)], now=now)
 
-    `detail` holds ids, keys and enum values, never names or free text: the audit trail outlives
-    the personal data it points at.
+
+async def record_many(session: AsyncSession, entries: Sequence[Entry], *, now: datetime) -> None:
+    """Add several events, in order, taking the chain head's lock once.
+
+    Call it as late in the transaction as the change allows: from the head's UPDATE until the
+    commit, every other writer of the audit trail waits.
     """
+    if not entries:
+        return
     head = (
         await session.execute(
             update(AuditHead)
             .where(AuditHead.id == 1)
-            .values(seq=AuditHead.seq + 1)
+            .values(seq=AuditHead.seq + len(entries))
             .returning(AuditHead.seq, AuditHead.last_hash)
             .execution_options(synchronize_session=False)
         )
     ).one()
-    event = AuditEvent(
-        seq=head.seq,
-        occurred_at=now.astimezone(UTC),
-        actor_id=actor_id,
-        action=action,
-        record_type=record_type,
-        record_id=None if record_id is None else str(record_id),
-        detail=detail or {},
-        prev_hash=head.last_hash,
-    )
-    event.hash = digest(head.last_hash, event)
+    previous = head.last_hash
+    at = now.astimezone(UTC)
+    events = []
+    for seq, entry in enumerate(entries, start=head.seq - len(entries) + 1):
+        event = AuditEvent(
+            seq=seq,
+            occurred_at=at,
+            actor_id=entry.actor_id,
+            action=entry.action,
+            record_type=entry.record_type,
+            record_id=None if entry.record_id is None else str(entry.record_id),
+            detail=entry.detail or {},
+            prev_hash=previous,
+        )
+        event.hash = previous = digest(previous, event)
+        events.append(event)
     await session.execute(
         update(AuditHead)
         .where(AuditHead.id == 1)
-        .values(last_hash=event.hash)
+        .values(last_hash=previous)
         .execution_options(synchronize_session=False)
     )
-    session.add(event)
-    return event
+    # One executemany without RETURNING: nothing reads an event's id back in the same transaction.
+    await session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "seq": e.seq,
+                "occurred_at": e.occurred_at,
+                "actor_id": e.actor_id,
+                "action": e.action,
+                "record_type": e.record_type,
+                "record_id": e.record_id,
+                "detail": e.detail,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in events
+        ],
+    )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """People, their roles, and how a Teams sender is matched to them."""
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -190,6 +191,62 @@ async def with_role(session: AsyncSession, role: Role, *, service_area_id: int |
     if service_area_id is not None:
         query = query.where(RoleAssignment.service_area_id == service_area_id)
     return list((await session.scalars(query)).unique().all())
+
+
+async def roles_of(session: AsyncSession, person_ids: Collection[int]) -> dict[int, Roles]:
+    """Several people's roles in one query; everyone asked about has an entry, if only no roles."""
+    grants: dict[int, list[RoleGrant]] = {person_id: [] for person_id in person_ids}
+    if grants:
+        rows = await session.execute(
+            select(RoleAssignment.person_id, RoleAssignment.role, ServiceArea.key, ServiceArea.name)
+            .outerjoin(ServiceArea, ServiceArea.id == RoleAssignment.service_area_id)
+            .where(RoleAssignment.person_id.in_(grants))
+        )
+        for person_id, role, area, name in rows.all():
+            grants[person_id].append(RoleGrant(Role(role), area, name))
+    return {person_id: Roles.of(held) for person_id, held in grants.items()}
+
+
+@dataclass(frozen=True)
+class Deciders:
+    """Who may decide on a service's incidents: its managers and the register keepers, by id."""
+
+    managers: list[Person]
+    keepers: list[Person]
+    reachable: frozenset[int]  # those with a saved personal conversation to notify them in
+    roles: dict[int, Roles]  # every role each of them holds, not only the one that made them a decider
+
+
+_reachable = aliased(ConversationRef)
+
+
+async def deciders(session: AsyncSession, service_area_id: int) -> Deciders:
+    """The managers, keepers and whether each can be reached, in one query, then their roles."""
+    rows = (
+        await session.execute(
+            select(
+                Person,
+                RoleAssignment.role,
+                exists().where(_reachable.person_id == Person.id, _reachable.kind == "personal"),
+            )
+            .join(RoleAssignment, RoleAssignment.person_id == Person.id)
+            .where(
+                or_(
+                    and_(
+                        RoleAssignment.role == Role.MANAGER.value,
+                        RoleAssignment.service_area_id == service_area_id,
+                    ),
+                    RoleAssignment.role == Role.REGISTER_KEEPER.value,
+                )
+            )
+            .order_by(Person.id)
+        )
+    ).all()
+    managers = list({p.id: p for p, role, _ in rows if role == Role.MANAGER.value}.values())
+    keepers = list({p.id: p for p, role, _ in rows if role == Role.REGISTER_KEEPER.value}.values())
+    reachable = frozenset(person.id for person, _, can in rows if can)
+    roles = await roles_of(session, {person.id for person, _, _ in rows})
+    return Deciders(managers, keepers, reachable, roles)
 
 
 async def service_areas(session: AsyncSession) -> list[ServiceArea]:
