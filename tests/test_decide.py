@@ -10,6 +10,7 @@ import pytest
 from docx import Document
 
 from dialogs import reminders
+from storage import audit
 from storage.models import (
     AuditEvent,
     Decision,
@@ -489,3 +490,47 @@ async def test_another_manager_may_be_named_to_review_but_not_just_anyone(counci
     await press_execute(council, AMY, form, "Record decision", **ACTIVE, reviewer=reviewers["Hal Manager"])
     (restriction,) = await council.rows(Restriction)
     assert str(restriction.reviewer_id) == reviewers["Hal Manager"]
+
+
+async def test_every_manager_and_keeper_told_of_a_report_is_sent_the_same_card(council):
+    # A manager who has never opened the bot cannot be reached, so the register keeper is told too.
+    await council.import_roles(
+        ROLES.replace(
+            '"hal.manager@council.example"]', '"hal.manager@council.example", "new.manager@council.example"]'
+        )
+    )
+    reference = await report(council, SAM)
+    await council.deliver()
+    sent = {s.conversation_id: s.card for s in council.connector.sent if s.method == "POST"}
+    cards = [sent[who.chat_id] for who in (AMY, HAL, KIM)]
+    assert cards[0] == cards[1] == cards[2]
+    assert f"Incident {reference}" in texts(cards[0])
+    execute_action(cards[0], "No further action")  # each of them may decide
+
+
+async def test_a_decision_writes_its_audit_events_in_order_and_the_chain_verifies(council):
+    _, card = await _reported(council)
+    await _decide_active(council, card)
+    async with council.sessions() as session:
+        checked, broken = await audit.verify(session)
+    assert broken is None
+    events = sorted(await council.rows(AuditEvent), key=lambda e: e.seq)
+    assert checked == len(events)
+    actions = [e.action for e in events]
+    added = actions.index("customer.added")
+    assert actions[added : added + 2] == ["customer.added", "incident.reported"]
+    assert actions[-2:] == ["decision.recorded", "restriction.applied"]
+    (restriction,) = await council.rows(Restriction)
+    assert events[-1].record_id == str(restriction.id)
+
+
+async def test_every_copy_of_the_card_is_replaced_by_one_showing_the_new_restriction(council):
+    _, card = await _reported(council)
+    decided = await _decide_active(council, card)
+    await council.deliver()
+    updates = [s.card for s in council.connector.sent if s.method == "PUT"]
+    assert len(updates) == 2
+    assert updates[0] == updates[1]
+    for shown in (texts(updates[0]), texts(decided)):
+        assert "Decided: Active management" in shown
+        assert "Restricting contact to named channels · active · From" in shown  # in the history too
