@@ -246,11 +246,15 @@ async def incident_views(
     history: tuple[cards.HistoryView, bool] | None = None,
     undecided: bool = False,
     decided: tuple[Decision, list[Restriction], Letter | None] | None = None,
+    deciders: people.Deciders | None = None,
+    reporter: str | None = None,
 ) -> IncidentViews:
-    """Read what the card shows. A caller that has just written (or read) the history or the
-    decision passes it in: `undecided` for an incident just reported, `decided` for one just decided."""
+    """Read what the card shows. A caller that has just written (or read) something the card
+    shows passes it in: `undecided` for an incident just reported, `decided` for one just decided,
+    the history, the deciders read earlier in the same transaction, the reporter's name."""
     area = await session.get(ServiceArea, incident.service_area_id)
-    deciders = await people.deciders(session, incident.service_area_id)
+    if deciders is None:
+        deciders = await people.deciders(session, incident.service_area_id)
     history_view, restorative_recorded = history or await _history(session, services, incident)
     if decided is not None:
         decision_view = await _decision_view(session, services, decided[0], (decided[1], decided[2]))
@@ -266,7 +270,7 @@ async def incident_views(
         customer_id=incident.customer_id,
         reference=incident.reference,
         summary=await summary_of(session, services, incident),
-        reporter=await decisions.name_of(session, incident.reporter_id),
+        reporter=reporter or await decisions.name_of(session, incident.reporter_id),
         history=history_view,
         decision=decision_view,
         restorative_recorded=restorative_recorded,
@@ -292,13 +296,20 @@ async def notify_managers(
     now: datetime,
     *,
     new_customer: bool = False,
+    reporter: str | None = None,
 ) -> None:
     """The decision card to each manager of the service; the register keepers too when a manager
     cannot be reached yet (or the service has none), so no incident waits unseen.
 
-    `new_customer`: the customer was added with this incident, so has no history to read."""
+    `new_customer`: the customer was added with this incident, so has no history to read;
+    `reporter`: their name as the register holds it, if the caller has it."""
     views = await incident_views(
-        session, services, incident, undecided=True, history=NO_HISTORY if new_customer else None
+        session,
+        services,
+        incident,
+        undecided=True,
+        history=NO_HISTORY if new_customer else None,
+        reporter=reporter,
     )
     deciders = views.deciders
     managers = [m for m in deciders.managers if m.id != incident.reporter_id]
@@ -331,8 +342,11 @@ async def _update_sent_cards(
         for s in await outbox.for_record(session, "incident", incident_id, purpose=NOTIFY_PURPOSE)
         if s.person_id is not None and s.status != outbox.FAILED
     ]
-    # Roles as held now: someone sent the card may have lost (or gained) the right to decide.
-    roles = await people.roles_of(session, {s.person_id for s in sent if s.person_id is not None})
+    # Roles as held now, in this transaction: someone sent the card may since have lost (or
+    # gained) the right to decide. The deciders' roles were read in it already.
+    known = views.deciders.roles
+    others = {s.person_id for s in sent if s.person_id is not None and s.person_id not in known}
+    roles = {**known, **await people.roles_of(session, others)}
     for message in sent:
         assert message.person_id is not None
         outbox.enqueue(
@@ -374,7 +388,8 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
                 session, services, actor, verb, record_type="incident", record_id=incident_id
             )
             return cards.no_access_card()
-        view = await view_of(session, services, incident, actor)
+        views = await incident_views(session, services, incident)
+        view = views.for_viewer(actor.person_id, actor.roles)
         if not view.can_decide:
             await refusals.record(
                 session, services, actor, verb, record_type="incident", record_id=incident.id
@@ -408,7 +423,7 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
                 view, kind, values, {}, slots=slots, restriction_defaults=_defaults(services)
             )
         if verb == cards.SUBMIT:
-            return await _submit(session, services, actor, incident, view, kind, data, values, slots)
+            return await _submit(session, services, actor, incident, views, kind, data, values, slots)
         return cards.incident_card(view, notice="That action is not one I know.")
 
 
@@ -426,12 +441,13 @@ async def _submit(
     services: Services,
     actor: Actor,
     incident: Incident,
-    view: cards.IncidentView,
+    views: IncidentViews,
     kind: DecisionKind,
     data: Mapping[str, Any],
     values: dict[str, str],
     slots: int,
 ) -> Card:
+    view = views.for_viewer(actor.person_id, actor.roles)
     draft, errors = decision_form.parse(kind, data, slots=slots)
     today = services.clock().astimezone(services.zone).date()
     if draft is not None:
@@ -494,6 +510,8 @@ async def _submit(
         incident,
         history=(view.history, view.restorative_recorded) if unchanged else None,
         decided=(decision, restrictions, letter),
+        deciders=views.deciders,
+        reporter=views.shared.reporter,
     )
     await _update_sent_cards(session, services, views, now, version=f"decision-{decision.id}")
     await _tell_reporter(session, services, incident, decision, restrictions, now)

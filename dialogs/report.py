@@ -444,7 +444,9 @@ async def _notify_reported(
     *,
     new_customer: bool,
 ) -> None:
-    await decide.notify_managers(session, services, incident, area, now, new_customer=new_customer)
+    await decide.notify_managers(
+        session, services, incident, area, now, new_customer=new_customer, reporter=actor.display_name
+    )
     confirmation = report_cards.confirmation_card(
         incident.reference,
         area.name,

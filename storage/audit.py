@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent, AuditHead
@@ -33,6 +33,28 @@ def digest(previous: str, event: AuditEvent) -> str:
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{previous}|{canonical}".encode()).hexdigest()
+
+
+_head = AuditHead.__table__
+_ADVANCE = (
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(seq=_head.c.seq + bindparam("count", type_=Integer))
+    .returning(_head.c.seq, _head.c.last_hash)
+)
+_LINK = update(_head).where(_head.c.id == 1).values(last_hash=bindparam("new_hash"))
+_INSERT = insert(AuditEvent.__table__)
+_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "action",
+    "record_type",
+    "record_id",
+    "detail",
+    "prev_hash",
+    "hash",
+)
 
 
 @dataclass(frozen=True)
@@ -69,18 +91,13 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry], *, now: d
     """
     if not entries:
         return
-    head = (
-        await session.execute(
-            update(AuditHead)
-            .where(AuditHead.id == 1)
-            .values(seq=AuditHead.seq + len(entries))
-            .returning(AuditHead.seq, AuditHead.last_hash)
-            .execution_options(synchronize_session=False)
-        )
-    ).one()
+    # Core statements on the session's connection: the ORM's bulk-update machinery cost more
+    # than the statements themselves, and nothing here needs the identity map.
+    connection = await session.connection()
+    head = (await connection.execute(_ADVANCE, {"count": len(entries)})).one()
     previous = head.last_hash
     at = now.astimezone(UTC)
-    events = []
+    rows = []
     for seq, entry in enumerate(entries, start=head.seq - len(entries) + 1):
         event = AuditEvent(
             seq=seq,
@@ -93,31 +110,10 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry], *, now: d
             prev_hash=previous,
         )
         event.hash = previous = digest(previous, event)
-        events.append(event)
-    await session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(last_hash=previous)
-        .execution_options(synchronize_session=False)
-    )
-    # One executemany without RETURNING: nothing reads an event's id back in the same transaction.
-    await session.execute(
-        insert(AuditEvent),
-        [
-            {
-                "seq": e.seq,
-                "occurred_at": e.occurred_at,
-                "actor_id": e.actor_id,
-                "action": e.action,
-                "record_type": e.record_type,
-                "record_id": e.record_id,
-                "detail": e.detail,
-                "prev_hash": e.prev_hash,
-                "hash": e.hash,
-            }
-            for e in events
-        ],
-    )
+        rows.append({c: getattr(event, c) for c in _COLUMNS})
+    await connection.execute(_LINK, {"new_hash": previous})
+    # One executemany without RETURNING: nothing reads an event's id back in the transaction.
+    await connection.execute(_INSERT, rows)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,19 +13,26 @@ from policy.channels import ContactChannel
 from policy.incidents import AffectedParty, IncidentStatus, incident_reference
 from storage.models import Incident, IncidentNote, ReferenceCounter
 
+_counters = ReferenceCounter.__table__
+_START_YEAR = {
+    "postgresql": pg_insert(_counters).values(year=bindparam("year"), last=0).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(_counters).values(year=bindparam("year"), last=0).on_conflict_do_nothing(),
+}
+_ISSUE = (
+    update(_counters)
+    .where(_counters.c.year == bindparam("for_year"))
+    .values(last=_counters.c.last + 1)
+    .returning(_counters.c.last)
+)
+
 
 async def next_reference(session: AsyncSession, year: int) -> tuple[int, str]:
     """Issue the next number for `year`. The counter row stays locked until the caller commits,
     so concurrent reports each get their own number, on SQLite and PostgreSQL alike."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.execute(insert(ReferenceCounter).values(year=year, last=0).on_conflict_do_nothing())
-    sequence = await session.scalar(
-        update(ReferenceCounter)
-        .where(ReferenceCounter.year == year)
-        .values(last=ReferenceCounter.last + 1)
-        .returning(ReferenceCounter.last)
-    )
-    assert sequence is not None
+    # Core on the session's connection: the ORM's bulk-update path cost more than the statements.
+    connection = await session.connection()
+    await connection.execute(_START_YEAR[connection.dialect.name], {"year": year})
+    sequence = (await connection.execute(_ISSUE, {"for_year": year})).scalar_one()
     return sequence, incident_reference(year, sequence)
 
 
