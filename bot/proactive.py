@@ -70,6 +70,17 @@ class ConversationPace:
             self._forget_quiet()
         return 0.0
 
+    def answered(self, conversation: str) -> None:
+        """The send counted by the last `wait` has been answered: count it from now instead.
+
+        Teams counts a message when it arrives, somewhere between the request leaving and its
+        answer; counting from the answer keeps every window even when the requests before it
+        were slow to leave (a busy event loop) and the next one is not.
+        """
+        stamps = self._sent.get(conversation)
+        if stamps:
+            stamps[-1] = max(stamps[-1], self._clock())
+
     def _forget_quiet(self) -> None:
         # A conversation quiet for the longest window has nothing left to limit.
         now = self._clock()
@@ -81,6 +92,51 @@ class ConversationPace:
 class Sweep:
     claimed: int
     delivered: int
+
+
+@dataclass
+class _Reach:
+    """Where the messages of one claimed batch go, read in one query each before any is sent."""
+
+    people: dict[int, ConversationRef]
+    channels: dict[str, ConversationRef]
+    roots: dict[int, outbox.Root]
+
+
+class _Marks:
+    """Results written as sends finish, several to a transaction.
+
+    Whatever finished while the last write was under way goes into the next one, so a message
+    Teams accepted is marked about as soon as it would be on its own (the window in which a crash
+    sends it again does not widen), while a busy sweep pays one commit for many messages.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._queued: list[tuple[outbox.Outcome, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def write(self, outcome: outbox.Outcome) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append((outcome, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        await done
+
+    async def _write_queued(self) -> None:
+        while self._queued:
+            group, self._queued = self._queued, []
+            try:
+                async with self._sessions() as session:
+                    await outbox.record(session, [outcome for outcome, _ in group])
+            except Exception as error:
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(error)
+            else:
+                for _, done in group:
+                    if not done.done():
+                        done.set_result(None)
 
 
 class OutboxSender:
@@ -96,8 +152,8 @@ class OutboxSender:
         no_conversation_recheck: timedelta = timedelta(hours=1),
         on_failure: FailureHandler | None = None,
         pace: ConversationPace | None = None,
-        concurrency: int = 16,
-        batch: int = 200,
+        concurrency: int = 32,
+        batch: int = 500,
     ) -> None:
         self._on_failure = on_failure
         self._pace = pace or ConversationPace(())
@@ -120,16 +176,34 @@ class OutboxSender:
         """Try everything that is due now, each recipient's next message in line."""
         async with self._sessions() as session:
             claimed = await outbox.claim_due(session, now=self._clock(), lease=self._lease, limit=self._batch)
+        if not claimed:
+            return Sweep(claimed=0, delivered=0)
+        return Sweep(claimed=len(claimed), delivered=await self.deliver_claimed(claimed))
+
+    async def deliver_claimed(self, claimed: Sequence[outbox.Claim]) -> int:
+        """Send messages this sender claimed; returns how many Teams accepted."""
+        async with self._sessions() as session:
+            people, channels = await conversations.latest_for(
+                session,
+                person_ids={c.person_id for c in claimed if c.person_id is not None},
+                channel_ids={c.channel_id for c in claimed if c.channel_id is not None},
+            )
+            roots = await outbox.roots(session, {c.updates_id for c in claimed if c.updates_id is not None})
+        reach = _Reach(people, channels, roots)
+        marks = _Marks(self._sessions)
         # Each claimed message is the next in line for a different recipient, so sending several
         # at once keeps every recipient's order; Teams' answer time, not ours, is what they overlap.
         slots = asyncio.Semaphore(self._concurrency)
 
-        async def deliver(message: OutboxMessage) -> int:
+        async def deliver(claim: outbox.Claim) -> int:
             async with slots:
-                return await self._deliver(message)
+                outcome = await self._attempt(claim, reach)
+            if outcome is None:
+                return 0  # another sender holds it now
+            await marks.write(outcome)
+            return await self._after(claim, outcome)
 
-        delivered = sum(await asyncio.gather(*(deliver(m) for m in claimed)))
-        return Sweep(claimed=len(claimed), delivered=delivered)
+        return sum(await asyncio.gather(*(deliver(c) for c in claimed)))
 
     async def drain(self) -> int:
         """Sweep until nothing more is due now; returns how many were delivered."""
@@ -148,116 +222,131 @@ class OutboxSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
 
-    async def _target(self, session: AsyncSession, message: OutboxMessage) -> ConversationRef | None:
-        if message.person_id is not None:
-            return await conversations.personal_for(session, message.person_id)
-        if message.channel_id is not None:
-            return await conversations.for_channel(session, message.channel_id)
-        return None
-
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         delay = min(self._base_backoff * (2 ** min(attempts, 16)), self._max_backoff)
         if retry_after is not None:
             delay = max(delay, timedelta(seconds=retry_after))
         return delay
 
-    async def _deliver(self, message: OutboxMessage) -> int:
-        async with self._sessions() as session:
-            until = self._clock() + self._lease
-            if not await outbox.renew(session, message.id, held=message.claimed_until, until=until):
-                return 0  # another sender holds it now
-            ref = await self._target(session, message)
-            address = Address(ref.service_url, ref.conversation_id) if ref else None
-            replaced = await outbox.get(session, message.updates_id) if message.updates_id else None
-        if message.operation in ("update", "reply") and (
-            replaced is None or replaced.status == outbox.FAILED
-        ):
-            async with self._sessions() as session:
-                await outbox.mark_failed(
-                    session, message.id, error="the message to update was never delivered"
-                )
-            return 0
-        # No transaction stays open while Teams is called: that can take seconds.
-        error: Exception | None = None
-        activity_id: str | None = None
-        if address is not None and (later := await self._pace.wait(address.conversation_id)):
-            async with self._sessions() as session:
-                await outbox.mark_retry(
-                    session,
-                    message.id,
-                    next_attempt_at=self._clock() + timedelta(seconds=later),
-                    error="paced: the conversation's send limit",
-                    count_attempt=False,
-                )
-            return 0
-        if address is not None:
-            try:
-                root = (
-                    replaced
-                    if replaced is not None and replaced.sent_activity_id and replaced.sent_conversation_id
-                    else None
-                )
-                if message.operation == "update" and root is not None:
-                    target = Address(address.service_url, root.sent_conversation_id or "")
-                    await self._connector.update(target, root.sent_activity_id or "", message.activity)
-                    activity_id = root.sent_activity_id
-                elif message.operation == "reply" and root is not None:
-                    # A reply goes into the thread the first message started.
-                    activity_id = await self._connector.send(
-                        Address(address.service_url, root.sent_conversation_id or ""), message.activity
-                    )
-                elif message.channel_id is not None and ref is not None:
-                    # Each notification to a channel starts a thread of its own there.
-                    conversation_id, activity_id = await self._connector.start_thread(
-                        address.service_url, message.channel_id, ref.tenant_id, message.activity
-                    )
-                    address = Address(address.service_url, conversation_id)
-                else:
-                    activity_id = await self._connector.send(address, message.activity)
-            except (TransientDeliveryError, PermanentDeliveryError) as failure:
-                error = failure
+    async def _still_ours(self, claim: outbox.Claim) -> bool:
+        """Renew the claim just before sending unless more than half its lease is left.
+
+        Until `claimed_until` no other sender can claim the message, so with half a lease to go
+        (a minute by default, twice the longest a send may take) the send ends inside the claim
+        without a write; a claim nearer its end, or past it, is renewed only if no other sender
+        has taken it over meanwhile.
+        """
         now = self._clock()
+        if claim.claimed_until - now > self._lease / 2:
+            return True
         async with self._sessions() as session:
-            if address is None:
-                await outbox.mark_retry(
-                    session,
-                    message.id,
-                    next_attempt_at=now + self._no_conversation_recheck,
-                    error=outbox.NO_CONVERSATION,
-                    count_attempt=False,
-                )
-                log.info("notification held", extra={"outbox_id": message.id, "why": "no conversation"})
-                return 0
-            if isinstance(error, TransientDeliveryError):
-                await outbox.mark_retry(
-                    session,
-                    message.id,
-                    next_attempt_at=now + self._backoff(message.attempts, error.retry_after),
-                    error=str(error),
-                )
-                log.warning(
-                    "notification delayed",
-                    extra={
-                        "outbox_id": message.id,
-                        "status": error.status,
-                        "attempt": message.attempts + 1,
-                    },
-                )
-                return 0
-            if isinstance(error, PermanentDeliveryError):
-                await outbox.mark_failed(session, message.id, error=str(error))
-                failed = await outbox.get(session, message.id)
-                if self._on_failure is not None and failed is not None:
-                    await self._on_failure(session, failed, now)
-                    await session.commit()
-                log.error("notification failed", extra={"outbox_id": message.id, "status": error.status})
-                return 0
-            await outbox.mark_sent(
-                session,
-                message.id,
-                now=now,
-                activity_id=activity_id,
-                conversation_id=address.conversation_id,
+            return await outbox.renew(session, claim.id, held=claim.claimed_until, until=now + self._lease)
+
+    async def _attempt(self, claim: outbox.Claim, reach: _Reach) -> outbox.Outcome | None:
+        """Send one claimed message and say what became of it; None if it is no longer ours."""
+        ref: ConversationRef | None = None
+        if claim.person_id is not None:
+            ref = reach.people.get(claim.person_id)
+        elif claim.channel_id is not None:
+            ref = reach.channels.get(claim.channel_id)
+        replaced = reach.roots.get(claim.updates_id) if claim.updates_id is not None else None
+        if claim.operation in ("update", "reply") and (replaced is None or replaced.status == outbox.FAILED):
+            if not await self._still_ours(claim):
+                return None
+            return outbox.Outcome(
+                claim.id, outbox.FAILED, self._clock(), error="the message to update was never delivered"
             )
-        log.info("notification sent", extra={"outbox_id": message.id, "purpose": message.purpose})
-        return 1
+        if ref is None:
+            if not await self._still_ours(claim):
+                return None
+            now = self._clock()
+            return outbox.Outcome(
+                claim.id,
+                outbox.PENDING,
+                now,
+                error=outbox.NO_CONVERSATION,
+                next_attempt_at=now + self._no_conversation_recheck,
+                count_attempt=False,
+            )
+        address = Address(ref.service_url, ref.conversation_id)
+        if later := await self._pace.wait(address.conversation_id):
+            now = self._clock()
+            return outbox.Outcome(
+                claim.id,
+                outbox.PENDING,
+                now,
+                error="paced: the conversation's send limit",
+                next_attempt_at=now + timedelta(seconds=later),
+                count_attempt=False,
+            )
+        if not await self._still_ours(claim):
+            return None
+        # No transaction stays open while Teams is called: that can take seconds.
+        activity_id: str | None = None
+        paced = address.conversation_id
+        try:
+            root = (
+                replaced
+                if replaced is not None and replaced.sent_activity_id and replaced.sent_conversation_id
+                else None
+            )
+            if claim.operation == "update" and root is not None:
+                target = Address(address.service_url, root.sent_conversation_id or "")
+                await self._connector.update(target, root.sent_activity_id or "", claim.activity)
+                activity_id = root.sent_activity_id
+            elif claim.operation == "reply" and root is not None:
+                # A reply goes into the thread the first message started.
+                activity_id = await self._connector.send(
+                    Address(address.service_url, root.sent_conversation_id or ""), claim.activity
+                )
+            elif claim.channel_id is not None:
+                # Each notification to a channel starts a thread of its own there.
+                conversation_id, activity_id = await self._connector.start_thread(
+                    address.service_url, claim.channel_id, ref.tenant_id, claim.activity
+                )
+                address = Address(address.service_url, conversation_id)
+            else:
+                activity_id = await self._connector.send(address, claim.activity)
+        except TransientDeliveryError as error:
+            now = self._clock()
+            return outbox.Outcome(
+                claim.id,
+                outbox.PENDING,
+                now,
+                error=str(error),
+                next_attempt_at=now + self._backoff(claim.attempts, error.retry_after),
+                count_attempt=True,
+            )
+        except PermanentDeliveryError as error:
+            return outbox.Outcome(claim.id, outbox.FAILED, self._clock(), error=str(error))
+        finally:
+            self._pace.answered(paced)
+        return outbox.Outcome(
+            claim.id,
+            outbox.SENT,
+            self._clock(),
+            activity_id=activity_id,
+            conversation_id=address.conversation_id,
+        )
+
+    async def _after(self, claim: outbox.Claim, outcome: outbox.Outcome) -> int:
+        """Log what was recorded, and tell someone of a message that failed for good."""
+        if outcome.status == outbox.SENT:
+            log.info("notification sent", extra={"outbox_id": claim.id, "purpose": claim.purpose})
+            return 1
+        if outcome.error == outbox.NO_CONVERSATION:
+            log.info("notification held", extra={"outbox_id": claim.id, "why": "no conversation"})
+        elif outcome.status == outbox.PENDING and outcome.count_attempt:
+            log.warning(
+                "notification delayed",
+                extra={"outbox_id": claim.id, "error": outcome.error, "attempt": claim.attempts + 1},
+            )
+        elif outcome.status == outbox.FAILED:
+            log.error("notification failed", extra={"outbox_id": claim.id, "error": outcome.error})
+            if self._on_failure is not None:
+                async with self._sessions() as session:
+                    failed = await outbox.get(session, claim.id)
+                    if failed is not None:
+                        await self._on_failure(session, failed, outcome.at)
+                        await session.commit()
+        return 0

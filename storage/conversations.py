@@ -1,5 +1,6 @@
 """Saved conversation references: where the bot can reach a person or a channel later."""
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -97,3 +98,25 @@ async def for_channel(session: AsyncSession, channel_id: str) -> ConversationRef
         .order_by(ConversationRef.updated_at.desc())
         .limit(1)
     )
+
+
+async def latest_for(
+    session: AsyncSession, *, person_ids: Collection[int], channel_ids: Collection[str]
+) -> tuple[dict[int, ConversationRef], dict[str, ConversationRef]]:
+    """What `personal_for` and `for_channel` find, for many people and channels in one query each."""
+    people: dict[int, ConversationRef] = {}
+    channels: dict[str, ConversationRef] = {}
+    newest_last = (ConversationRef.updated_at, ConversationRef.id)
+    if person_ids:
+        for ref in await session.scalars(
+            select(ConversationRef)
+            .where(ConversationRef.person_id.in_(person_ids), ConversationRef.kind == "personal")
+            .order_by(*newest_last)
+        ):
+            people[ref.person_id or 0] = ref
+    if channel_ids:
+        for ref in await session.scalars(
+            select(ConversationRef).where(ConversationRef.channel_id.in_(channel_ids)).order_by(*newest_last)
+        ):
+            channels[ref.channel_id or ""] = ref
+    return people, channels

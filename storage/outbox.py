@@ -1,18 +1,18 @@
 """The outbox: notifications written with the change that causes them, delivered once, in order.
 
-A message is claimed with a lease before it is sent (an UPDATE only one sender can win), so two
-bot instances never send it twice; a sender that dies mid-send leaves the lease to run out and
-another picks the message up. Only the oldest pending message of each recipient is ever claimed,
-so a recipient's messages arrive in the order they were written.
+A batch of messages is claimed with a lease before they are sent (one UPDATE only one sender can
+win for each row), so two bot instances never send a message twice; a sender that dies mid-send
+leaves the lease to run out and another picks the message up. Only the oldest pending message of
+each recipient is ever claimed, so a recipient's messages arrive in the order they were written.
 """
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, Integer, Select, any_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from storage.models import OutboxMessage
 
@@ -67,50 +67,88 @@ def enqueue(
     return message
 
 
-def _earlier_pending_for_same_recipient() -> Any:
-    earlier = aliased(OutboxMessage)
-    same_recipient = or_(
-        and_(OutboxMessage.person_id.is_not(None), earlier.person_id == OutboxMessage.person_id),
-        and_(OutboxMessage.channel_id.is_not(None), earlier.channel_id == OutboxMessage.channel_id),
+def _next_in_line() -> Select[tuple[int]]:
+    """Each recipient's oldest pending message: one pass over the pending rows by the status
+    index, where asking of every row whether an earlier one is pending costs a scan each."""
+    return (
+        select(func.min(OutboxMessage.id))
+        .where(OutboxMessage.status == PENDING)
+        .group_by(OutboxMessage.person_id, OutboxMessage.channel_id)
     )
-    return exists().where(earlier.status == PENDING, earlier.id < OutboxMessage.id, same_recipient)
+
+
+def _among(ids: Select[tuple[int]], dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        # `id = ANY(ARRAY(...))` runs the subquery once and looks each id up by key, whatever the
+        # statistics say. As `IN (...)`, a freshly filled outbox (not yet analysed) was planned
+        # as a nested loop that ran the subquery per row: seconds, and more rows than its LIMIT.
+        return OutboxMessage.id == any_(func.array(ids.scalar_subquery()))
+    return OutboxMessage.id.in_(ids.scalar_subquery())
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A message this sender holds until `claimed_until`, with what sending it needs."""
+
+    id: int
+    operation: str
+    updates_id: int | None
+    person_id: int | None
+    channel_id: str | None
+    purpose: str
+    activity: dict[str, Any]
+    attempts: int
+    claimed_until: datetime
+
+
+_CLAIMED = (
+    OutboxMessage.id,
+    OutboxMessage.operation,
+    OutboxMessage.updates_id,
+    OutboxMessage.person_id,
+    OutboxMessage.channel_id,
+    OutboxMessage.purpose,
+    OutboxMessage.activity,
+    OutboxMessage.attempts,
+    OutboxMessage.claimed_until,
+)
 
 
 async def claim_due(
     session: AsyncSession, *, now: datetime, lease: timedelta, limit: int = 50
-) -> list[OutboxMessage]:
-    """Claim up to `limit` messages that are due, each the next in line for its recipient."""
-    candidates = (
-        await session.scalars(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == PENDING,
-                OutboxMessage.next_attempt_at <= now,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-                ~_earlier_pending_for_same_recipient(),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
+) -> list[Claim]:
+    """Claim up to `limit` messages that are due, each the next in line for its recipient.
+
+    One UPDATE claims the whole batch. Its own conditions on status and lease are checked again
+    on each row as it is written, so of two senders racing for a message only one gets it back;
+    on PostgreSQL rows another sender is claiming at that moment are skipped rather than waited
+    for (SQLite has one writer at a time, so the statement runs alone there).
+    """
+    dialect = session.bind.dialect.name
+    free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            _among(_next_in_line(), dialect),
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            free,
         )
-    ).all()
-    claimed: list[OutboxMessage] = []
-    for message_id in candidates:
-        result = await session.execute(
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = (
+        await session.execute(
             update(OutboxMessage)
-            .where(
-                OutboxMessage.id == message_id,
-                OutboxMessage.status == PENDING,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            )
+            .where(_among(due, dialect), OutboxMessage.status == PENDING, free)
             .values(claimed_until=now + lease)
+            .returning(*_CLAIMED)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount == 1:
-            message = await session.get(OutboxMessage, message_id, populate_existing=True)
-            if message is not None:
-                claimed.append(message)
+    ).all()
     await session.commit()
-    return claimed
+    return sorted((Claim(*row) for row in rows), key=lambda claim: claim.id)
 
 
 async def renew(session: AsyncSession, message_id: int, *, held: datetime | None, until: datetime) -> bool:
@@ -130,63 +168,107 @@ async def renew(session: AsyncSession, message_id: int, *, held: datetime | None
     return result.rowcount == 1
 
 
-async def mark_sent(
-    session: AsyncSession,
-    message_id: int,
-    *,
-    now: datetime,
-    activity_id: str | None,
-    conversation_id: str,
-) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(
-            status=SENT,
-            sent_at=now,
-            claimed_until=None,
-            attempts=OutboxMessage.attempts + 1,
-            last_error=None,
-            sent_activity_id=activity_id,
-            sent_conversation_id=conversation_id,
-        )
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed message: sent, due again at `next_attempt_at`, or failed."""
+
+    id: int
+    status: str
+    at: datetime
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    count_attempt: bool = True
+    activity_id: str | None = None
+    conversation_id: str | None = None
+
+
+_table = OutboxMessage.__table__
+_SENT = (
+    update(_table)
+    .where(_table.c.id == bindparam("b_id"), _table.c.status == PENDING)
+    .values(
+        status=SENT,
+        sent_at=bindparam("b_at", type_=_table.c.sent_at.type),
+        claimed_until=None,
+        attempts=_table.c.attempts + 1,
+        last_error=None,
+        sent_activity_id=bindparam("b_activity_id"),
+        sent_conversation_id=bindparam("b_conversation_id"),
     )
+)
+_RETRY = (
+    update(_table)
+    .where(_table.c.id == bindparam("b_id"), _table.c.status == PENDING)
+    .values(
+        next_attempt_at=bindparam("b_next", type_=_table.c.next_attempt_at.type),
+        claimed_until=None,
+        last_error=bindparam("b_error"),
+        attempts=_table.c.attempts + bindparam("b_count", type_=Integer),
+    )
+)
+_FAILED = (
+    update(_table)
+    .where(_table.c.id == bindparam("b_id"), _table.c.status == PENDING)
+    .values(
+        status=FAILED, claimed_until=None, last_error=bindparam("b_error"), attempts=_table.c.attempts + 1
+    )
+)
+
+
+async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
+    """Write what became of several messages in one transaction, each row only its own result.
+
+    A row already sent or failed is left as it is: a sender whose lease ran out mid-sweep must
+    not overwrite what the sender that took the message over recorded.
+    """
+    sent = [
+        {
+            "b_id": o.id,
+            "b_at": o.at,
+            "b_activity_id": o.activity_id,
+            "b_conversation_id": o.conversation_id,
+        }
+        for o in outcomes
+        if o.status == SENT
+    ]
+    retry = [
+        {
+            "b_id": o.id,
+            "b_next": o.next_attempt_at or o.at,
+            "b_error": (o.error or "")[:400],
+            "b_count": 1 if o.count_attempt else 0,
+        }
+        for o in outcomes
+        if o.status == PENDING
+    ]
+    failed = [{"b_id": o.id, "b_error": (o.error or "")[:400]} for o in outcomes if o.status == FAILED]
+    for statement, params in ((_SENT, sent), (_RETRY, retry), (_FAILED, failed)):
+        if params:
+            await session.execute(statement, params)
     await session.commit()
 
 
-async def mark_retry(
-    session: AsyncSession,
-    message_id: int,
-    *,
-    next_attempt_at: datetime,
-    error: str,
-    count_attempt: bool = True,
-) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(
-            next_attempt_at=next_attempt_at,
-            claimed_until=None,
-            last_error=error[:400],
-            attempts=OutboxMessage.attempts + (1 if count_attempt else 0),
-        )
-    )
-    await session.commit()
+@dataclass(frozen=True)
+class Root:
+    """The earlier message an update replaces or a reply answers, as far as sending needs it."""
+
+    status: str
+    sent_activity_id: str | None
+    sent_conversation_id: str | None
 
 
-async def mark_failed(session: AsyncSession, message_id: int, *, error: str) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(
-            status=FAILED,
-            claimed_until=None,
-            last_error=error[:400],
-            attempts=OutboxMessage.attempts + 1,
-        )
+async def roots(session: AsyncSession, ids: Collection[int]) -> dict[int, Root]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.status,
+            OutboxMessage.sent_activity_id,
+            OutboxMessage.sent_conversation_id,
+        ).where(OutboxMessage.id.in_(ids))
     )
-    await session.commit()
+    return {row.id: Root(row.status, row.sent_activity_id, row.sent_conversation_id) for row in rows}
 
 
 async def waiting_for_conversation(session: AsyncSession) -> list[OutboxMessage]:

@@ -10,7 +10,7 @@ from cards.elements import card, text
 from storage import outbox
 from storage.db import create_engine, session_factory
 from storage.models import OutboxMessage, Person
-from tests.support.teams import AMY, KIM, SAM
+from tests.support.teams import AMY, CATH, CERI, KIM, SAM
 
 
 def _note(words: str) -> dict:
@@ -181,6 +181,82 @@ async def test_a_lease_that_runs_out_mid_sweep_does_not_send_twice(harness):
     assert len(slow) == 2  # a slow sender holds both...
     harness.clock.advance(minutes=3)  # ...its lease runs out, and another sender sends them
     assert await harness.deliver() == 2
-    for message in slow:  # the slow sender carries on with its sweep
-        assert await harness.outbox._deliver(message) == 0
+    # The slow sender carries on with its sweep: its claims are past their lease, so it renews
+    # each before sending, finds another sender took it over, and sends nothing.
+    assert await harness.outbox.deliver_claimed(slow) == 0
     assert sorted(_said(harness.connector.sent)) == ["one", "two"]
+
+
+async def test_two_senders_claiming_batches_at_once_never_share_a_message(harness, database_url):
+    await harness.import_roles()
+    for who in (AMY, KIM, CERI, CATH):
+        await _queue(harness, who, *[f"{who.name} {i}" for i in range(5)])
+    engines = [create_engine(database_url) for _ in range(2)]
+    try:
+        sessions = [session_factory(e) for e in engines]
+
+        async def claim(factory) -> list[outbox.Claim]:
+            async with factory() as session:
+                return await outbox.claim_due(
+                    session, now=harness.clock(), lease=timedelta(minutes=2), limit=100
+                )
+
+        for _ in range(5):  # racing again and again, each time after the last batch was sent
+            batches = await asyncio.gather(*(claim(f) for f in sessions for _ in range(3)))
+            ids = [c.id for batch in batches for c in batch]
+            assert len(ids) == len(set(ids)) == 4, "each recipient's next message, to one sender only"
+            async with harness.sessions() as session:
+                await outbox.record(
+                    session,
+                    [outbox.Outcome(i, outbox.SENT, harness.clock(), conversation_id="x") for i in ids],
+                )
+    finally:
+        for e in engines:
+            await e.dispose()
+    rows = await harness.rows(OutboxMessage)
+    assert {r.status for r in rows} == {"sent"} and {r.attempts for r in rows} == {1}
+
+
+async def test_a_claim_is_renewed_before_sending_only_with_half_its_lease_or_less_left(harness, monkeypatch):
+    await harness.import_roles()
+    await harness.say(AMY, "hi")
+    harness.connector.clear()
+    renewals: list[int] = []
+    renew = outbox.renew
+
+    async def counted(session, message_id, **kwargs):
+        renewals.append(message_id)
+        return await renew(session, message_id, **kwargs)
+
+    monkeypatch.setattr(outbox, "renew", counted)
+    for elapsed, renewed in ((59, False), (61, True)):
+        await _queue(harness, AMY, f"after {elapsed} s")
+        async with harness.sessions() as session:
+            claimed = await outbox.claim_due(session, now=harness.clock(), lease=timedelta(minutes=2))
+        harness.clock.advance(seconds=elapsed)
+        renewals.clear()
+        assert await harness.outbox.deliver_claimed(claimed) == 1
+        assert renewals == ([claimed[0].id] if renewed else [])
+    assert _said(harness.connector.sent) == ["after 59 s", "after 61 s"]
+
+
+async def test_a_failed_send_in_a_batch_marks_only_itself(harness):
+    await harness.import_roles()
+    for who in (AMY, SAM, CERI):
+        await harness.say(who, "hi")
+    harness.connector.clear()
+    for who in (AMY, SAM, CERI):
+        await _queue(harness, who, f"for {who.name}")
+    harness.connector.fail(403, times=1)
+    harness.connector.fail(503, times=1)
+    assert await harness.deliver() == 1
+    rows = await harness.rows(OutboxMessage, OutboxMessage.purpose == "test")  # not the keepers' notice
+    assert sorted((r.status, r.last_error, r.attempts) for r in rows) == [
+        ("failed", "HTTP 403", 1),
+        ("pending", "HTTP 503", 1),
+        ("sent", None, 1),
+    ]
+    (sent,) = [r for r in rows if r.status == "sent"]
+    assert _said(harness.connector.sent) == [sent.activity["attachments"][0]["content"]["body"][0]["text"]]
+    (waiting,) = [r for r in rows if r.status == "pending"]
+    assert waiting.claimed_until is None and waiting.next_attempt_at > harness.clock()

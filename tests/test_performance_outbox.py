@@ -51,6 +51,18 @@ async def test_a_long_wait_is_handed_back_rather_than_slept():
     assert time.slept == []
 
 
+async def test_a_send_counts_from_when_teams_answered_it():
+    time = FakeTime()
+    pace = ConversationPace([(2, 1.0)], clock=time.clock, sleep=time.sleep)
+    assert await pace.wait("chat-a") == 0
+    time.now = 0.5  # the request was slow to leave: Teams may have counted it as late as this
+    pace.answered("chat-a")
+    assert await pace.wait("chat-a") == 0
+    pace.answered("chat-a")
+    assert await pace.wait("chat-a") == 0
+    assert time.now == 1.5  # a second after the first was answered, not after it was begun
+
+
 def test_the_limit_is_configured_from_the_environment():
     assert load_settings({}).outbox_pace == ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
     assert load_settings({"OUTBOX_PER_CONVERSATION": "2/1, 10/60"}).outbox_pace == ((2, 1.0), (10, 60.0))
