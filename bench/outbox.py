@@ -1,11 +1,14 @@
 """The outbox after an outage: 10,000 queued notifications delivered to a loopback connector.
 
-A thousand people with ten notifications each are queued in a fresh SQLite register; the bot's
-own outbox sender (Teams' per-conversation limits on: 7 a second, 8 in two, 60 in 30) delivers
-them to the loopback Bot Connector of bench/servers.py. Prints the time taken, the rate, and the
-most any one conversation received within one and two seconds.
+A thousand people, each with a 1:1 chat the bot may use, have ten notifications each queued
+(interleaved, as a morning of reminders would be) in a fresh register, SQLite and then PostgreSQL
+(TEST_POSTGRES_URL, in a database of the run's own); the bot's own outbox sender, with Teams'
+per-conversation limits on (7 a second, 8 in two, 60 in 30), delivers them to the loopback Bot
+Connector of bench/servers.py, a process of its own. Each person's ten go in order, one at a time,
+so the thousand conversations are what can go in parallel. Prints the time taken, the rate, and
+the most any one conversation received within one, two and thirty seconds.
 
-    .venv/bin/python bench/outbox.py [--notifications N] [--people N]
+    .venv/bin/python bench/outbox.py [--notifications N] [--people N] [--no-postgres]
 """
 
 import argparse
@@ -21,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp
 from sqlalchemy import insert
 
-from bench.load import start
+from bench.load import postgres_database, start
 from bot.config import TEAMS_PACE
 from bot.connector import TeamsConnector
 from bot.proactive import ConversationPace, OutboxSender
@@ -38,10 +41,10 @@ class NoToken:
         return None
 
 
-async def run(notifications: int, people: int) -> dict[str, float]:
+async def run(url: str | None, notifications: int, people: int) -> dict[str, float]:
     folder = Path(tempfile.mkdtemp(prefix="engagement-outbox-"))
     connector = start("connector", folder / "connector.log")
-    url = f"sqlite+aiosqlite:///{folder / 'register.db'}"
+    url = url or f"sqlite+aiosqlite:///{folder / 'register.db'}"
     engine = create_engine(url)
     await upgrade(engine)
     now = datetime.now(UTC)
@@ -115,11 +118,12 @@ async def run(notifications: int, people: int) -> dict[str, float]:
     }
 
 
-def report(found: dict[str, float], notifications: int) -> str:
+def report(backend: str, found: dict[str, float], notifications: int) -> str:
     met = found["seconds"] < 30 and found["delivered"] == notifications and found["busiest_1s"] <= 7
     met = met and found["busiest_2s"] <= 8 and found["busiest_30s"] <= 60
     return (
-        f"  outbox: {found['delivered']:,.0f} of {notifications:,} delivered in {found['seconds']:.1f} s "
+        f"  outbox, {backend}: {found['delivered']:,.0f} of {notifications:,} delivered "
+        f"in {found['seconds']:.1f} s "
         f"({found['delivered'] / found['seconds']:.0f}/s); "
         f"busiest conversation {found['busiest_1s']:.0f} in 1 s, "
         f"{found['busiest_2s']:.0f} in 2 s, {found['busiest_30s']:.0f} in 30 s (limit 7, 8, 60); "
@@ -131,8 +135,18 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notifications", type=int, default=10_000)
     parser.add_argument("--people", type=int, default=1_000)
+    parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    print(report(await run(args.notifications, args.people), args.notifications))
+    found = await run(None, args.notifications, args.people)
+    print(report("SQLite", found, args.notifications), flush=True)
+    if args.no_postgres:
+        return
+    async with postgres_database() as url:
+        if url:
+            found = await run(
+                url.replace("postgresql://", "postgresql+asyncpg://"), args.notifications, args.people
+            )
+            print(report("PostgreSQL", found, args.notifications))
 
 
 if __name__ == "__main__":
