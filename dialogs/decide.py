@@ -166,6 +166,7 @@ async def _decision_view(
     services: Services,
     decision: Decision,
     written: tuple[list[Restriction], Letter | None] | None = None,
+    by: str | None = None,
 ) -> cards.DecisionView:
     """`written`: the restrictions and letter the caller has just written, so they are not read back."""
     if written is None:
@@ -184,7 +185,7 @@ async def _decision_view(
     ]
     return cards.DecisionView(
         kind=DecisionKind(decision.kind),
-        by=await decisions.name_of(session, decision.decided_by_id),
+        by=by or await decisions.name_of(session, decision.decided_by_id),
         at=local_time(decision.decided_at, services.zone),
         reasons=decision.reasons,
         facts=extra,
@@ -257,7 +258,16 @@ async def incident_views(
         deciders = await people.deciders(session, incident.service_area_id)
     history_view, restorative_recorded = history or await _history(session, services, incident)
     if decided is not None:
-        decision_view = await _decision_view(session, services, decided[0], (decided[1], decided[2]))
+        # As decisions.name_of names them, without reading again who was just read.
+        by = next(
+            (
+                d.display_name or d.email or "a colleague"
+                for d in [*deciders.managers, *deciders.keepers]
+                if d.id == decided[0].decided_by_id
+            ),
+            None,
+        )
+        decision_view = await _decision_view(session, services, decided[0], (decided[1], decided[2]), by)
     elif undecided:
         decision_view = None
     else:

@@ -96,8 +96,23 @@ async def record(
     return incident
 
 
-async def by_submission_key(session: AsyncSession, key: str) -> Incident | None:
-    return await session.scalar(select(Incident).where(Incident.submission_key == key))
+@dataclass(frozen=True)
+class Submitted:
+    reference: str
+    reporter_id: int
+    service_area_id: int
+
+
+_BY_SUBMISSION_KEY = select(Incident.reference, Incident.reporter_id, Incident.service_area_id).where(
+    Incident.submission_key == bindparam("key")
+)
+
+
+async def by_submission_key(session: AsyncSession, key: str) -> Submitted | None:
+    """The incident a report's Send stored, if it did: asked on every Send, usually answered no."""
+    connection = await session.connection()
+    row = (await connection.execute(_BY_SUBMISSION_KEY, {"key": key})).first()
+    return Submitted(*row) if row is not None else None
 
 
 async def by_reference(session: AsyncSession, reference: str) -> Incident | None:

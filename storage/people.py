@@ -208,45 +208,72 @@ async def roles_of(session: AsyncSession, person_ids: Collection[int]) -> dict[i
 
 
 @dataclass(frozen=True)
+class Decider:
+    id: int
+    teams_user_id: str | None
+    display_name: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
 class Deciders:
     """Who may decide on a service's incidents: its managers and the register keepers, by id."""
 
-    managers: list[Person]
-    keepers: list[Person]
+    managers: list[Decider]
+    keepers: list[Decider]
     reachable: frozenset[int]  # those with a saved personal conversation to notify them in
     roles: dict[int, Roles]  # every role each of them holds, not only the one that made them a decider
 
 
+_qualifying = aliased(RoleAssignment)
+_held = aliased(RoleAssignment)
+_held_area = aliased(ServiceArea)
 _reachable = aliased(ConversationRef)
+# Built once, like _KNOWN: one row per decider and role they hold, with whether they can be reached.
+_DECIDERS = (
+    select(
+        Person.id,
+        Person.teams_user_id,
+        Person.display_name,
+        Person.email,
+        _qualifying.role,
+        exists().where(_reachable.person_id == Person.id, _reachable.kind == "personal"),
+        _held.role,
+        _held_area.key,
+        _held_area.name,
+    )
+    .join(_qualifying, _qualifying.person_id == Person.id)
+    .join(_held, _held.person_id == Person.id)
+    .outerjoin(_held_area, _held_area.id == _held.service_area_id)
+    .where(
+        or_(
+            and_(
+                _qualifying.role == Role.MANAGER.value,
+                _qualifying.service_area_id == bindparam("service_area_id"),
+            ),
+            _qualifying.role == Role.REGISTER_KEEPER.value,
+        )
+    )
+    .order_by(Person.id)
+)
 
 
 async def deciders(session: AsyncSession, service_area_id: int) -> Deciders:
-    """The managers, keepers and whether each can be reached, in one query, then their roles."""
-    rows = (
-        await session.execute(
-            select(
-                Person,
-                RoleAssignment.role,
-                exists().where(_reachable.person_id == Person.id, _reachable.kind == "personal"),
-            )
-            .join(RoleAssignment, RoleAssignment.person_id == Person.id)
-            .where(
-                or_(
-                    and_(
-                        RoleAssignment.role == Role.MANAGER.value,
-                        RoleAssignment.service_area_id == service_area_id,
-                    ),
-                    RoleAssignment.role == Role.REGISTER_KEEPER.value,
-                )
-            )
-            .order_by(Person.id)
-        )
-    ).all()
-    managers = list({p.id: p for p, role, _ in rows if role == Role.MANAGER.value}.values())
-    keepers = list({p.id: p for p, role, _ in rows if role == Role.REGISTER_KEEPER.value}.values())
-    reachable = frozenset(person.id for person, _, can in rows if can)
-    roles = await roles_of(session, {person.id for person, _, _ in rows})
-    return Deciders(managers, keepers, reachable, roles)
+    """The managers, keepers, whether each can be reached and all their roles, in one query."""
+    connection = await session.connection()
+    rows = (await connection.execute(_DECIDERS, {"service_area_id": service_area_id})).all()
+    managers: dict[int, Decider] = {}
+    keepers: dict[int, Decider] = {}
+    reachable: set[int] = set()
+    grants: dict[int, set[RoleGrant]] = {}
+    for person_id, teams_user_id, name, email, qualifying, can_reach, role, area, area_name in rows:
+        decider = Decider(person_id, teams_user_id, name, email)
+        (managers if qualifying == Role.MANAGER.value else keepers).setdefault(person_id, decider)
+        if can_reach:
+            reachable.add(person_id)
+        grants.setdefault(person_id, set()).add(RoleGrant(Role(role), area, area_name))
+    roles = {person_id: Roles.of(held) for person_id, held in grants.items()}
+    return Deciders(list(managers.values()), list(keepers.values()), frozenset(reachable), roles)
 
 
 async def service_areas(session: AsyncSession) -> list[ServiceArea]:
