@@ -91,19 +91,10 @@ async def personal_for(session: AsyncSession, person_id: int) -> ConversationRef
     )
 
 
-async def for_channel(session: AsyncSession, channel_id: str) -> ConversationRef | None:
-    return await session.scalar(
-        select(ConversationRef)
-        .where(ConversationRef.channel_id == channel_id)
-        .order_by(ConversationRef.updated_at.desc())
-        .limit(1)
-    )
-
-
 async def latest_for(
     session: AsyncSession, *, person_ids: Collection[int], channel_ids: Collection[str]
 ) -> tuple[dict[int, ConversationRef], dict[str, ConversationRef]]:
-    """What `personal_for` and `for_channel` find, for many people and channels in one query each."""
+    """Each person's latest 1:1 chat and each channel's latest reference, one query for each kind."""
     people: dict[int, ConversationRef] = {}
     channels: dict[str, ConversationRef] = {}
     newest_last = (ConversationRef.updated_at, ConversationRef.id)
