@@ -246,33 +246,14 @@ async def incident_views(
     *,
     history: tuple[cards.HistoryView, bool] | None = None,
     undecided: bool = False,
-    decided: tuple[Decision, list[Restriction], Letter | None] | None = None,
-    deciders: people.Deciders | None = None,
     reporter: str | None = None,
 ) -> IncidentViews:
     """Read what the card shows. A caller that has just written (or read) something the card
-    shows passes it in: `undecided` for an incident just reported, `decided` for one just decided,
-    the history, the deciders read earlier in the same transaction, the reporter's name."""
+    shows passes it in: the history, `undecided` for an incident just reported, the reporter's name."""
     area = await session.get(ServiceArea, incident.service_area_id)
-    if deciders is None:
-        deciders = await people.deciders(session, incident.service_area_id)
+    deciders = await people.deciders(session, incident.service_area_id)
     history_view, restorative_recorded = history or await _history(session, services, incident)
-    if decided is not None:
-        # As decisions.name_of names them, without reading again who was just read.
-        by = next(
-            (
-                d.display_name or d.email or "a colleague"
-                for d in [*deciders.managers, *deciders.keepers]
-                if d.id == decided[0].decided_by_id
-            ),
-            None,
-        )
-        decision_view = await _decision_view(session, services, decided[0], (decided[1], decided[2]), by)
-    elif undecided:
-        decision_view = None
-    else:
-        decision = await decisions.first_for(session, incident.id)
-        decision_view = await _decision_view(session, services, decision) if decision else None
+    decision = None if undecided else await decisions.first_for(session, incident.id)
     recipients = [p for p in [*deciders.managers, *deciders.keepers] if p.id != incident.reporter_id]
     refresh_ids = [p.teams_user_id for p in recipients if p.teams_user_id]
     shared = cards.IncidentView(
@@ -282,13 +263,49 @@ async def incident_views(
         summary=await summary_of(session, services, incident),
         reporter=reporter or await decisions.name_of(session, incident.reporter_id),
         history=history_view,
-        decision=decision_view,
+        decision=await _decision_view(session, services, decision) if decision else None,
         restorative_recorded=restorative_recorded,
         restorative_required=restorative_required(Category(incident.category)),
         refresh_user_ids=refresh_ids[:60],  # Teams refreshes for at most 60 listed users
         reviewers=[(str(p.id), p.display_name or p.email or f"person {p.id}") for p in recipients],
     )
     return IncidentViews(shared, area.key if area else "", incident.reporter_id, deciders)
+
+
+async def after_decision(
+    session: AsyncSession,
+    services: Services,
+    before: IncidentViews,
+    incident: Incident,
+    written: tuple[Decision, list[Restriction], Letter | None],
+    *,
+    history_changed: bool,
+) -> IncidentViews:
+    """The views read before a decision, in the same transaction, with the decision just written;
+    the history is read again only if the decision added to it."""
+    decision, restrictions, letter = written
+    deciders = before.deciders
+    # As decisions.name_of names them, without reading again who was just read.
+    by = next(
+        (
+            d.display_name or d.email or "a colleague"
+            for d in [*deciders.managers, *deciders.keepers]
+            if d.id == decision.decided_by_id
+        ),
+        None,
+    )
+    history_view, restorative_recorded = (
+        await _history(session, services, incident)
+        if history_changed
+        else (before.shared.history, before.shared.restorative_recorded)
+    )
+    shared = replace(
+        before.shared,
+        history=history_view,
+        restorative_recorded=restorative_recorded,
+        decision=await _decision_view(session, services, decision, (restrictions, letter), by),
+    )
+    return IncidentViews(shared, before.service_area, before.reporter_id, deciders)
 
 
 async def view_of(
@@ -513,15 +530,9 @@ async def _submit(
     await session.flush()
     restrictions = await decisions.restrictions_of(session, decision.id)
     # The customer's history changes only if this decision added restorative steps or restrictions.
-    unchanged = not (draft.restorative_steps or draft.restrictions)
-    views = await incident_views(
-        session,
-        services,
-        incident,
-        history=(view.history, view.restorative_recorded) if unchanged else None,
-        decided=(decision, restrictions, letter),
-        deciders=views.deciders,
-        reporter=views.shared.reporter,
+    changed = bool(draft.restorative_steps or draft.restrictions)
+    views = await after_decision(
+        session, services, views, incident, (decision, restrictions, letter), history_changed=changed
     )
     await _update_sent_cards(session, services, views, now, version=f"decision-{decision.id}")
     await _tell_reporter(session, services, incident, decision, restrictions, now)
