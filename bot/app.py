@@ -250,6 +250,29 @@ def build_services(
     )
 
 
+# How long the outbox sender waits after a write before it wakes: within a burst of reports and
+# decisions one sweep collects them all, instead of a sweep per invoke taking SQLite's one
+# connection between invokes.
+WAKE_AFTER_SECONDS = 0.2
+
+
+def coalesced(kick: Callable[[], None], delay: float = WAKE_AFTER_SECONDS) -> Callable[[], None]:
+    """`kick`, called once `delay` seconds after the first of any number of calls."""
+    pending: asyncio.TimerHandle | None = None
+
+    def fire() -> None:
+        nonlocal pending
+        pending = None
+        kick()
+
+    def call() -> None:
+        nonlocal pending
+        if pending is None:
+            pending = asyncio.get_running_loop().call_later(delay, fire)
+
+    return call
+
+
 def create_app(
     settings: Settings,
     *,
@@ -272,7 +295,7 @@ def create_app(
             on_failure=deliveries.notify_failed,
             pace=ConversationPace(settings.outbox_pace),
         )
-        services = build_services(settings, sessions, clock, sender.kick)
+        services = build_services(settings, sessions, clock, coalesced(sender.kick))
         adapter = build_adapter(settings, http)
         adapter.on_turn_error = _on_turn_error
         app[ENGINE] = engine
