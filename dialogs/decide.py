@@ -115,7 +115,7 @@ async def summary_of(session: AsyncSession, services: Services, incident: Incide
     )
 
 
-def restriction_period(r: Restriction) -> str:
+def restriction_period(r: Restriction | decisions.PastRestriction) -> str:
     return f"From {local_date(r.starts_on)}" + (
         f" until {local_date(r.ends_on)}" if r.ends_on else ", no end date"
     )

@@ -4,7 +4,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.deciding import DecisionDraft, RestrictionDraft
@@ -244,50 +244,81 @@ async def record_letter_outcome(
 
 
 @dataclass(frozen=True)
+class PastIncident:
+    reference: str
+    occurred_at: datetime
+    category: str
+    status: str
+
+
+@dataclass(frozen=True)
+class PastRestriction:
+    type: str
+    status: str
+    starts_on: date
+    ends_on: date | None
+
+
+@dataclass(frozen=True)
+class PastAppeal:
+    route: str
+    status: str
+    outcome: str | None
+
+
+@dataclass(frozen=True)
 class History:
-    incidents: list[Incident]
+    incidents: list[PastIncident]
     restorative_steps: list[tuple[str, datetime]]
-    restrictions: list[Restriction]
-    appeals: list[Appeal]
+    restrictions: list[PastRestriction]
+    appeals: list[PastAppeal]
 
     @property
     def restorative_recorded(self) -> bool:
         return bool(self.restorative_steps)
 
 
+# Built once, with only the columns the history shows: every incident card reads all four.
+_PAST_INCIDENTS = (
+    select(Incident.reference, Incident.occurred_at, Incident.category, Incident.status)
+    .where(Incident.customer_id == bindparam("customer_id"), Incident.id != bindparam("excluding"))
+    .order_by(Incident.occurred_at.desc())
+)
+_PAST_STEPS = (
+    select(RestorativeStepTaken.step, RestorativeStepTaken.recorded_at)
+    .where(RestorativeStepTaken.customer_id == bindparam("customer_id"))
+    .order_by(RestorativeStepTaken.recorded_at)
+)
+_PAST_RESTRICTIONS = (
+    select(Restriction.type, Restriction.status, Restriction.starts_on, Restriction.ends_on)
+    .where(Restriction.customer_id == bindparam("customer_id"))
+    .order_by(Restriction.starts_on.desc())
+)
+_PAST_APPEALS = (
+    select(Appeal.route, Appeal.status, Appeal.outcome)
+    .join(Incident, Incident.id == Appeal.incident_id)
+    .where(Incident.customer_id == bindparam("customer_id"))
+    .order_by(Appeal.received_on.desc())
+)
+
+
 async def history_of(
     session: AsyncSession, customer_id: int, *, excluding_incident: int | None = None
 ) -> History:
-    incidents = (
-        await session.scalars(
-            select(Incident)
-            .where(Incident.customer_id == customer_id, Incident.id != (excluding_incident or -1))
-            .order_by(Incident.occurred_at.desc())
-        )
-    ).all()
-    steps = (
-        await session.execute(
-            select(RestorativeStepTaken.step, RestorativeStepTaken.recorded_at)
-            .where(RestorativeStepTaken.customer_id == customer_id)
-            .order_by(RestorativeStepTaken.recorded_at)
-        )
-    ).all()
-    restrictions = (
-        await session.scalars(
-            select(Restriction)
-            .where(Restriction.customer_id == customer_id)
-            .order_by(Restriction.starts_on.desc())
-        )
-    ).all()
-    appeals = (
-        await session.scalars(
-            select(Appeal)
-            .join(Incident, Incident.id == Appeal.incident_id)
-            .where(Incident.customer_id == customer_id)
-            .order_by(Appeal.received_on.desc())
-        )
-    ).all()
-    return History(list(incidents), [(s, t) for s, t in steps], list(restrictions), list(appeals))
+    # What the session has changed but not yet written must count, as the ORM's autoflush did.
+    await session.flush()
+    connection = await session.connection()
+    params = {"customer_id": customer_id, "excluding": excluding_incident or -1}
+    incidents = (await connection.execute(_PAST_INCIDENTS, params)).all()
+    steps = (await connection.execute(_PAST_STEPS, params)).all()
+    restrictions = (await connection.execute(_PAST_RESTRICTIONS, params)).all()
+    appeals = (await connection.execute(_PAST_APPEALS, params)).all()
+    return History(
+        [PastIncident(*row) for row in incidents],
+        [(step, at) for step, at in steps],
+        [PastRestriction(*row) for row in restrictions],
+        [PastAppeal(*row) for row in appeals],
+    )
 
 
 async def name_of(session: AsyncSession, person_id: int | None) -> str:
