@@ -248,8 +248,21 @@ def test_a_new_user_reports_and_the_manager_decides_in_the_teams_emulator(journe
     actions = [row[0] for row in register.execute("SELECT action FROM audit_events ORDER BY seq")]
     for expected in ("incident.reported", "decision.recorded", "customer.checked"):
         assert expected in actions, f"{expected} missing from the audit trail: {actions}"
-    unsent = register.execute("SELECT count(*) FROM outbox WHERE status != 'sent'").fetchone()[0]
-    assert unsent == 0, "every notification reached the emulator"
+    # Everything for the two people in the journey reached their emulator. (Others in the roles
+    # file never opened the bot: what the scheduler queues for them, such as the register keeper's
+    # monthly access report in working hours, waits for them, as it would in Teams.)
+    unsent = register.execute(
+        "SELECT o.purpose, o.status FROM outbox o JOIN people p ON p.id = o.person_id "
+        "WHERE p.email IN (?, ?) AND o.status != 'sent'",
+        (STAFF_EMAIL, MANAGER_EMAIL),
+    ).fetchall()
+    assert unsent == []
+    reached = register.execute(
+        "SELECT count(*) FROM outbox o JOIN people p ON p.id = o.person_id "
+        "WHERE p.email IN (?, ?) AND o.status = 'sent'",
+        (STAFF_EMAIL, MANAGER_EMAIL),
+    ).fetchone()[0]
+    assert reached >= 3  # the manager's card, its update after the decision, the reporter told
     register.close()
 
     verified = subprocess.run(
