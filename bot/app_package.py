@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 import manifest
 
 MANIFEST_DIR = Path(manifest.__file__).parent
-PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
 
 
 class PackageError(ValueError):

@@ -31,8 +31,6 @@ from policy.roles import Role
 from storage import audit, customers, drafts, incidents, outbox, people
 from storage.models import Customer, Incident, ReportDraft, ServiceArea
 
-INTERNAL = ("_match_ids", "_searched")  # draft keys the card never sends
-
 
 @dataclass(frozen=True)
 class ShowStep:

@@ -29,9 +29,6 @@ class CategoryText:
     def label(self) -> str:
         return f"Category {self.category.value}: {self.title}"
 
-    def behaviour(self, key: str) -> Behaviour | None:
-        return next((b for b in self.behaviours if b.key == key), None)
-
 
 ZERO_TOLERANCE_STATEMENT = (
     "We have ZERO tolerance for threats, violence, aggression, and abusive behaviour towards "

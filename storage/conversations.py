@@ -82,15 +82,6 @@ async def _wake_waiting(
     )
 
 
-async def personal_for(session: AsyncSession, person_id: int) -> ConversationRef | None:
-    return await session.scalar(
-        select(ConversationRef)
-        .where(ConversationRef.person_id == person_id, ConversationRef.kind == "personal")
-        .order_by(ConversationRef.updated_at.desc())
-        .limit(1)
-    )
-
-
 async def latest_for(
     session: AsyncSession, *, person_ids: Collection[int], channel_ids: Collection[str]
 ) -> tuple[dict[int, ConversationRef], dict[str, ConversationRef]]:
