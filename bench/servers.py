@@ -183,4 +183,8 @@ async def main(kind: str) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["bot"]:  # on the loop `engagement-bot serve` chooses; the others on asyncio's
+        from bot.loop import use_fastest
+
+        use_fastest()
     asyncio.run(main(sys.argv[1]))

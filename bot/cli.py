@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot import app_package, logs
 from bot.app import build_services, create_app, system_clock
 from bot.config import ConfigError, Settings, load_settings
+from bot.loop import use_fastest
 from dialogs import register_reports, retention, subject_access
 from dialogs.turn import Clock, Services
 from storage import audit, roles_file
@@ -196,10 +197,11 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
             file=sys.stderr,
         )
         return 2
+    loop = use_fastest()
     asyncio.run(_migrate(settings))
     if settings.local_only:
         log.warning("no MICROSOFT_APP_ID: requests are not authenticated; fit for local use only")
-    log.info("listening", extra={"url": f"http://{host}:{port}/api/messages"})
+    log.info("listening", extra={"url": f"http://{host}:{port}/api/messages", "loop": loop})
     web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
     return 0
 

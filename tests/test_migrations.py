@@ -10,7 +10,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.db import create_engine
-from storage.migrate import alembic_config, current_revision, upgrade
+from storage.migrate import HEAD, alembic_config, current_revision, upgrade
 from storage.models import Base
 
 
@@ -27,6 +27,26 @@ async def test_migrated_schema_matches_the_models(engine):
 async def test_the_register_is_at_the_latest_revision(engine):
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert await current_revision(engine) == head
+
+
+def test_the_shortcut_at_start_up_knows_the_newest_migration():
+    # Start-up skips Alembic when the register says HEAD: a stale HEAD would skip a migration.
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
+async def test_a_register_one_migration_behind_is_brought_up_to_date(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'older.db'}")
+    try:
+        await upgrade(engine, "0007")
+        assert await current_revision(engine) == "0007"
+        await upgrade(engine)
+        assert await current_revision(engine) == HEAD
+        async with engine.connect() as conn:  # 0008's columns are really there
+            await conn.execute(text("SELECT physical_violence, weapon_or_animal FROM incidents"))
+        await upgrade(engine)  # and a start on an up-to-date register changes nothing
+        assert await current_revision(engine) == HEAD
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.postgres
