@@ -99,7 +99,8 @@ async def messages(request: web.Request) -> web.Response:
     except (ValueError, UnicodeDecodeError):
         log.warning("activity refused", extra={"why": "not JSON"})
         return _problem(400, "the body is not JSON")
-    payload = untrusted.scrub(payload)
+    if untrusted.may_hold_unstorable(body):
+        payload = untrusted.scrub(payload)
     problem = shape_problem(payload) or untrusted.envelope_problem(payload)
     if problem:
         log.warning("activity refused", extra={"why": problem})

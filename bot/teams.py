@@ -7,6 +7,7 @@ from typing import Any
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity
 
+from bot.wire import SentCard
 from dialogs.turn import Reply
 from storage.conversations import Where
 
@@ -72,7 +73,7 @@ def typed_text(turn_context: TurnContext) -> str:
 
 
 def card_attachment_activity(card: dict[str, Any], summary: str | None = None) -> Activity:
-    activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+    activity = MessageFactory.attachment(CardFactory.adaptive_card(SentCard(card)))
     if summary:
         activity.summary = summary
     return activity

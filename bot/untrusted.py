@@ -13,6 +13,18 @@ from typing import Any
 _UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+# How an unstorable character can arrive in JSON bytes: as an escape, \u or the short \b and
+# \f (strict parsing refuses raw controls); as a surrogate or U+FFFE/U+FFFF written raw (the
+# JSON reader decodes with `surrogatepass`); or in UTF-16 or UTF-32, which the reader also takes
+# and whose ASCII has NULs.
+_MAY_HOLD_UNSTORABLE = re.compile(rb"\\[ubf]|\xed[\xa0-\xbf]|\xef\xbf[\xbe\xbf]|\x00")
+
+
+def may_hold_unstorable(body: bytes) -> bool:
+    """False when these JSON bytes cannot hold an unstorable character, so `scrub` can be skipped."""
+    return _MAY_HOLD_UNSTORABLE.search(body) is not None
+
+
 def scrub(value: Any) -> Any:
     """The same JSON value with every string (keys too) cleared of unstorable characters."""
     if isinstance(value, str):

@@ -114,6 +114,23 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = _OneTripCursor
 
+    def _idle(self) -> bool:
+        # Read between statements, when no trip of this connection's is under way: SQLAlchemy
+        # hands a connection to one user at a time.
+        raw = self._connection._conn
+        return raw is not None and not raw.in_transaction
+
+    def rollback(self) -> None:
+        # The pool rolls back every connection it gets back. After reads alone SQLite has no
+        # transaction open (it begins one at the first write), and the trip to say so was a
+        # tenth of a message turn.
+        if not self._idle():
+            super().rollback()
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:

@@ -36,12 +36,32 @@ def test_an_incoming_activity_is_read_as_msrest_reads_it(payload):
     assert _everything(activity_from_json(payload)) == _everything(Activity().deserialize(payload))
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-11-23T10:00:00.1234567Z",  # Teams' seven digits
+        "2026-11-23T10:00:00Z",
+        "2026-11-23T10:00:00.123+01:00",
+        "2026-03-29T01:30:00.9999999-08:00",
+        "2026-11-23T10:00:00",  # no zone: naive, as msrest reads it
+    ],
+)
+def test_timestamps_are_read_as_msrest_reads_them(stamp):
+    payload = {**ACTIVITIES[0], "timestamp": stamp, "localTimestamp": stamp}
+    fast, stock = activity_from_json(payload), Activity().deserialize(payload)
+    assert (fast.timestamp, fast.local_timestamp) == (stock.timestamp, stock.local_timestamp)
+    assert fast.timestamp.utcoffset() == stock.timestamp.utcoffset()
+
+
 def test_what_the_fast_reader_cannot_take_is_left_to_msrest():
-    payload = {**ACTIVITIES[0], "text": 12, "timestamp": "not a date"}
-    with pytest.raises(Exception) as msrest_error:
-        Activity().deserialize(payload)
-    with pytest.raises(type(msrest_error.value)):
-        activity_from_json(payload)
+    for payload in (
+        {**ACTIVITIES[0], "text": 12, "timestamp": "not a date"},
+        {**ACTIVITIES[0], "timestamp": "2026-11-23"},  # a date, not Teams' form: msrest refuses it
+    ):
+        with pytest.raises(Exception) as msrest_error:
+            Activity().deserialize(payload)
+        with pytest.raises(type(msrest_error.value)):
+            activity_from_json(payload)
     coerced = {**ACTIVITIES[0], "text": 12}  # msrest turns it into "12": so must this
     assert activity_from_json(coerced).text == Activity().deserialize(coerced).text == "12"
 

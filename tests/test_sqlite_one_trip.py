@@ -27,3 +27,32 @@ async def test_rows_counts_returning_streams_and_errors_are_as_before(tmp_path):
                 await connection.execute(text("INSERT INTO t (x) VALUES (1)"))
     finally:
         await engine.dispose()
+
+
+async def test_a_connection_given_back_mid_write_is_rolled_back_and_reads_alone_need_no_trip(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'give-back.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+        async with engine.connect() as connection:
+            await connection.execute(text("INSERT INTO t (x) VALUES (1)"))
+            # given back without a commit: the pool must undo it
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+            raw = (await connection.get_raw_connection()).driver_connection
+            trips = []
+            original = raw._execute
+
+            async def counted(fn, *args, **kwargs):
+                trips.append(fn)
+                return await original(fn, *args, **kwargs)
+
+            raw._execute = counted
+        # after reads alone, giving the connection back costs no trip to aiosqlite's thread
+        assert trips == []
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t (x) VALUES (2)"))
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT x FROM t"))).scalars().all() == [2]
+    finally:
+        await engine.dispose()
