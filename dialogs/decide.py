@@ -5,7 +5,7 @@ hold now, which service the incident belongs to, whether it is already decided. 
 card is trusted but the ids it names.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -41,8 +41,8 @@ from policy.decisions import (
 )
 from policy.incidents import AFFECTED_LABELS, AffectedParty
 from policy.roles import Roles, may_decide
-from storage import audit, decisions, outbox, people
-from storage.models import Customer, Decision, Incident, Letter, Restriction, ServiceArea
+from storage import audit, decisions, incidents, outbox, people
+from storage.models import Customer, Decision, Incident, Letter, Restriction
 
 NOTIFY_PURPOSE = "incident.reported"
 NO_LINKS = "Letters cannot be downloaded: no public address is configured."
@@ -68,9 +68,8 @@ def customer_label(customer: Customer | None) -> str:
     return " · ".join(p for p in (customer.name, customer.customer_reference, customer.postcode) if p)
 
 
-async def summary_of(session: AsyncSession, services: Services, incident: Incident) -> Summary:
-    customer = await session.get(Customer, incident.customer_id)
-    area = await session.get(ServiceArea, incident.service_area_id)
+def summary_of(services: Services, read: incidents.ForCard) -> Summary:
+    incident, customer, area = read.incident, read.customer, read.area
     category = CATEGORIES[Category(incident.category)]
     immediate = [
         label
@@ -242,26 +241,26 @@ class IncidentViews:
 async def incident_views(
     session: AsyncSession,
     services: Services,
-    incident: Incident,
+    read: incidents.ForCard,
     *,
     history: tuple[cards.HistoryView, bool] | None = None,
     undecided: bool = False,
-    reporter: str | None = None,
 ) -> IncidentViews:
-    """Read what the card shows. A caller that has just written (or read) something the card
-    shows passes it in: the history, `undecided` for an incident just reported, the reporter's name."""
-    area = await session.get(ServiceArea, incident.service_area_id)
+    """Read what the card shows besides `read` (the incident, its customer, service and reporter,
+    as `incidents.for_card` reads them). A caller that has just written (or read) something the
+    card shows passes it in: the history, `undecided` for an incident just reported."""
+    incident = read.incident
     deciders = await people.deciders(session, incident.service_area_id)
     history_view, restorative_recorded = history or await _history(session, services, incident)
-    decision = None if undecided else await decisions.first_for(session, incident.id)
+    decision = None if undecided else await decisions.first_as_read(session, incident.id)
     recipients = [p for p in [*deciders.managers, *deciders.keepers] if p.id != incident.reporter_id]
     refresh_ids = [p.teams_user_id for p in recipients if p.teams_user_id]
     shared = cards.IncidentView(
         incident_id=incident.id,
         customer_id=incident.customer_id,
         reference=incident.reference,
-        summary=await summary_of(session, services, incident),
-        reporter=reporter or await decisions.name_of(session, incident.reporter_id),
+        summary=summary_of(services, read),
+        reporter=read.reporter,
         history=history_view,
         decision=await _decision_view(session, services, decision) if decision else None,
         restorative_recorded=restorative_recorded,
@@ -269,7 +268,7 @@ async def incident_views(
         refresh_user_ids=refresh_ids[:60],  # Teams refreshes for at most 60 listed users
         reviewers=[(str(p.id), p.display_name or p.email or f"person {p.id}") for p in recipients],
     )
-    return IncidentViews(shared, area.key if area else "", incident.reporter_id, deciders)
+    return IncidentViews(shared, read.area.key if read.area else "", incident.reporter_id, deciders)
 
 
 async def after_decision(
@@ -309,34 +308,30 @@ async def after_decision(
 
 
 async def view_of(
-    session: AsyncSession, services: Services, incident: Incident, actor: Actor
+    session: AsyncSession, services: Services, read: incidents.ForCard, actor: Actor
 ) -> cards.IncidentView:
-    views = await incident_views(session, services, incident)
+    views = await incident_views(session, services, read)
     return views.for_viewer(actor.person_id, actor.roles)
 
 
 async def notify_managers(
     session: AsyncSession,
     services: Services,
-    incident: Incident,
-    area: ServiceArea,
+    read: incidents.ForCard,
     now: datetime,
     *,
     new_customer: bool = False,
-    reporter: str | None = None,
+    also: Sequence[outbox.Queued] = (),
 ) -> None:
     """The decision card to each manager of the service; the register keepers too when a manager
     cannot be reached yet (or the service has none), so no incident waits unseen.
 
-    `new_customer`: the customer was added with this incident, so has no history to read;
-    `reporter`: their name as the register holds it, if the caller has it."""
+    `read`: the incident just recorded, with what its card names; `new_customer`: the customer
+    was added with this incident, so has no history to read; `also`: messages to queue after
+    the managers', in the same statement."""
+    incident = read.incident
     views = await incident_views(
-        session,
-        services,
-        incident,
-        undecided=True,
-        history=NO_HISTORY if new_customer else None,
-        reporter=reporter,
+        session, services, read, undecided=True, history=NO_HISTORY if new_customer else None
     )
     deciders = views.deciders
     managers = [m for m in deciders.managers if m.id != incident.reporter_id]
@@ -344,52 +339,71 @@ async def notify_managers(
     if not managers or any(m.id not in deciders.reachable for m in managers):
         chosen = {m.id for m in managers}
         recipients += [k for k in deciders.keepers if k.id != incident.reporter_id and k.id not in chosen]
-    summary = f"{'URGENT ' if incident.urgent else ''}Incident {incident.reference} reported for {area.name}"
+    area = read.area.name if read.area else ""
+    summary = f"{'URGENT ' if incident.urgent else ''}Incident {incident.reference} reported for {area}"
+    # Each distinct card is encoded once, whoever else it goes to.
+    encoded: dict[int, str] = {}
+    messages = []
     for person in recipients:
         card = views.card_for(person.id, deciders.roles[person.id])
-        outbox.enqueue(
-            session,
-            outbox.Recipient(person_id=person.id),
-            card_message(card, summary=summary),
-            purpose=NOTIFY_PURPOSE,
-            now=now,
-            record_type="incident",
-            record_id=incident.id,
-            dedupe_key=f"incident:{incident.id}:reported:{person.id}",
+        if id(card) not in encoded:
+            encoded[id(card)] = outbox.encode(card_message(card, summary=summary))
+        messages.append(
+            outbox.Queued(
+                outbox.Recipient(person_id=person.id),
+                encoded[id(card)],
+                purpose=NOTIFY_PURPOSE,
+                record_type="incident",
+                record_id=incident.id,
+                dedupe_key=f"incident:{incident.id}:reported:{person.id}",
+            )
         )
+    await outbox.enqueue_all(session, [*messages, *also], now=now)
 
 
 async def _update_sent_cards(
-    session: AsyncSession, services: Services, views: IncidentViews, now: datetime, version: str
+    session: AsyncSession,
+    services: Services,
+    views: IncidentViews,
+    now: datetime,
+    version: str,
+    *,
+    also: Sequence[outbox.Queued] = (),
 ) -> None:
-    """Replace every manager's copy of the card, so nobody acts on a stale one."""
+    """Replace every manager's copy of the card, so nobody acts on a stale one; `also`: messages
+    to queue after the updates, in the same statement."""
     incident_id = views.shared.incident_id
     sent = [
         s
-        for s in await outbox.for_record(session, "incident", incident_id, purpose=NOTIFY_PURPOSE)
+        for s in await outbox.copies(session, "incident", incident_id, purpose=NOTIFY_PURPOSE)
         if s.person_id is not None and s.status != outbox.FAILED
     ]
     # Roles as held now, in this transaction: someone sent the card may since have lost (or
     # gained) the right to decide. The deciders' roles were read in it already.
     known = views.deciders.roles
     others = {s.person_id for s in sent if s.person_id is not None and s.person_id not in known}
-    roles = {**known, **await people.roles_of(session, others)}
+    roles = {**known, **await people.roles_of(session, others)} if others else known
+    summary = f"Incident {views.shared.reference} updated"
+    # Each distinct card is encoded once, however many copies it replaces.
+    encoded: dict[int, str] = {}
+    messages = []
     for message in sent:
         assert message.person_id is not None
-        outbox.enqueue(
-            session,
-            outbox.Recipient(person_id=message.person_id),
-            card_message(
-                views.card_for(message.person_id, roles[message.person_id]),
-                summary=f"Incident {views.shared.reference} updated",
-            ),
-            purpose="incident.card_updated",
-            now=now,
-            record_type="incident",
-            record_id=incident_id,
-            dedupe_key=f"incident:{incident_id}:update:{version}:{message.id}",
-            updates_id=message.id,
+        card = views.card_for(message.person_id, roles[message.person_id])
+        if id(card) not in encoded:
+            encoded[id(card)] = outbox.encode(card_message(card, summary=summary))
+        messages.append(
+            outbox.Queued(
+                outbox.Recipient(person_id=message.person_id),
+                encoded[id(card)],
+                purpose="incident.card_updated",
+                record_type="incident",
+                record_id=incident_id,
+                dedupe_key=f"incident:{incident_id}:update:{version}:{message.id}",
+                updates_id=message.id,
+            )
         )
+    await outbox.enqueue_all(session, [*messages, *also], now=now)
 
 
 # --- universal actions --------------------------------------------------------------------------
@@ -409,13 +423,14 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         ):
             return await _letter_action(session, services, actor, verb, data)
         incident_id = _int(data, "incident")
-        incident = await session.get(Incident, incident_id) if incident_id is not None else None
-        if incident is None:
+        read = await incidents.for_card(session, incident_id) if incident_id is not None else None
+        if read is None:
             await refusals.record(
                 session, services, actor, verb, record_type="incident", record_id=incident_id
             )
             return cards.no_access_card()
-        views = await incident_views(session, services, incident)
+        incident = read.incident
+        views = await incident_views(session, services, read)
         view = views.for_viewer(actor.person_id, actor.roles)
         if not view.can_decide:
             await refusals.record(
@@ -450,7 +465,7 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
                 view, kind, values, {}, slots=slots, restriction_defaults=_defaults(services)
             )
         if verb == cards.SUBMIT:
-            return await _submit(session, services, actor, incident, views, kind, data, values, slots)
+            return await _submit(session, services, actor, read, views, kind, data, values, slots)
         return cards.incident_card(view, notice="That action is not one I know.")
 
 
@@ -467,13 +482,14 @@ async def _submit(
     session: AsyncSession,
     services: Services,
     actor: Actor,
-    incident: Incident,
+    read: incidents.ForCard,
     views: IncidentViews,
     kind: DecisionKind,
     data: Mapping[str, Any],
     values: dict[str, str],
     slots: int,
 ) -> Card:
+    incident = read.incident
     view = views.for_viewer(actor.person_id, actor.roles)
     draft, errors = decision_form.parse(kind, data, slots=slots)
     today = services.clock().astimezone(services.zone).date()
@@ -501,11 +517,11 @@ async def _submit(
     now = services.clock()
     if not await decisions.claim_for_decision(session, incident.id):
         winner = await decisions.first_for(session, incident.id)
-        fresh = await view_of(session, services, incident, actor)
+        fresh = await view_of(session, services, read, actor)
         who = await decisions.name_of(session, winner.decided_by_id) if winner else "another manager"
         when = local_time(winner.decided_at, services.zone) if winner else "just now"
         return cards.incident_card(fresh, notice=f"Already decided by {who}, {when}. Nothing was changed.")
-    decision = await decisions.record(
+    decision, restrictions = await decisions.record(
         session,
         incident,
         draft,
@@ -527,15 +543,19 @@ async def _submit(
         if decisions.needs_letter(kind)
         else None
     )
-    await session.flush()
-    restrictions = await decisions.restrictions_of(session, decision.id)
     # The customer's history changes only if this decision added restorative steps or restrictions.
     changed = bool(draft.restorative_steps or draft.restrictions)
     views = await after_decision(
         session, services, views, incident, (decision, restrictions, letter), history_changed=changed
     )
-    await _update_sent_cards(session, services, views, now, version=f"decision-{decision.id}")
-    await _tell_reporter(session, services, incident, decision, restrictions, now)
+    await _update_sent_cards(
+        session,
+        services,
+        views,
+        now,
+        version=f"decision-{decision.id}",
+        also=[_outcome_for_reporter(incident, decision, restrictions)],
+    )
     result = views.card_for(actor.person_id, actor.roles)
     # Last, so the audit head's lock is held only until the commit just below.
     await audit.record_many(
@@ -576,14 +596,10 @@ async def _submit(
     return result
 
 
-async def _tell_reporter(
-    session: AsyncSession,
-    services: Services,
-    incident: Incident,
-    decision: Decision,
-    restrictions: list[Restriction],
-    now: datetime,
-) -> None:
+def _outcome_for_reporter(
+    incident: Incident, decision: Decision, restrictions: list[Restriction]
+) -> outbox.Queued:
+    """The reporter is told the decision, and what to do if the customer contacts them."""
     body = [
         heading(f"Decision on {incident.reference}", size="Medium"),
         text(f"A manager decided: {DECISION_LABELS[DecisionKind(decision.kind)]}."),
@@ -594,12 +610,10 @@ async def _tell_reporter(
             bullets(r.frontline_instructions.replace("\n", " ") for r in restrictions),
         ]
     body.append(text("Thank you for reporting it.", subtle=True))
-    outbox.enqueue(
-        session,
+    return outbox.Queued(
         outbox.Recipient(person_id=incident.reporter_id),
-        card_message(card(body), summary=f"Decision on {incident.reference}"),
+        outbox.encode(card_message(card(body), summary=f"Decision on {incident.reference}")),
         purpose="incident.outcome",
-        now=now,
         record_type="incident",
         record_id=incident.id,
         dedupe_key=f"incident:{incident.id}:outcome:{decision.id}",
@@ -615,12 +629,13 @@ async def _letter_action(
     letter_id = _int(data, "letter")
     letter = await session.get(Letter, letter_id) if letter_id is not None else None
     decision = await session.get(Decision, letter.decision_id) if letter and letter.decision_id else None
-    incident = await session.get(Incident, decision.incident_id) if decision else None
-    if incident is None or letter is None or letter.kind == LetterKind.APPEAL_OUTCOME.value:
+    read = await incidents.for_card(session, decision.incident_id) if decision else None
+    if read is None or letter is None or letter.kind == LetterKind.APPEAL_OUTCOME.value:
         # An appeal's outcome letter belongs to the body that heard it, not the service.
         await refusals.record(session, services, actor, verb, record_type="letter", record_id=letter_id)
         return cards.no_access_card()
-    view = await view_of(session, services, incident, actor)
+    incident = read.incident
+    view = await view_of(session, services, read, actor)
     if not view.can_decide:
         await refusals.record(session, services, actor, verb, record_type="letter", record_id=letter.id)
         return cards.no_access_card(incident.reference)
@@ -649,7 +664,7 @@ async def _letter_action(
     if errors:
         return cards.letter_not_appropriate_form(view, letter.id, errors)
     await session.refresh(letter)
-    views = await incident_views(session, services, incident)
+    views = await incident_views(session, services, read)
     await _update_sent_cards(session, services, views, now, version=f"letter-{letter.id}")
     await session.flush()
     result = views.card_for(actor.person_id, actor.roles)

@@ -28,8 +28,8 @@ from policy.categories import CATEGORIES, Category, is_urgent
 from policy.channels import CHANNEL_LABELS, ContactChannel
 from policy.incidents import AFFECTED_LABELS, DESCRIPTION_MAX, AffectedParty
 from policy.roles import Role
-from storage import audit, customers, drafts, incidents, outbox, people
-from storage.models import Customer, Incident, ReportDraft, ServiceArea
+from storage import audit, customers, decisions, drafts, incidents, outbox, people
+from storage.models import Customer, ReportDraft, ServiceArea
 
 
 @dataclass(frozen=True)
@@ -138,30 +138,42 @@ async def _render(
     return report_cards.check_step(token, summary)
 
 
-async def _check(
-    session: AsyncSession,
+def _problems(
     services: Services,
     step: str,
     values: Mapping[str, str],
-    areas: list[ServiceArea] | None = None,
+    *,
+    area_keys: set[str],
+    existing_ids: set[int],
 ) -> form.Errors:
+    """A step's checks, given what the register holds: `area_keys` for the services chosen
+    from, `existing_ids` the chosen customer's id if this reporter's search offered them."""
     if step == "customer":
-        # Only a customer this reporter's own search found may be chosen: an id typed into a
-        # forged card must not show anyone else's details.
-        chosen = record_id(values.get("customer_id"))
-        offered = set(values.get("_match_ids", []))
-        existing: set[int] = set()
-        if chosen in offered and await customers.get_identifiable(session, chosen):
-            existing = {chosen}
-        return form.check_customer(values, existing_ids=existing)
+        return form.check_customer(values, existing_ids=existing_ids)
     if step == "what":
-        keys = {a.key for a in (areas if areas is not None else await _areas(session))}
-        return form.check_what(values, now=services.clock(), zone=services.zone, areas=keys)
+        return form.check_what(values, now=services.clock(), zone=services.zone, areas=area_keys)
     if step == "behaviour":
         return form.check_behaviour(values)
     if step == "action":
         return form.check_action(values)
     return {}
+
+
+async def _check(
+    session: AsyncSession, services: Services, step: str, values: Mapping[str, str]
+) -> form.Errors:
+    existing: set[int] = set()
+    keys: set[str] = set()
+    if step == "customer":
+        # Only a customer this reporter's own search found may be chosen: an id typed into a
+        # forged card must not show anyone else's details.
+        chosen = record_id(values.get("customer_id"))
+        offered = set(values.get("_match_ids", []))
+        if chosen in offered and await customers.get_identifiable(session, chosen):
+            existing = {chosen}
+    elif step == "what":
+        keys = {a.key for a in await _areas(session)}
+    return _problems(services, step, values, area_keys=keys, existing_ids=existing)
 
 
 async def step(services: Services, actor: Actor, data: Mapping[str, Any]) -> DialogAnswer:
@@ -322,20 +334,39 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
         async with services.sessions() as session:
             if (done := await _already_sent(session, token, actor)) is not None:
                 return done
-            draft = await drafts.owned(session, token, actor.person_id, now=now)
+            draft = await drafts.held(session, token, actor.person_id, now=now)
             if draft is None:
                 return GONE
             values: dict[str, Any] = draft.values
-            areas = await _areas(session)
+            # What the checks need from the register, each read once: the service area named
+            # and the customer chosen, if this reporter's own search offered them.
+            named = values.get("service_area")
+            area = await incidents.service_area(session, named) if isinstance(named, str) else None
+            chosen = record_id(values.get("customer_id"))
+            customer = (
+                await customers.identifiable(session, chosen)
+                if chosen is not None and chosen in set(values.get("_match_ids", []))
+                else None
+            )
             for name in form.STEPS[:-1]:
-                errors = await _check(session, services, name, values, areas)
+                errors = _problems(
+                    services,
+                    name,
+                    values,
+                    area_keys={area.key} if area else set(),
+                    existing_ids={customer.id} if customer else set(),
+                )
                 if errors:
                     # Something changed since that step was checked: show it again.
-                    drafts.save(draft, step=name, values=values, now=now)
-                    card = await _render(session, services, draft, errors)
+                    shown = await drafts.owned(session, token, actor.person_id, now=now)
+                    if shown is None:
+                        return GONE
+                    drafts.save(shown, step=name, values=values, now=now)
+                    card = await _render(session, services, shown, errors)
                     await session.commit()
                     return ShowStep(card)
-            incident, area = await _record(session, services, actor, draft, areas, now)
+            assert area is not None  # the "what" step's check refuses any other
+            reference = await _record(session, services, actor, draft, area, customer, now)
             await session.commit()
     except IntegrityError:
         # The same Send, retried by Teams, won the race in another request.
@@ -343,25 +374,24 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
             done = await _already_sent(session, token, actor)
         return done or GONE
     services.outbox_written()
-    return _sent(incident.reference, area.name)
+    return _sent(reference, area.name)
 
 
 async def _record(
     session: AsyncSession,
     services: Services,
     actor: Actor,
-    draft: ReportDraft,
-    areas: list[ServiceArea],
+    draft: drafts.Held,
+    area: incidents.Area,
+    customer: Customer | None,
     now: datetime,
-) -> tuple[Incident, ServiceArea]:
-    values: dict[str, Any] = draft.values
-    area = next(a for a in areas if a.key == values["service_area"])
-    chosen = record_id(values.get("customer_id"))
-    if chosen is not None:
-        customer_id = chosen
-        new_customer = False
-    else:
-        customer = customers.add(
+) -> str:
+    """Write the incident (and a new customer), queue its notifications, delete the draft and
+    add the audit events; returns the incident's reference."""
+    values = draft.values
+    new_customer = customer is None
+    if customer is None:
+        customer = await customers.add(
             session,
             customers.NewCustomer(
                 name=values["new_name"],
@@ -375,9 +405,7 @@ async def _record(
             ),
             now=now,
         )
-        await session.flush()
-        customer_id = customer.id
-        new_customer = True
+    customer_id = customer.id
     category = Category(values["category"])
     occurred = form.occurred_at(values, services.zone)
     assert occurred is not None
@@ -409,8 +437,16 @@ async def _record(
     )
     year = now.astimezone(services.zone).year
     incident = await incidents.record(session, report, now=now, year=year, submission_key=draft.token)
-    await _notify_reported(session, services, actor, incident, area, now, new_customer=new_customer)
-    await session.delete(draft)
+    reporter = actor.display_name or await decisions.name_of(session, actor.person_id)
+    await _notify_reported(
+        session,
+        services,
+        actor,
+        incidents.ForCard(incident, customer, area, reporter),
+        now,
+        new_customer=new_customer,
+    )
+    await drafts.discard(session, draft.id)
     # Last, so the audit head's lock is held only until the caller's commit.
     reported = audit.Entry(
         actor.person_id,
@@ -429,39 +465,36 @@ async def _record(
         actor.person_id, "customer.added", "customer", customer_id, {"incident": incident.reference}
     )
     await audit.record_many(session, [added, reported] if new_customer else [reported], now=now)
-    return incident, area
+    return incident.reference
 
 
 async def _notify_reported(
     session: AsyncSession,
     services: Services,
     actor: Actor,
-    incident: Incident,
-    area: ServiceArea,
+    read: incidents.ForCard,
     now: datetime,
     *,
     new_customer: bool,
 ) -> None:
-    await decide.notify_managers(
-        session, services, incident, area, now, new_customer=new_customer, reporter=actor.display_name
-    )
+    incident = read.incident
     confirmation = report_cards.confirmation_card(
         incident.reference,
-        area.name,
+        read.area.name if read.area else "",
         wants_support=incident.reporter_wants_support,
         wellbeing_support=services.wellbeing_support,
         urgent=incident.urgent,
     )
-    outbox.enqueue(
-        session,
+    # Queued with the managers' cards, after them, in one statement.
+    confirmed = outbox.Queued(
         outbox.Recipient(person_id=actor.person_id),
-        card_message(confirmation, summary=f"Reported: {incident.reference}"),
+        outbox.encode(card_message(confirmation, summary=f"Reported: {incident.reference}")),
         purpose="incident.confirmation",
-        now=now,
         record_type="incident",
         record_id=incident.id,
         dedupe_key=f"incident:{incident.id}:confirmation",
     )
+    await decide.notify_managers(session, services, read, now, new_customer=new_customer, also=[confirmed])
 
 
 # --- commands -----------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.deciding import DecisionDraft, RestrictionDraft
@@ -27,15 +28,18 @@ from storage.models import (
     Restriction,
 )
 
+_CLAIM = (
+    update(Incident.__table__)
+    .where(Incident.id == bindparam("incident_id"), Incident.status == IncidentStatus.REPORTED.value)
+    .values(status=IncidentStatus.DECIDED.value)
+)
+
 
 async def claim_for_decision(session: AsyncSession, incident_id: int) -> bool:
     """Mark the incident decided; only one of several managers acting at once wins."""
-    result = await session.execute(
-        update(Incident)
-        .where(Incident.id == incident_id, Incident.status == IncidentStatus.REPORTED.value)
-        .values(status=IncidentStatus.DECIDED.value)
-        .execution_options(synchronize_session=False)
-    )
+    # Core on the session's connection: the ORM's bulk-update path cost more than the statement.
+    connection = await session.connection()
+    result = await connection.execute(_CLAIM, {"incident_id": incident_id})
     return result.rowcount == 1
 
 
@@ -43,6 +47,28 @@ async def first_for(session: AsyncSession, incident_id: int) -> Decision | None:
     return await session.scalar(
         select(Decision).where(Decision.incident_id == incident_id).order_by(Decision.id).limit(1)
     )
+
+
+_decisions = Decision.__table__
+_FIRST = (
+    select(*_decisions.c)
+    .where(_decisions.c.incident_id == bindparam("incident_id"))
+    .order_by(_decisions.c.id)
+    .limit(1)
+)
+
+
+async def first_as_read(session: AsyncSession, incident_id: int) -> Decision | None:
+    """`first_for` through Core, for showing: the decision returned is not in the session."""
+    connection = await session.connection()
+    row = (await connection.execute(_FIRST, {"incident_id": incident_id})).first()
+    return Decision(**row._mapping) if row is not None else None
+
+
+_INSERT_DECISION = insert(_decisions).returning(_decisions.c.id)
+_INSERT_STEPS = insert(RestorativeStepTaken.__table__)
+_restrictions = Restriction.__table__
+_INSERT_RESTRICTIONS = insert(_restrictions).returning(_restrictions.c.id, sort_by_parameter_order=True)
 
 
 async def record(
@@ -55,8 +81,13 @@ async def record(
     now: datetime,
     holidays: Collection[date] = (),
     reviewer_id: int | None = None,
-) -> Decision:
-    decision = Decision(
+) -> tuple[Decision, list[Restriction]]:
+    """Write the decision, its restorative steps and its restrictions (in the draft's order).
+
+    Core INSERTs on the session's connection, where the ORM's unit of work cost several times the
+    statements; what is returned is not in the session, so change it with statements, not
+    attributes."""
+    values = dict(
         incident_id=incident.id,
         kind=draft.kind.value,
         deciding_body=body.value,
@@ -72,22 +103,28 @@ async def record(
         reasonable_adjustments=draft.reasonable_adjustments or None,
         signposting=draft.signposting or None,
         follow_up_on=draft.follow_up_on,
+        follow_up_reminded_at=None,
         police_reference=draft.police_reference or None,
     )
-    session.add(decision)
-    await session.flush()
-    for step in sorted(draft.restorative_steps):
-        session.add(
-            RestorativeStepTaken(
-                decision_id=decision.id,
-                customer_id=incident.customer_id,
-                step=step.value,
-                recorded_at=now,
-            )
+    if session.new:
+        await session.flush()  # anything the caller added goes first, as a flush here used to do
+    connection = await session.connection()
+    decision = Decision(id=(await connection.execute(_INSERT_DECISION, values)).scalar_one(), **values)
+    if draft.restorative_steps:
+        await connection.execute(
+            _INSERT_STEPS,
+            [
+                {
+                    "decision_id": decision.id,
+                    "customer_id": incident.customer_id,
+                    "step": step.value,
+                    "recorded_at": now,
+                }
+                for step in sorted(draft.restorative_steps)
+            ],
         )
-    for r in draft.restrictions:
-        add_restriction(
-            session,
+    rows = [
+        _restriction_values(
             r,
             decision_id=decision.id,
             customer_id=incident.customer_id,
@@ -95,8 +132,45 @@ async def record(
             reviewer_id=reviewer_id or decided_by,
             holidays=holidays,
         )
-    await session.flush()
-    return decision
+        for r in draft.restrictions
+    ]
+    restrictions: list[Restriction] = []
+    if rows:
+        ids = (await connection.execute(_INSERT_RESTRICTIONS, rows)).scalars().all()
+        restrictions = [Restriction(id=i, **row) for i, row in zip(ids, rows, strict=True)]
+    return decision, restrictions
+
+
+def _restriction_values(
+    r: RestrictionDraft,
+    *,
+    decision_id: int,
+    customer_id: int,
+    service_area_id: int,
+    reviewer_id: int,
+    holidays: Collection[date] = (),
+    replaces_id: int | None = None,
+) -> dict[str, Any]:
+    return dict(
+        decision_id=decision_id,
+        customer_id=customer_id,
+        service_area_id=service_area_id,
+        type=r.type.value,
+        details=r.details.strip(),
+        scope=r.scope.value,
+        frontline_instructions=instructions_with_standing(r.type, r.frontline_instructions),
+        starts_on=r.starts_on,
+        ends_on=r.ends_on,
+        review_due_on=r.review_due_on,
+        no_review_reason=None if r.review_due_on else (r.no_review_reason or "").strip(),
+        reviewer_id=reviewer_id,
+        status=RestrictionStatus.ACTIVE.value,
+        ended_at=None,
+        ended_reason=None,
+        replaces_id=replaces_id,
+        next_reminder_on=first_reminder(r.review_due_on, holidays),
+        reminder_stage=None,
+    )
 
 
 def add_restriction(
@@ -111,21 +185,15 @@ def add_restriction(
     replaces_id: int | None = None,
 ) -> Restriction:
     restriction = Restriction(
-        decision_id=decision_id,
-        customer_id=customer_id,
-        service_area_id=service_area_id,
-        type=r.type.value,
-        details=r.details.strip(),
-        scope=r.scope.value,
-        frontline_instructions=instructions_with_standing(r.type, r.frontline_instructions),
-        starts_on=r.starts_on,
-        ends_on=r.ends_on,
-        review_due_on=r.review_due_on,
-        no_review_reason=None if r.review_due_on else (r.no_review_reason or "").strip(),
-        reviewer_id=reviewer_id,
-        status=RestrictionStatus.ACTIVE.value,
-        replaces_id=replaces_id,
-        next_reminder_on=first_reminder(r.review_due_on, holidays),
+        **_restriction_values(
+            r,
+            decision_id=decision_id,
+            customer_id=customer_id,
+            service_area_id=service_area_id,
+            reviewer_id=reviewer_id,
+            holidays=holidays,
+            replaces_id=replaces_id,
+        )
     )
     session.add(restriction)
     return restriction

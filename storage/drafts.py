@@ -1,10 +1,11 @@
 """Report dialogs in progress. Kept 24 hours for the reporter to come back to, then deleted."""
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ReportDraft
@@ -39,6 +40,39 @@ async def owned(session: AsyncSession, token: str, person_id: int, *, now: datet
             ReportDraft.expires_at > now,
         )
     )
+
+
+@dataclass(frozen=True)
+class Held:
+    """A draft as read for sending it: not in the session, so nothing tracks it for a flush."""
+
+    id: int
+    token: str
+    step: str
+    values: dict[str, Any]
+
+
+_HELD = select(ReportDraft.id, ReportDraft.token, ReportDraft.step, ReportDraft.values).where(
+    ReportDraft.token == bindparam("token"),
+    ReportDraft.person_id == bindparam("person_id"),
+    ReportDraft.expires_at > bindparam("now"),
+)
+_DISCARD = delete(ReportDraft).where(ReportDraft.id == bindparam("draft_id"))
+
+
+async def held(session: AsyncSession, token: str, person_id: int, *, now: datetime) -> Held | None:
+    """`owned`, read through Core for a Send, which only reads the draft and then deletes it."""
+    if not isinstance(token, str) or len(token) > 64:
+        return None
+    connection = await session.connection()
+    params = {"token": token, "person_id": person_id, "now": now}
+    row = (await connection.execute(_HELD, params)).first()
+    return Held(*row) if row is not None else None
+
+
+async def discard(session: AsyncSession, draft_id: int) -> None:
+    connection = await session.connection()
+    await connection.execute(_DISCARD, {"draft_id": draft_id})
 
 
 async def latest(session: AsyncSession, person_id: int, *, now: datetime) -> ReportDraft | None:

@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,19 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from policy.categories import Category, is_urgent
 from policy.channels import ContactChannel
 from policy.incidents import AffectedParty, IncidentStatus, incident_reference
-from storage.models import Incident, IncidentNote, ReferenceCounter
+from storage.models import Customer, Incident, IncidentNote, Person, ReferenceCounter, ServiceArea
 
 _counters = ReferenceCounter.__table__
-_START_YEAR = {
-    "postgresql": pg_insert(_counters).values(year=bindparam("year"), last=0).on_conflict_do_nothing(),
-    "sqlite": sqlite_insert(_counters).values(year=bindparam("year"), last=0).on_conflict_do_nothing(),
-}
-_ISSUE = (
-    update(_counters)
-    .where(_counters.c.year == bindparam("for_year"))
-    .values(last=_counters.c.last + 1)
-    .returning(_counters.c.last)
-)
+
+
+def _issue(insert_for: Any) -> Any:
+    # The year's first report makes its counter row; every later one bumps it. One statement
+    # either way, and on both backends it holds the row's lock until the caller commits.
+    statement = insert_for(_counters).values(year=bindparam("year"), last=1)
+    return statement.on_conflict_do_update(
+        index_elements=[_counters.c.year], set_={"last": _counters.c.last + 1}
+    ).returning(_counters.c.last)
+
+
+_ISSUE = {"postgresql": _issue(pg_insert), "sqlite": _issue(sqlite_insert)}
 
 
 async def next_reference(session: AsyncSession, year: int) -> tuple[int, str]:
@@ -31,8 +34,7 @@ async def next_reference(session: AsyncSession, year: int) -> tuple[int, str]:
     so concurrent reports each get their own number, on SQLite and PostgreSQL alike."""
     # Core on the session's connection: the ORM's bulk-update path cost more than the statements.
     connection = await session.connection()
-    await connection.execute(_START_YEAR[connection.dialect.name], {"year": year})
-    sequence = (await connection.execute(_ISSUE, {"for_year": year})).scalar_one()
+    sequence = (await connection.execute(_ISSUE[connection.dialect.name], {"year": year})).scalar_one()
     return sequence, incident_reference(year, sequence)
 
 
@@ -130,3 +132,71 @@ def add_note(
     note = IncidentNote(incident_id=incident.id, author_id=author_id, text=text, added_at=now)
     session.add(note)
     return note
+
+
+@dataclass(frozen=True)
+class Area:
+    id: int
+    key: str
+    name: str
+
+
+_AREA = select(ServiceArea.id, ServiceArea.key, ServiceArea.name).where(ServiceArea.key == bindparam("key"))
+
+
+async def service_area(session: AsyncSession, key: str) -> Area | None:
+    """One service area by its key: a Send needs the one it names, not the list the form shows."""
+    connection = await session.connection()
+    row = (await connection.execute(_AREA, {"key": key})).first()
+    return Area(*row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class ForCard:
+    """An incident and what its card names besides: the customer, the service, the reporter.
+    None of it is in the session: it is for showing, and for the ids it holds."""
+
+    incident: Incident
+    customer: Customer | None
+    area: Area | None
+    reporter: str
+
+
+_incidents = Incident.__table__
+_customers = Customer.__table__
+_FOR_CARD = (
+    select(
+        *_incidents.c,
+        *(c.label(f"customer__{c.key}") for c in _customers.c),
+        ServiceArea.id.label("area_id"),
+        ServiceArea.key.label("area_key"),
+        ServiceArea.name.label("area_name"),
+        Person.display_name.label("reporter_name"),
+        Person.email.label("reporter_email"),
+    )
+    .outerjoin(_customers, _customers.c.id == _incidents.c.customer_id)
+    .outerjoin(ServiceArea, ServiceArea.id == _incidents.c.service_area_id)
+    .outerjoin(Person, Person.id == _incidents.c.reporter_id)
+    .where(_incidents.c.id == bindparam("incident_id"))
+)
+
+
+async def for_card(session: AsyncSession, incident_id: int) -> ForCard | None:
+    """One statement for what four reads by primary key fetched for every action on a card."""
+    connection = await session.connection()
+    row = (await connection.execute(_FOR_CARD, {"incident_id": incident_id})).first()
+    if row is None:
+        return None
+    fields = row._mapping
+    incident = Incident(**{c.key: fields[c.key] for c in _incidents.c})
+    customer = (
+        Customer(**{c.key: fields[f"customer__{c.key}"] for c in _customers.c})
+        if fields["customer__id"] is not None
+        else None
+    )
+    area = None
+    if fields["area_id"] is not None:
+        area = Area(fields["area_id"], fields["area_key"], fields["area_name"])
+    # As decisions.name_of names a person.
+    reporter = fields["reporter_name"] or fields["reporter_email"] or "a colleague"
+    return ForCard(incident, customer, area, reporter)
