@@ -332,11 +332,12 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
     now = services.clock()
     try:
         async with services.sessions() as session:
-            if (done := await _already_sent(session, token, actor)) is not None:
-                return done
-            draft = await drafts.held(session, token, actor.person_id, now=now)
+            # Taking the draft deletes it: the transaction that stores the incident removes it.
+            # So a draft found means no incident yet, and only a Send that finds none asks
+            # whether this one was stored already (Teams retries invokes).
+            draft = await drafts.take(session, token, actor.person_id, now=now)
             if draft is None:
-                return GONE
+                return await _already_sent(session, token, actor) or GONE
             values: dict[str, Any] = draft.values
             # What the checks need from the register, each read once: the service area named
             # and the customer chosen, if this reporter's own search offered them.
@@ -357,7 +358,9 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
                     existing_ids={customer.id} if customer else set(),
                 )
                 if errors:
-                    # Something changed since that step was checked: show it again.
+                    # Something changed since that step was checked: keep the draft, and show
+                    # that step again.
+                    await session.rollback()
                     shown = await drafts.owned(session, token, actor.person_id, now=now)
                     if shown is None:
                         return GONE
@@ -386,8 +389,8 @@ async def _record(
     customer: Customer | None,
     now: datetime,
 ) -> str:
-    """Write the incident (and a new customer), queue its notifications, delete the draft and
-    add the audit events; returns the incident's reference."""
+    """Write the incident (and a new customer), queue its notifications and add the audit events
+    (the draft was deleted as it was taken); returns the incident's reference."""
     values = draft.values
     new_customer = customer is None
     if customer is None:
@@ -446,7 +449,6 @@ async def _record(
         now,
         new_customer=new_customer,
     )
-    await drafts.discard(session, draft.id)
     # Last, so the audit head's lock is held only until the caller's commit.
     reported = audit.Entry(
         actor.person_id,

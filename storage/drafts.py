@@ -44,7 +44,7 @@ async def owned(session: AsyncSession, token: str, person_id: int, *, now: datet
 
 @dataclass(frozen=True)
 class Held:
-    """A draft as read for sending it: not in the session, so nothing tracks it for a flush."""
+    """A draft taken for sending: deleted in the Send's transaction, not in the session."""
 
     id: int
     token: str
@@ -52,27 +52,27 @@ class Held:
     values: dict[str, Any]
 
 
-_HELD = select(ReportDraft.id, ReportDraft.token, ReportDraft.step, ReportDraft.values).where(
-    ReportDraft.token == bindparam("token"),
-    ReportDraft.person_id == bindparam("person_id"),
-    ReportDraft.expires_at > bindparam("now"),
+_TAKE = (
+    delete(ReportDraft)
+    .where(
+        ReportDraft.token == bindparam("token"),
+        ReportDraft.person_id == bindparam("person_id"),
+        ReportDraft.expires_at > bindparam("now"),
+    )
+    .returning(ReportDraft.id, ReportDraft.token, ReportDraft.step, ReportDraft.values)
 )
-_DISCARD = delete(ReportDraft).where(ReportDraft.id == bindparam("draft_id"))
 
 
-async def held(session: AsyncSession, token: str, person_id: int, *, now: datetime) -> Held | None:
-    """`owned`, read through Core for a Send, which only reads the draft and then deletes it."""
+async def take(session: AsyncSession, token: str, person_id: int, *, now: datetime) -> Held | None:
+    """Delete the draft `owned` would find and return what it held: a Send reads its draft only to
+    store it and then delete it, so one statement does both. The deletion commits or rolls back
+    with the caller's transaction; on PostgreSQL a second Send of the same draft waits for it."""
     if not isinstance(token, str) or len(token) > 64:
         return None
     connection = await session.connection()
     params = {"token": token, "person_id": person_id, "now": now}
-    row = (await connection.execute(_HELD, params)).first()
+    row = (await connection.execute(_TAKE, params)).first()
     return Held(*row) if row is not None else None
-
-
-async def discard(session: AsyncSession, draft_id: int) -> None:
-    connection = await session.connection()
-    await connection.execute(_DISCARD, {"draft_id": draft_id})
 
 
 async def latest(session: AsyncSession, person_id: int, *, now: datetime) -> ReportDraft | None:
