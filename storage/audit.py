@@ -22,14 +22,36 @@ GENESIS = "0" * 64
 
 
 def digest(previous: str, event: AuditEvent) -> str:
+    return _link(
+        previous,
+        event.seq,
+        event.occurred_at,
+        event.actor_id,
+        event.action,
+        event.record_type,
+        event.record_id,
+        event.detail,
+    )
+
+
+def _link(
+    previous: str,
+    seq: int,
+    at: datetime,
+    actor_id: int | None,
+    action: str,
+    record_type: str,
+    record_id: str | None,
+    detail: dict[str, Any],
+) -> str:
     payload = {
-        "seq": event.seq,
-        "at": event.occurred_at.astimezone(UTC).isoformat(),
-        "actor": event.actor_id,
-        "action": event.action,
-        "type": event.record_type,
-        "record": event.record_id,
-        "detail": event.detail,
+        "seq": seq,
+        "at": at.astimezone(UTC).isoformat(),
+        "actor": actor_id,
+        "action": action,
+        "type": record_type,
+        "record": record_id,
+        "detail": detail,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{previous}|{canonical}".encode()).hexdigest()
@@ -44,17 +66,6 @@ _ADVANCE = (
 )
 _LINK = update(_head).where(_head.c.id == 1).values(last_hash=bindparam("new_hash"))
 _INSERT = insert(AuditEvent.__table__)
-_COLUMNS = (
-    "seq",
-    "occurred_at",
-    "actor_id",
-    "action",
-    "record_type",
-    "record_id",
-    "detail",
-    "prev_hash",
-    "hash",
-)
 
 
 @dataclass(frozen=True)
@@ -98,19 +109,26 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry], *, now: d
     previous = head.last_hash
     at = now.astimezone(UTC)
     rows = []
+    # Rows as plain dicts, hashed as `digest` hashes the event they become: no ORM object is made
+    # for a row only ever inserted.
     for seq, entry in enumerate(entries, start=head.seq - len(entries) + 1):
-        event = AuditEvent(
-            seq=seq,
-            occurred_at=at,
-            actor_id=entry.actor_id,
-            action=entry.action,
-            record_type=entry.record_type,
-            record_id=None if entry.record_id is None else str(entry.record_id),
-            detail=entry.detail or {},
-            prev_hash=previous,
+        record_id = None if entry.record_id is None else str(entry.record_id)
+        detail = entry.detail or {}
+        chained = _link(previous, seq, at, entry.actor_id, entry.action, entry.record_type, record_id, detail)
+        rows.append(
+            {
+                "seq": seq,
+                "occurred_at": at,
+                "actor_id": entry.actor_id,
+                "action": entry.action,
+                "record_type": entry.record_type,
+                "record_id": record_id,
+                "detail": detail,
+                "prev_hash": previous,
+                "hash": chained,
+            }
         )
-        event.hash = previous = digest(previous, event)
-        rows.append({c: getattr(event, c) for c in _COLUMNS})
+        previous = chained
     await connection.execute(_LINK, {"new_hash": previous})
     # One executemany without RETURNING: nothing reads an event's id back in the transaction.
     await connection.execute(_INSERT, rows)
