@@ -340,9 +340,8 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
                 return await _already_sent(session, token, actor) or GONE
             values: dict[str, Any] = draft.values
             # What the checks need from the register, each read once: the service area named
-            # and the customer chosen, if this reporter's own search offered them.
-            named = values.get("service_area")
-            area = await incidents.service_area(session, named) if isinstance(named, str) else None
+            # (read with the draft) and the customer chosen, if this reporter's search offered them.
+            area = draft.area
             chosen = record_id(values.get("customer_id"))
             customer = (
                 await customers.identifiable(session, chosen)

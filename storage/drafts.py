@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ReportDraft
+from storage.incidents import Area
+from storage.models import ReportDraft, ServiceArea
 
 KEPT_FOR = timedelta(hours=24)
 
@@ -44,12 +45,19 @@ async def owned(session: AsyncSession, token: str, person_id: int, *, now: datet
 
 @dataclass(frozen=True)
 class Held:
-    """A draft taken for sending: deleted in the Send's transaction, not in the session."""
+    """A draft taken for sending: deleted in the Send's transaction, not in the session; with
+    the service area its values name, if the register has one by that key."""
 
     id: int
     token: str
     step: str
     values: dict[str, Any]
+    area: Area | None
+
+
+def _of_named_area(column: Any) -> Any:
+    named = ReportDraft.values["service_area"].as_string()
+    return select(column).where(ServiceArea.key == named).correlate(ReportDraft).scalar_subquery()
 
 
 _TAKE = (
@@ -59,7 +67,16 @@ _TAKE = (
         ReportDraft.person_id == bindparam("person_id"),
         ReportDraft.expires_at > bindparam("now"),
     )
-    .returning(ReportDraft.id, ReportDraft.token, ReportDraft.step, ReportDraft.values)
+    .returning(
+        ReportDraft.id,
+        ReportDraft.token,
+        ReportDraft.step,
+        ReportDraft.values,
+        # The area, looked up in the same statement: a Send checks it and names it on the cards.
+        _of_named_area(ServiceArea.id),
+        _of_named_area(ServiceArea.key),
+        _of_named_area(ServiceArea.name),
+    )
 )
 
 
@@ -72,7 +89,11 @@ async def take(session: AsyncSession, token: str, person_id: int, *, now: dateti
     connection = await session.connection()
     params = {"token": token, "person_id": person_id, "now": now}
     row = (await connection.execute(_TAKE, params)).first()
-    return Held(*row) if row is not None else None
+    if row is None:
+        return None
+    draft_id, token, step, values, area_id, area_key, area_name = row
+    area = Area(area_id, area_key, area_name) if area_id is not None else None
+    return Held(draft_id, token, step, values, area)
 
 
 async def latest(session: AsyncSession, person_id: int, *, now: datetime) -> ReportDraft | None:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from policy.categories import Category, is_urgent
 from policy.channels import ContactChannel
 from policy.incidents import AffectedParty, IncidentStatus, incident_reference
-from storage.models import Customer, Incident, IncidentNote, Person, ReferenceCounter, ServiceArea
+from storage.models import (
+    Customer,
+    Decision,
+    Incident,
+    IncidentNote,
+    Person,
+    ReferenceCounter,
+    ServiceArea,
+)
 
 _counters = ReferenceCounter.__table__
 
@@ -141,33 +149,34 @@ class Area:
     name: str
 
 
-_AREA = select(ServiceArea.id, ServiceArea.key, ServiceArea.name).where(ServiceArea.key == bindparam("key"))
-
-
-async def service_area(session: AsyncSession, key: str) -> Area | None:
-    """One service area by its key: a Send needs the one it names, not the list the form shows."""
-    connection = await session.connection()
-    row = (await connection.execute(_AREA, {"key": key})).first()
-    return Area(*row) if row is not None else None
-
-
 @dataclass(frozen=True)
 class ForCard:
-    """An incident and what its card names besides: the customer, the service, the reporter.
-    None of it is in the session: it is for showing, and for the ids it holds."""
+    """An incident and what its card names besides: the customer, the service, the reporter and
+    the decision on it (the first, if there were ever two), as read. None of it is in the
+    session: it is for showing, and for the ids it holds."""
 
     incident: Incident
     customer: Customer | None
     area: Area | None
     reporter: str
+    decision: Decision | None = None
 
 
 _incidents = Incident.__table__
 _customers = Customer.__table__
+_decisions = Decision.__table__
+_earlier = _decisions.alias("earlier")
+_first = (
+    select(func.min(_earlier.c.id))
+    .where(_earlier.c.incident_id == _incidents.c.id)
+    .correlate(_incidents)
+    .scalar_subquery()
+)
 _FOR_CARD = (
     select(
         *_incidents.c,
         *(c.label(f"customer__{c.key}") for c in _customers.c),
+        *(c.label(f"decision__{c.key}") for c in _decisions.c),
         ServiceArea.id.label("area_id"),
         ServiceArea.key.label("area_key"),
         ServiceArea.name.label("area_name"),
@@ -177,12 +186,13 @@ _FOR_CARD = (
     .outerjoin(_customers, _customers.c.id == _incidents.c.customer_id)
     .outerjoin(ServiceArea, ServiceArea.id == _incidents.c.service_area_id)
     .outerjoin(Person, Person.id == _incidents.c.reporter_id)
+    .outerjoin(_decisions, _decisions.c.id == _first)
     .where(_incidents.c.id == bindparam("incident_id"))
 )
 
 
 async def for_card(session: AsyncSession, incident_id: int) -> ForCard | None:
-    """One statement for what four reads by primary key fetched for every action on a card."""
+    """One statement for what five reads fetched for every action on a card."""
     connection = await session.connection()
     row = (await connection.execute(_FOR_CARD, {"incident_id": incident_id})).first()
     if row is None:
@@ -197,6 +207,11 @@ async def for_card(session: AsyncSession, incident_id: int) -> ForCard | None:
     area = None
     if fields["area_id"] is not None:
         area = Area(fields["area_id"], fields["area_key"], fields["area_name"])
+    decision = (
+        Decision(**{c.key: fields[f"decision__{c.key}"] for c in _decisions.c})
+        if fields["decision__id"] is not None
+        else None
+    )
     # As decisions.name_of names a person.
     reporter = fields["reporter_name"] or fields["reporter_email"] or "a colleague"
-    return ForCard(incident, customer, area, reporter)
+    return ForCard(incident, customer, area, reporter, decision)
