@@ -246,13 +246,14 @@ async def incident_views(
     history: tuple[cards.HistoryView, bool] | None = None,
     undecided: bool = False,
 ) -> IncidentViews:
-    """Read what the card shows besides `read` (the incident, its customer, service and reporter,
-    as `incidents.for_card` reads them). A caller that has just written (or read) something the
-    card shows passes it in: the history, `undecided` for an incident just reported."""
+    """Read what the card shows besides `read` (the incident, its customer, service, reporter and
+    decision, as `incidents.for_card` reads them). A caller that has just written (or read)
+    something the card shows passes it in: the history, `undecided` for an incident just
+    reported."""
     incident = read.incident
     deciders = await people.deciders(session, incident.service_area_id)
     history_view, restorative_recorded = history or await _history(session, services, incident)
-    decision = None if undecided else await decisions.first_as_read(session, incident.id)
+    decision = None if undecided else read.decision
     recipients = [p for p in [*deciders.managers, *deciders.keepers] if p.id != incident.reporter_id]
     refresh_ids = [p.teams_user_id for p in recipients if p.teams_user_id]
     shared = cards.IncidentView(
@@ -517,7 +518,9 @@ async def _submit(
     now = services.clock()
     if not await decisions.claim_for_decision(session, incident.id):
         winner = await decisions.first_for(session, incident.id)
-        fresh = await view_of(session, services, read, actor)
+        # Read again: the decision that won was not there when the incident was first read.
+        again = await incidents.for_card(session, incident.id)
+        fresh = await view_of(session, services, again or read, actor)
         who = await decisions.name_of(session, winner.decided_by_id) if winner else "another manager"
         when = local_time(winner.decided_at, services.zone) if winner else "just now"
         return cards.incident_card(fresh, notice=f"Already decided by {who}, {when}. Nothing was changed.")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import String, bindparam, case, cast, insert, literal, null, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.deciding import DecisionDraft, RestrictionDraft
@@ -50,21 +50,6 @@ async def first_for(session: AsyncSession, incident_id: int) -> Decision | None:
 
 
 _decisions = Decision.__table__
-_FIRST = (
-    select(*_decisions.c)
-    .where(_decisions.c.incident_id == bindparam("incident_id"))
-    .order_by(_decisions.c.id)
-    .limit(1)
-)
-
-
-async def first_as_read(session: AsyncSession, incident_id: int) -> Decision | None:
-    """`first_for` through Core, for showing: the decision returned is not in the session."""
-    connection = await session.connection()
-    row = (await connection.execute(_FIRST, {"incident_id": incident_id})).first()
-    return Decision(**row._mapping) if row is not None else None
-
-
 _INSERT_DECISION = insert(_decisions).returning(_decisions.c.id)
 _INSERT_STEPS = insert(RestorativeStepTaken.__table__)
 _restrictions = Restriction.__table__
@@ -346,27 +331,68 @@ class History:
         return bool(self.restorative_steps)
 
 
-# Built once, with only the columns the history shows: every incident card reads all four.
-_PAST_INCIDENTS = (
-    select(Incident.reference, Incident.occurred_at, Incident.category, Incident.status)
-    .where(Incident.customer_id == bindparam("customer_id"), Incident.id != bindparam("excluding"))
-    .order_by(Incident.occurred_at.desc())
-)
-_PAST_STEPS = (
-    select(RestorativeStepTaken.step, RestorativeStepTaken.recorded_at)
-    .where(RestorativeStepTaken.customer_id == bindparam("customer_id"))
-    .order_by(RestorativeStepTaken.recorded_at)
-)
-_PAST_RESTRICTIONS = (
-    select(Restriction.type, Restriction.status, Restriction.starts_on, Restriction.ends_on)
-    .where(Restriction.customer_id == bindparam("customer_id"))
-    .order_by(Restriction.starts_on.desc())
-)
-_PAST_APPEALS = (
-    select(Appeal.route, Appeal.status, Appeal.outcome)
+# Built once, with only the columns the history shows: every incident card reads all four. They
+# are read as one UNION ALL (a `part` column tells them apart), one statement where four were:
+# on SQLite's one connection each statement is a trip to its thread while every turn waits.
+def _typed_null(type_: Any) -> Any:
+    return cast(null(), type_)
+
+
+_AT, _DAY = Incident.occurred_at.type, Restriction.starts_on.type
+_TEXT = String()
+_PAST = union_all(
+    select(
+        literal(0).label("part"),
+        Incident.reference.label("a"),
+        Incident.category.label("b"),
+        Incident.status.label("c"),
+        Incident.occurred_at.label("at"),
+        _typed_null(_DAY).label("day"),
+        _typed_null(_DAY).label("until"),
+        Incident.id.label("row"),
+    ).where(Incident.customer_id == bindparam("customer_id"), Incident.id != bindparam("excluding")),
+    select(
+        literal(1),
+        RestorativeStepTaken.step,
+        _typed_null(_TEXT),
+        _typed_null(_TEXT),
+        RestorativeStepTaken.recorded_at,
+        _typed_null(_DAY),
+        _typed_null(_DAY),
+        RestorativeStepTaken.id,
+    ).where(RestorativeStepTaken.customer_id == bindparam("customer_id")),
+    select(
+        literal(2),
+        Restriction.type,
+        Restriction.status,
+        _typed_null(_TEXT),
+        _typed_null(_AT),
+        Restriction.starts_on,
+        Restriction.ends_on,
+        Restriction.id,
+    ).where(Restriction.customer_id == bindparam("customer_id")),
+    select(
+        literal(3),
+        Appeal.route,
+        Appeal.status,
+        Appeal.outcome,
+        _typed_null(_AT),
+        Appeal.received_on,
+        _typed_null(_DAY),
+        Appeal.id,
+    )
     .join(Incident, Incident.id == Appeal.incident_id)
-    .where(Incident.customer_id == bindparam("customer_id"))
-    .order_by(Appeal.received_on.desc())
+    .where(Incident.customer_id == bindparam("customer_id")),
+).subquery("past")
+# Each part in the order its own query had: incidents and restrictions newest first, steps
+# oldest first, appeals by the day received, newest first; rows on the same day in the order
+# they were written (as SQLite gave them; PostgreSQL's order among them was arbitrary).
+_PAST_IN_ORDER = select(*_PAST.c).order_by(
+    _PAST.c.part,
+    case((_PAST.c.part == 0, _PAST.c.at)).desc(),
+    case((_PAST.c.part == 1, _PAST.c.at)),
+    case((_PAST.c.part.in_((2, 3)), _PAST.c.day)).desc(),
+    _PAST.c.row,
 )
 
 
@@ -377,16 +403,17 @@ async def history_of(
     await session.flush()
     connection = await session.connection()
     params = {"customer_id": customer_id, "excluding": excluding_incident or -1}
-    incidents = (await connection.execute(_PAST_INCIDENTS, params)).all()
-    steps = (await connection.execute(_PAST_STEPS, params)).all()
-    restrictions = (await connection.execute(_PAST_RESTRICTIONS, params)).all()
-    appeals = (await connection.execute(_PAST_APPEALS, params)).all()
-    return History(
-        [PastIncident(*row) for row in incidents],
-        [(step, at) for step, at in steps],
-        [PastRestriction(*row) for row in restrictions],
-        [PastAppeal(*row) for row in appeals],
-    )
+    history = History([], [], [], [])
+    for part, a, b, c, at, day, until, _ in await connection.execute(_PAST_IN_ORDER, params):
+        if part == 0:
+            history.incidents.append(PastIncident(a, at, b, c))
+        elif part == 1:
+            history.restorative_steps.append((a, at))
+        elif part == 2:
+            history.restrictions.append(PastRestriction(a, b, day, until))
+        else:
+            history.appeals.append(PastAppeal(a, b, c))
+    return history
 
 
 async def name_of(session: AsyncSession, person_id: int | None) -> str:
