@@ -222,13 +222,15 @@ async def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    # Core on the session's connection: through the session, the ORM's bulk-update path built
+    # result objects for every claimed row on top of the statement.
+    connection = await session.connection()
     rows = (
-        await session.execute(
+        await connection.execute(
             update(OutboxMessage)
             .where(_among(due, dialect), OutboxMessage.status == PENDING, free)
             .values(claimed_until=now + lease)
             .returning(*_CLAIMED)
-            .execution_options(synchronize_session=False)
         )
     ).all()
     await session.commit()
@@ -238,7 +240,8 @@ async def claim_due(
 async def renew(session: AsyncSession, message_id: int, *, held: datetime | None, until: datetime) -> bool:
     """Extend this sender's claim just before sending; False if another sender has taken it over
     (the lease ran out while earlier messages of the sweep were being sent)."""
-    result = await session.execute(
+    connection = await session.connection()
+    result = await connection.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.id == message_id,
@@ -246,7 +249,6 @@ async def renew(session: AsyncSession, message_id: int, *, held: datetime | None
             OutboxMessage.claimed_until == held,
         )
         .values(claimed_until=until)
-        .execution_options(synchronize_session=False)
     )
     await session.commit()
     return result.rowcount == 1
@@ -326,9 +328,10 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
         if o.status == PENDING
     ]
     failed = [{"b_id": o.id, "b_error": (o.error or "")[:400]} for o in outcomes if o.status == FAILED]
+    connection = await session.connection()
     for statement, params in ((_SENT, sent), (_RETRY, retry), (_FAILED, failed)):
         if params:
-            await session.execute(statement, params)
+            await connection.execute(statement, params)
     await session.commit()
 
 
