@@ -252,7 +252,9 @@ async def incident_views(
     reported."""
     incident = read.incident
     deciders = await people.deciders(session, incident.service_area_id)
-    history_view, restorative_recorded = history or await _history(session, services, incident)
+    if history is None:
+        history = await _history(session, services, incident) if read.has_history else NO_HISTORY
+    history_view, restorative_recorded = history
     decision = None if undecided else read.decision
     recipients = [p for p in [*deciders.managers, *deciders.keepers] if p.id != incident.reporter_id]
     refresh_ids = [p.teams_user_id for p in recipients if p.teams_user_id]

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, exists, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,12 +13,15 @@ from policy.categories import Category, is_urgent
 from policy.channels import ContactChannel
 from policy.incidents import AffectedParty, IncidentStatus, incident_reference
 from storage.models import (
+    Appeal,
     Customer,
     Decision,
     Incident,
     IncidentNote,
     Person,
     ReferenceCounter,
+    RestorativeStepTaken,
+    Restriction,
     ServiceArea,
 )
 
@@ -160,6 +163,9 @@ class ForCard:
     area: Area | None
     reporter: str
     decision: Decision | None = None
+    # Whether the customer has any history to show (earlier incidents, restorative steps,
+    # restrictions, appeals): when not, the card need not read it.
+    has_history: bool = True
 
 
 _incidents = Incident.__table__
@@ -172,6 +178,14 @@ _first = (
     .correlate(_incidents)
     .scalar_subquery()
 )
+_other = _incidents.alias("other")
+_HAS_HISTORY = or_(
+    exists().where(_other.c.customer_id == _incidents.c.customer_id, _other.c.id != _incidents.c.id),
+    exists().where(RestorativeStepTaken.customer_id == _incidents.c.customer_id),
+    exists().where(Restriction.customer_id == _incidents.c.customer_id),
+    # Appeals count on any of the customer's incidents, this one included, as the history lists them.
+    exists().where(_other.c.customer_id == _incidents.c.customer_id).where(Appeal.incident_id == _other.c.id),
+)
 _FOR_CARD = (
     select(
         *_incidents.c,
@@ -182,6 +196,7 @@ _FOR_CARD = (
         ServiceArea.name.label("area_name"),
         Person.display_name.label("reporter_name"),
         Person.email.label("reporter_email"),
+        _HAS_HISTORY.label("has_history"),
     )
     .outerjoin(_customers, _customers.c.id == _incidents.c.customer_id)
     .outerjoin(ServiceArea, ServiceArea.id == _incidents.c.service_area_id)
@@ -192,7 +207,8 @@ _FOR_CARD = (
 
 
 async def for_card(session: AsyncSession, incident_id: int) -> ForCard | None:
-    """One statement for what five reads fetched for every action on a card."""
+    """One statement for what five reads fetched for every action on a card, and whether a
+    sixth (the customer's history) is needed at all."""
     connection = await session.connection()
     row = (await connection.execute(_FOR_CARD, {"incident_id": incident_id})).first()
     if row is None:
@@ -214,4 +230,4 @@ async def for_card(session: AsyncSession, incident_id: int) -> ForCard | None:
     )
     # As decisions.name_of names a person.
     reporter = fields["reporter_name"] or fields["reporter_email"] or "a colleague"
-    return ForCard(incident, customer, area, reporter, decision)
+    return ForCard(incident, customer, area, reporter, decision, bool(fields["has_history"]))
