@@ -1,10 +1,14 @@
 """Engines and sessions for any SQLAlchemy async URL (SQLite embedded, PostgreSQL in production)."""
 
+import asyncio
 import collections
+import sqlite3
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+import aiosqlite
+from sqlalchemy import Select, event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -151,3 +155,104 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+class _Prepared:
+    """A select compiled once for one dialect: its SQL, its parameters' order and conversions."""
+
+    def __init__(self, statement: Select[Any], dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.fixed = compiled.params  # values written into the statement, like a kind to match
+        self.required = frozenset(name for name, bind in compiled.binds.items() if bind.required)
+        self.binds: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors
+        self.results: list[Callable[[Any], Any] | None] = [
+            column.type._cached_result_processor(dialect, None) for column in statement.selected_columns
+        ]
+
+    def parameters(self, values: Mapping[str, Any]) -> list[Any]:
+        out = []
+        for name in self.names:
+            if name in values:
+                value = values[name]
+            elif name in self.required:
+                raise KeyError(f"the read needs a value for {name!r}")
+            else:
+                value = self.fixed[name]
+            convert = self.binds.get(name)
+            out.append(convert(value) if convert is not None and value is not None else value)
+        return out
+
+    def row(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(
+            convert(value) if convert is not None and value is not None else value
+            for convert, value in zip(self.results, raw, strict=True)
+        )
+
+
+class Reader:
+    """The read every turn makes before anything else: who is talking and with what roles.
+
+    On SQLite it has a connection of its own, so a turn's first read does not queue behind other
+    turns' writes for the one writing connection (WAL lets readers and a writer work at once),
+    and it goes to SQLite in one trip without SQLAlchemy's execution machinery: on a message turn
+    that machinery cost more than the query. Elsewhere (PostgreSQL, or an in-memory SQLite that a
+    second connection could not see) it reads through the engine as any other read does.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        url = engine.url
+        direct = is_sqlite(str(url)) and url.database not in (None, "", ":memory:")
+        self._path = url.database if direct else None
+        self._connection: aiosqlite.Connection | None = None
+        self._opening = asyncio.Lock()
+        self._prepared: dict[int, tuple[Select[Any], _Prepared]] = {}
+
+    async def rows(self, statement: Select[Any], values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        if self._path is None:
+            async with self._engine.connect() as connection:
+                return [tuple(row) for row in await connection.execute(statement, dict(values))]
+        entry = self._prepared.get(id(statement))
+        if entry is None or entry[0] is not statement:
+            entry = (statement, _Prepared(statement, self._engine.dialect))
+            self._prepared[id(statement)] = entry
+        prepared = entry[1]
+        connection = await self._connect()
+        parameters = prepared.parameters(values)
+
+        def run() -> list[tuple[Any, ...]]:
+            cursor = connection._conn.execute(prepared.sql, parameters)
+            try:
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+
+        try:
+            raw = await connection._execute(run)
+        except sqlite3.Error:
+            await self.close()  # a broken connection is not kept: the next turn opens another
+            raise
+        return [prepared.row(r) for r in raw]
+
+    async def _connect(self) -> aiosqlite.Connection:
+        if self._connection is not None:
+            return self._connection
+        async with self._opening:  # turns arriving together open one connection between them
+            if self._connection is None:
+                connection = await aiosqlite.connect(self._path, timeout=30)
+                try:
+                    # It only reads: a bug that wrote through it would fail, not half-write.
+                    await connection.execute("PRAGMA query_only=ON")
+                    await connection.execute("PRAGMA busy_timeout=30000")
+                except BaseException:
+                    await connection.close()
+                    raise
+                self._connection = connection
+            return self._connection
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()

@@ -5,11 +5,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import String, and_, bindparam, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from policy.roles import Role, RoleGrant, Roles
 from storage.conversations import Where
+from storage.db import Reader
 from storage.models import ConversationRef, Person, RoleAssignment, ServiceArea
 
 
@@ -84,7 +85,7 @@ _KNOWN = (
 
 
 async def known_sender(
-    connection: AsyncConnection, *, teams_user_id: str, aad_object_id: str | None, conversation_id: str
+    reader: Reader, *, teams_user_id: str, aad_object_id: str | None, conversation_id: str
 ) -> list[Known]:
     """Everyone this sender could be, each with their roles and the conversation's saved reference.
 
@@ -92,11 +93,9 @@ async def known_sender(
     to update, and then the turn writes nothing.
     """
     aad = aad_object_id if aad_object_id and len(aad_object_id) <= 64 else None
-    rows = (
-        await connection.execute(
-            _KNOWN, {"teams_user_id": teams_user_id, "aad_object_id": aad, "conversation_id": conversation_id}
-        )
-    ).all()
+    rows = await reader.rows(
+        _KNOWN, {"teams_user_id": teams_user_id, "aad_object_id": aad, "conversation_id": conversation_id}
+    )
     found: dict[int, Known] = {}
     grants: dict[int, list[RoleGrant]] = {}
     for row in rows:
