@@ -19,8 +19,10 @@ import json
 import logging
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
+import yarl
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationServiceClientCredentialFactory
 from botbuilder.schema import Activity, ErrorResponseException, ResourceResponse
 from botframework.connector.aio import ConnectorClient
@@ -67,6 +69,15 @@ def fingerprint(credentials: Any) -> str:
         if value is None or isinstance(value, str | int | bool):
             digest.update(f"\0{name}\0{value}".encode())
     return digest.hexdigest()
+
+
+def activities_url(base_url: str, conversation_id: str, activity_id: str | None = None) -> yarl.URL:
+    """The Bot Connector's URL for a conversation's activities (or a reply to one), as msrest's
+    `format_url` makes it, without its urljoin and aiohttp's parsing and quoting it again."""
+    url = f"{base_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}/activities"
+    if activity_id is not None:
+        url += f"/{quote(activity_id, safe='')}"
+    return yarl.URL(url, encoded=True)
 
 
 class _Answer(AsyncClientResponse):
@@ -155,11 +166,7 @@ class DirectConversations(ConversationsOperations):
                 raw=raw,
                 **operation_config,
             )
-        url = self._client.format_url(
-            ConversationsOperations.reply_to_activity.metadata["url"],
-            conversationId=self._serialize.url("conversation_id", conversation_id, "str"),
-            activityId=self._serialize.url("activity_id", activity_id, "str"),
-        )
+        url = activities_url(self._client.config.base_url, conversation_id, activity_id)
         return await self._post(url, conversation_id, activity, custom_headers)
 
     async def send_to_conversation(
@@ -169,14 +176,11 @@ class DirectConversations(ConversationsOperations):
             return await super().send_to_conversation(
                 conversation_id, activity, custom_headers=custom_headers, raw=raw, **operation_config
             )
-        url = self._client.format_url(
-            ConversationsOperations.send_to_conversation.metadata["url"],
-            conversationId=self._serialize.url("conversation_id", conversation_id, "str"),
-        )
+        url = activities_url(self._client.config.base_url, conversation_id)
         return await self._post(url, conversation_id, activity, custom_headers)
 
     async def _post(
-        self, url: str, conversation_id: str, activity: Activity, custom_headers: dict[str, str] | None
+        self, url: yarl.URL, conversation_id: str, activity: Activity, custom_headers: dict[str, str] | None
     ) -> ResourceResponse | None:
         headers = {
             "Accept": "application/json",
@@ -188,7 +192,7 @@ class DirectConversations(ConversationsOperations):
         token = await self._tokens.token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        body = json.dumps(activity_to_json(activity))
+        body = json.dumps(activity_to_json(activity)).encode()
         for delay in (*RETRY_DELAYS, None):
             async with self._http.post(url, data=body, headers=headers, timeout=self._timeout) as response:
                 answer = await response.read()
@@ -198,7 +202,7 @@ class DirectConversations(ConversationsOperations):
         if response.status == 401:
             self._tokens.forget()  # expired early or the secret was rotated: ask again next time
         if response.status not in (200, 201, 202):
-            request = ClientRequest("POST", url)
+            request = ClientRequest("POST", str(url))
             raise ErrorResponseException(self._deserialize, _Answer(request, response, answer))
         try:
             found = json.loads(answer) if answer else None

@@ -4,10 +4,10 @@ import re
 from html import unescape
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.schema import Activity
+from botbuilder.core import CardFactory, TurnContext
+from botbuilder.schema import Activity, ActivityTypes, AttachmentLayoutTypes, InputHints
 
-from bot.wire import SentCard
+from bot.wire import OutgoingActivity
 from dialogs.turn import Reply
 from storage.conversations import Where
 
@@ -73,7 +73,12 @@ def typed_text(turn_context: TurnContext) -> str:
 
 
 def card_attachment_activity(card: dict[str, Any], summary: str | None = None) -> Activity:
-    activity = MessageFactory.attachment(CardFactory.adaptive_card(SentCard(card)))
+    """As `MessageFactory.attachment` makes it, as an activity the SDK need not deep-copy."""
+    activity = OutgoingActivity(
+        type=ActivityTypes.message,
+        attachment_layout=AttachmentLayoutTypes.list,
+        attachments=[CardFactory.adaptive_card(card)],
+    )
     if summary:
         activity.summary = summary
     return activity
@@ -85,4 +90,7 @@ def to_activity(reply: Reply) -> Activity:
         if reply.text:
             activity.text = reply.text
         return activity
-    return MessageFactory.text(reply.text or "")
+    # As `MessageFactory.text` makes it.
+    return OutgoingActivity(
+        type=ActivityTypes.message, text=reply.text or "", input_hint=InputHints.accepting_input
+    )

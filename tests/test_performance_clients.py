@@ -15,7 +15,7 @@ from botframework.connector.auth import (
 )
 
 from bot.app import ADAPTER
-from bot.clients import ClientCache, ReusingConnectorFactory
+from bot.clients import ClientCache, ReusingConnectorFactory, activities_url
 from bot.connector import AccessTokens
 from tests.support.teams import AMY, SAM
 
@@ -139,3 +139,28 @@ async def test_a_throttled_reply_is_tried_again_inside_the_turn(http, connector)
     )
     assert connector.refused == 1
     assert [s.text for s in connector.sent] == ["through"]
+
+
+@pytest.mark.parametrize(
+    "base", ["https://smba.trafficmanager.net/emea/", "https://smba.example/amer", "http://127.0.0.1:5000/"]
+)
+@pytest.mark.parametrize(
+    "conversation_id, activity_id",
+    [("a:1Xy-Ab_9", "1700000000000"), ("19:abc@thread.tacv2;messageid=17", "f:1;x"), ("a:1 b/ü?#%", None)],
+)
+async def test_replies_go_to_the_url_msrest_would_use(base, conversation_id, activity_id):
+    from botframework.connector.aio import ConnectorClient
+    from botframework.connector.aio.operations_async import ConversationsOperations
+    from botframework.connector.auth import MicrosoftAppCredentials
+
+    client = ConnectorClient(MicrosoftAppCredentials(None, None), base_url=base)
+    quoted = {"conversationId": client.conversations._serialize.url("c", conversation_id, "str")}
+    if activity_id is None:
+        route = ConversationsOperations.send_to_conversation.metadata["url"]
+    else:
+        route = ConversationsOperations.reply_to_activity.metadata["url"]
+        quoted["activityId"] = client.conversations._serialize.url("a", activity_id, "str")
+    expected = client._client.format_url(route, **quoted)
+    built = activities_url(client.config.base_url, conversation_id, activity_id)
+    assert str(built) == expected
+    assert str(aiohttp.ClientRequest("POST", built).url) == expected  # sent as built, not re-quoted

@@ -84,3 +84,27 @@ def test_a_reply_is_written_as_msrest_writes_it(payload):
     )
     assert activity_to_json(reply) == MSREST.body(reply, "Activity")
     assert activity_to_json(incoming) == MSREST.body(incoming, "Activity")
+
+
+def test_replies_are_the_activities_message_factory_makes_and_copies_leave_them_as_they_were():
+    import copy
+
+    from botbuilder.core import CardFactory, MessageFactory, TurnContext
+
+    from bot.teams import to_activity
+    from dialogs.turn import Reply
+
+    card = {"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "Hi"}]}
+    ours = to_activity(Reply(card=card, summary="Help"))
+    stock = MessageFactory.attachment(CardFactory.adaptive_card(card))
+    stock.summary = "Help"
+    assert activity_to_json(ours) == activity_to_json(stock) == MSREST.body(stock, "Activity")
+    text = to_activity(Reply(text="Hello"))
+    assert activity_to_json(text) == activity_to_json(MessageFactory.text("Hello"))
+    # What the SDK does before sending: copy, then address the copy.
+    incoming = Activity().deserialize(ACTIVITIES[0])
+    sent = TurnContext.apply_conversation_reference(
+        copy.deepcopy(ours), TurnContext.get_conversation_reference(incoming)
+    )
+    assert sent.conversation.id == incoming.conversation.id and sent.recipient.id == incoming.from_property.id
+    assert ours.conversation is None and ours.recipient is None and ours.reply_to_id is None
