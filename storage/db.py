@@ -26,6 +26,33 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+# Enough for the reads of the turns in flight to overlap; each is a thread of aiosqlite's.
+SQLITE_CONNECTIONS = 4
+# Statements that make pysqlite open a transaction (it does so before these, and only these) or
+# that open one themselves.
+_WRITES = ("insert", "update", "delete", "replace", "savepoint")
+
+
+class _WriterTurns:
+    """SQLite lets one connection write at a time. Its own busy handler makes the others sleep
+    and retry (seconds at the 99th percentile with 20 turns at once); here they queue instead,
+    first come first served, from a transaction's first write until its commit or rollback, and
+    read freely before it."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        await self._lock.acquire()
+
+    def give_back(self) -> None:
+        self._lock.release()
+
+
+def _opens_a_write(operation: str) -> bool:
+    return operation.lstrip()[:9].lower().startswith(_WRITES)
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     if is_sqlite(url):
@@ -34,14 +61,15 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # Errors must not carry names, descriptions or emails into the logs.
         kwargs.setdefault("hide_parameters", True)
-        # One connection: SQLite takes one writer at a time anyway, and waiting in the pool's queue
-        # is fair and immediate, where SQLite's own busy handler sleeps and retries (seconds at
-        # the 99th percentile with 20 turns at once).
-        kwargs.setdefault("pool_size", 1)
+        # A few connections read side by side (WAL lets them), and they take turns to write by
+        # `_WriterTurns` below. An in-memory database is one per connection: it gets one.
+        in_memory = not database or database == ":memory:"
+        kwargs.setdefault("pool_size", 1 if in_memory else SQLITE_CONNECTIONS)
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        writer = _WriterTurns()
+        event.listen(engine.sync_engine, "connect", lambda conn, record: _sqlite_pragmas(conn, writer))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("hide_parameters", True)
@@ -94,6 +122,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             finally:
                 cursor.close()
 
+        await self._adapt_connection._before(operation)
         async with self._adapt_connection._execute_mutex:
             self._description, rows, self._rowcount, self._lastrowid = await self._connection._execute(run)
         self._rows = collections.deque(rows)
@@ -109,6 +138,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             finally:
                 cursor.close()
 
+        await self._adapt_connection._before(operation)
         async with self._adapt_connection._execute_mutex:
             self._rowcount, self._lastrowid = await self._connection._execute(run)
         self._description = None
@@ -117,6 +147,28 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = _OneTripCursor
+
+    # The turn-taking state lives on aiosqlite's connection: this class is swapped onto
+    # SQLAlchemy's adapter after it is made, so it can add no slots of its own.
+    @property
+    def _turns(self) -> _WriterTurns:
+        return self._connection._writer_turns  # type: ignore[attr-defined]
+
+    async def _before(self, operation: str) -> None:
+        if (
+            not self._connection._holds_writer_turn  # type: ignore[attr-defined]
+            and _opens_a_write(operation)
+            # Without an isolation level pysqlite opens no transaction, so no commit would end
+            # the turn: SQLite's own lock covers each such statement alone.
+            and self._connection._conn.isolation_level is not None
+        ):
+            await self._turns.take()
+            self._connection._holds_writer_turn = True  # type: ignore[attr-defined]
+
+    def _end_turn(self) -> None:
+        if self._connection._holds_writer_turn:  # type: ignore[attr-defined]
+            self._connection._holds_writer_turn = False  # type: ignore[attr-defined]
+            self._turns.give_back()
 
     def _idle(self) -> bool:
         # Read between statements, when no trip of this connection's is under way: SQLAlchemy
@@ -128,17 +180,37 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
         # The pool rolls back every connection it gets back. After reads alone SQLite has no
         # transaction open (it begins one at the first write), and the trip to say so was a
         # tenth of a message turn.
-        if not self._idle():
-            super().rollback()
+        try:
+            if not self._idle():
+                super().rollback()
+        finally:
+            self._end_turn()
 
     def commit(self) -> None:
-        if not self._idle():
-            super().commit()
+        try:
+            if not self._idle():
+                super().commit()
+        finally:
+            self._end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._end_turn()
+
+    def terminate(self) -> None:
+        try:
+            super().terminate()
+        finally:
+            self._end_turn()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, writer: _WriterTurns) -> None:
     if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
         dbapi_connection.__class__ = _OneTripConnection
+        dbapi_connection._connection._writer_turns = writer
+        dbapi_connection._connection._holds_writer_turn = False
     # Foreign keys are off by default in SQLite; WAL lets the outbox sender read while a
     # dialog writes.
     cursor = dbapi_connection.cursor()
