@@ -2,6 +2,7 @@
 
     python bench/servers.py connector   a loopback Bot Connector that answers and counts what bots send
     python bench/servers.py bare        a bare aiohttp handler that parses the activity's JSON
+    python bench/servers.py reply       the same, posting a reply to the Connector: no SDK, no register
     python bench/servers.py echo        a stock botbuilder echo bot (CloudAdapter, ActivityHandler)
     python bench/servers.py bot         this bot, as `engagement-bot serve` runs it (settings from env)
 
@@ -129,6 +130,39 @@ def bare_app() -> web.Application:
     return app
 
 
+def reply_app() -> web.Application:
+    """The least any bot does for a message: read the activity, POST a reply to the Connector.
+
+    No SDK, no authentication, no register: the ceiling for a bot in Python on this machine.
+    """
+    import aiohttp
+
+    session: aiohttp.ClientSession | None = None
+
+    async def messages(request: web.Request) -> web.Response:
+        nonlocal session
+        if session is None:
+            session = aiohttp.ClientSession()
+        activity = json.loads(await request.read())
+        reply = {
+            "type": "message",
+            "text": f"Echo: {activity.get('text', '')}",
+            "conversation": activity["conversation"],
+            "from": activity["recipient"],
+            "recipient": activity["from"],
+            "replyToId": activity["id"],
+        }
+        base = activity["serviceUrl"].rstrip("/")
+        url = f"{base}/v3/conversations/{activity['conversation']['id']}/activities/{activity['id']}"
+        async with session.post(url, json=reply) as answer:
+            await answer.read()
+        return web.Response(status=201)
+
+    app = web.Application()
+    app.router.add_post("/api/messages", messages)
+    return app
+
+
 def echo_app() -> web.Application:
     """Microsoft's echo sample as it stands, on CloudAdapter, unauthenticated as locally."""
     from types import SimpleNamespace
@@ -173,17 +207,19 @@ async def main(kind: str) -> None:
         app = Connector().app()
     elif kind == "bare":
         app = bare_app()
+    elif kind == "reply":
+        app = reply_app()
     elif kind == "echo":
         app = echo_app()
     elif kind == "bot":
         app = await bot_app()
     else:
-        raise SystemExit(f"unknown server {kind!r}: connector, bare, echo or bot")
+        raise SystemExit(f"unknown server {kind!r}: connector, bare, reply, echo or bot")
     await _serve(app)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["bot"]:  # on the loop `engagement-bot serve` chooses; the others on asyncio's
+    if sys.argv[1:] in (["bot"], ["reply"]):  # on the loop `engagement-bot serve` chooses
         from bot.loop import use_fastest
 
         use_fastest()
