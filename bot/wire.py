@@ -23,7 +23,12 @@ _MODELS: dict[str, type[Model]] = {
     for name, value in vars(module).items()
     if isinstance(value, type) and issubclass(value, Model)
 }
-_KEYS = {name: {info["key"] for info in model._attribute_map.values()} for name, model in _MODELS.items()}
+# Each model's JSON keys, with the attribute and type each fills: an activity names a dozen of
+# its forty-odd fields, so the walk goes over what arrived, not over the schema.
+_FIELDS = {
+    name: {info["key"]: (attribute, info["type"]) for attribute, info in model._attribute_map.items()}
+    for name, model in _MODELS.items()
+}
 _SPECIAL = {
     name
     for name, model in _MODELS.items()
@@ -124,15 +129,19 @@ def _in(data: Any, kind: str) -> Any:
     model = _MODELS.get(kind)
     if model is None or type(data) is not dict or kind in _SPECIAL:
         raise _Unusual  # bytes, read-only or constant fields: msrest's own rules apply
+    fields = _FIELDS[kind]
     values = {}
-    for attribute, info in model._attribute_map.items():
-        if info["key"] in data:
-            values[attribute] = _in(data[info["key"]], info["type"])
+    extra = {}
+    for key, item in data.items():
+        field = fields.get(key)
+        if field is None:
+            extra[key] = item
+        else:
+            values[field[0]] = _in(item, field[1])
     made = model(**values)
     # As msrest does, keys the schema does not name are kept (Teams' mention entities need them).
-    extra = data.keys() - _KEYS[kind]
     if extra:
-        made.additional_properties = {key: data[key] for key in extra}
+        made.additional_properties = extra
     return made
 
 

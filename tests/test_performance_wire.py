@@ -28,6 +28,13 @@ ACTIVITIES = [
     teams.message(SAM, "https://smba.example/emea/", "help"),
     teams.invoke(AMY, "https://smba.example/emea/", "task/submit", {"data": {"a": 1, "b": [None, "x"]}}),
     teams.channel_message(SAM, "https://smba.example/", "help", team_id="19:t", channel_id="19:c"),
+    {  # keys the schema does not name, at the top and inside an entity, are kept as msrest keeps them
+        **teams.message(SAM, "https://smba.example/emea/", "<at>Bot</at> help"),
+        "entities": [
+            {"type": "mention", "mentioned": {"id": "28:bot", "name": "Bot"}, "text": "<at>Bot</at>"}
+        ],
+        "unheardOf": {"x": [1, 2]},
+    },
 ]
 
 
