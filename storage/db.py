@@ -11,6 +11,7 @@ import aiosqlite
 from sqlalchemy import Select, event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -303,9 +304,13 @@ class Reader:
 
         try:
             raw = await connection._execute(run)
-        except sqlite3.Error:
+        except sqlite3.Error as error:
             await self.close()  # a broken connection is not kept: the next turn opens another
-            raise
+            # As the engine raises it, so callers handle one kind of database error, and
+            # without the parameters (names, ids) in its message.
+            raise DBAPIError.instance(
+                prepared.sql, parameters, error, sqlite3.Error, hide_parameters=True
+            ) from error
         return [prepared.row(r) for r in raw]
 
     async def _connect(self) -> aiosqlite.Connection:

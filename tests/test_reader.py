@@ -101,3 +101,30 @@ async def test_on_sqlite_the_reader_cannot_write(tmp_path):
     finally:
         await reader.close()
         await engine.dispose()
+
+
+async def test_a_broken_sqlite_read_is_the_engines_kind_of_error_and_the_next_read_reconnects(tmp_path):
+    from sqlalchemy import column, table, text
+    from sqlalchemy.exc import OperationalError
+
+    from storage.db import create_engine
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'gone.db'}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (x TEXT)"))
+        await conn.execute(text("INSERT INTO t (x) VALUES ('Jordan Blake')"))
+    reader = Reader(engine)
+    names = select(table("t", column("x")).c.x).where(column("x") != "")
+    try:
+        assert await reader.rows(names, {}) == [("Jordan Blake",)]
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE t RENAME TO u"))
+        with pytest.raises(OperationalError) as error:
+            await reader.rows(names, {})
+        assert "parameters hidden" in str(error.value)  # ids and names stay out of the logs
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE u RENAME TO t"))
+        assert await reader.rows(names, {}) == [("Jordan Blake",)]
+    finally:
+        await reader.close()
+        await engine.dispose()
