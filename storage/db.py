@@ -267,32 +267,51 @@ class _Prepared:
 class Reader:
     """The read every turn makes before anything else: who is talking and with what roles.
 
-    On SQLite it has a connection of its own, so a turn's first read does not queue behind other
-    turns' writes for the one writing connection (WAL lets readers and a writer work at once),
-    and it goes to SQLite in one trip without SQLAlchemy's execution machinery: on a message turn
-    that machinery cost more than the query. Elsewhere (PostgreSQL, or an in-memory SQLite that a
-    second connection could not see) it reads through the engine as any other read does.
+    It goes straight to the driver, the statement compiled once, without SQLAlchemy's pool and
+    execution machinery, which on a message turn cost more than the query (with PostgreSQL a
+    pre-ping and a rollback round trip besides). On SQLite it has a read-only connection of its
+    own, so the read does not queue behind other turns' transactions (WAL lets it read while
+    they write); on PostgreSQL a small asyncpg pool of its own. An in-memory SQLite, which a
+    second connection could not see, and any other driver read through the engine.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         url = engine.url
-        direct = is_sqlite(str(url)) and url.database not in (None, "", ":memory:")
-        self._path = url.database if direct else None
+        self._path: str | None = None
+        self._asyncpg: dict[str, Any] | None = None
+        if is_sqlite(str(url)) and url.database not in (None, "", ":memory:"):
+            self._path = url.database
+        elif url.get_driver_name() == "asyncpg":
+            _, options = engine.dialect.create_connect_args(url)
+            # SQLAlchemy's own options, which asyncpg would refuse.
+            for key in ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn"):
+                options.pop(key, None)
+            if "command_timeout" in options:
+                options["command_timeout"] = float(options["command_timeout"])
+            self._asyncpg = options
         self._connection: aiosqlite.Connection | None = None
+        self._pool: Any = None  # asyncpg.Pool, imported only where PostgreSQL is used
         self._opening = asyncio.Lock()
         self._prepared: dict[int, tuple[Select[Any], _Prepared]] = {}
 
-    async def rows(self, statement: Select[Any], values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        if self._path is None:
-            async with self._engine.connect() as connection:
-                return [tuple(row) for row in await connection.execute(statement, dict(values))]
+    def _prepare(self, statement: Select[Any]) -> _Prepared:
         entry = self._prepared.get(id(statement))
         if entry is None or entry[0] is not statement:
             entry = (statement, _Prepared(statement, self._engine.dialect))
             self._prepared[id(statement)] = entry
-        prepared = entry[1]
-        connection = await self._connect()
+        return entry[1]
+
+    async def rows(self, statement: Select[Any], values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        if self._path is not None:
+            return await self._sqlite_rows(self._prepare(statement), values)
+        if self._asyncpg is not None:
+            return await self._asyncpg_rows(self._prepare(statement), values)
+        async with self._engine.connect() as connection:
+            return [tuple(row) for row in await connection.execute(statement, dict(values))]
+
+    async def _sqlite_rows(self, prepared: _Prepared, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        connection = await self._sqlite()
         parameters = prepared.parameters(values)
 
         def run() -> list[tuple[Any, ...]]:
@@ -306,14 +325,23 @@ class Reader:
             raw = await connection._execute(run)
         except sqlite3.Error as error:
             await self.close()  # a broken connection is not kept: the next turn opens another
-            # As the engine raises it, so callers handle one kind of database error, and
-            # without the parameters (names, ids) in its message.
-            raise DBAPIError.instance(
-                prepared.sql, parameters, error, sqlite3.Error, hide_parameters=True
-            ) from error
+            raise _as_engine_error(prepared, parameters, error, sqlite3.Error) from error
         return [prepared.row(r) for r in raw]
 
-    async def _connect(self) -> aiosqlite.Connection:
+    async def _asyncpg_rows(self, prepared: _Prepared, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        import asyncpg
+
+        parameters = prepared.parameters(values)
+        try:
+            pool = await self._postgres()
+            raw = await pool.fetch(prepared.sql, *parameters)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            # The pool replaces a connection that broke; the turn is told the register is out
+            # of reach, as a read through the engine would be.
+            raise _as_engine_error(prepared, parameters, error, Exception) from error
+        return [prepared.row(tuple(r)) for r in raw]
+
+    async def _sqlite(self) -> aiosqlite.Connection:
         if self._connection is not None:
             return self._connection
         async with self._opening:  # turns arriving together open one connection between them
@@ -329,7 +357,32 @@ class Reader:
                 self._connection = connection
             return self._connection
 
+    async def _postgres(self) -> Any:
+        if self._pool is not None:
+            return self._pool
+        async with self._opening:
+            if self._pool is None:
+                import asyncpg
+
+                self._pool = await asyncpg.create_pool(
+                    min_size=1, max_size=POSTGRES_READ_CONNECTIONS, **(self._asyncpg or {})
+                )
+            return self._pool
+
     async def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+
+# The turns in flight share these for their first read; each answers in well under a millisecond.
+POSTGRES_READ_CONNECTIONS = 4
+
+
+def _as_engine_error(prepared: _Prepared, parameters: list[Any], error: Exception, base: type) -> DBAPIError:
+    """The driver's error as the engine raises one, so callers handle one kind of database
+    error, and without its parameters (ids, names) in its message."""
+    return DBAPIError.instance(prepared.sql, parameters, error, base, hide_parameters=True)

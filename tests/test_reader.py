@@ -95,7 +95,7 @@ async def test_on_sqlite_the_reader_cannot_write(tmp_path):
         await conn.execute(text("CREATE TABLE t (x INTEGER)"))
     reader = Reader(engine)
     try:
-        connection = await reader._connect()
+        connection = await reader._sqlite()
         with pytest.raises(Exception, match=r"readonly|read-only|query_only"):
             await connection.execute("INSERT INTO t (x) VALUES (1)")
     finally:
