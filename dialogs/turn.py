@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cards.elements import Card
 from dialogs.links import LinkSigner
@@ -58,10 +58,6 @@ class Services:
     review_group_channel: str | None = None  # configured; a register keeper may set it from Teams
     retention: RetentionRules = field(default_factory=RetentionRules)
     appeal_outcome_working_days: int = 20  # the target for an appeal's outcome, then a reminder
-
-    def engine(self) -> AsyncEngine:
-        """The engine the sessions are bound to, for a read that needs no ORM session."""
-        return self.sessions.kw["bind"]
 
     def today(self) -> date:
         return self.clock().astimezone(self.zone).date()
