@@ -364,6 +364,28 @@ async def notify_managers(
     await outbox.enqueue_all(session, [*messages, *also], now=now)
 
 
+@dataclass(frozen=True)
+class SentCopies:
+    """The copies of an incident's card to replace, and the roles their people hold."""
+
+    sent: list[outbox.Copy]
+    roles: dict[int, Roles]
+
+
+async def _sent_copies(session: AsyncSession, views: IncidentViews) -> SentCopies:
+    incident_id = views.shared.incident_id
+    sent = [
+        s
+        for s in await outbox.copies(session, "incident", incident_id, purpose=NOTIFY_PURPOSE)
+        if s.person_id is not None and s.status != outbox.FAILED
+    ]
+    # Roles as held now: someone sent the card may since have lost (or gained) the right to
+    # decide. The deciders' roles were read with the card's other reads already.
+    known = views.deciders.roles
+    others = {s.person_id for s in sent if s.person_id is not None and s.person_id not in known}
+    return SentCopies(sent, {**known, **await people.roles_of(session, others)} if others else known)
+
+
 async def _update_sent_cards(
     session: AsyncSession,
     services: Services,
@@ -371,21 +393,15 @@ async def _update_sent_cards(
     now: datetime,
     version: str,
     *,
+    copies: SentCopies | None = None,
     also: Sequence[outbox.Queued] = (),
 ) -> None:
-    """Replace every manager's copy of the card, so nobody acts on a stale one; `also`: messages
-    to queue after the updates, in the same statement."""
+    """Replace every manager's copy of the card, so nobody acts on a stale one. `copies`: as
+    `_sent_copies` read them, if the caller did; `also`: messages to queue after the updates, in
+    the same statement."""
     incident_id = views.shared.incident_id
-    sent = [
-        s
-        for s in await outbox.copies(session, "incident", incident_id, purpose=NOTIFY_PURPOSE)
-        if s.person_id is not None and s.status != outbox.FAILED
-    ]
-    # Roles as held now, in this transaction: someone sent the card may since have lost (or
-    # gained) the right to decide. The deciders' roles were read in it already.
-    known = views.deciders.roles
-    others = {s.person_id for s in sent if s.person_id is not None and s.person_id not in known}
-    roles = {**known, **await people.roles_of(session, others)} if others else known
+    copies = copies or await _sent_copies(session, views)
+    sent, roles = copies.sent, copies.roles
     summary = f"Incident {views.shared.reference} updated"
     # Each distinct card is encoded once, however many copies it replaces.
     encoded: dict[int, str] = {}
@@ -518,6 +534,10 @@ async def _submit(
             view, kind, values, errors, slots=slots, restriction_defaults=_defaults(services)
         )
     now = services.clock()
+    # Read before the claim, with the card's other reads: on SQLite a transaction holds the
+    # writer's turn from its first write (the claim) until its commit, and a copy is never added
+    # once the incident exists.
+    copies = await _sent_copies(session, views)
     if not await decisions.claim_for_decision(session, incident.id):
         winner = await decisions.first_for(session, incident.id)
         # Read again: the decision that won was not there when the incident was first read.
@@ -559,6 +579,7 @@ async def _submit(
         views,
         now,
         version=f"decision-{decision.id}",
+        copies=copies,
         also=[_outcome_for_reporter(incident, decision, restrictions)],
     )
     result = views.card_for(actor.person_id, actor.roles)
