@@ -27,6 +27,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+POSTGRES_CONNECTIONS = 20
 # Enough for the reads of the turns in flight to overlap; each is a thread of aiosqlite's.
 SQLITE_CONNECTIONS = 4
 # Statements that make pysqlite open a transaction (it does so before these, and only these) or
@@ -73,6 +74,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", lambda conn, record: _sqlite_pragmas(conn, writer))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # Room for a burst of turns without opening and closing connections for each (the default
+    # five, with ten more closed again after use, churned at 20 at once: each new connection
+    # costs PostgreSQL a process and asyncpg its statements prepared again), and a bound on what
+    # one instance takes of the server's connections (docs/deploy.md).
+    kwargs.setdefault("pool_size", POSTGRES_CONNECTIONS)
+    kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("hide_parameters", True)
     return create_async_engine(url, **kwargs)
 
