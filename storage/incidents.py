@@ -5,8 +5,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, exists, func, insert, or_, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.categories import Category, is_urgent
@@ -28,16 +26,26 @@ from storage.models import (
 _counters = ReferenceCounter.__table__
 
 
-def _issue(insert_for: Any) -> Any:
-    # The year's first report makes its counter row; every later one bumps it. One statement
-    # either way, and on both backends it holds the row's lock until the caller commits.
-    statement = insert_for(_counters).values(year=bindparam("year"), last=1)
-    return statement.on_conflict_do_update(
-        index_elements=[_counters.c.year], set_={"last": _counters.c.last + 1}
-    ).returning(_counters.c.last)
+_ISSUE: dict[str, Any] = {}
 
 
-_ISSUE = {"postgresql": _issue(pg_insert), "sqlite": _issue(sqlite_insert)}
+def _issue(dialect: str) -> Any:
+    """The year's first report makes its counter row; every later one bumps it. One statement
+    either way, and on both backends it holds the row's lock until the caller commits.
+
+    Built at first use for the dialect in use: importing PostgreSQL's dialect where the register
+    is SQLite was a twentieth of start-up."""
+    if dialect not in _ISSUE:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as insert_for
+        else:
+            from sqlalchemy.dialects.sqlite import insert as insert_for
+        statement = insert_for(_counters).values(year=bindparam("year"), last=1)
+        _ISSUE[dialect] = statement.on_conflict_do_update(
+            index_elements=[_counters.c.year], set_={"last": _counters.c.last + 1}
+        ).returning(_counters.c.last)
+    return _ISSUE[dialect]
+
 # PostgreSQL wakes every report waiting on the counter row together when its holder commits, and
 # they race for it: at 20 at once some lost for over a second. An advisory lock (for the year, in
 # the two-key space the migration lock does not use) queues them first come first served, and
@@ -53,7 +61,7 @@ async def next_reference(session: AsyncSession, year: int) -> tuple[int, str]:
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
         await connection.execute(_QUEUE_FOR_NUMBER, {"reports": _REPORTS, "year": year})
-    sequence = (await connection.execute(_ISSUE[connection.dialect.name], {"year": year})).scalar_one()
+    sequence = (await connection.execute(_issue(connection.dialect.name), {"year": year})).scalar_one()
     return sequence, incident_reference(year, sequence)
 
 
