@@ -342,7 +342,12 @@ class OutboxMessage(Base):
     """A notification written in the transaction that causes it, delivered later, once."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        # Every decision, appeal and retention run finds the messages sent about one record; the
+        # outbox keeps every message it ever sent, so without this each did a scan of them all.
+        Index("ix_outbox_record", "record_type", "record_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)

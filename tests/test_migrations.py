@@ -37,12 +37,13 @@ def test_the_shortcut_at_start_up_knows_the_newest_migration():
 async def test_a_register_one_migration_behind_is_brought_up_to_date(tmp_path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'older.db'}")
     try:
-        await upgrade(engine, "0007")
-        assert await current_revision(engine) == "0007"
+        await upgrade(engine, "0008")
+        assert await current_revision(engine) == "0008"
         await upgrade(engine)
         assert await current_revision(engine) == HEAD
-        async with engine.connect() as conn:  # 0008's columns are really there
-            await conn.execute(text("SELECT physical_violence, weapon_or_animal FROM incidents"))
+        async with engine.connect() as conn:  # 0009's index is really there
+            indexes = await conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))
+            assert "ix_outbox_record" in indexes.scalars().all()
         await upgrade(engine)  # and a start on an up-to-date register changes nothing
         assert await current_revision(engine) == HEAD
     finally:
@@ -71,3 +72,20 @@ async def test_instances_starting_together_migrate_a_new_database_once(postgres_
         await admin.dispose()
         for e in engines:
             await e.dispose()
+
+
+async def test_the_messages_about_a_record_are_found_by_index_not_by_scanning_the_outbox(engine):
+    from storage.outbox import _COPIES
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the plan is read with SQLite's EXPLAIN QUERY PLAN")
+    compiled = _COPIES.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": False})
+    params = {"record_type": "incident", "record_id": "7", "purpose": "incident.decide"}
+    async with engine.connect() as conn:
+        plan = (
+            await conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {compiled}",
+                tuple(params.get(name, compiled.params.get(name)) for name in compiled.positiontup),
+            )
+        ).all()
+    assert any("ix_outbox_record" in str(row) for row in plan), plan
