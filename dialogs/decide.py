@@ -5,7 +5,7 @@ hold now, which service the incident belongs to, whether it is already decided. 
 card is trusted but the ids it names.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -343,25 +343,35 @@ async def notify_managers(
         chosen = {m.id for m in managers}
         recipients += [k for k in deciders.keepers if k.id != incident.reporter_id and k.id not in chosen]
     area = read.area.name if read.area else ""
-    summary = f"{'URGENT ' if incident.urgent else ''}Incident {incident.reference} reported for {area}"
-    # Each distinct card is encoded once, whoever else it goes to.
+    encoded = _encoded_cards(
+        views, f"{'URGENT ' if incident.urgent else ''}Incident {incident.reference} reported for {area}"
+    )
+    messages = [
+        outbox.Queued(
+            outbox.Recipient(person_id=person.id),
+            encoded(person.id, deciders.roles[person.id]),
+            purpose=NOTIFY_PURPOSE,
+            record_type="incident",
+            record_id=incident.id,
+            dedupe_key=f"incident:{incident.id}:reported:{person.id}",
+        )
+        for person in recipients
+    ]
+    await outbox.enqueue_all(session, [*messages, *also], now=now)
+
+
+def _encoded_cards(views: IncidentViews, summary: str) -> Callable[[int, Roles], str]:
+    """Each person's card as the outbox stores it: a card several people share (the views build
+    one per set of buttons) is encoded once, however many it goes to."""
     encoded: dict[int, str] = {}
-    messages = []
-    for person in recipients:
-        card = views.card_for(person.id, deciders.roles[person.id])
+
+    def encode(person_id: int, roles: Roles) -> str:
+        card = views.card_for(person_id, roles)
         if id(card) not in encoded:
             encoded[id(card)] = outbox.encode(card_message(card, summary=summary))
-        messages.append(
-            outbox.Queued(
-                outbox.Recipient(person_id=person.id),
-                encoded[id(card)],
-                purpose=NOTIFY_PURPOSE,
-                record_type="incident",
-                record_id=incident.id,
-                dedupe_key=f"incident:{incident.id}:reported:{person.id}",
-            )
-        )
-    await outbox.enqueue_all(session, [*messages, *also], now=now)
+        return encoded[id(card)]
+
+    return encode
 
 
 @dataclass(frozen=True)
@@ -402,26 +412,20 @@ async def _update_sent_cards(
     incident_id = views.shared.incident_id
     copies = copies or await _sent_copies(session, views)
     sent, roles = copies.sent, copies.roles
-    summary = f"Incident {views.shared.reference} updated"
-    # Each distinct card is encoded once, however many copies it replaces.
-    encoded: dict[int, str] = {}
-    messages = []
-    for message in sent:
-        assert message.person_id is not None
-        card = views.card_for(message.person_id, roles[message.person_id])
-        if id(card) not in encoded:
-            encoded[id(card)] = outbox.encode(card_message(card, summary=summary))
-        messages.append(
-            outbox.Queued(
-                outbox.Recipient(person_id=message.person_id),
-                encoded[id(card)],
-                purpose="incident.card_updated",
-                record_type="incident",
-                record_id=incident_id,
-                dedupe_key=f"incident:{incident_id}:update:{version}:{message.id}",
-                updates_id=message.id,
-            )
+    encoded = _encoded_cards(views, f"Incident {views.shared.reference} updated")
+    messages = [
+        outbox.Queued(
+            outbox.Recipient(person_id=message.person_id),
+            encoded(message.person_id, roles[message.person_id]),
+            purpose="incident.card_updated",
+            record_type="incident",
+            record_id=incident_id,
+            dedupe_key=f"incident:{incident_id}:update:{version}:{message.id}",
+            updates_id=message.id,
         )
+        for message in sent
+        if message.person_id is not None  # `_sent_copies` keeps only people's copies
+    ]
     await outbox.enqueue_all(session, [*messages, *also], now=now)
 
 
