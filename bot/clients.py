@@ -19,7 +19,6 @@ import json
 import logging
 from collections import OrderedDict
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 import yarl
@@ -46,7 +45,7 @@ from msrest.universal_http.async_abc import AsyncClientResponse
 
 from bot.auth import build_authentication, sdk_configuration
 from bot.config import Settings
-from bot.connector import AccessTokens
+from bot.connector import AccessTokens, activities_url
 from bot.wire import activity_to_json
 
 log = logging.getLogger(__name__)
@@ -69,15 +68,6 @@ def fingerprint(credentials: Any) -> str:
         if value is None or isinstance(value, str | int | bool):
             digest.update(f"\0{name}\0{value}".encode())
     return digest.hexdigest()
-
-
-def activities_url(base_url: str, conversation_id: str, activity_id: str | None = None) -> yarl.URL:
-    """The Bot Connector's URL for a conversation's activities (or a reply to one), as msrest's
-    `format_url` makes it, without its urljoin and aiohttp's parsing and quoting it again."""
-    url = f"{base_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}/activities"
-    if activity_id is not None:
-        url += f"/{quote(activity_id, safe='')}"
-    return yarl.URL(url, encoded=True)
 
 
 class _Answer(AsyncClientResponse):
@@ -166,7 +156,10 @@ class DirectConversations(ConversationsOperations):
                 raw=raw,
                 **operation_config,
             )
-        url = activities_url(self._client.config.base_url, conversation_id, activity_id)
+        # Built once and sent as built: msrest's format_url joined and parsed it, and aiohttp
+        # parsed and quoted it again.
+        base = self._client.config.base_url
+        url = yarl.URL(activities_url(base, conversation_id, activity_id), encoded=True)
         return await self._post(url, conversation_id, activity, custom_headers)
 
     async def send_to_conversation(
@@ -176,7 +169,7 @@ class DirectConversations(ConversationsOperations):
             return await super().send_to_conversation(
                 conversation_id, activity, custom_headers=custom_headers, raw=raw, **operation_config
             )
-        url = activities_url(self._client.config.base_url, conversation_id)
+        url = yarl.URL(activities_url(self._client.config.base_url, conversation_id), encoded=True)
         return await self._post(url, conversation_id, activity, custom_headers)
 
     async def _post(

@@ -130,7 +130,7 @@ class TeamsConnector:
         self._tokens = tokens
 
     async def send(self, to: Address, activity: dict[str, Any]) -> str | None:
-        url = f"{_conversation_url(to)}/activities"
+        url = activities_url(to.service_url, to.conversation_id)
         body = await self._call("POST", url, activity)
         return body.get("id") if isinstance(body, dict) else None
 
@@ -152,7 +152,7 @@ class TeamsConnector:
         return answer["id"], answer.get("activityId")
 
     async def update(self, to: Address, activity_id: str, activity: dict[str, Any]) -> None:
-        url = f"{_conversation_url(to)}/activities/{quote(activity_id, safe='')}"
+        url = activities_url(to.service_url, to.conversation_id, activity_id)
         await self._call("PUT", url, {**activity, "id": activity_id})
 
     async def _call(self, method: str, url: str, payload: dict[str, Any]) -> Any:
@@ -182,5 +182,10 @@ class TeamsConnector:
         raise PermanentDeliveryError(f"HTTP {status}", status=status)
 
 
-def _conversation_url(to: Address) -> str:
-    return f"{to.service_url.rstrip('/')}/v3/conversations/{quote(to.conversation_id, safe='')}"
+def activities_url(service_url: str, conversation_id: str, activity_id: str | None = None) -> str:
+    """The Bot Connector's URL for a conversation's activities, or for one of them (a reply, an
+    update), quoted as msrest's `format_url` quotes it."""
+    url = f"{service_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}/activities"
+    if activity_id is not None:
+        url += f"/{quote(activity_id, safe='')}"
+    return url

@@ -7,6 +7,7 @@ import threading
 
 import aiohttp
 import pytest
+import yarl
 from botbuilder.schema import Activity, ErrorResponseException
 from botframework.connector.auth import (
     AuthenticationConstants,
@@ -15,8 +16,8 @@ from botframework.connector.auth import (
 )
 
 from bot.app import ADAPTER
-from bot.clients import ClientCache, ReusingConnectorFactory, activities_url
-from bot.connector import AccessTokens
+from bot.clients import ClientCache, ReusingConnectorFactory
+from bot.connector import AccessTokens, activities_url
 from tests.support.teams import AMY, SAM
 
 LOGIN = AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
@@ -161,6 +162,6 @@ async def test_replies_go_to_the_url_msrest_would_use(base, conversation_id, act
         route = ConversationsOperations.reply_to_activity.metadata["url"]
         quoted["activityId"] = client.conversations._serialize.url("a", activity_id, "str")
     expected = client._client.format_url(route, **quoted)
-    built = activities_url(client.config.base_url, conversation_id, activity_id)
+    built = yarl.URL(activities_url(client.config.base_url, conversation_id, activity_id), encoded=True)
     assert str(built) == expected
     assert str(aiohttp.ClientRequest("POST", built).url) == expected  # sent as built, not re-quoted
