@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import SENT_LATER
 from storage.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -64,8 +65,14 @@ _ADVANCE = (
     .values(seq=_head.c.seq + bindparam("count", type_=Integer))
     .returning(_head.c.seq, _head.c.last_hash)
 )
-_LINK = update(_head).where(_head.c.id == 1).values(last_hash=bindparam("new_hash"))
-_INSERT = insert(AuditEvent.__table__)
+# Nothing reads their results back: on SQLite they go with the commit (`SENT_LATER`).
+_LINK = (
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(last_hash=bindparam("new_hash"))
+    .execution_options(**SENT_LATER)
+)
+_INSERT = insert(AuditEvent.__table__).execution_options(**SENT_LATER)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_only
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/engagement.db"
 
@@ -33,6 +34,15 @@ SQLITE_CONNECTIONS = 4
 # Statements that make pysqlite open a transaction (it does so before these, and only these) or
 # that open one themselves.
 _WRITES = ("insert", "update", "delete", "replace", "savepoint")
+
+# An execution option for writes whose result nobody reads (no RETURNING, no row count looked
+# at): on SQLite such a statement waits on its connection and goes to aiosqlite's thread with the
+# transaction's next statement or with its commit, in one trip. Each trip waits for the event
+# loop and the GIL, and while a transaction holds SQLite's writer turn every other writer waits
+# with it. Elsewhere the option changes nothing. A failure of a statement sent later is raised by
+# the statement or commit it went with, which is why only results nobody reads may go later.
+SENT_LATER = {"engagement_sent_later": True}
+_SENT_LATER_KEY = "engagement_sent_later"
 
 
 class _WriterTurns:
@@ -72,6 +82,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         writer = _WriterTurns()
         event.listen(engine.sync_engine, "connect", lambda conn, record: _sqlite_pragmas(conn, writer))
+        event.listen(engine.sync_engine, "before_cursor_execute", _mark_sent_later)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     # Room for a burst of turns without opening and closing connections for each (the default
@@ -84,15 +95,39 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+def _mark_sent_later(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+) -> None:
+    if isinstance(cursor, _OneTripCursor):
+        cursor._later = bool(context is not None and context.execution_options.get(_SENT_LATER_KEY))
+
+
+# (operation, parameters, executemany) of statements sent later, in the order they were made.
+_Waiting = list[tuple[Any, Any, bool]]
+
+
+def _run_waiting(raw: sqlite3.Connection, waiting: _Waiting) -> None:
+    for operation, parameters, many in waiting:
+        cursor = raw.cursor()
+        try:
+            if many:
+                cursor.executemany(operation, parameters)
+            else:
+                cursor.execute(operation, () if parameters is None else parameters)
+        finally:
+            cursor.close()
+
+
 class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
-    """A cursor that opens, executes, fetches and closes in one trip to aiosqlite's thread.
+    """A cursor that opens, executes, fetches and closes in one trip to aiosqlite's thread, with
+    any statements sent later (`SENT_LATER`) waiting on its connection before it.
 
     SQLAlchemy's adapter makes a trip for each of the four, and each trip waits for the event loop
     and the GIL; with SQLite's one connection held for a whole invoke, those waits were most of a
     report's or decision's time under load. Server-side (streamed) cursors keep the stock class.
     """
 
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_description", "_lastrowid", "_later", "_rowcount")
     _awaitable_cursor_close = False
 
     def __init__(self, adapt_connection: Any) -> None:
@@ -104,6 +139,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self._later = False
 
     @property
     def description(self) -> Any:
@@ -117,10 +153,31 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def lastrowid(self) -> Any:
         return self._lastrowid
 
+    def _wait(self, operation: Any, parameters: Any, many: bool) -> bool:
+        """Keep a statement sent later on the connection, if it can wait: only inside a
+        transaction (without one, pysqlite would commit it alone)."""
+        if not self._later or self._connection._conn.isolation_level is None:
+            return False
+        self._connection._waiting.append((operation, parameters, many))  # type: ignore[attr-defined]
+        self._description, self._rowcount, self._lastrowid = None, -1, None
+        self._rows = collections.deque()
+        return True
+
+    def _waiting(self) -> _Waiting:
+        waiting: _Waiting = self._connection._waiting  # type: ignore[attr-defined]
+        if waiting:
+            self._connection._waiting = []  # type: ignore[attr-defined]
+        return waiting
+
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         raw = self._connection._conn
+        await self._adapt_connection._before(operation)
+        if self._wait(operation, parameters, many=False):
+            return
+        waiting = self._waiting()
 
         def run() -> tuple[Any, list[Any], int, int | None]:
+            _run_waiting(raw, waiting)
             cursor = raw.cursor()
             try:
                 cursor.execute(operation, () if parameters is None else parameters)
@@ -130,15 +187,19 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             finally:
                 cursor.close()
 
-        await self._adapt_connection._before(operation)
         async with self._adapt_connection._execute_mutex:
             self._description, rows, self._rowcount, self._lastrowid = await self._connection._execute(run)
         self._rows = collections.deque(rows)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
         raw = self._connection._conn
+        await self._adapt_connection._before(operation)
+        if self._wait(operation, seq_of_parameters, many=True):
+            return
+        waiting = self._waiting()
 
         def run() -> tuple[int, int | None]:
+            _run_waiting(raw, waiting)
             cursor = raw.cursor()
             try:
                 cursor.executemany(operation, seq_of_parameters)
@@ -146,7 +207,6 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             finally:
                 cursor.close()
 
-        await self._adapt_connection._before(operation)
         async with self._adapt_connection._execute_mutex:
             self._rowcount, self._lastrowid = await self._connection._execute(run)
         self._description = None
@@ -182,13 +242,17 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
         # Read between statements, when no trip of this connection's is under way: SQLAlchemy
         # hands a connection to one user at a time.
         raw = self._connection._conn
-        return raw is not None and not raw.in_transaction
+        return raw is not None and not raw.in_transaction and not self._connection._waiting  # type: ignore[attr-defined]
+
+    def _drop_waiting(self) -> None:
+        self._connection._waiting = []  # type: ignore[attr-defined]
 
     def rollback(self) -> None:
         # The pool rolls back every connection it gets back. After reads alone SQLite has no
         # transaction open (it begins one at the first write), and the trip to say so was a
         # tenth of a message turn.
         try:
+            self._drop_waiting()
             if not self._idle():
                 super().rollback()
         finally:
@@ -196,19 +260,41 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         try:
-            if not self._idle():
+            if self._idle():
+                return
+            waiting: _Waiting = self._connection._waiting  # type: ignore[attr-defined]
+            if not waiting:
                 super().commit()
+                return
+            self._drop_waiting()
+            raw = self._connection._conn
+
+            def run() -> None:
+                try:
+                    _run_waiting(raw, waiting)
+                except BaseException:
+                    # Nothing of the transaction may stay half-written on the connection.
+                    raw.rollback()
+                    raise
+                raw.commit()
+
+            try:
+                await_only(self._connection._execute(run))
+            except Exception as error:
+                self._handle_exception(error)
         finally:
             self._end_turn()
 
     def close(self) -> None:
         try:
+            self._drop_waiting()
             super().close()
         finally:
             self._end_turn()
 
     def terminate(self) -> None:
         try:
+            self._drop_waiting()
             super().terminate()
         finally:
             self._end_turn()
@@ -219,6 +305,7 @@ def _sqlite_pragmas(dbapi_connection: Any, writer: _WriterTurns) -> None:
         dbapi_connection.__class__ = _OneTripConnection
         dbapi_connection._connection._writer_turns = writer
         dbapi_connection._connection._holds_writer_turn = False
+        dbapi_connection._connection._waiting = []
     # Foreign keys are off by default in SQLite; WAL lets the outbox sender read while a
     # dialog writes.
     cursor = dbapi_connection.cursor()

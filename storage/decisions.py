@@ -18,6 +18,7 @@ from policy.decisions import (
 )
 from policy.incidents import IncidentStatus
 from policy.reviews import first_reminder
+from storage.db import SENT_LATER
 from storage.models import (
     Appeal,
     Decision,
@@ -51,7 +52,8 @@ async def first_for(session: AsyncSession, incident_id: int) -> Decision | None:
 
 _decisions = Decision.__table__
 _INSERT_DECISION = insert(_decisions).returning(_decisions.c.id)
-_INSERT_STEPS = insert(RestorativeStepTaken.__table__)
+# Nothing reads the steps' ids back: on SQLite they go with the next statement (`SENT_LATER`).
+_INSERT_STEPS = insert(RestorativeStepTaken.__table__).execution_options(**SENT_LATER)
 _restrictions = Restriction.__table__
 _INSERT_RESTRICTIONS = insert(_restrictions).returning(_restrictions.c.id, sort_by_parameter_order=True)
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
 
+from storage.db import SENT_LATER
 from storage.models import OutboxMessage
 
 PENDING = "pending"
@@ -114,7 +115,13 @@ class Queued:
     reply_to_id: int | None = None
 
 
-_INSERT = insert(OutboxMessage.__table__).values(activity=bindparam("activity", type_=_Encoded()))
+# Nothing reads the ids back: on SQLite the rows go with the transaction's next statement or its
+# commit (`SENT_LATER`).
+_INSERT = (
+    insert(OutboxMessage.__table__)
+    .values(activity=bindparam("activity", type_=_Encoded()))
+    .execution_options(**SENT_LATER)
+)
 
 
 async def enqueue_all(session: AsyncSession, messages: Sequence[Queued], *, now: datetime) -> None:
@@ -269,6 +276,7 @@ class Outcome:
 
 
 _table = OutboxMessage.__table__
+# What became of messages; row counts unread, so on SQLite they go with the commit, in one trip.
 _SENT = (
     update(_table)
     .where(_table.c.id == bindparam("b_id"), _table.c.status == PENDING)
@@ -281,6 +289,7 @@ _SENT = (
         sent_activity_id=bindparam("b_activity_id"),
         sent_conversation_id=bindparam("b_conversation_id"),
     )
+    .execution_options(**SENT_LATER)
 )
 _RETRY = (
     update(_table)
@@ -291,6 +300,7 @@ _RETRY = (
         last_error=bindparam("b_error"),
         attempts=_table.c.attempts + bindparam("b_count", type_=Integer),
     )
+    .execution_options(**SENT_LATER)
 )
 _FAILED = (
     update(_table)
@@ -298,6 +308,7 @@ _FAILED = (
     .values(
         status=FAILED, claimed_until=None, last_error=bindparam("b_error"), attempts=_table.c.attempts + 1
     )
+    .execution_options(**SENT_LATER)
 )
 
 
