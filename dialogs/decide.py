@@ -124,10 +124,11 @@ def restriction_review(r: Restriction) -> str:
     return local_date(r.review_due_on) if r.review_due_on else f"No review: {r.no_review_reason}"
 
 
-async def _history(
-    session: AsyncSession, services: Services, incident: Incident
+async def customer_history(
+    session: AsyncSession, services: Services, customer_id: int, *, excluding_incident: int | None
 ) -> tuple[cards.HistoryView, bool]:
-    history = await decisions.history_of(session, incident.customer_id, excluding_incident=incident.id)
+    """The customer's history as an incident's card shows it (besides that incident)."""
+    history = await decisions.history_of(session, customer_id, excluding_incident=excluding_incident)
     view = cards.HistoryView(
         incidents=[
             f"{i.reference} · {local_date(i.occurred_at.astimezone(services.zone).date())} · "
@@ -244,16 +245,22 @@ async def incident_views(
     read: incidents.ForCard,
     *,
     history: tuple[cards.HistoryView, bool] | None = None,
+    deciders: people.Deciders | None = None,
     undecided: bool = False,
 ) -> IncidentViews:
     """Read what the card shows besides `read` (the incident, its customer, service, reporter and
     decision, as `incidents.for_card` reads them). A caller that has just written (or read)
-    something the card shows passes it in: the history, `undecided` for an incident just
-    reported."""
+    something the card shows passes it in: the history, the service's deciders, `undecided` for
+    an incident just reported."""
     incident = read.incident
-    deciders = await people.deciders(session, incident.service_area_id)
+    if deciders is None:
+        deciders = await people.deciders(session, incident.service_area_id)
     if history is None:
-        history = await _history(session, services, incident) if read.has_history else NO_HISTORY
+        history = (
+            await customer_history(session, services, incident.customer_id, excluding_incident=incident.id)
+            if read.has_history
+            else NO_HISTORY
+        )
     history_view, restorative_recorded = history
     decision = None if undecided else read.decision
     recipients = [p for p in [*deciders.managers, *deciders.keepers] if p.id != incident.reporter_id]
@@ -297,7 +304,7 @@ async def after_decision(
         None,
     )
     history_view, restorative_recorded = (
-        await _history(session, services, incident)
+        await customer_history(session, services, incident.customer_id, excluding_incident=incident.id)
         if history_changed
         else (before.shared.history, before.shared.restorative_recorded)
     )
@@ -323,19 +330,19 @@ async def notify_managers(
     read: incidents.ForCard,
     now: datetime,
     *,
-    new_customer: bool = False,
+    history: tuple[cards.HistoryView, bool],
+    deciders: people.Deciders,
     also: Sequence[outbox.Queued] = (),
 ) -> None:
     """The decision card to each manager of the service; the register keepers too when a manager
     cannot be reached yet (or the service has none), so no incident waits unseen.
 
-    `read`: the incident just recorded, with what its card names; `new_customer`: the customer
-    was added with this incident, so has no history to read; `also`: messages to queue after
-    the managers', in the same statement."""
+    `read`: the incident just recorded, with what its card names; `history` and `deciders`: the
+    customer's history and the service's deciders, read before the incident was written (so on
+    SQLite outside the writer's turn); `also`: messages to queue after the managers', in the
+    same statement."""
     incident = read.incident
-    views = await incident_views(
-        session, services, read, undecided=True, history=NO_HISTORY if new_customer else None
-    )
+    views = await incident_views(session, services, read, undecided=True, history=history, deciders=deciders)
     deciders = views.deciders
     managers = [m for m in deciders.managers if m.id != incident.reporter_id]
     recipients = list(managers)

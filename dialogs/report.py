@@ -332,10 +332,12 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
     now = services.clock()
     try:
         async with services.sessions() as session:
-            # Taking the draft deletes it: the transaction that stores the incident removes it.
-            # So a draft found means no incident yet, and only a Send that finds none asks
-            # whether this one was stored already (Teams retries invokes).
-            draft = await drafts.take(session, token, actor.person_id, now=now)
+            # The transaction that stores the incident deletes the draft, so a draft found means
+            # no incident yet, and only a Send that finds none asks whether this one was stored
+            # already (Teams retries invokes). Two Sends of one draft at once both find it: the
+            # incident's submission key lets one store it. Everything is read and checked before
+            # the first write: on SQLite every other writer waits from then until the commit.
+            draft = await drafts.held(session, token, actor.person_id, now=now)
             if draft is None:
                 return await _already_sent(session, token, actor) or GONE
             values: dict[str, Any] = draft.values
@@ -359,7 +361,6 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
                 if errors:
                     # Something changed since that step was checked: keep the draft, and show
                     # that step again.
-                    await session.rollback()
                     shown = await drafts.owned(session, token, actor.person_id, now=now)
                     if shown is None:
                         return GONE
@@ -388,10 +389,18 @@ async def _record(
     customer: Customer | None,
     now: datetime,
 ) -> str:
-    """Write the incident (and a new customer), queue its notifications and add the audit events
-    (the draft was deleted as it was taken); returns the incident's reference."""
+    """Write the incident (and a new customer), queue its notifications, delete the draft and add
+    the audit events; returns the incident's reference."""
     values = draft.values
     new_customer = customer is None
+    # What the cards show besides the incident, read before anything is written.
+    reporter = actor.display_name or await decisions.name_of(session, actor.person_id)
+    deciders = await people.deciders(session, area.id)
+    history = (
+        decide.NO_HISTORY
+        if customer is None
+        else await decide.customer_history(session, services, customer.id, excluding_incident=None)
+    )
     if customer is None:
         customer = await customers.add(
             session,
@@ -439,15 +448,16 @@ async def _record(
     )
     year = now.astimezone(services.zone).year
     incident = await incidents.record(session, report, now=now, year=year, submission_key=draft.token)
-    reporter = actor.display_name or await decisions.name_of(session, actor.person_id)
     await _notify_reported(
         session,
         services,
         actor,
         incidents.ForCard(incident, customer, area, reporter),
         now,
-        new_customer=new_customer,
+        history=history,
+        deciders=deciders,
     )
+    await drafts.remove(session, draft)
     # Last, so the audit head's lock is held only until the caller's commit.
     reported = audit.Entry(
         actor.person_id,
@@ -476,7 +486,8 @@ async def _notify_reported(
     read: incidents.ForCard,
     now: datetime,
     *,
-    new_customer: bool,
+    history: tuple[decide.cards.HistoryView, bool],
+    deciders: people.Deciders,
 ) -> None:
     incident = read.incident
     confirmation = report_cards.confirmation_card(
@@ -495,7 +506,9 @@ async def _notify_reported(
         record_id=incident.id,
         dedupe_key=f"incident:{incident.id}:confirmation",
     )
-    await decide.notify_managers(session, services, read, now, new_customer=new_customer, also=[confirmed])
+    await decide.notify_managers(
+        session, services, read, now, history=history, deciders=deciders, also=[confirmed]
+    )
 
 
 # --- commands -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import SENT_LATER
 from storage.incidents import Area
 from storage.models import ReportDraft, ServiceArea
 
@@ -45,8 +46,8 @@ async def owned(session: AsyncSession, token: str, person_id: int, *, now: datet
 
 @dataclass(frozen=True)
 class Held:
-    """A draft taken for sending: deleted in the Send's transaction, not in the session; with
-    the service area its values name, if the register has one by that key."""
+    """A draft read for sending, outside the session's identity map (the Send deletes it with
+    `remove`); with the service area its values name, if the register has one by that key."""
 
     id: int
     token: str
@@ -60,40 +61,45 @@ def _of_named_area(column: Any) -> Any:
     return select(column).where(ServiceArea.key == named).correlate(ReportDraft).scalar_subquery()
 
 
-_TAKE = (
-    delete(ReportDraft)
-    .where(
-        ReportDraft.token == bindparam("token"),
-        ReportDraft.person_id == bindparam("person_id"),
-        ReportDraft.expires_at > bindparam("now"),
-    )
-    .returning(
-        ReportDraft.id,
-        ReportDraft.token,
-        ReportDraft.step,
-        ReportDraft.values,
-        # The area, looked up in the same statement: a Send checks it and names it on the cards.
-        _of_named_area(ServiceArea.id),
-        _of_named_area(ServiceArea.key),
-        _of_named_area(ServiceArea.name),
-    )
+_HELD = select(
+    ReportDraft.id,
+    ReportDraft.token,
+    ReportDraft.step,
+    ReportDraft.values,
+    # The area, looked up in the same statement: a Send checks it and names it on the cards.
+    _of_named_area(ServiceArea.id),
+    _of_named_area(ServiceArea.key),
+    _of_named_area(ServiceArea.name),
+).where(
+    ReportDraft.token == bindparam("token"),
+    ReportDraft.person_id == bindparam("person_id"),
+    ReportDraft.expires_at > bindparam("now"),
 )
+# Its result is not read: a Send that raced another for the same draft loses on the incident's
+# submission key instead. So on SQLite it goes with the Send's commit (`SENT_LATER`).
+_REMOVE = delete(ReportDraft).where(ReportDraft.id == bindparam("draft_id")).execution_options(**SENT_LATER)
 
 
-async def take(session: AsyncSession, token: str, person_id: int, *, now: datetime) -> Held | None:
-    """Delete the draft `owned` would find and return what it held: a Send reads its draft only to
-    store it and then delete it, so one statement does both. The deletion commits or rolls back
-    with the caller's transaction; on PostgreSQL a second Send of the same draft waits for it."""
+async def held(session: AsyncSession, token: str, person_id: int, *, now: datetime) -> Held | None:
+    """What the draft `owned` would find holds, with its service area, for a Send to check and
+    store. Reading it writes nothing: on SQLite a transaction holds the writer's turn from its
+    first write, so a Send reads and checks everything first and writes last (`remove`)."""
     if not isinstance(token, str) or len(token) > 64:
         return None
     connection = await session.connection()
     params = {"token": token, "person_id": person_id, "now": now}
-    row = (await connection.execute(_TAKE, params)).first()
+    row = (await connection.execute(_HELD, params)).first()
     if row is None:
         return None
     draft_id, token, step, values, area_id, area_key, area_name = row
     area = Area(area_id, area_key, area_name) if area_id is not None else None
     return Held(draft_id, token, step, values, area)
+
+
+async def remove(session: AsyncSession, draft: Held) -> None:
+    """Delete a sent draft, with the transaction that stores its incident."""
+    connection = await session.connection()
+    await connection.execute(_REMOVE, {"draft_id": draft.id})
 
 
 async def latest(session: AsyncSession, person_id: int, *, now: datetime) -> ReportDraft | None:

@@ -46,6 +46,7 @@ def _issue(dialect: str) -> Any:
         ).returning(_counters.c.last)
     return _ISSUE[dialect]
 
+
 # PostgreSQL wakes every report waiting on the counter row together when its holder commits, and
 # they race for it: at 20 at once some lost for over a second. An advisory lock (for the year, in
 # the two-key space the migration lock does not use) queues them first come first served, and
