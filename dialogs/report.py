@@ -447,6 +447,9 @@ async def _record(
         weapon_or_animal=form.flag(values.get("weapon_or_animal")),
     )
     year = now.astimezone(services.zone).year
+    # Before the reference is issued: on PostgreSQL other reports queue for the year's numbers
+    # from then until this commit.
+    await drafts.remove(session, draft)
     incident = await incidents.record(session, report, now=now, year=year, submission_key=draft.token)
     await _notify_reported(
         session,
@@ -457,7 +460,6 @@ async def _record(
         history=history,
         deciders=deciders,
     )
-    await drafts.remove(session, draft)
     # Last, so the audit head's lock is held only until the caller's commit.
     reported = audit.Entry(
         actor.person_id,
