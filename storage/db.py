@@ -41,8 +41,8 @@ _WRITES = ("insert", "update", "delete", "replace", "savepoint")
 # loop and the GIL, and while a transaction holds SQLite's writer turn every other writer waits
 # with it. Elsewhere the option changes nothing. A failure of a statement sent later is raised by
 # the statement or commit it went with, which is why only results nobody reads may go later.
-SENT_LATER = {"engagement_sent_later": True}
 _SENT_LATER_KEY = "engagement_sent_later"
+SENT_LATER = {_SENT_LATER_KEY: True}
 
 
 class _WriterTurns:
@@ -106,6 +106,14 @@ def _mark_sent_later(
 _Waiting = list[tuple[Any, Any, bool]]
 
 
+def _take_waiting(connection: aiosqlite.Connection) -> _Waiting:
+    """The statements waiting on a connection, which no longer holds them."""
+    waiting: _Waiting = connection._waiting  # type: ignore[attr-defined]
+    if waiting:
+        connection._waiting = []  # type: ignore[attr-defined]
+    return waiting
+
+
 def _run_waiting(raw: sqlite3.Connection, waiting: _Waiting) -> None:
     for operation, parameters, many in waiting:
         cursor = raw.cursor()
@@ -163,18 +171,12 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque()
         return True
 
-    def _waiting(self) -> _Waiting:
-        waiting: _Waiting = self._connection._waiting  # type: ignore[attr-defined]
-        if waiting:
-            self._connection._waiting = []  # type: ignore[attr-defined]
-        return waiting
-
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         raw = self._connection._conn
         await self._adapt_connection._before(operation)
         if self._wait(operation, parameters, many=False):
             return
-        waiting = self._waiting()
+        waiting = _take_waiting(self._connection)
 
         def run() -> tuple[Any, list[Any], int, int | None]:
             _run_waiting(raw, waiting)
@@ -196,7 +198,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         await self._adapt_connection._before(operation)
         if self._wait(operation, seq_of_parameters, many=True):
             return
-        waiting = self._waiting()
+        waiting = _take_waiting(self._connection)
 
         def run() -> tuple[int, int | None]:
             _run_waiting(raw, waiting)
@@ -244,15 +246,12 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
         raw = self._connection._conn
         return raw is not None and not raw.in_transaction and not self._connection._waiting  # type: ignore[attr-defined]
 
-    def _drop_waiting(self) -> None:
-        self._connection._waiting = []  # type: ignore[attr-defined]
-
     def rollback(self) -> None:
         # The pool rolls back every connection it gets back. After reads alone SQLite has no
         # transaction open (it begins one at the first write), and the trip to say so was a
         # tenth of a message turn.
         try:
-            self._drop_waiting()
+            _take_waiting(self._connection)
             if not self._idle():
                 super().rollback()
         finally:
@@ -262,11 +261,10 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
         try:
             if self._idle():
                 return
-            waiting: _Waiting = self._connection._waiting  # type: ignore[attr-defined]
+            waiting = _take_waiting(self._connection)
             if not waiting:
                 super().commit()
                 return
-            self._drop_waiting()
             raw = self._connection._conn
 
             def run() -> None:
@@ -287,14 +285,14 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def close(self) -> None:
         try:
-            self._drop_waiting()
+            _take_waiting(self._connection)
             super().close()
         finally:
             self._end_turn()
 
     def terminate(self) -> None:
         try:
-            self._drop_waiting()
+            _take_waiting(self._connection)
             super().terminate()
         finally:
             self._end_turn()

@@ -7,6 +7,18 @@ from sqlalchemy.exc import IntegrityError
 from storage.db import SENT_LATER, create_engine
 
 
+def _count_trips(raw) -> list:
+    trips: list = []
+    original = raw._execute
+
+    async def counted(fn, *args, **kwargs):
+        trips.append(fn)
+        return await original(fn, *args, **kwargs)
+
+    raw._execute = counted
+    return trips
+
+
 async def test_rows_counts_returning_streams_and_errors_are_as_before(tmp_path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'one-trip.db'}")
     try:
@@ -39,15 +51,7 @@ async def test_a_connection_given_back_mid_write_is_rolled_back_and_reads_alone_
             # given back without a commit: the pool must undo it
         async with engine.connect() as connection:
             assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
-            raw = (await connection.get_raw_connection()).driver_connection
-            trips = []
-            original = raw._execute
-
-            async def counted(fn, *args, **kwargs):
-                trips.append(fn)
-                return await original(fn, *args, **kwargs)
-
-            raw._execute = counted
+            trips = _count_trips((await connection.get_raw_connection()).driver_connection)
         # after reads alone, giving the connection back costs no trip to aiosqlite's thread
         assert trips == []
         async with engine.begin() as connection:
@@ -56,18 +60,6 @@ async def test_a_connection_given_back_mid_write_is_rolled_back_and_reads_alone_
             assert (await connection.execute(text("SELECT x FROM t"))).scalars().all() == [2]
     finally:
         await engine.dispose()
-
-
-def _count_trips(raw) -> list:
-    trips: list = []
-    original = raw._execute
-
-    async def counted(fn, *args, **kwargs):
-        trips.append(fn)
-        return await original(fn, *args, **kwargs)
-
-    raw._execute = counted
-    return trips
 
 
 async def test_writes_sent_later_go_with_the_next_statement_or_the_commit_in_order(tmp_path):
