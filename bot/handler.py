@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import invokes, teams
 from bot.ratelimit import SLOWED, RateLimiter
+from bot.wire import OutgoingActivity
 from dialogs import commands
 from dialogs.turn import Actor, Reply, Services
 from storage import conversations, people
@@ -85,6 +86,14 @@ class EngagementBot(ActivityHandler):
                 await turn_context.send_activity(
                     Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=403))
                 )
+            return
+        if activity.type == ActivityTypes.invoke:
+            # As the SDK's handler answers an invoke, but without its deep copy of the answer (a
+            # whole card, for a decision a twentieth of the turn): nothing changes it once made.
+            response = await self.on_invoke_activity(turn_context)
+            await turn_context.send_activity(
+                OutgoingActivity(type=ActivityTypes.invoke_response, value=response)
+            )
             return
         await super().on_turn(turn_context)
 
