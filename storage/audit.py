@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import direct
 from storage.db import SENT_LATER
 from storage.models import AuditEvent, AuditHead
 
@@ -111,14 +112,12 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry], *, now: d
         return
     # Core statements on the session's connection: the ORM's bulk-update machinery cost more
     # than the statements themselves, and nothing here needs the identity map.
-    connection = await session.connection()
-    head = (await connection.execute(_ADVANCE, {"count": len(entries)})).one()
-    previous = head.last_hash
+    head_seq, previous = await direct.one(session, _ADVANCE, {"count": len(entries)})
     at = now.astimezone(UTC)
     rows = []
     # Rows as plain dicts, hashed as `digest` hashes the event they become: no ORM object is made
     # for a row only ever inserted.
-    for seq, entry in enumerate(entries, start=head.seq - len(entries) + 1):
+    for seq, entry in enumerate(entries, start=head_seq - len(entries) + 1):
         record_id = None if entry.record_id is None else str(entry.record_id)
         detail = entry.detail or {}
         chained = _link(previous, seq, at, entry.actor_id, entry.action, entry.record_type, record_id, detail)
@@ -136,9 +135,9 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry], *, now: d
             }
         )
         previous = chained
-    await connection.execute(_LINK, {"new_hash": previous})
+    await direct.write(session, _LINK, {"new_hash": previous})
     # One executemany without RETURNING: nothing reads an event's id back in the transaction.
-    await connection.execute(_INSERT, rows)
+    await direct.write(session, _INSERT, rows)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from rapidfuzz.fuzz import ratio
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import direct
 from storage.models import Customer
 
 MIN_SCORE = 0.72
@@ -115,9 +116,8 @@ _IDENTIFIABLE = select(*Customer.__table__.c).where(
 async def identifiable(session: AsyncSession, customer_id: int) -> Customer | None:
     """`get_identifiable` through Core: the customer as read, not in the session, for a caller
     that only shows them (a Send names them on the managers' card)."""
-    connection = await session.connection()
-    row = (await connection.execute(_IDENTIFIABLE, {"customer_id": customer_id})).first()
-    return Customer(**row._mapping) if row is not None else None
+    fields = await direct.first_mapping(session, _IDENTIFIABLE, {"customer_id": customer_id})
+    return Customer(**fields) if fields is not None else None
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Customer]:
@@ -157,6 +157,5 @@ async def add(session: AsyncSession, new: NewCustomer, *, now: datetime) -> Cust
         created_at=now,
         anonymised_at=None,
     )
-    connection = await session.connection()
-    customer_id = (await connection.execute(_INSERT, values)).scalar_one()
+    (customer_id,) = await direct.one(session, _INSERT, values)
     return Customer(id=customer_id, **values)

@@ -3,7 +3,7 @@
 import asyncio
 import collections
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_only
 
+from storage.compiled import SENT_LATER, SENT_LATER_KEY, Cache, Compiled
+
+__all__ = ["SENT_LATER", "Reader", "create_engine", "session_factory"]
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/engagement.db"
 
 
@@ -35,14 +39,6 @@ SQLITE_CONNECTIONS = 4
 # that open one themselves.
 _WRITES = ("insert", "update", "delete", "replace", "savepoint")
 
-# An execution option for writes whose result nobody reads (no RETURNING, no row count looked
-# at): on SQLite such a statement waits on its connection and goes to aiosqlite's thread with the
-# transaction's next statement or with its commit, in one trip. Each trip waits for the event
-# loop and the GIL, and while a transaction holds SQLite's writer turn every other writer waits
-# with it. Elsewhere the option changes nothing. A failure of a statement sent later is raised by
-# the statement or commit it went with, which is why only results nobody reads may go later.
-_SENT_LATER_KEY = "engagement_sent_later"
-SENT_LATER = {_SENT_LATER_KEY: True}
 
 
 class _WriterTurns:
@@ -99,7 +95,7 @@ def _mark_sent_later(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
 ) -> None:
     if isinstance(cursor, _OneTripCursor):
-        cursor._later = bool(context is not None and context.execution_options.get(_SENT_LATER_KEY))
+        cursor._later = bool(context is not None and context.execution_options.get(SENT_LATER_KEY))
 
 
 # (operation, parameters, executemany) of statements sent later, in the order they were made.
@@ -298,6 +294,11 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
             self._end_turn()
 
 
+def is_one_trip(adapter: Any) -> bool:
+    """Whether SQLAlchemy's adapter of a connection is this module's SQLite one."""
+    return isinstance(adapter, _OneTripConnection)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, writer: _WriterTurns) -> None:
     if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
         dbapi_connection.__class__ = _OneTripConnection
@@ -320,40 +321,6 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
-
-
-class _Prepared:
-    """A select compiled once for one dialect: its SQL, its parameters' order and conversions."""
-
-    def __init__(self, statement: Select[Any], dialect: Any) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        self.fixed = compiled.params  # values written into the statement, like a kind to match
-        self.required = frozenset(name for name, bind in compiled.binds.items() if bind.required)
-        self.binds: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors
-        self.results: list[Callable[[Any], Any] | None] = [
-            column.type._cached_result_processor(dialect, None) for column in statement.selected_columns
-        ]
-
-    def parameters(self, values: Mapping[str, Any]) -> list[Any]:
-        out = []
-        for name in self.names:
-            if name in values:
-                value = values[name]
-            elif name in self.required:
-                raise KeyError(f"the read needs a value for {name!r}")
-            else:
-                value = self.fixed[name]
-            convert = self.binds.get(name)
-            out.append(convert(value) if convert is not None and value is not None else value)
-        return out
-
-    def row(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(
-            convert(value) if convert is not None and value is not None else value
-            for convert, value in zip(self.results, raw, strict=True)
-        )
 
 
 class Reader:
@@ -385,24 +352,17 @@ class Reader:
         self._connection: aiosqlite.Connection | None = None
         self._pool: Any = None  # asyncpg.Pool, imported only where PostgreSQL is used
         self._opening = asyncio.Lock()
-        self._prepared: dict[int, tuple[Select[Any], _Prepared]] = {}
-
-    def _prepare(self, statement: Select[Any]) -> _Prepared:
-        entry = self._prepared.get(id(statement))
-        if entry is None or entry[0] is not statement:
-            entry = (statement, _Prepared(statement, self._engine.dialect))
-            self._prepared[id(statement)] = entry
-        return entry[1]
+        self._compiled = Cache(engine.dialect)
 
     async def rows(self, statement: Select[Any], values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         if self._path is not None:
-            return await self._sqlite_rows(self._prepare(statement), values)
+            return await self._sqlite_rows(self._compiled.get(statement), values)
         if self._asyncpg is not None:
-            return await self._asyncpg_rows(self._prepare(statement), values)
+            return await self._asyncpg_rows(self._compiled.get(statement), values)
         async with self._engine.connect() as connection:
             return [tuple(row) for row in await connection.execute(statement, dict(values))]
 
-    async def _sqlite_rows(self, prepared: _Prepared, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    async def _sqlite_rows(self, prepared: Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         connection = await self._sqlite()
         parameters = prepared.parameters(values)
 
@@ -420,7 +380,7 @@ class Reader:
             raise _as_engine_error(prepared, parameters, error, sqlite3.Error) from error
         return [prepared.row(r) for r in raw]
 
-    async def _asyncpg_rows(self, prepared: _Prepared, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    async def _asyncpg_rows(self, prepared: Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         import asyncpg
 
         parameters = prepared.parameters(values)
@@ -474,7 +434,7 @@ class Reader:
 POSTGRES_READ_CONNECTIONS = 4
 
 
-def _as_engine_error(prepared: _Prepared, parameters: list[Any], error: Exception, base: type) -> DBAPIError:
+def _as_engine_error(prepared: Compiled, parameters: list[Any], error: Exception, base: type) -> DBAPIError:
     """The driver's error as the engine raises one, so callers handle one kind of database
     error, and without its parameters (ids, names) in its message."""
     return DBAPIError.instance(prepared.sql, parameters, error, base, hide_parameters=True)

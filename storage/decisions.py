@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, cast, insert, literal, null, select, union_all, update
+from sqlalchemy import String, bindparam, case, cast, insert, literal, null, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.deciding import DecisionDraft, RestrictionDraft
@@ -18,6 +18,7 @@ from policy.decisions import (
 )
 from policy.incidents import IncidentStatus
 from policy.reviews import first_reminder
+from storage import direct
 from storage.db import SENT_LATER
 from storage.models import (
     Appeal,
@@ -38,10 +39,8 @@ _CLAIM = (
 
 async def claim_for_decision(session: AsyncSession, incident_id: int) -> bool:
     """Mark the incident decided; only one of several managers acting at once wins."""
-    # Core on the session's connection: the ORM's bulk-update path cost more than the statement.
-    connection = await session.connection()
-    result = await connection.execute(_CLAIM, {"incident_id": incident_id})
-    return result.rowcount == 1
+    # Straight to the driver: the ORM's bulk-update path cost more than the statement.
+    return await direct.write(session, _CLAIM, {"incident_id": incident_id}) == 1
 
 
 async def first_for(session: AsyncSession, incident_id: int) -> Decision | None:
@@ -93,11 +92,12 @@ async def record(
         follow_up_reminded_at=None,
         police_reference=draft.police_reference or None,
     )
-    await session.flush()  # what the caller added or changed goes first, as the flush here used to
-    connection = await session.connection()
-    decision = Decision(id=(await connection.execute(_INSERT_DECISION, values)).scalar_one(), **values)
+    await direct.flush(session)  # what the caller added or changed goes first, as it always did
+    (decision_id,) = await direct.one(session, _INSERT_DECISION, values)
+    decision = Decision(id=decision_id, **values)
     if draft.restorative_steps:
-        await connection.execute(
+        await direct.write(
+            session,
             _INSERT_STEPS,
             [
                 {
@@ -122,6 +122,8 @@ async def record(
     ]
     restrictions: list[Restriction] = []
     if rows:
+        # Several rows with their ids back, in order: SQLAlchemy's "insertmanyvalues" does that.
+        connection = await session.connection()
         ids = (await connection.execute(_INSERT_RESTRICTIONS, rows)).scalars().all()
         restrictions = [Restriction(id=i, **row) for i, row in zip(ids, rows, strict=True)]
     return decision, restrictions
@@ -256,9 +258,8 @@ async def add_letter(
     )
     # What the caller added or changed is written first, as the flush here used to: the letter
     # may point at a review or restriction not yet written.
-    await session.flush()
-    connection = await session.connection()
-    letter_id = (await connection.execute(_INSERT_LETTER, values)).scalar_one()
+    await direct.flush(session)
+    (letter_id,) = await direct.one(session, _INSERT_LETTER, values)
     return Letter(id=letter_id, **values)
 
 
@@ -407,7 +408,9 @@ _PAST_IN_ORDER = select(*_PAST.c).order_by(
     _PAST.c.part,
     case((_PAST.c.part == 0, _PAST.c.at)).desc(),
     case((_PAST.c.part == 1, _PAST.c.at)),
-    case((_PAST.c.part.in_((2, 3)), _PAST.c.day)).desc(),
+    # Not IN (2, 3): a list is rendered anew at each execution, so the statement could not be
+    # compiled once (`storage.direct`).
+    case((or_(_PAST.c.part == 2, _PAST.c.part == 3), _PAST.c.day)).desc(),
     _PAST.c.row,
 )
 
@@ -416,11 +419,10 @@ async def history_of(
     session: AsyncSession, customer_id: int, *, excluding_incident: int | None = None
 ) -> History:
     # What the session has changed but not yet written must count, as the ORM's autoflush did.
-    await session.flush()
-    connection = await session.connection()
+    await direct.flush(session)
     params = {"customer_id": customer_id, "excluding": excluding_incident or -1}
     history = History([], [], [], [])
-    for part, a, b, c, at, day, until, _ in await connection.execute(_PAST_IN_ORDER, params):
+    for part, a, b, c, at, day, until, _ in await direct.rows(session, _PAST_IN_ORDER, params):
         if part == 0:
             history.incidents.append(PastIncident(a, at, b, c))
         elif part == 1:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import direct
 from storage.db import SENT_LATER
 from storage.incidents import Area
 from storage.models import ReportDraft, ServiceArea
@@ -86,9 +87,7 @@ async def held(session: AsyncSession, token: str, person_id: int, *, now: dateti
     first write, so a Send reads and checks everything first and writes last (`remove`)."""
     if not isinstance(token, str) or len(token) > 64:
         return None
-    connection = await session.connection()
-    params = {"token": token, "person_id": person_id, "now": now}
-    row = (await connection.execute(_HELD, params)).first()
+    row = await direct.first(session, _HELD, {"token": token, "person_id": person_id, "now": now})
     if row is None:
         return None
     draft_id, token, step, values, area_id, area_key, area_name = row
@@ -98,8 +97,7 @@ async def held(session: AsyncSession, token: str, person_id: int, *, now: dateti
 
 async def remove(session: AsyncSession, draft: Held) -> None:
     """Delete a sent draft, with the transaction that stores its incident."""
-    connection = await session.connection()
-    await connection.execute(_REMOVE, {"draft_id": draft.id})
+    await direct.write(session, _REMOVE, {"draft_id": draft.id})
 
 
 async def latest(session: AsyncSession, person_id: int, *, now: datetime) -> ReportDraft | None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from policy.categories import Category, is_urgent
 from policy.channels import ContactChannel
 from policy.incidents import AffectedParty, IncidentStatus, incident_reference
+from storage import direct
 from storage.models import (
     Appeal,
     Customer,
@@ -59,10 +60,10 @@ async def next_reference(session: AsyncSession, year: int) -> tuple[int, str]:
     """Issue the next number for `year`. The counter row stays locked until the caller commits,
     so concurrent reports each get their own number, on SQLite and PostgreSQL alike."""
     # Core on the session's connection: the ORM's bulk-update path cost more than the statements.
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        await connection.execute(_QUEUE_FOR_NUMBER, {"reports": _REPORTS, "year": year})
-    sequence = (await connection.execute(_issue(connection.dialect.name), {"year": year})).scalar_one()
+    dialect = direct.dialect_name(session)
+    if dialect == "postgresql":
+        await direct.rows(session, _QUEUE_FOR_NUMBER, {"reports": _REPORTS, "year": year})
+    (sequence,) = await direct.one(session, _issue(dialect), {"year": year})
     return sequence, incident_reference(year, sequence)
 
 
@@ -126,8 +127,7 @@ async def record(
     )
     # A Core INSERT on the session's connection: an ORM flush of one new row cost several times
     # the statement. The returned incident is not in the session; read it again to change it.
-    connection = await session.connection()
-    incident_id = (await connection.execute(_INSERT, values)).scalar_one()
+    (incident_id,) = await direct.one(session, _INSERT, values)
     return Incident(id=incident_id, **values)
 
 
@@ -145,8 +145,7 @@ _BY_SUBMISSION_KEY = select(Incident.reference, Incident.reporter_id, Incident.s
 
 async def by_submission_key(session: AsyncSession, key: str) -> Submitted | None:
     """The incident a report's Send stored, if it did: asked on every Send, usually answered no."""
-    connection = await session.connection()
-    row = (await connection.execute(_BY_SUBMISSION_KEY, {"key": key})).first()
+    row = await direct.first(session, _BY_SUBMISSION_KEY, {"key": key})
     return Submitted(*row) if row is not None else None
 
 
@@ -226,11 +225,9 @@ _FOR_CARD = (
 async def for_card(session: AsyncSession, incident_id: int) -> ForCard | None:
     """One statement for what five reads fetched for every action on a card, and whether a
     sixth (the customer's history) is needed at all."""
-    connection = await session.connection()
-    row = (await connection.execute(_FOR_CARD, {"incident_id": incident_id})).first()
-    if row is None:
+    fields = await direct.first_mapping(session, _FOR_CARD, {"incident_id": incident_id})
+    if fields is None:
         return None
-    fields = row._mapping
     incident = Incident(**{c.key: fields[c.key] for c in _incidents.c})
     customer = (
         Customer(**{c.key: fields[f"customer__{c.key}"] for c in _customers.c})

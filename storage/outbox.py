@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
 
+from storage import direct
 from storage.db import SENT_LATER
 from storage.models import OutboxMessage
 
@@ -154,8 +155,7 @@ async def enqueue_all(session: AsyncSession, messages: Sequence[Queued], *, now:
     if session.new:
         # Rows queued earlier through `enqueue` must keep the earlier ids: delivery follows them.
         await session.flush()
-    connection = await session.connection()
-    await connection.execute(_INSERT, rows)
+    await direct.write(session, _INSERT, rows)
 
 
 def _next_in_line() -> Select[tuple[int]]:
@@ -247,18 +247,33 @@ async def claim_due(
 async def renew(session: AsyncSession, message_id: int, *, held: datetime | None, until: datetime) -> bool:
     """Extend this sender's claim just before sending; False if another sender has taken it over
     (the lease ran out while earlier messages of the sweep were being sent)."""
-    connection = await session.connection()
-    result = await connection.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.status == PENDING,
-            OutboxMessage.claimed_until == held,
-        )
-        .values(claimed_until=until)
-    )
+    if held is None:
+        renewed = await direct.write(session, _RENEW_UNHELD, {"r_id": message_id, "r_until": until})
+    else:
+        renewed = await direct.write(session, _RENEW, {"r_id": message_id, "r_held": held, "r_until": until})
     await session.commit()
-    return result.rowcount == 1
+    return renewed == 1
+
+
+_RENEW = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == bindparam("r_id"),
+        OutboxMessage.status == PENDING,
+        OutboxMessage.claimed_until == bindparam("r_held", type_=OutboxMessage.claimed_until.type),
+    )
+    .values(claimed_until=bindparam("r_until", type_=OutboxMessage.claimed_until.type))
+)
+# `claimed_until == None` is IS NULL, which a bound parameter cannot say.
+_RENEW_UNHELD = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == bindparam("r_id"),
+        OutboxMessage.status == PENDING,
+        OutboxMessage.claimed_until.is_(None),
+    )
+    .values(claimed_until=bindparam("r_until", type_=OutboxMessage.claimed_until.type))
+)
 
 
 @dataclass(frozen=True)
@@ -339,10 +354,9 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
         if o.status == PENDING
     ]
     failed = [{"b_id": o.id, "b_error": (o.error or "")[:400]} for o in outcomes if o.status == FAILED]
-    connection = await session.connection()
     for statement, params in ((_SENT, sent), (_RETRY, retry), (_FAILED, failed)):
         if params:
-            await connection.execute(statement, params)
+            await direct.write(session, statement, params)
     await session.commit()
 
 
@@ -413,9 +427,8 @@ async def copies(
     only who it went to."""
     if session.new:
         await session.flush()  # as the ORM's autoflush would, so a message just queued counts
-    connection = await session.connection()
     params = {"record_type": record_type, "record_id": str(record_id), "purpose": purpose}
-    return [Copy(*row) for row in await connection.execute(_COPIES, params)]
+    return [Copy(*row) for row in await direct.rows(session, _COPIES, params)]
 
 
 async def for_record(

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from policy.roles import Role, RoleGrant, Roles
+from storage import direct
 from storage.conversations import Where
 from storage.db import Reader
 from storage.models import ConversationRef, Person, RoleAssignment, ServiceArea
@@ -259,8 +260,7 @@ _DECIDERS = (
 
 async def deciders(session: AsyncSession, service_area_id: int) -> Deciders:
     """The managers, keepers, whether each can be reached and all their roles, in one query."""
-    connection = await session.connection()
-    rows = (await connection.execute(_DECIDERS, {"service_area_id": service_area_id})).all()
+    rows = await direct.rows(session, _DECIDERS, {"service_area_id": service_area_id})
     managers: dict[int, Decider] = {}
     keepers: dict[int, Decider] = {}
     reachable: set[int] = set()

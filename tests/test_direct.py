@@ -1,0 +1,136 @@
+"""Statements run straight on the session's driver connection behave as SQLAlchemy's execution:
+the same rows and conversions, in the session's transaction, with the same errors."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError, NoResultFound
+
+from storage import direct
+from storage.models import Customer, Person, ServiceArea
+
+NOW = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=UTC)
+_ADD_CUSTOMER = insert(Customer.__table__).returning(Customer.__table__.c.id)
+_CUSTOMER = select(*Customer.__table__.c).where(Customer.id == bindparam("id"))
+_RENAME = update(Customer.__table__).where(Customer.id == bindparam("c_id")).values(name=bindparam("c_name"))
+_ADD_AREA = insert(ServiceArea.__table__)
+
+
+def _customer(name: str, **more) -> dict:
+    return {
+        "name": name,
+        "customer_reference": None,
+        "email": None,
+        "phone": None,
+        "address": None,
+        "postcode": None,
+        "support_needs": None,
+        "advocate": None,
+        "created_at": NOW,
+        "anonymised_at": None,
+        **more,
+    }
+
+
+async def test_rows_are_what_sqlalchemy_gives_and_writes_commit_with_the_session(sessions):
+    async with sessions() as session:
+        (first_id,) = await direct.one(session, _ADD_CUSTOMER, _customer("Jordan Blake", postcode="TD6 0SA"))
+        (second_id,) = await direct.one(session, _ADD_CUSTOMER, _customer("Sam Reid"))
+        assert second_id == first_id + 1
+        # Read back in the same transaction, before the commit.
+        fields = await direct.first_mapping(session, _CUSTOMER, {"id": first_id})
+        assert fields is not None and fields["name"] == "Jordan Blake" and fields["created_at"] == NOW
+        assert await direct.write(session, _RENAME, {"c_id": second_id, "c_name": "Sam R"}) == 1
+        assert await direct.write(session, _RENAME, {"c_id": 999, "c_name": "Nobody"}) == 0
+        await session.commit()
+    async with sessions() as session:
+        through_sqlalchemy = [tuple(r) for r in await session.execute(_CUSTOMER, {"id": first_id})]
+        assert await direct.rows(session, _CUSTOMER, {"id": first_id}) == through_sqlalchemy
+        assert through_sqlalchemy[0][Customer.__table__.c.keys().index("created_at")] == NOW
+        assert (await session.get(Customer, second_id)).name == "Sam R"
+        assert await direct.first(session, _CUSTOMER, {"id": 999}) is None
+        with pytest.raises(NoResultFound):
+            await direct.one(session, _CUSTOMER, {"id": 999})
+
+
+async def test_a_rolled_back_session_keeps_nothing_written_directly(sessions):
+    async with sessions() as session:
+        await direct.write(session, _ADD_AREA, [{"key": "a", "name": "A"}, {"key": "b", "name": "B"}])
+        await session.rollback()
+    async with sessions() as session:
+        await direct.write(session, _ADD_AREA, {"key": "c", "name": "C"})
+        # Closed without a commit.
+    async with sessions() as session:
+        assert (await session.scalars(select(ServiceArea.key))).all() == []
+
+
+async def test_a_broken_constraint_is_sqlalchemys_integrity_error_without_its_values(sessions):
+    async with sessions() as session:
+        await direct.write(session, _ADD_AREA, {"key": "housing", "name": "Housing"})
+        await session.commit()
+    async with sessions() as session:
+        with pytest.raises(IntegrityError) as error:
+            await direct.write(session, _ADD_AREA, {"key": "housing", "name": "Housing Two"})
+        assert "Housing Two" not in str(error.value)  # no names in the logs
+        assert "parameters hidden" in str(error.value)
+        await session.rollback()
+        # The session is usable again, and what was there is still there.
+        assert (await session.scalars(select(ServiceArea.name))).all() == ["Housing"]
+
+
+async def test_the_session_is_one_transaction_whether_statements_go_directly_or_not(sessions):
+    async with sessions() as session:
+        session.add(Person(email="amy@council.example", created_at=NOW, updated_at=NOW))
+        await direct.flush(session)  # the ORM's pending row is written before the statement needs it
+        people = await direct.rows(session, select(Person.email))
+        assert people == [("amy@council.example",)]
+        await session.commit()
+        # After a commit the next statement begins a new transaction on a connection of its own.
+        assert await direct.rows(session, select(Person.email)) == people
+
+
+def test_a_statement_that_needs_sqlalchemys_execution_is_refused_when_compiled():
+    from sqlalchemy.dialects import sqlite
+
+    from storage.compiled import Compiled
+
+    with pytest.raises(ValueError, match="expanding"):
+        Compiled(select(Person.id).where(Person.id.in_([1, 2])), sqlite.dialect())
+    # `Person.created_at` has no Python default, but `Customer`'s booleans and others do: a write
+    # that leaves such a column out must say so, not store NULL.
+    from storage.models import Incident
+
+    with pytest.raises(ValueError, match="Python default"):
+        Compiled(insert(Incident.__table__), sqlite.dialect(), ("reference", "year"))
+
+
+async def test_on_sqlite_a_write_sent_later_waits_for_the_next_statement_as_through_sqlalchemy(tmp_path):
+    from storage.db import SENT_LATER, create_engine, session_factory
+    from storage.migrate import upgrade
+    from tests.test_sqlite_one_trip import _count_trips
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'later.db'}")
+    later = _ADD_AREA.execution_options(**SENT_LATER)
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            await direct.rows(session, select(ServiceArea.key))  # the transaction's connection
+            connection = await session.connection()
+            trips = _count_trips((await connection.get_raw_connection()).driver_connection)
+            await direct.write(session, later, {"key": "a", "name": "A"})
+            await direct.write(session, later, [{"key": "b", "name": "B"}, {"key": "c", "name": "C"}])
+            assert trips == []  # nothing has gone yet
+            assert await direct.rows(session, select(ServiceArea.key).order_by(ServiceArea.id)) == [
+                ("a",),
+                ("b",),
+                ("c",),
+            ]
+            assert len(trips) == 1  # they went first, with the read
+            await direct.write(session, later, {"key": "d", "name": "D"})
+            await session.commit()
+            assert len(trips) == 2  # the last went with the commit
+        async with session_factory(engine)() as session:
+            assert (await session.scalars(select(ServiceArea.key))).all() == ["a", "b", "c", "d"]
+    finally:
+        await engine.dispose()
