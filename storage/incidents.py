@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select, text
+from sqlalchemy import Integer, bindparam, exists, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.categories import Category, is_urgent
@@ -27,6 +27,12 @@ from storage.models import (
 _counters = ReferenceCounter.__table__
 
 
+# PostgreSQL wakes every report waiting on the counter row together when its holder commits, and
+# they race for it: at 20 at once some lost for over a second. An advisory lock (for the year, in
+# the two-key space the migration lock does not use) queues them first come first served, and
+# the row's lock then has nobody waiting. SQLite's writers already take turns in order.
+_REPORTS = 0x494E43  # "INC"
+
 _ISSUE: dict[str, Any] = {}
 
 
@@ -42,28 +48,28 @@ def _issue(dialect: str) -> Any:
         else:
             from sqlalchemy.dialects.sqlite import insert as insert_for
         statement = insert_for(_counters).values(year=bindparam("year"), last=1)
+        if dialect == "postgresql":
+            # Queued first (above), in the same statement: the lock is taken before the row is
+            # touched (an InitPlan runs first), with no trip to the server between them while
+            # other reports wait.
+            statement = insert_for(_counters).from_select(
+                ["year", "last"],
+                select(bindparam("year", type_=Integer), literal(1, Integer)).where(
+                    select(func.pg_advisory_xact_lock(_REPORTS, bindparam("year", type_=Integer)))
+                    .scalar_subquery()
+                    .is_not(None)
+                ),
+            )
         _ISSUE[dialect] = statement.on_conflict_do_update(
             index_elements=[_counters.c.year], set_={"last": _counters.c.last + 1}
         ).returning(_counters.c.last)
     return _ISSUE[dialect]
 
 
-# PostgreSQL wakes every report waiting on the counter row together when its holder commits, and
-# they race for it: at 20 at once some lost for over a second. An advisory lock (for the year, in
-# the two-key space the migration lock does not use) queues them first come first served, and
-# the row's lock then has nobody waiting. SQLite's writers already take turns in order.
-_QUEUE_FOR_NUMBER = text("SELECT pg_advisory_xact_lock(:reports, :year)")
-_REPORTS = 0x494E43  # "INC"
-
-
 async def next_reference(session: AsyncSession, year: int) -> tuple[int, str]:
     """Issue the next number for `year`. The counter row stays locked until the caller commits,
     so concurrent reports each get their own number, on SQLite and PostgreSQL alike."""
-    # Core on the session's connection: the ORM's bulk-update path cost more than the statements.
-    dialect = direct.dialect_name(session)
-    if dialect == "postgresql":
-        await direct.rows(session, _QUEUE_FOR_NUMBER, {"reports": _REPORTS, "year": year})
-    (sequence,) = await direct.one(session, _issue(dialect), {"year": year})
+    (sequence,) = await direct.one(session, _issue(direct.dialect_name(session)), {"year": year})
     return sequence, incident_reference(year, sequence)
 
 

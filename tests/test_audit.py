@@ -87,3 +87,34 @@ async def test_verify_from_the_command_line_when_intact(harness, database_url, t
     result = run("audit", "verify", cwd=tmp_path, env={"DATABASE_URL": database_url})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("audit trail intact: ")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_writers_waiting_for_the_chain_are_served_in_the_order_they_asked(sessions):
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    first = sessions()
+    await audit.record(first, now=now, actor_id=None, action="held", record_type="test")  # holds the head
+    served: list[str] = []
+
+    async def writer(n: int) -> None:
+        async with sessions() as session:
+            await audit.record(session, now=now, actor_id=None, action=f"writer {n}", record_type="test")
+            served.append(f"writer {n}")
+            await session.commit()
+
+    waiting = []
+    for n in range(8):
+        waiting.append(asyncio.create_task(writer(n)))
+        await asyncio.sleep(0.05)  # each is queued before the next asks
+    await first.commit()
+    await first.close()
+    await asyncio.gather(*waiting)
+    # Without the queue PostgreSQL woke them all at once and the race decided: half a second's
+    # wait for some decisions at 20 at once, while later ones went first.
+    assert served == [f"writer {n}" for n in range(8)]
+    async with sessions() as session:
+        checked, broken = await audit.verify(session)
+        assert broken is None and checked == 9
