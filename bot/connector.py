@@ -6,6 +6,7 @@ apart from a recipient who is gone for good.
 """
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -129,7 +130,8 @@ class TeamsConnector:
         self._http = http
         self._tokens = tokens
 
-    async def send(self, to: Address, activity: dict[str, Any]) -> str | None:
+    async def send(self, to: Address, activity: dict[str, Any] | str) -> str | None:
+        """Post an activity: a dict, or JSON text already encoded (the outbox's, as stored)."""
         url = activities_url(to.service_url, to.conversation_id)
         body = await self._call("POST", url, activity)
         return body.get("id") if isinstance(body, dict) else None
@@ -155,7 +157,7 @@ class TeamsConnector:
         url = activities_url(to.service_url, to.conversation_id, activity_id)
         await self._call("PUT", url, {**activity, "id": activity_id})
 
-    async def _call(self, method: str, url: str, payload: dict[str, Any]) -> Any:
+    async def _call(self, method: str, url: str, payload: dict[str, Any] | str) -> Any:
         headers = {"Content-Type": "application/json"}
         try:
             token = await self._tokens.token()
@@ -165,7 +167,11 @@ class TeamsConnector:
             headers["Authorization"] = f"Bearer {token}"
         try:
             async with self._http.request(
-                method, url, json=payload, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
+                method,
+                url,
+                data=(payload if isinstance(payload, str) else json.dumps(payload)).encode(),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=30),
             ) as response:
                 status = response.status
                 if status < 300:

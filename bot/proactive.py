@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import deque
@@ -292,7 +293,8 @@ class OutboxSender:
             )
             if claim.operation == "update" and root is not None:
                 target = Address(address.service_url, root.sent_conversation_id or "")
-                await self._connector.update(target, root.sent_activity_id or "", claim.activity)
+                # An update names the activity it replaces: the stored text is read to add it.
+                await self._connector.update(target, root.sent_activity_id or "", json.loads(claim.activity))
                 activity_id = root.sent_activity_id
             elif claim.operation == "reply" and root is not None:
                 # A reply goes into the thread the first message started.
@@ -302,7 +304,7 @@ class OutboxSender:
             elif claim.channel_id is not None:
                 # Each notification to a channel starts a thread of its own there.
                 conversation_id, activity_id = await self._connector.start_thread(
-                    address.service_url, claim.channel_id, ref.tenant_id, claim.activity
+                    address.service_url, claim.channel_id, ref.tenant_id, json.loads(claim.activity)
                 )
                 address = Address(address.service_url, conversation_id)
             else:
