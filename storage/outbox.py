@@ -209,6 +209,35 @@ _CLAIMED = (
 )
 
 
+_CLAIM: dict[str, Any] = {}
+
+
+def _claim(dialect: str) -> Any:
+    """The batch claim, built once for the dialect in use."""
+    if dialect not in _CLAIM:
+        now = bindparam("c_now", type_=OutboxMessage.claimed_until.type)
+        free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                _among(_next_in_line(), dialect),
+                OutboxMessage.status == PENDING,
+                OutboxMessage.next_attempt_at <= now,
+                free,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(bindparam("c_limit", type_=Integer))
+            .with_for_update(skip_locked=True)
+        )
+        _CLAIM[dialect] = (
+            update(OutboxMessage)
+            .where(_among(due, dialect), OutboxMessage.status == PENDING, free)
+            .values(claimed_until=bindparam("c_until", type_=OutboxMessage.claimed_until.type))
+            .returning(*_CLAIMED)
+        )
+    return _CLAIM[dialect]
+
+
 async def claim_due(
     session: AsyncSession, *, now: datetime, lease: timedelta, limit: int = 50
 ) -> list[Claim]:
@@ -219,31 +248,8 @@ async def claim_due(
     on PostgreSQL rows another sender is claiming at that moment are skipped rather than waited
     for (SQLite has one writer at a time, so the statement runs alone there).
     """
-    dialect = session.bind.dialect.name
-    free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
-    due = (
-        select(OutboxMessage.id)
-        .where(
-            _among(_next_in_line(), dialect),
-            OutboxMessage.status == PENDING,
-            OutboxMessage.next_attempt_at <= now,
-            free,
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    # Core on the session's connection: through the session, the ORM's bulk-update path built
-    # result objects for every claimed row on top of the statement.
-    connection = await session.connection()
-    rows = (
-        await connection.execute(
-            update(OutboxMessage)
-            .where(_among(due, dialect), OutboxMessage.status == PENDING, free)
-            .values(claimed_until=now + lease)
-            .returning(*_CLAIMED)
-        )
-    ).all()
+    values = {"c_now": now, "c_until": now + lease, "c_limit": limit}
+    rows = await direct.rows(session, _claim(direct.dialect_name(session)), values)
     await session.commit()
     return sorted((Claim(*row) for row in rows), key=lambda claim: claim.id)
 
