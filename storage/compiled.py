@@ -22,6 +22,7 @@ SENT_LATER_KEY = "engagement_sent_later"
 SENT_LATER = {SENT_LATER_KEY: True}
 
 _Convert = Callable[[Any], Any]
+_REQUIRED = object()
 
 
 class Compiled:
@@ -45,36 +46,40 @@ class Compiled:
             # An IN list is rendered anew for each execution.
             raise ValueError("a statement with an expanding parameter runs through SQLAlchemy")
         self.sql = str(compiled)
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        self.fixed = compiled.params  # values written into the statement, like a kind to match
-        self.required = frozenset(name for name, bind in compiled.binds.items() if bind.required)
-        self.binds: Mapping[str, _Convert] = compiled._bind_processors
+        required = {name for name, bind in compiled.binds.items() if bind.required}
+        converts: Mapping[str, _Convert] = compiled._bind_processors
+        # For each parameter in order: its name, its conversion, and the value written into the
+        # statement (a kind to match, say) or _REQUIRED where one must be given.
+        self._parameters: tuple[tuple[str, _Convert | None, Any], ...] = tuple(
+            (name, converts.get(name), _REQUIRED if name in required else compiled.params[name])
+            for name in compiled.positiontup or ()
+        )
         self.columns: tuple[str, ...] = tuple(entry.keyname for entry in compiled._result_columns)
-        self.results: list[_Convert | None] = [
-            entry.type._cached_result_processor(dialect, None) for entry in compiled._result_columns
-        ]
+        # The result columns that need converting (dates from SQLite's text, JSON), by position.
+        self._results: tuple[tuple[int, _Convert], ...] = tuple(
+            (i, convert)
+            for i, entry in enumerate(compiled._result_columns)
+            if (convert := entry.type._cached_result_processor(dialect, None)) is not None
+        )
         self.later = bool(statement.get_execution_options().get(SENT_LATER_KEY))
 
     def parameters(self, values: Mapping[str, Any]) -> list[Any]:
         out = []
-        for name in self.names:
-            if name in values:
-                value = values[name]
-            elif name in self.required:
+        for name, convert, fixed in self._parameters:
+            value = values.get(name, fixed)
+            if value is _REQUIRED:
                 raise KeyError(f"the statement needs a value for {name!r}")
-            else:
-                value = self.fixed[name]
-            convert = self.binds.get(name)
             out.append(convert(value) if convert is not None and value is not None else value)
         return out
 
     def row(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
-        if not self.results:  # a textual statement: its columns and their types are unknown
-            return raw
-        return tuple(
-            convert(value) if convert is not None and value is not None else value
-            for convert, value in zip(self.results, raw, strict=True)
-        )
+        if not self._results:  # nothing to convert, or a textual statement's unknown columns
+            return tuple(raw)
+        row = list(raw)
+        for i, convert in self._results:
+            if row[i] is not None:
+                row[i] = convert(row[i])
+        return tuple(row)
 
 
 class Cache:
