@@ -261,8 +261,22 @@ async def incident_views(
             if read.has_history
             else NO_HISTORY
         )
-    history_view, restorative_recorded = history
     decision = None if undecided else read.decision
+    decision_view = await _decision_view(session, services, decision) if decision else None
+    return views_of(services, read, history=history, deciders=deciders, decision=decision_view)
+
+
+def views_of(
+    services: Services,
+    read: incidents.ForCard,
+    *,
+    history: tuple[cards.HistoryView, bool],
+    deciders: people.Deciders,
+    decision: cards.DecisionView | None = None,
+) -> IncidentViews:
+    """`incident_views` from what it read: no reads, so a plan (`storage.direct`) may build them."""
+    incident = read.incident
+    history_view, restorative_recorded = history
     recipients = [p for p in [*deciders.managers, *deciders.keepers] if p.id != incident.reporter_id]
     refresh_ids = [p.teams_user_id for p in recipients if p.teams_user_id]
     shared = cards.IncidentView(
@@ -272,7 +286,7 @@ async def incident_views(
         summary=summary_of(services, read),
         reporter=read.reporter,
         history=history_view,
-        decision=await _decision_view(session, services, decision) if decision else None,
+        decision=decision,
         restorative_recorded=restorative_recorded,
         restorative_required=restorative_required(Category(incident.category)),
         refresh_user_ids=refresh_ids[:60],  # Teams refreshes for at most 60 listed users
@@ -324,26 +338,23 @@ async def view_of(
     return views.for_viewer(actor.person_id, actor.roles)
 
 
-async def notify_managers(
-    session: AsyncSession,
+def notifications(
     services: Services,
     read: incidents.ForCard,
-    now: datetime,
     *,
     history: tuple[cards.HistoryView, bool],
     deciders: people.Deciders,
     also: Sequence[outbox.Queued] = (),
-) -> None:
+) -> list[outbox.Queued]:
     """The decision card to each manager of the service; the register keepers too when a manager
     cannot be reached yet (or the service has none), so no incident waits unseen.
 
     `read`: the incident just recorded, with what its card names; `history` and `deciders`: the
     customer's history and the service's deciders, read before the incident was written (so on
     SQLite outside the writer's turn); `also`: messages to queue after the managers', in the
-    same statement."""
+    same statement. No reads: a plan (`storage.direct`) may build them."""
     incident = read.incident
-    views = await incident_views(session, services, read, undecided=True, history=history, deciders=deciders)
-    deciders = views.deciders
+    views = views_of(services, read, history=history, deciders=deciders)
     managers = [m for m in deciders.managers if m.id != incident.reporter_id]
     recipients = list(managers)
     if not managers or any(m.id not in deciders.reachable for m in managers):
@@ -364,7 +375,7 @@ async def notify_managers(
         )
         for person in recipients
     ]
-    await outbox.enqueue_all(session, [*messages, *also], now=now)
+    return [*messages, *also]
 
 
 def _encoded_cards(views: IncidentViews, summary: str) -> Callable[[int, Roles], str]:

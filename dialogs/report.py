@@ -28,8 +28,8 @@ from policy.categories import CATEGORIES, Category, is_urgent
 from policy.channels import CHANNEL_LABELS, ContactChannel
 from policy.incidents import AFFECTED_LABELS, DESCRIPTION_MAX, AffectedParty
 from policy.roles import Role
-from storage import audit, customers, decisions, drafts, incidents, outbox, people
-from storage.models import Customer, ReportDraft, ServiceArea
+from storage import audit, customers, decisions, direct, drafts, incidents, outbox, people
+from storage.models import Customer, Incident, ReportDraft, ServiceArea
 
 
 @dataclass(frozen=True)
@@ -370,7 +370,6 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
                     return ShowStep(card)
             assert area is not None  # the "what" step's check refuses any other
             reference = await _record(session, services, actor, draft, area, customer, now)
-            await session.commit()
     except IntegrityError:
         # The same Send, retried by Teams, won the race in another request.
         async with services.sessions() as session:
@@ -389,11 +388,10 @@ async def _record(
     customer: Customer | None,
     now: datetime,
 ) -> str:
-    """Write the incident (and a new customer), queue its notifications, delete the draft and add
-    the audit events; returns the incident's reference."""
-    values = draft.values
-    new_customer = customer is None
-    # What the cards show besides the incident, read before anything is written.
+    """Store the report and commit: the incident (and a new customer), its notifications, the
+    draft's deletion and the audit events; returns the incident's reference."""
+    # What the cards show besides the incident, read before anything is written: on SQLite the
+    # writes then go in one trip, holding the writer's turn for as little as they can.
     reporter = actor.display_name or await decisions.name_of(session, actor.person_id)
     deciders = await people.deciders(session, area.id)
     history = (
@@ -401,9 +399,39 @@ async def _record(
         if customer is None
         else await decide.customer_history(session, services, customer.id, excluding_incident=None)
     )
+    written = _written(
+        services,
+        actor,
+        draft,
+        area,
+        customer,
+        now,
+        reporter=reporter,
+        deciders=deciders,
+        history=history,
+        dialect=direct.dialect_name(session),
+    )
+    return await direct.run_plan(session, written, commit=True)
+
+
+def _written(
+    services: Services,
+    actor: Actor,
+    draft: drafts.Held,
+    area: incidents.Area,
+    customer: Customer | None,
+    now: datetime,
+    *,
+    reporter: str,
+    deciders: people.Deciders,
+    history: tuple[decide.cards.HistoryView, bool],
+    dialect: str,
+) -> direct.Plan[str]:
+    """The Send's writes, as one plan (`storage.direct`): everything it needs was read before."""
+    values = draft.values
+    new_customer = customer is None
     if customer is None:
-        customer = await customers.add(
-            session,
+        customer = yield from customers.add_steps(
             customers.NewCustomer(
                 name=values["new_name"],
                 reference=values.get("new_reference") or None,
@@ -449,18 +477,15 @@ async def _record(
     year = now.astimezone(services.zone).year
     # Before the reference is issued: on PostgreSQL other reports queue for the year's numbers
     # from then until this commit.
-    await drafts.remove(session, draft)
-    incident = await incidents.record(session, report, now=now, year=year, submission_key=draft.token)
-    await _notify_reported(
-        session,
-        services,
-        actor,
-        incidents.ForCard(incident, customer, area, reporter),
-        now,
-        history=history,
-        deciders=deciders,
+    yield drafts.removal(draft)
+    incident = yield from incidents.record_steps(
+        report, now=now, year=year, submission_key=draft.token, dialect=dialect
     )
-    # Last, so the audit head's lock is held only until the caller's commit.
+    read = incidents.ForCard(incident, customer, area, reporter)
+    confirmation = _confirmation(services, actor, incident, area.name)
+    messages = decide.notifications(services, read, history=history, deciders=deciders, also=[confirmation])
+    yield from outbox.enqueue_steps(messages, now=now)
+    # Last, so the audit head's lock is held only until the commit.
     reported = audit.Entry(
         actor.person_id,
         "incident.reported",
@@ -477,39 +502,26 @@ async def _record(
     added = audit.Entry(
         actor.person_id, "customer.added", "customer", customer_id, {"incident": incident.reference}
     )
-    await audit.record_many(session, [added, reported] if new_customer else [reported], now=now)
+    yield from audit.record_steps([added, reported] if new_customer else [reported], now=now, dialect=dialect)
     return incident.reference
 
 
-async def _notify_reported(
-    session: AsyncSession,
-    services: Services,
-    actor: Actor,
-    read: incidents.ForCard,
-    now: datetime,
-    *,
-    history: tuple[decide.cards.HistoryView, bool],
-    deciders: people.Deciders,
-) -> None:
-    incident = read.incident
+def _confirmation(services: Services, actor: Actor, incident: Incident, area: str) -> outbox.Queued:
+    """The reporter's confirmation, queued with the managers' cards, after them."""
     confirmation = report_cards.confirmation_card(
         incident.reference,
-        read.area.name if read.area else "",
+        area,
         wants_support=incident.reporter_wants_support,
         wellbeing_support=services.wellbeing_support,
         urgent=incident.urgent,
     )
-    # Queued with the managers' cards, after them, in one statement.
-    confirmed = outbox.Queued(
+    return outbox.Queued(
         outbox.Recipient(person_id=actor.person_id),
         outbox.encode(card_message(confirmation, summary=f"Reported: {incident.reference}")),
         purpose="incident.confirmation",
         record_type="incident",
         record_id=incident.id,
         dedupe_key=f"incident:{incident.id}:confirmation",
-    )
-    await decide.notify_managers(
-        session, services, read, now, history=history, deciders=deciders, also=[confirmed]
     )
 
 

@@ -118,12 +118,16 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry], *, now: d
     Call it as late in the transaction as the change allows: from the head's UPDATE until the
     commit, every other writer of the audit trail waits.
     """
+    if entries:
+        await direct.run_plan(session, record_steps(entries, now=now, dialect=direct.dialect_name(session)))
+
+
+def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> direct.Plan[None]:
+    """`record_many` as steps of a larger plan (`storage.direct`), for `dialect`."""
     if not entries:
         return
-    # Core statements on the session's connection: the ORM's bulk-update machinery cost more
-    # than the statements themselves, and nothing here needs the identity map.
-    advance = _ADVANCE_IN_TURN if direct.dialect_name(session) == "postgresql" else _ADVANCE
-    head_seq, previous = await direct.one(session, advance, {"count": len(entries)})
+    advance = _ADVANCE_IN_TURN if dialect == "postgresql" else _ADVANCE
+    ((head_seq, previous),) = yield advance, {"count": len(entries)}
     at = now.astimezone(UTC)
     rows = []
     # Rows as plain dicts, hashed as `digest` hashes the event they become: no ORM object is made
@@ -146,9 +150,9 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry], *, now: d
             }
         )
         previous = chained
-    await direct.write(session, _LINK, {"new_hash": previous})
+    yield _LINK, {"new_hash": previous}
     # One executemany without RETURNING: nothing reads an event's id back in the transaction.
-    await direct.write(session, _INSERT, rows)
+    yield _INSERT, rows
 
 
 @dataclass(frozen=True)

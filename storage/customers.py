@@ -145,6 +145,11 @@ _INSERT = insert(Customer.__table__).returning(Customer.__table__.c.id)
 async def add(session: AsyncSession, new: NewCustomer, *, now: datetime) -> Customer:
     """Add a customer with a Core INSERT on the session's connection (an ORM flush of one new row
     cost several times the statement). The customer returned is not in the session."""
+    return await direct.run_plan(session, add_steps(new, now=now))
+
+
+def add_steps(new: NewCustomer, *, now: datetime) -> direct.Plan[Customer]:
+    """`add` as steps of a larger plan (`storage.direct`)."""
     values = dict(
         name=new.name,
         customer_reference=new.reference,
@@ -157,5 +162,5 @@ async def add(session: AsyncSession, new: NewCustomer, *, now: datetime) -> Cust
         created_at=now,
         anonymised_at=None,
     )
-    (customer_id,) = await direct.one(session, _INSERT, values)
+    ((customer_id,),) = yield _INSERT, values
     return Customer(id=customer_id, **values)

@@ -3,9 +3,9 @@
 import asyncio
 import collections
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import Select, event, text
@@ -24,6 +24,8 @@ from sqlalchemy.util.concurrency import await_only
 from storage.compiled import SENT_LATER, SENT_LATER_KEY, Cache, Compiled
 
 __all__ = ["SENT_LATER", "Reader", "create_engine", "session_factory"]
+
+T = TypeVar("T")
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/engagement.db"
 
@@ -292,6 +294,24 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
             super().terminate()
         finally:
             self._end_turn()
+
+
+async def in_one_trip(adapter: Any, work: Callable[[sqlite3.Connection], T], *, writes: bool) -> T:
+    """Run `work` on the connection's own sqlite3 connection in aiosqlite's thread: one trip,
+    after any statements waiting to go later, in the connection's transaction. Work that writes
+    takes the writer's turn first, as its first write statement would."""
+    connection = adapter._connection
+    if writes:
+        await adapter._before("insert")
+    waiting = _take_waiting(connection)
+    raw = connection._conn
+
+    def run() -> T:
+        _run_waiting(raw, waiting)
+        return work(raw)
+
+    async with adapter._execute_mutex:
+        return await connection._execute(run)
 
 
 def is_one_trip(adapter: Any) -> bool:

@@ -95,9 +95,9 @@ async def held(session: AsyncSession, token: str, person_id: int, *, now: dateti
     return Held(draft_id, token, step, values, area)
 
 
-async def remove(session: AsyncSession, draft: Held) -> None:
-    """Delete a sent draft, with the transaction that stores its incident."""
-    await direct.write(session, _REMOVE, {"draft_id": draft.id})
+def removal(draft: Held) -> direct.Step:
+    """The deletion of a sent draft, a step of the plan that stores its incident."""
+    return _REMOVE, {"draft_id": draft.id}
 
 
 async def latest(session: AsyncSession, person_id: int, *, now: datetime) -> ReportDraft | None:

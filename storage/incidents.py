@@ -103,7 +103,21 @@ _INSERT = insert(Incident.__table__).returning(Incident.__table__.c.id)
 async def record(
     session: AsyncSession, report: Report, *, now: datetime, year: int, submission_key: str
 ) -> Incident:
-    sequence, reference = await next_reference(session, year)
+    """Issue the year's next reference and write the incident. A Core INSERT on the session's
+    connection: an ORM flush of one new row cost several times the statement. The returned
+    incident is not in the session; read it again to change it."""
+    steps = record_steps(
+        report, now=now, year=year, submission_key=submission_key, dialect=direct.dialect_name(session)
+    )
+    return await direct.run_plan(session, steps)
+
+
+def record_steps(
+    report: Report, *, now: datetime, year: int, submission_key: str, dialect: str
+) -> direct.Plan[Incident]:
+    """`record` as steps of a larger plan (`storage.direct`), for `dialect`."""
+    ((sequence,),) = yield _issue(dialect), {"year": year}
+    reference = incident_reference(year, sequence)
     values = dict(
         reference=reference,
         year=year,
@@ -131,9 +145,7 @@ async def record(
         urgent=is_urgent(report.category),
         status=IncidentStatus.REPORTED.value,
     )
-    # A Core INSERT on the session's connection: an ORM flush of one new row cost several times
-    # the statement. The returned incident is not in the session; read it again to change it.
-    (incident_id,) = await direct.one(session, _INSERT, values)
+    ((incident_id,),) = yield _INSERT, values
     return Incident(id=incident_id, **values)
 
 

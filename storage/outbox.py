@@ -132,7 +132,21 @@ async def enqueue_all(session: AsyncSession, messages: Sequence[Queued], *, now:
     ORM's unit of work cost many times the INSERT for rows that are only ever inserted."""
     if not messages:
         return
-    rows = [
+    if session.new:
+        # Rows queued earlier through `enqueue` must keep the earlier ids: delivery follows them.
+        await session.flush()
+    await direct.write(session, _INSERT, _rows(messages, now))
+
+
+def enqueue_steps(messages: Sequence[Queued], *, now: datetime) -> direct.Plan[None]:
+    """`enqueue_all` as a step of a larger plan (`storage.direct`) whose session holds no
+    messages queued through `enqueue` and not yet written."""
+    if messages:
+        yield _INSERT, _rows(messages, now)
+
+
+def _rows(messages: Sequence[Queued], now: datetime) -> list[dict[str, Any]]:
+    return [
         {
             "operation": "update"
             if m.updates_id is not None
@@ -154,10 +168,6 @@ async def enqueue_all(session: AsyncSession, messages: Sequence[Queued], *, now:
         }
         for m in messages
     ]
-    if session.new:
-        # Rows queued earlier through `enqueue` must keep the earlier ids: delivery follows them.
-        await session.flush()
-    await direct.write(session, _INSERT, rows)
 
 
 def _next_in_line() -> Select[tuple[int]]:

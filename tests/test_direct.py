@@ -134,3 +134,62 @@ async def test_on_sqlite_a_write_sent_later_waits_for_the_next_statement_as_thro
             assert (await session.scalars(select(ServiceArea.key))).all() == ["a", "b", "c", "d"]
     finally:
         await engine.dispose()
+
+
+def _areas_and_a_customer(names: list[str]) -> direct.Plan[tuple[int, list[str]]]:
+    """A plan whose later steps need the earlier steps' rows."""
+    yield _ADD_AREA, [{"key": n.lower(), "name": n} for n in names]
+    found = yield select(ServiceArea.name).order_by(ServiceArea.name), {}
+    ((customer_id,),) = yield _ADD_CUSTOMER, _customer(f"Customer of {len(found)} areas")
+    return customer_id, [name for (name,) in found]
+
+
+async def test_a_plan_feeds_each_step_the_rows_before_and_commits_with_the_session(sessions):
+    async with sessions() as session:
+        customer_id, names = await direct.run_plan(session, _areas_and_a_customer(["Roads", "Housing"]))
+        assert names == ["Housing", "Roads"]
+        await session.commit()
+    async with sessions() as session:
+        assert (await session.get(Customer, customer_id)).name == "Customer of 2 areas"
+    async with sessions() as session:
+        await direct.run_plan(session, _areas_and_a_customer(["Parks"]), commit=True)
+    async with sessions() as session:
+        assert (await session.scalars(select(ServiceArea.key).order_by(ServiceArea.key))).all() == [
+            "housing",
+            "parks",
+            "roads",
+        ]
+
+
+async def test_a_plan_that_fails_part_way_keeps_nothing_and_raises_sqlalchemys_error(sessions):
+    async with sessions() as session:
+        await direct.write(session, _ADD_AREA, {"key": "roads", "name": "Roads"})
+        await session.commit()
+    async with sessions() as session:
+        # "Housing" goes in, then "Roads" breaks the unique key: the plan's other writes go too.
+        with pytest.raises(IntegrityError) as error:
+            await direct.run_plan(session, _areas_and_a_customer(["Housing", "Roads"]), commit=True)
+        assert "parameters hidden" in str(error.value)
+    async with sessions() as session:
+        assert (await session.scalars(select(ServiceArea.key))).all() == ["roads"]
+        assert (await session.scalars(select(Customer.id))).all() == []
+
+
+async def test_on_sqlite_a_plan_and_its_commit_are_one_trip_to_the_thread(tmp_path):
+    from storage.db import create_engine, session_factory
+    from storage.migrate import upgrade
+    from tests.test_sqlite_one_trip import _count_trips
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            await direct.rows(session, select(ServiceArea.key))  # the transaction's connection
+            connection = await session.connection()
+            trips = _count_trips((await connection.get_raw_connection()).driver_connection)
+            await direct.run_plan(session, _areas_and_a_customer(["Roads", "Housing"]), commit=True)
+            assert len(trips) == 1
+        async with session_factory(engine)() as session:
+            assert (await session.scalars(select(Customer.name))).all() == ["Customer of 2 areas"]
+    finally:
+        await engine.dispose()
