@@ -23,7 +23,7 @@ from dialogs.turn import Actor, Services
 from policy.appeals import ROUTE_LABELS
 from policy.categories import CATEGORIES, Category, is_urgent
 from policy.channels import CHANNEL_LABELS, ContactChannel
-from policy.deciding import problems, restorative_required
+from policy.deciding import DecisionDraft, problems, restorative_required
 from policy.decisions import (
     DECISION_LABELS,
     LETTER_METHODS,
@@ -41,7 +41,7 @@ from policy.decisions import (
 )
 from policy.incidents import AFFECTED_LABELS, AffectedParty
 from policy.roles import Roles, may_decide
-from storage import audit, decisions, incidents, outbox, people
+from storage import audit, decisions, direct, incidents, outbox, people
 from storage.models import Customer, Decision, Incident, Letter, Restriction
 
 NOTIFY_PURPOSE = "incident.reported"
@@ -129,6 +129,10 @@ async def customer_history(
 ) -> tuple[cards.HistoryView, bool]:
     """The customer's history as an incident's card shows it (besides that incident)."""
     history = await decisions.history_of(session, customer_id, excluding_incident=excluding_incident)
+    return history_view(services, history)
+
+
+def history_view(services: Services, history: decisions.History) -> tuple[cards.HistoryView, bool]:
     view = cards.HistoryView(
         incidents=[
             f"{i.reference} · {local_date(i.occurred_at.astimezone(services.zone).date())} · "
@@ -174,6 +178,13 @@ async def _decision_view(
         letter = await decisions.letter_for(session, decision.id)
     else:
         restrictions, letter = written
+    by = by or await decisions.name_of(session, decision.decided_by_id)
+    return decision_view(services, decision, restrictions, letter, by)
+
+
+def decision_view(
+    services: Services, decision: Decision, restrictions: list[Restriction], letter: Letter | None, by: str
+) -> cards.DecisionView:
     extra: list[tuple[str, str | None]] = [
         ("Restorative steps not possible because", decision.restorative_not_possible_reason),
         ("Without prior warning because", decision.without_prior_warning_reason),
@@ -185,7 +196,7 @@ async def _decision_view(
     ]
     return cards.DecisionView(
         kind=DecisionKind(decision.kind),
-        by=by or await decisions.name_of(session, decision.decided_by_id),
+        by=by,
         at=local_time(decision.decided_at, services.zone),
         reasons=decision.reasons,
         facts=extra,
@@ -295,40 +306,38 @@ def views_of(
     return IncidentViews(shared, read.area.key if read.area else "", incident.reporter_id, deciders)
 
 
-async def after_decision(
-    session: AsyncSession,
+def views_after(
     services: Services,
     before: IncidentViews,
-    incident: Incident,
     written: tuple[Decision, list[Restriction], Letter | None],
     *,
-    history_changed: bool,
+    by: str,
+    history: tuple[cards.HistoryView, bool] | None,
 ) -> IncidentViews:
-    """The views read before a decision, in the same transaction, with the decision just written;
-    the history is read again only if the decision added to it."""
+    """The views read before a decision, with the decision just written by `by` (named); `history`:
+    the customer's history read again, if the decision added to it. No reads."""
     decision, restrictions, letter = written
-    deciders = before.deciders
-    # As decisions.name_of names them, without reading again who was just read.
-    by = next(
+    shown, restorative_recorded = history or (before.shared.history, before.shared.restorative_recorded)
+    shared = replace(
+        before.shared,
+        history=shown,
+        restorative_recorded=restorative_recorded,
+        decision=decision_view(services, decision, restrictions, letter, by),
+    )
+    return IncidentViews(shared, before.service_area, before.reporter_id, before.deciders)
+
+
+def decider_name(views: IncidentViews, person_id: int) -> str | None:
+    """As decisions.name_of names a decider, without reading again who was just read."""
+    deciders = views.deciders
+    return next(
         (
             d.display_name or d.email or "a colleague"
             for d in [*deciders.managers, *deciders.keepers]
-            if d.id == decision.decided_by_id
+            if d.id == person_id
         ),
         None,
     )
-    history_view, restorative_recorded = (
-        await customer_history(session, services, incident.customer_id, excluding_incident=incident.id)
-        if history_changed
-        else (before.shared.history, before.shared.restorative_recorded)
-    )
-    shared = replace(
-        before.shared,
-        history=history_view,
-        restorative_recorded=restorative_recorded,
-        decision=await _decision_view(session, services, decision, (restrictions, letter), by),
-    )
-    return IncidentViews(shared, before.service_area, before.reporter_id, deciders)
 
 
 async def view_of(
@@ -427,8 +436,15 @@ async def _update_sent_cards(
     """Replace every manager's copy of the card, so nobody acts on a stale one. `copies`: as
     `_sent_copies` read them, if the caller did; `also`: messages to queue after the updates, in
     the same statement."""
-    incident_id = views.shared.incident_id
     copies = copies or await _sent_copies(session, views)
+    await outbox.enqueue_all(session, card_updates(views, version, copies, also=also), now=now)
+
+
+def card_updates(
+    views: IncidentViews, version: str, copies: SentCopies, *, also: Sequence[outbox.Queued] = ()
+) -> list[outbox.Queued]:
+    """The updates of every copy of the card sent (`_sent_copies`), then `also`. No reads."""
+    incident_id = views.shared.incident_id
     sent, roles = copies.sent, copies.roles
     encoded = _encoded_cards(views, f"Incident {views.shared.reference} updated")
     messages = [
@@ -444,7 +460,7 @@ async def _update_sent_cards(
         for message in sent
         if message.person_id is not None  # `_sent_copies` keeps only people's copies
     ]
-    await outbox.enqueue_all(session, [*messages, *also], now=now)
+    return [*messages, *also]
 
 
 # --- universal actions --------------------------------------------------------------------------
@@ -560,7 +576,22 @@ async def _submit(
     # writer's turn from its first write (the claim) until its commit, and a copy is never added
     # once the incident exists.
     copies = await _sent_copies(session, views)
-    if not await decisions.claim_for_decision(session, incident.id):
+    by = decider_name(views, actor.person_id) or await decisions.name_of(session, actor.person_id)
+    await direct.flush(session)  # anything the session holds unwritten goes before the plan
+    written = _decided(
+        services,
+        actor,
+        incident,
+        draft,
+        views,
+        copies,
+        reviewer=reviewer,
+        by=by,
+        now=now,
+        dialect=direct.dialect_name(session),
+    )
+    result = await direct.run_plan(session, written, commit=True)
+    if result is None:
         winner = await decisions.first_for(session, incident.id)
         # Read again: the decision that won was not there when the incident was first read.
         again = await incidents.for_card(session, incident.id)
@@ -568,8 +599,29 @@ async def _submit(
         who = await decisions.name_of(session, winner.decided_by_id) if winner else "another manager"
         when = local_time(winner.decided_at, services.zone) if winner else "just now"
         return cards.incident_card(fresh, notice=f"Already decided by {who}, {when}. Nothing was changed.")
-    decision, restrictions = await decisions.record(
-        session,
+    services.outbox_written()
+    return result
+
+
+def _decided(
+    services: Services,
+    actor: Actor,
+    incident: Incident,
+    draft: DecisionDraft,
+    views: IncidentViews,
+    copies: SentCopies,
+    *,
+    reviewer: int,
+    by: str,
+    now: datetime,
+    dialect: str,
+) -> direct.Plan[Card | None]:
+    """A manager's decision as one plan (`storage.direct`): the claim, the decision, its letter,
+    the updated cards and the audit events; the card to show, or None if another manager's
+    decision won the claim. Everything it needs was read before."""
+    if not (yield from decisions.claim_steps(incident.id)):
+        return None
+    decision, restrictions = yield from decisions.record_steps(
         incident,
         draft,
         reviewer_id=reviewer,
@@ -578,36 +630,31 @@ async def _submit(
         now=now,
         holidays=services.holidays,
     )
-    letter = (
-        await decisions.add_letter(
-            session,
+    letter = None
+    if decisions.needs_letter(draft.kind):
+        letter = yield from decisions.letter_steps(
             LetterKind.DECISION,
             customer_id=incident.customer_id,
             produced_by=actor.person_id,
             now=now,
             decision_id=decision.id,
         )
-        if decisions.needs_letter(kind)
-        else None
-    )
     # The customer's history changes only if this decision added restorative steps or restrictions.
-    changed = bool(draft.restorative_steps or draft.restrictions)
-    views = await after_decision(
-        session, services, views, incident, (decision, restrictions, letter), history_changed=changed
-    )
-    await _update_sent_cards(
-        session,
-        services,
+    history = None
+    if draft.restorative_steps or draft.restrictions:
+        past = yield from decisions.history_steps(incident.customer_id, excluding_incident=incident.id)
+        history = history_view(services, past)
+    views = views_after(services, views, (decision, restrictions, letter), by=by, history=history)
+    updates = card_updates(
         views,
-        now,
-        version=f"decision-{decision.id}",
-        copies=copies,
+        f"decision-{decision.id}",
+        copies,
         also=[_outcome_for_reporter(incident, decision, restrictions)],
     )
+    yield from outbox.enqueue_steps(updates, now=now)
     result = views.card_for(actor.person_id, actor.roles)
-    # Last, so the audit head's lock is held only until the commit just below.
-    await audit.record_many(
-        session,
+    # Last, so the audit head's lock is held only until the commit.
+    yield from audit.record_steps(
         [
             audit.Entry(
                 actor.person_id,
@@ -616,7 +663,7 @@ async def _submit(
                 incident.id,
                 {
                     "decision": decision.id,
-                    "kind": kind.value,
+                    "kind": draft.kind.value,
                     "restrictions": [r.id for r in restrictions],
                     "without_prior_warning": decision.without_prior_warning,
                     "letter": letter.id if letter else None,
@@ -638,9 +685,8 @@ async def _submit(
             ),
         ],
         now=now,
+        dialect=dialect,
     )
-    await session.commit()
-    services.outbox_written()
     return result
 
 

@@ -34,13 +34,14 @@ _CLAIM = (
     update(Incident.__table__)
     .where(Incident.id == bindparam("incident_id"), Incident.status == IncidentStatus.REPORTED.value)
     .values(status=IncidentStatus.DECIDED.value)
+    .returning(Incident.id)
 )
 
 
-async def claim_for_decision(session: AsyncSession, incident_id: int) -> bool:
-    """Mark the incident decided; only one of several managers acting at once wins."""
-    # Straight to the driver: the ORM's bulk-update path cost more than the statement.
-    return await direct.write(session, _CLAIM, {"incident_id": incident_id}) == 1
+def claim_steps(incident_id: int) -> direct.Plan[bool]:
+    """Mark the incident decided; only one of several managers acting at once wins (True)."""
+    claimed = yield _CLAIM, {"incident_id": incident_id}
+    return len(claimed) == 1
 
 
 async def first_for(session: AsyncSession, incident_id: int) -> Decision | None:
@@ -54,11 +55,10 @@ _INSERT_DECISION = insert(_decisions).returning(_decisions.c.id)
 # Nothing reads the steps' ids back: on SQLite they go with the next statement (`SENT_LATER`).
 _INSERT_STEPS = insert(RestorativeStepTaken.__table__).execution_options(**SENT_LATER)
 _restrictions = Restriction.__table__
-_INSERT_RESTRICTIONS = insert(_restrictions).returning(_restrictions.c.id, sort_by_parameter_order=True)
+_INSERT_RESTRICTION = insert(_restrictions).returning(_restrictions.c.id)
 
 
-async def record(
-    session: AsyncSession,
+def record_steps(
     incident: Incident,
     draft: DecisionDraft,
     *,
@@ -67,12 +67,12 @@ async def record(
     now: datetime,
     holidays: Collection[date] = (),
     reviewer_id: int | None = None,
-) -> tuple[Decision, list[Restriction]]:
-    """Write the decision, its restorative steps and its restrictions (in the draft's order).
+) -> direct.Plan[tuple[Decision, list[Restriction]]]:
+    """Write the decision, its restorative steps and its restrictions (in the draft's order), as
+    steps of a plan (`storage.direct`) whose session has nothing unwritten they depend on.
 
-    Core INSERTs on the session's connection, where the ORM's unit of work cost several times the
-    statements; what is returned is not in the session, so change it with statements, not
-    attributes."""
+    Core INSERTs, where the ORM's unit of work cost several times the statements; what is
+    returned is not in the session, so change it with statements, not attributes."""
     values = dict(
         incident_id=incident.id,
         kind=draft.kind.value,
@@ -92,12 +92,10 @@ async def record(
         follow_up_reminded_at=None,
         police_reference=draft.police_reference or None,
     )
-    await direct.flush(session)  # what the caller added or changed goes first, as it always did
-    (decision_id,) = await direct.one(session, _INSERT_DECISION, values)
+    ((decision_id,),) = yield _INSERT_DECISION, values
     decision = Decision(id=decision_id, **values)
     if draft.restorative_steps:
-        await direct.write(
-            session,
+        yield (
             _INSERT_STEPS,
             [
                 {
@@ -121,11 +119,9 @@ async def record(
         for r in draft.restrictions
     ]
     restrictions: list[Restriction] = []
-    if rows:
-        # Several rows with their ids back, in order: SQLAlchemy's "insertmanyvalues" does that.
-        connection = await session.connection()
-        ids = (await connection.execute(_INSERT_RESTRICTIONS, rows)).scalars().all()
-        restrictions = [Restriction(id=i, **row) for i, row in zip(ids, rows, strict=True)]
+    for row in rows:  # one at a time, each with its id back, in the draft's order
+        ((restriction_id,),) = yield _INSERT_RESTRICTION, row
+        restrictions.append(Restriction(id=restriction_id, **row))
     return decision, restrictions
 
 
@@ -240,6 +236,34 @@ async def add_letter(
 
     Written with a Core INSERT on the session's connection (a flush of one new row cost several
     times the statement); the letter returned is not in the session."""
+    # What the caller added or changed is written first, as the flush here used to: the letter
+    # may point at a review or restriction not yet written.
+    await direct.flush(session)
+    steps = letter_steps(
+        kind,
+        customer_id=customer_id,
+        produced_by=produced_by,
+        now=now,
+        decision_id=decision_id,
+        review_id=review_id,
+        restriction_id=restriction_id,
+        appeal_id=appeal_id,
+    )
+    return await direct.run_plan(session, steps)
+
+
+def letter_steps(
+    kind: LetterKind,
+    *,
+    customer_id: int,
+    produced_by: int,
+    now: datetime,
+    decision_id: int | None = None,
+    review_id: int | None = None,
+    restriction_id: int | None = None,
+    appeal_id: int | None = None,
+) -> direct.Plan[Letter]:
+    """`add_letter` as steps of a larger plan (`storage.direct`)."""
     values = dict(
         kind=kind.value,
         customer_id=customer_id,
@@ -256,10 +280,7 @@ async def add_letter(
         recorded_at=None,
         reminded_at=None,
     )
-    # What the caller added or changed is written first, as the flush here used to: the letter
-    # may point at a review or restriction not yet written.
-    await direct.flush(session)
-    (letter_id,) = await direct.one(session, _INSERT_LETTER, values)
+    ((letter_id,),) = yield _INSERT_LETTER, values
     return Letter(id=letter_id, **values)
 
 
@@ -420,9 +441,15 @@ async def history_of(
 ) -> History:
     # What the session has changed but not yet written must count, as the ORM's autoflush did.
     await direct.flush(session)
+    steps = history_steps(customer_id, excluding_incident=excluding_incident)
+    return await direct.run_plan(session, steps, writes=False)
+
+
+def history_steps(customer_id: int, *, excluding_incident: int | None = None) -> direct.Plan[History]:
+    """`history_of` as a step of a larger plan (`storage.direct`)."""
     params = {"customer_id": customer_id, "excluding": excluding_incident or -1}
     history = History([], [], [], [])
-    for part, a, b, c, at, day, until, _ in await direct.rows(session, _PAST_IN_ORDER, params):
+    for part, a, b, c, at, day, until, _ in (yield _PAST_IN_ORDER, params):
         if part == 0:
             history.incidents.append(PastIncident(a, at, b, c))
         elif part == 1:
