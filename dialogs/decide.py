@@ -480,14 +480,19 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         ):
             return await _letter_action(session, services, actor, verb, data)
         incident_id = _int(data, "incident")
-        read = await incidents.for_card(session, incident_id) if incident_id is not None else None
-        if read is None:
+        found = (
+            await direct.run_plan(session, _read_for_card(services, incident_id), writes=False)
+            if incident_id is not None
+            else None
+        )
+        if found is None:
             await refusals.record(
                 session, services, actor, verb, record_type="incident", record_id=incident_id
             )
             return cards.no_access_card()
+        read, deciders, history = found
         incident = read.incident
-        views = await incident_views(session, services, read)
+        views = await incident_views(session, services, read, deciders=deciders, history=history)
         view = views.for_viewer(actor.person_id, actor.roles)
         if not view.can_decide:
             await refusals.record(
@@ -524,6 +529,22 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         if verb == cards.SUBMIT:
             return await _submit(session, services, actor, read, views, kind, data, values, slots)
         return cards.incident_card(view, notice="That action is not one I know.")
+
+
+def _read_for_card(
+    services: Services, incident_id: int
+) -> direct.Plan[tuple[incidents.ForCard, people.Deciders, tuple[cards.HistoryView, bool]] | None]:
+    """The incident as its card shows it, its service's deciders and its customer's history, in
+    one plan (`storage.direct`): on SQLite one trip."""
+    read = yield from incidents.for_card_steps(incident_id)
+    if read is None:
+        return None
+    deciders = yield from people.deciders_steps(read.incident.service_area_id)
+    history = NO_HISTORY
+    if read.has_history:
+        past = yield from decisions.history_steps(read.incident.customer_id, excluding_incident=incident_id)
+        history = history_view(services, past)
+    return read, deciders, history
 
 
 def _defaults(services: Services) -> dict[str, str]:

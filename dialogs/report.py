@@ -337,19 +337,12 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
             # already (Teams retries invokes). Two Sends of one draft at once both find it: the
             # incident's submission key lets one store it. Everything is read and checked before
             # the first write: on SQLite every other writer waits from then until the commit.
-            draft = await drafts.held(session, token, actor.person_id, now=now)
-            if draft is None:
+            read = await direct.run_plan(session, _read_for_send(token, actor.person_id, now), writes=False)
+            if read is None:
                 return await _already_sent(session, token, actor) or GONE
+            draft, customer = read.draft, read.customer
             values: dict[str, Any] = draft.values
-            # What the checks need from the register, each read once: the service area named
-            # (read with the draft) and the customer chosen, if this reporter's search offered them.
             area = draft.area
-            chosen = record_id(values.get("customer_id"))
-            customer = (
-                await customers.identifiable(session, chosen)
-                if chosen is not None and chosen in set(values.get("_match_ids", []))
-                else None
-            )
             for name in form.STEPS[:-1]:
                 errors = _problems(
                     services,
@@ -369,7 +362,7 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
                     await session.commit()
                     return ShowStep(card)
             assert area is not None  # the "what" step's check refuses any other
-            reference = await _record(session, services, actor, draft, area, customer, now)
+            reference = await _record(session, services, actor, read, area, now)
     except IntegrityError:
         # The same Send, retried by Teams, won the race in another request.
         async with services.sessions() as session:
@@ -379,36 +372,53 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
     return _sent(reference, area.name)
 
 
+@dataclass(frozen=True)
+class _ForSend:
+    """What a Send checks and its cards show, read in one plan before anything is written."""
+
+    draft: drafts.Held
+    customer: Customer | None  # the customer chosen, if this reporter's search offered them
+    deciders: people.Deciders | None  # the named service area's, if there is one
+    history: decisions.History | None  # the chosen customer's
+
+
+def _read_for_send(token: str, person_id: int, now: datetime) -> direct.Plan[_ForSend | None]:
+    """The draft and what depends on it, in one plan (`storage.direct`): on SQLite one trip."""
+    draft = yield from drafts.held_steps(token, person_id, now=now)
+    if draft is None:
+        return None
+    chosen = record_id(draft.values.get("customer_id"))
+    customer = None
+    if chosen is not None and chosen in set(draft.values.get("_match_ids", [])):
+        customer = yield from customers.identifiable_steps(chosen)
+    deciders = (yield from people.deciders_steps(draft.area.id)) if draft.area else None
+    history = (yield from decisions.history_steps(customer.id)) if customer else None
+    return _ForSend(draft, customer, deciders, history)
+
+
 async def _record(
     session: AsyncSession,
     services: Services,
     actor: Actor,
-    draft: drafts.Held,
+    read: _ForSend,
     area: incidents.Area,
-    customer: Customer | None,
     now: datetime,
 ) -> str:
     """Store the report and commit: the incident (and a new customer), its notifications, the
     draft's deletion and the audit events; returns the incident's reference."""
-    # What the cards show besides the incident, read before anything is written: on SQLite the
-    # writes then go in one trip, holding the writer's turn for as little as they can.
-    reporter = actor.display_name or await decisions.name_of(session, actor.person_id)
-    deciders = await people.deciders(session, area.id)
-    history = (
-        decide.NO_HISTORY
-        if customer is None
-        else await decide.customer_history(session, services, customer.id, excluding_incident=None)
-    )
+    # What the cards show besides the incident was read before anything is written: on SQLite
+    # the writes then go in one trip, holding the writer's turn for as little as they can.
+    assert read.deciders is not None
     written = _written(
         services,
         actor,
-        draft,
+        read.draft,
         area,
-        customer,
+        read.customer,
         now,
-        reporter=reporter,
-        deciders=deciders,
-        history=history,
+        reporter=actor.display_name or await decisions.name_of(session, actor.person_id),
+        deciders=read.deciders,
+        history=decide.history_view(services, read.history) if read.history else decide.NO_HISTORY,
         dialect=direct.dialect_name(session),
     )
     return await direct.run_plan(session, written, commit=True)

@@ -108,6 +108,7 @@ async def get_identifiable(session: AsyncSession, customer_id: int) -> Customer 
     return customer if customer is not None and customer.anonymised_at is None else None
 
 
+_COLUMNS = tuple(Customer.__table__.c.keys())
 _IDENTIFIABLE = select(*Customer.__table__.c).where(
     Customer.id == bindparam("customer_id"), Customer.anonymised_at.is_(None)
 )
@@ -116,8 +117,13 @@ _IDENTIFIABLE = select(*Customer.__table__.c).where(
 async def identifiable(session: AsyncSession, customer_id: int) -> Customer | None:
     """`get_identifiable` through Core: the customer as read, not in the session, for a caller
     that only shows them (a Send names them on the managers' card)."""
-    fields = await direct.first_mapping(session, _IDENTIFIABLE, {"customer_id": customer_id})
-    return Customer(**fields) if fields is not None else None
+    return await direct.run_plan(session, identifiable_steps(customer_id), writes=False)
+
+
+def identifiable_steps(customer_id: int) -> direct.Plan[Customer | None]:
+    """`identifiable` as a step of a larger plan (`storage.direct`)."""
+    found = yield _IDENTIFIABLE, {"customer_id": customer_id}
+    return Customer(**dict(zip(_COLUMNS, found[0], strict=True))) if found else None
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Customer]:

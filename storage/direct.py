@@ -92,20 +92,6 @@ async def first(session: AsyncSession, statement: Executable, values: Values | N
     return found[0] if found else None
 
 
-async def first_mapping(
-    session: AsyncSession, statement: Executable, values: Values | None = None
-) -> dict[str, Any] | None:
-    """The first row as `Row._mapping` gives it: by each column's key or label."""
-    held = await _held(session)
-    if held.driver == "sqlalchemy":
-        row = (await held.connection.execute(statement, dict(values or {}))).first()
-        return dict(row._mapping) if row is not None else None
-    found = await rows(session, statement, values)
-    if not found:
-        return None
-    return dict(zip(held.cache.get(statement).columns, found[0], strict=True))
-
-
 async def one(session: AsyncSession, statement: Executable, values: Values | None = None) -> Row:
     """The one row `statement` gives, as `Result.one()`: anything else is an error."""
     found = await rows(session, statement, values)

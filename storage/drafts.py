@@ -85,12 +85,17 @@ async def held(session: AsyncSession, token: str, person_id: int, *, now: dateti
     """What the draft `owned` would find holds, with its service area, for a Send to check and
     store. Reading it writes nothing: on SQLite a transaction holds the writer's turn from its
     first write, so a Send reads and checks everything first and writes last (`remove`)."""
+    return await direct.run_plan(session, held_steps(token, person_id, now=now), writes=False)
+
+
+def held_steps(token: str, person_id: int, *, now: datetime) -> direct.Plan[Held | None]:
+    """`held` as a step of a larger plan (`storage.direct`)."""
     if not isinstance(token, str) or len(token) > 64:
         return None
-    row = await direct.first(session, _HELD, {"token": token, "person_id": person_id, "now": now})
-    if row is None:
+    found = yield _HELD, {"token": token, "person_id": person_id, "now": now}
+    if not found:
         return None
-    draft_id, token, step, values, area_id, area_key, area_name = row
+    draft_id, token, step, values, area_id, area_key, area_name = found[0]
     area = Area(area_id, area_key, area_name) if area_id is not None else None
     return Held(draft_id, token, step, values, area)
 

@@ -240,12 +240,21 @@ _FOR_CARD = (
 )
 
 
+_FOR_CARD_KEYS = tuple(_FOR_CARD.selected_columns.keys())
+
+
 async def for_card(session: AsyncSession, incident_id: int) -> ForCard | None:
     """One statement for what five reads fetched for every action on a card, and whether a
     sixth (the customer's history) is needed at all."""
-    fields = await direct.first_mapping(session, _FOR_CARD, {"incident_id": incident_id})
-    if fields is None:
+    return await direct.run_plan(session, for_card_steps(incident_id), writes=False)
+
+
+def for_card_steps(incident_id: int) -> direct.Plan[ForCard | None]:
+    """`for_card` as a step of a larger plan (`storage.direct`)."""
+    found = yield _FOR_CARD, {"incident_id": incident_id}
+    if not found:
         return None
+    fields = dict(zip(_FOR_CARD_KEYS, found[0], strict=True))
     incident = Incident(**{c.key: fields[c.key] for c in _incidents.c})
     customer = (
         Customer(**{c.key: fields[f"customer__{c.key}"] for c in _customers.c})

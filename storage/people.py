@@ -260,7 +260,12 @@ _DECIDERS = (
 
 async def deciders(session: AsyncSession, service_area_id: int) -> Deciders:
     """The managers, keepers, whether each can be reached and all their roles, in one query."""
-    rows = await direct.rows(session, _DECIDERS, {"service_area_id": service_area_id})
+    return await direct.run_plan(session, deciders_steps(service_area_id), writes=False)
+
+
+def deciders_steps(service_area_id: int) -> direct.Plan[Deciders]:
+    """`deciders` as a step of a larger plan (`storage.direct`)."""
+    rows = yield _DECIDERS, {"service_area_id": service_area_id}
     managers: dict[int, Decider] = {}
     keepers: dict[int, Decider] = {}
     reachable: set[int] = set()

@@ -39,8 +39,9 @@ async def test_rows_are_what_sqlalchemy_gives_and_writes_commit_with_the_session
         (second_id,) = await direct.one(session, _ADD_CUSTOMER, _customer("Sam Reid"))
         assert second_id == first_id + 1
         # Read back in the same transaction, before the commit.
-        fields = await direct.first_mapping(session, _CUSTOMER, {"id": first_id})
-        assert fields is not None and fields["name"] == "Jordan Blake" and fields["created_at"] == NOW
+        (row,) = await direct.rows(session, _CUSTOMER, {"id": first_id})
+        fields = dict(zip(Customer.__table__.c.keys(), row, strict=True))
+        assert fields["name"] == "Jordan Blake" and fields["created_at"] == NOW
         assert await direct.write(session, _RENAME, {"c_id": second_id, "c_name": "Sam R"}) == 1
         assert await direct.write(session, _RENAME, {"c_id": 999, "c_name": "Nobody"}) == 0
         await session.commit()
