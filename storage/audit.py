@@ -84,6 +84,33 @@ _LINK = (
     .execution_options(**SENT_LATER)
 )
 _INSERT = insert(AuditEvent.__table__).execution_options(**SENT_LATER)
+_EVENT_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "action",
+    "record_type",
+    "record_id",
+    "detail",
+    "prev_hash",
+    "hash",
+)
+_APPEND: dict[int, Any] = {}
+_MOST_APPENDED_AT_ONCE = 8
+
+
+def _append(count: int) -> Any:
+    """PostgreSQL: the head's new hash and `count` events in one statement (a data-modifying WITH
+    runs whether or not the INSERT reads it): a round trip fewer while other writers wait for
+    the head. Built once for each count."""
+    if count not in _APPEND:
+        events = AuditEvent.__table__
+        rows = [
+            {c: bindparam(f"{c}_{i}", type_=events.c[c].type) for c in _EVENT_COLUMNS} for i in range(count)
+        ]
+        link = _LINK.cte("link")
+        _APPEND[count] = insert(events).values(rows).add_cte(link)
+    return _APPEND[count]
 
 
 @dataclass(frozen=True)
@@ -150,6 +177,10 @@ def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> di
             }
         )
         previous = chained
+    if dialect == "postgresql" and len(rows) <= _MOST_APPENDED_AT_ONCE:
+        values = {f"{c}_{i}": row[c] for i, row in enumerate(rows) for c in _EVENT_COLUMNS}
+        yield _append(len(rows)), {"new_hash": previous, **values}
+        return
     yield _LINK, {"new_hash": previous}
     # One executemany without RETURNING: nothing reads an event's id back in the transaction.
     yield _INSERT, rows
