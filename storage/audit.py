@@ -17,7 +17,7 @@ from sqlalchemy import Integer, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import direct
-from storage.db import SENT_LATER
+from storage.compiled import SENT_LATER
 from storage.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64

@@ -21,9 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_only
 
-from storage.compiled import SENT_LATER, SENT_LATER_KEY, Cache, Compiled
-
-__all__ = ["SENT_LATER", "Reader", "create_engine", "session_factory"]
+from storage.compiled import SENT_LATER_KEY, Cache, Compiled
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from policy.decisions import (
 from policy.incidents import IncidentStatus
 from policy.reviews import first_reminder
 from storage import direct
-from storage.db import SENT_LATER
+from storage.compiled import SENT_LATER
 from storage.models import (
     Appeal,
     Decision,

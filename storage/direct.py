@@ -165,15 +165,21 @@ async def run_plan(session: AsyncSession, plan: Plan[T], *, writes: bool = True,
     held = await _held(session)
     if held.driver != "aiosqlite":
         answer: list[Row] | None = None
-        while True:
-            try:
-                statement, values = plan.send(answer)  # type: ignore[arg-type]
-            except StopIteration as done:
-                if commit:
-                    await session.commit()
-                return done.value
-            many = not isinstance(values, Mapping)
-            answer, _ = (await _run(session, statement, values, many=many)) if values or not many else ([], 0)
+        try:
+            while True:
+                try:
+                    statement, values = plan.send(answer)  # type: ignore[arg-type]
+                except StopIteration as done:
+                    if commit:
+                        await session.commit()
+                    return done.value
+                many = not isinstance(values, Mapping)
+                if many and not values:
+                    answer = []  # no rows to write
+                else:
+                    answer, _ = await _run(session, statement, values, many=many)
+        finally:
+            plan.close()
 
     failed: list[tuple[Compiled, Any]] = []
 

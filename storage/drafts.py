@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import direct
-from storage.db import SENT_LATER
+from storage.compiled import SENT_LATER
 from storage.incidents import Area
 from storage.models import ReportDraft, ServiceArea
 

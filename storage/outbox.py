@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
 
 from storage import direct
-from storage.db import SENT_LATER
+from storage.compiled import SENT_LATER
 from storage.models import OutboxMessage
 
 PENDING = "pending"

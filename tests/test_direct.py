@@ -107,7 +107,8 @@ def test_a_statement_that_needs_sqlalchemys_execution_is_refused_when_compiled()
 
 
 async def test_on_sqlite_a_write_sent_later_waits_for_the_next_statement_as_through_sqlalchemy(tmp_path):
-    from storage.db import SENT_LATER, create_engine, session_factory
+    from storage.compiled import SENT_LATER
+    from storage.db import create_engine, session_factory
     from storage.migrate import upgrade
     from tests.test_sqlite_one_trip import _count_trips
 

@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from storage.db import SENT_LATER, create_engine
+from storage.compiled import SENT_LATER
+from storage.db import create_engine
 
 
 def _count_trips(raw) -> list:
