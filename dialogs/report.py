@@ -335,46 +335,85 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
             # The transaction that stores the incident deletes the draft, so a draft found means
             # no incident yet, and only a Send that finds none asks whether this one was stored
             # already (Teams retries invokes). Two Sends of one draft at once both find it: the
-            # incident's submission key lets one store it. Everything is read and checked before
-            # the first write: on SQLite every other writer waits from then until the commit.
-            read = await direct.run_plan(session, _read_for_send(token, actor.person_id, now), writes=False)
-            if read is None:
+            # incident's submission key lets one store it. The reads, the checks and the writes
+            # are one plan: on SQLite one trip, holding the writer's turn for no more than it.
+            reporter = actor.display_name or await decisions.name_of(session, actor.person_id)
+            sending = _sending(services, actor, token, now, reporter, dialect=direct.dialect_name(session))
+            outcome = await direct.run_plan(session, sending, commit=True)
+            if outcome is None:
                 return await _already_sent(session, token, actor) or GONE
-            draft, customer = read.draft, read.customer
-            values: dict[str, Any] = draft.values
-            area = draft.area
-            for name in form.STEPS[:-1]:
-                errors = _problems(
-                    services,
-                    name,
-                    values,
-                    area_keys={area.key} if area else set(),
-                    existing_ids={customer.id} if customer else set(),
-                )
-                if errors:
-                    # Something changed since that step was checked: keep the draft, and show
-                    # that step again.
-                    shown = await drafts.owned(session, token, actor.person_id, now=now)
-                    if shown is None:
-                        return GONE
-                    drafts.save(shown, step=name, values=values, now=now)
-                    card = await _render(session, services, shown, errors)
-                    await session.commit()
-                    return ShowStep(card)
-            assert area is not None  # the "what" step's check refuses any other
-            reference = await _record(session, services, actor, read, area, now)
+            if isinstance(outcome, _Refused):
+                # Something changed since that step was checked: keep the draft, and show that
+                # step again.
+                shown = await drafts.owned(session, token, actor.person_id, now=now)
+                if shown is None:
+                    return GONE
+                drafts.save(shown, step=outcome.step, values=outcome.values, now=now)
+                card = await _render(session, services, shown, outcome.errors)
+                await session.commit()
+                return ShowStep(card)
     except IntegrityError:
         # The same Send, retried by Teams, won the race in another request.
         async with services.sessions() as session:
             done = await _already_sent(session, token, actor)
         return done or GONE
     services.outbox_written()
-    return _sent(reference, area.name)
+    return _sent(outcome.reference, outcome.area)
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A Send whose draft no longer passes a step's checks: nothing was written."""
+
+    step: str
+    values: dict[str, Any]
+    errors: form.Errors
+
+
+@dataclass(frozen=True)
+class _Stored:
+    reference: str
+    area: str  # the service area's name
+
+
+def _sending(
+    services: Services, actor: Actor, token: str, now: datetime, reporter: str, *, dialect: str
+) -> direct.Plan[_Stored | _Refused | None]:
+    """A Send as one plan (`storage.direct`): the draft and what its checks and cards need, the
+    checks again, then the writes; None if there is no draft (sent already, or gone)."""
+    read = yield from _read_for_send(token, actor.person_id, now)
+    if read is None:
+        return None
+    draft, customer, area = read.draft, read.customer, read.draft.area
+    for name in form.STEPS[:-1]:
+        errors = _problems(
+            services,
+            name,
+            draft.values,
+            area_keys={area.key} if area else set(),
+            existing_ids={customer.id} if customer else set(),
+        )
+        if errors:
+            return _Refused(name, draft.values, errors)
+    assert area is not None and read.deciders is not None  # the "what" step refuses any other area
+    reference = yield from _written(
+        services,
+        actor,
+        draft,
+        area,
+        customer,
+        now,
+        reporter=reporter,
+        deciders=read.deciders,
+        history=decide.history_view(services, read.history) if read.history else decide.NO_HISTORY,
+        dialect=dialect,
+    )
+    return _Stored(reference, area.name)
 
 
 @dataclass(frozen=True)
 class _ForSend:
-    """What a Send checks and its cards show, read in one plan before anything is written."""
+    """What a Send checks and its cards show, read before anything is written."""
 
     draft: drafts.Held
     customer: Customer | None  # the customer chosen, if this reporter's search offered them
@@ -383,7 +422,7 @@ class _ForSend:
 
 
 def _read_for_send(token: str, person_id: int, now: datetime) -> direct.Plan[_ForSend | None]:
-    """The draft and what depends on it, in one plan (`storage.direct`): on SQLite one trip."""
+    """The draft and what depends on it."""
     draft = yield from drafts.held_steps(token, person_id, now=now)
     if draft is None:
         return None
@@ -394,34 +433,6 @@ def _read_for_send(token: str, person_id: int, now: datetime) -> direct.Plan[_Fo
     deciders = (yield from people.deciders_steps(draft.area.id)) if draft.area else None
     history = (yield from decisions.history_steps(customer.id)) if customer else None
     return _ForSend(draft, customer, deciders, history)
-
-
-async def _record(
-    session: AsyncSession,
-    services: Services,
-    actor: Actor,
-    read: _ForSend,
-    area: incidents.Area,
-    now: datetime,
-) -> str:
-    """Store the report and commit: the incident (and a new customer), its notifications, the
-    draft's deletion and the audit events; returns the incident's reference."""
-    # What the cards show besides the incident was read before anything is written: on SQLite
-    # the writes then go in one trip, holding the writer's turn for as little as they can.
-    assert read.deciders is not None
-    written = _written(
-        services,
-        actor,
-        read.draft,
-        area,
-        read.customer,
-        now,
-        reporter=actor.display_name or await decisions.name_of(session, actor.person_id),
-        deciders=read.deciders,
-        history=decide.history_view(services, read.history) if read.history else decide.NO_HISTORY,
-        dialect=direct.dialect_name(session),
-    )
-    return await direct.run_plan(session, written, commit=True)
 
 
 def _written(

@@ -448,3 +448,23 @@ async def test_malformed_invokes_get_a_clear_answer_never_a_server_error(council
     assert status == 200
     assert body is not None
     assert await council.rows(Incident) == []
+
+
+async def test_a_send_that_no_longer_passes_a_check_shows_that_step_again_and_stores_nothing(council):
+    from sqlalchemy import update
+
+    from tests.support.reporting import report
+
+    await report(council, SAM)  # Pat Jones, now in the register
+    dialog = Dialog(council, SAM)
+    await _to_check(dialog, {"customer_query": "pat jones", "customer_id": "1"})
+    # Before Sam presses Send, Pat's record is anonymised (retention): the choice is stale.
+    async with council.sessions() as session:
+        await session.execute(update(Customer).where(Customer.id == 1).values(anonymised_at=council.clock()))
+        await session.commit()
+    card = await dialog.press("Send")
+    assert card is not None  # the dialog stays open, on the customer step
+    assert "That customer is not in the register: search again" in texts(card)
+    assert len(await council.rows(Incident)) == 1  # only the first report
+    (draft,) = await council.rows(ReportDraft)
+    assert draft.step == "customer"
