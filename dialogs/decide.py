@@ -409,13 +409,14 @@ class SentCopies:
     roles: dict[int, Roles]
 
 
-async def _sent_copies(session: AsyncSession, views: IncidentViews) -> SentCopies:
+async def _sent_copies(
+    session: AsyncSession, views: IncidentViews, sent: list[outbox.Copy] | None = None
+) -> SentCopies:
+    """The copies of the card to replace (`sent`: as read with the card, if they were)."""
     incident_id = views.shared.incident_id
-    sent = [
-        s
-        for s in await outbox.copies(session, "incident", incident_id, purpose=NOTIFY_PURPOSE)
-        if s.person_id is not None and s.status != outbox.FAILED
-    ]
+    if sent is None:
+        sent = await outbox.copies(session, "incident", incident_id, purpose=NOTIFY_PURPOSE)
+    sent = [s for s in sent if s.person_id is not None and s.status != outbox.FAILED]
     # Roles as held now: someone sent the card may since have lost (or gained) the right to
     # decide. The deciders' roles were read with the card's other reads already.
     known = views.deciders.roles
@@ -480,17 +481,17 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         ):
             return await _letter_action(session, services, actor, verb, data)
         incident_id = _int(data, "incident")
-        found = (
-            await direct.run_plan(session, _read_for_card(services, incident_id), writes=False)
-            if incident_id is not None
-            else None
-        )
+        # A decision's submission reads the copies of the card it replaces with the rest.
+        found = None
+        if incident_id is not None:
+            reading = _read_for_card(services, incident_id, copies=verb == cards.SUBMIT)
+            found = await direct.run_plan(session, reading, writes=False)
         if found is None:
             await refusals.record(
                 session, services, actor, verb, record_type="incident", record_id=incident_id
             )
             return cards.no_access_card()
-        read, deciders, history = found
+        read, deciders, history, sent = found
         incident = read.incident
         views = await incident_views(session, services, read, deciders=deciders, history=history)
         view = views.for_viewer(actor.person_id, actor.roles)
@@ -527,15 +528,16 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
                 view, kind, values, {}, slots=slots, restriction_defaults=_defaults(services)
             )
         if verb == cards.SUBMIT:
-            return await _submit(session, services, actor, read, views, kind, data, values, slots)
+            return await _submit(session, services, actor, read, views, kind, data, values, slots, sent)
         return cards.incident_card(view, notice="That action is not one I know.")
 
 
-def _read_for_card(
-    services: Services, incident_id: int
-) -> direct.Plan[tuple[incidents.ForCard, people.Deciders, tuple[cards.HistoryView, bool]] | None]:
-    """The incident as its card shows it, its service's deciders and its customer's history, in
-    one plan (`storage.direct`): on SQLite one trip."""
+def _read_for_card(services: Services, incident_id: int, *, copies: bool) -> direct.Plan[
+    tuple[incidents.ForCard, people.Deciders, tuple[cards.HistoryView, bool], list[outbox.Copy] | None] | None
+]:
+    """The incident as its card shows it, its service's deciders, its customer's history and,
+    with `copies`, the copies of its card sent, in one plan (`storage.direct`): on SQLite one
+    trip."""
     read = yield from incidents.for_card_steps(incident_id)
     if read is None:
         return None
@@ -544,7 +546,10 @@ def _read_for_card(
     if read.has_history:
         past = yield from decisions.history_steps(read.incident.customer_id, excluding_incident=incident_id)
         history = history_view(services, past)
-    return read, deciders, history
+    sent = None
+    if copies:
+        sent = yield from outbox.copies_steps("incident", incident_id, purpose=NOTIFY_PURPOSE)
+    return read, deciders, history, sent
 
 
 def _defaults(services: Services) -> dict[str, str]:
@@ -566,6 +571,7 @@ async def _submit(
     data: Mapping[str, Any],
     values: dict[str, str],
     slots: int,
+    sent: list[outbox.Copy] | None = None,
 ) -> Card:
     incident = read.incident
     view = views.for_viewer(actor.person_id, actor.roles)
@@ -596,7 +602,7 @@ async def _submit(
     # Read before the claim, with the card's other reads: on SQLite a transaction holds the
     # writer's turn from its first write (the claim) until its commit, and a copy is never added
     # once the incident exists.
-    copies = await _sent_copies(session, views)
+    copies = await _sent_copies(session, views, sent)
     by = decider_name(views, actor.person_id) or await decisions.name_of(session, actor.person_id)
     await direct.flush(session)  # anything the session holds unwritten goes before the plan
     written = _decided(

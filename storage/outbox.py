@@ -447,8 +447,13 @@ async def copies(
     only who it went to."""
     if session.new:
         await session.flush()  # as the ORM's autoflush would, so a message just queued counts
+    return await direct.run_plan(session, copies_steps(record_type, record_id, purpose=purpose), writes=False)
+
+
+def copies_steps(record_type: str, record_id: int | str, *, purpose: str) -> direct.Plan[list[Copy]]:
+    """`copies` as a step of a larger plan (`storage.direct`)."""
     params = {"record_type": record_type, "record_id": str(record_id), "purpose": purpose}
-    return [Copy(*row) for row in await direct.rows(session, _COPIES, params)]
+    return [Copy(*row) for row in (yield _COPIES, params)]
 
 
 async def for_record(
