@@ -11,6 +11,7 @@ SQLAlchemy converts them, because it uses SQLAlchemy's own processors.
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
 
 # An execution option for writes whose result nobody reads (no RETURNING, no row count looked
@@ -54,7 +55,6 @@ class Compiled:
             (name, converts.get(name), _REQUIRED if name in required else compiled.params[name])
             for name in compiled.positiontup or ()
         )
-        self.columns: tuple[str, ...] = tuple(entry.keyname for entry in compiled._result_columns)
         # The result columns that need converting (dates from SQLite's text, JSON), by position.
         self._results: tuple[tuple[int, _Convert], ...] = tuple(
             (i, convert)
@@ -98,3 +98,13 @@ class Cache:
             entry = (statement, Compiled(statement, self._dialect, keys, many=many))
             self._entries[key] = entry
         return entry[1]
+
+
+def engine_error(
+    sql: str | None, parameters: Any, error: Exception, base: type, *, dialect: Any = None, lost: bool = False
+) -> DBAPIError:
+    """A driver's error as SQLAlchemy raises it (so `IntegrityError` is caught where it always
+    was), without its parameters (ids, names) in its message; `lost`: the connection broke."""
+    return DBAPIError.instance(
+        sql, parameters, error, base, hide_parameters=True, connection_invalidated=lost, dialect=dialect
+    )

@@ -114,14 +114,10 @@ _IDENTIFIABLE = select(*Customer.__table__.c).where(
 )
 
 
-async def identifiable(session: AsyncSession, customer_id: int) -> Customer | None:
-    """`get_identifiable` through Core: the customer as read, not in the session, for a caller
-    that only shows them (a Send names them on the managers' card)."""
-    return await direct.run_plan(session, identifiable_steps(customer_id), writes=False)
-
-
 def identifiable_steps(customer_id: int) -> direct.Plan[Customer | None]:
-    """`identifiable` as a step of a larger plan (`storage.direct`)."""
+    """`get_identifiable` through Core, as a step of a plan (`storage.direct`): the customer as
+    read, not in the session, for a caller that only shows them (a Send names them on the
+    managers' card)."""
     found = yield _IDENTIFIABLE, {"customer_id": customer_id}
     return Customer(**dict(zip(_COLUMNS, found[0], strict=True))) if found else None
 
@@ -148,14 +144,9 @@ class NewCustomer:
 _INSERT = insert(Customer.__table__).returning(Customer.__table__.c.id)
 
 
-async def add(session: AsyncSession, new: NewCustomer, *, now: datetime) -> Customer:
-    """Add a customer with a Core INSERT on the session's connection (an ORM flush of one new row
-    cost several times the statement). The customer returned is not in the session."""
-    return await direct.run_plan(session, add_steps(new, now=now))
-
-
 def add_steps(new: NewCustomer, *, now: datetime) -> direct.Plan[Customer]:
-    """`add` as steps of a larger plan (`storage.direct`)."""
+    """Add a customer with a Core INSERT, as a step of a plan (`storage.direct`): an ORM flush
+    of one new row cost several times the statement. The customer returned is not in a session."""
     values = dict(
         name=new.name,
         customer_reference=new.reference,

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_only
 
-from storage.compiled import SENT_LATER_KEY, Cache, Compiled
+from storage.compiled import SENT_LATER_KEY, Cache, Compiled, engine_error
 
 T = TypeVar("T")
 
@@ -453,6 +453,5 @@ POSTGRES_READ_CONNECTIONS = 4
 
 
 def _as_engine_error(prepared: Compiled, parameters: list[Any], error: Exception, base: type) -> DBAPIError:
-    """The driver's error as the engine raises one, so callers handle one kind of database
-    error, and without its parameters (ids, names) in its message."""
-    return DBAPIError.instance(prepared.sql, parameters, error, base, hide_parameters=True)
+    """The driver's error as the engine raises one, so callers handle one kind of database error."""
+    return engine_error(prepared.sql, parameters, error, base)

@@ -30,12 +30,12 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.sql.expression import Executable
 
-from storage.compiled import Cache, Compiled
+from storage.compiled import Cache, Compiled, engine_error
 from storage.db import in_one_trip, is_one_trip
 
 Row = tuple[Any, ...]
@@ -92,16 +92,6 @@ async def first(session: AsyncSession, statement: Executable, values: Values | N
     return found[0] if found else None
 
 
-async def one(session: AsyncSession, statement: Executable, values: Values | None = None) -> Row:
-    """The one row `statement` gives, as `Result.one()`: anything else is an error."""
-    found = await rows(session, statement, values)
-    if not found:
-        raise NoResultFound("No row was found when one was required")
-    if len(found) > 1:
-        raise MultipleResultsFound("Multiple rows were found when exactly one was required")
-    return found[0]
-
-
 async def flush(session: AsyncSession) -> None:
     """Write what the session holds unwritten, as its autoflush would, before a statement that
     must see it; nothing pending costs nothing."""
@@ -148,7 +138,7 @@ async def _run(
         else:
             await cursor._prepare_and_execute(compiled.sql, parameters)
     except (sqlite3.Error, held.adapter.dbapi.Error) as error:
-        raise await _as_engine_error(held, compiled, parameters, error, cursor) from error
+        raise await _as_engine_error(held, compiled.sql, parameters, error, cursor) from error
     return [compiled.row(tuple(r)) for r in cursor._rows], cursor.rowcount
 
 
@@ -224,33 +214,17 @@ async def run_plan(session: AsyncSession, plan: Plan[T], *, writes: bool = True,
         return result
     except sqlite3.Error as error:
         compiled, parameters = failed[-1] if failed else (None, None)
-        raise DBAPIError.instance(
-            compiled.sql if compiled else None,
-            parameters,
-            error,
-            sqlite3.Error,
-            hide_parameters=True,
-            dialect=held.connection.dialect,
-        ) from error
+        raise await _as_engine_error(held, compiled.sql if compiled else None, parameters, error) from error
 
 
 async def _as_engine_error(
-    held: _Held, compiled: Compiled, parameters: Any, error: Exception, cursor: Any
+    held: _Held, sql: str | None, parameters: Any, error: Exception, cursor: Any = None
 ) -> DBAPIError:
-    """The driver's error as SQLAlchemy raises it (so `IntegrityError` is caught where it was),
-    parameters hidden; a connection that broke is invalidated, as SQLAlchemy does, so the pool
-    does not hand it out again."""
+    """The driver's error as SQLAlchemy raises it; a connection that broke is invalidated, as
+    SQLAlchemy does, so the pool does not hand it out again."""
     dialect = held.connection.dialect
     lost = dialect.is_disconnect(error, held.adapter, cursor)
     if lost:
         await held.connection.invalidate()
     base = sqlite3.Error if isinstance(error, sqlite3.Error) else held.adapter.dbapi.Error
-    return DBAPIError.instance(
-        compiled.sql,
-        parameters,
-        error,
-        base,
-        hide_parameters=True,
-        connection_invalidated=lost,
-        dialect=dialect,
-    )
+    return engine_error(sql, parameters, error, base, dialect=dialect, lost=lost)

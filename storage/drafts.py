@@ -81,15 +81,9 @@ _HELD = select(
 _REMOVE = delete(ReportDraft).where(ReportDraft.id == bindparam("draft_id")).execution_options(**SENT_LATER)
 
 
-async def held(session: AsyncSession, token: str, person_id: int, *, now: datetime) -> Held | None:
-    """What the draft `owned` would find holds, with its service area, for a Send to check and
-    store. Reading it writes nothing: on SQLite a transaction holds the writer's turn from its
-    first write, so a Send reads and checks everything first and writes last (`remove`)."""
-    return await direct.run_plan(session, held_steps(token, person_id, now=now), writes=False)
-
-
 def held_steps(token: str, person_id: int, *, now: datetime) -> direct.Plan[Held | None]:
-    """`held` as a step of a larger plan (`storage.direct`)."""
+    """What the draft `owned` would find holds, with its service area, for a Send to check and
+    store, as a step of its plan (`storage.direct`). Reading it writes nothing."""
     if not isinstance(token, str) or len(token) > 64:
         return None
     found = yield _HELD, {"token": token, "person_id": person_id, "now": now}

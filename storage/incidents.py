@@ -67,13 +67,6 @@ def _issue(dialect: str) -> Any:
     return _ISSUE[dialect]
 
 
-async def next_reference(session: AsyncSession, year: int) -> tuple[int, str]:
-    """Issue the next number for `year`. The counter row stays locked until the caller commits,
-    so concurrent reports each get their own number, on SQLite and PostgreSQL alike."""
-    (sequence,) = await direct.one(session, _issue(direct.dialect_name(session)), {"year": year})
-    return sequence, incident_reference(year, sequence)
-
-
 @dataclass(frozen=True)
 class Report:
     """A checked report, ready for the register."""
@@ -101,22 +94,13 @@ class Report:
 _INSERT = insert(Incident.__table__).returning(Incident.__table__.c.id)
 
 
-async def record(
-    session: AsyncSession, report: Report, *, now: datetime, year: int, submission_key: str
-) -> Incident:
-    """Issue the year's next reference and write the incident. A Core INSERT on the session's
-    connection: an ORM flush of one new row cost several times the statement. The returned
-    incident is not in the session; read it again to change it."""
-    steps = record_steps(
-        report, now=now, year=year, submission_key=submission_key, dialect=direct.dialect_name(session)
-    )
-    return await direct.run_plan(session, steps)
-
-
 def record_steps(
     report: Report, *, now: datetime, year: int, submission_key: str, dialect: str
 ) -> direct.Plan[Incident]:
-    """`record` as steps of a larger plan (`storage.direct`), for `dialect`."""
+    """Issue the year's next reference and write the incident, as steps of a plan
+    (`storage.direct`) for `dialect`. The counter's row stays locked until the plan's commit, so
+    reports each get their own number. Core INSERTs: an ORM flush of one new row cost several
+    times the statement. The returned incident is not in a session; read it again to change it."""
     values = dict(
         year=year,
         submission_key=submission_key,
