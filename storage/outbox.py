@@ -267,10 +267,7 @@ async def claim_due(
 async def renew(session: AsyncSession, message_id: int, *, held: datetime | None, until: datetime) -> bool:
     """Extend this sender's claim just before sending; False if another sender has taken it over
     (the lease ran out while earlier messages of the sweep were being sent)."""
-    if held is None:
-        renewed = await direct.write(session, _RENEW_UNHELD, {"r_id": message_id, "r_until": until})
-    else:
-        renewed = await direct.write(session, _RENEW, {"r_id": message_id, "r_held": held, "r_until": until})
+    renewed = await direct.write(session, _RENEW, {"r_id": message_id, "r_held": held, "r_until": until})
     await session.commit()
     return renewed == 1
 
@@ -280,17 +277,10 @@ _RENEW = (
     .where(
         OutboxMessage.id == bindparam("r_id"),
         OutboxMessage.status == PENDING,
-        OutboxMessage.claimed_until == bindparam("r_held", type_=OutboxMessage.claimed_until.type),
-    )
-    .values(claimed_until=bindparam("r_until", type_=OutboxMessage.claimed_until.type))
-)
-# `claimed_until == None` is IS NULL, which a bound parameter cannot say.
-_RENEW_UNHELD = (
-    update(OutboxMessage)
-    .where(
-        OutboxMessage.id == bindparam("r_id"),
-        OutboxMessage.status == PENDING,
-        OutboxMessage.claimed_until.is_(None),
+        # Not `=`: a claim held without an end (None) must match too.
+        OutboxMessage.claimed_until.is_not_distinct_from(
+            bindparam("r_held", type_=OutboxMessage.claimed_until.type)
+        ),
     )
     .values(claimed_until=bindparam("r_until", type_=OutboxMessage.claimed_until.type))
 )
