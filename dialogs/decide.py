@@ -425,20 +425,11 @@ async def _sent_copies(
 
 
 async def _update_sent_cards(
-    session: AsyncSession,
-    services: Services,
-    views: IncidentViews,
-    now: datetime,
-    version: str,
-    *,
-    copies: SentCopies | None = None,
-    also: Sequence[outbox.Queued] = (),
+    session: AsyncSession, views: IncidentViews, now: datetime, version: str
 ) -> None:
-    """Replace every manager's copy of the card, so nobody acts on a stale one. `copies`: as
-    `_sent_copies` read them, if the caller did; `also`: messages to queue after the updates, in
-    the same statement."""
-    copies = copies or await _sent_copies(session, views)
-    await outbox.enqueue_all(session, card_updates(views, version, copies, also=also), now=now)
+    """Replace every manager's copy of the card, so nobody acts on a stale one."""
+    copies = await _sent_copies(session, views)
+    await outbox.enqueue_all(session, card_updates(views, version, copies), now=now)
 
 
 def card_updates(
@@ -786,7 +777,7 @@ async def _letter_action(
         return cards.letter_not_appropriate_form(view, letter.id, errors)
     await session.refresh(letter)
     views = await incident_views(session, services, read)
-    await _update_sent_cards(session, services, views, now, version=f"letter-{letter.id}")
+    await _update_sent_cards(session, views, now, version=f"letter-{letter.id}")
     await session.flush()
     result = views.card_for(actor.person_id, actor.roles)
     await session.commit()
