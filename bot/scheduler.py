@@ -4,6 +4,7 @@ The jobs hold no state of their own; each sweep reads what is due from the datab
 it there, so a restart or a second instance is harmless.
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -21,6 +22,12 @@ def _guarded(name: str, sweep: Callable[[], Awaitable[int]]) -> Callable[[], Awa
     async def run() -> None:
         try:
             done = await sweep()
+        except asyncio.CancelledError:
+            # The bot is stopping (APScheduler cancels the sweeps under way): the sweep's
+            # transaction rolls back and the next start sweeps again. APScheduler would log the
+            # cancellation as the job failing, with a trace, on every such restart.
+            log.info("sweep stopped", extra={"sweep": name, "why": "the bot is stopping"})
+            return
         except Exception:
             log.exception("sweep failed", extra={"sweep": name})
             return
@@ -38,7 +45,10 @@ async def _purge_drafts(services: Services) -> int:
 
 
 def build_scheduler(services: Services, *, every: timedelta = timedelta(minutes=5)) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone=services.zone)
+    # A run that comes late (a slow start-up, a busy or suspended machine) runs late, once:
+    # APScheduler's default skips any run more than a second late, so a start-up sweep could
+    # wait for the next interval and the night's retention run for the next night.
+    scheduler = AsyncIOScheduler(timezone=services.zone, job_defaults={"misfire_grace_time": None})
     now = services.clock()
     jobs = {
         "reviews": lambda: reviews.sweep_reviews(services),
