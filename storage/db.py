@@ -2,8 +2,10 @@
 
 import asyncio
 import collections
+import contextlib
 import sqlite3
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,7 +40,6 @@ SQLITE_CONNECTIONS = 4
 # Statements that make pysqlite open a transaction (it does so before these, and only these) or
 # that open one themselves.
 _WRITES = ("insert", "update", "delete", "replace", "savepoint")
-
 
 
 class _WriterTurns:
@@ -368,6 +369,8 @@ class Reader:
                 options["command_timeout"] = float(options["command_timeout"])
             self._asyncpg = options
         self._connection: aiosqlite.Connection | None = None
+        self._waiting: list[_Read] = []
+        self._trips: asyncio.Task[None] | None = None
         self._pool: Any = None  # asyncpg.Pool, imported only where PostgreSQL is used
         self._opening = asyncio.Lock()
         self._compiled = Cache(engine.dialect)
@@ -381,22 +384,74 @@ class Reader:
             return [tuple(row) for row in await connection.execute(statement, dict(values))]
 
     async def _sqlite_rows(self, prepared: Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        connection = await self._sqlite()
         parameters = prepared.parameters(values)
-
-        def run() -> list[tuple[Any, ...]]:
-            cursor = connection._conn.execute(prepared.sql, parameters)
-            try:
-                return cursor.fetchall()
-            finally:
-                cursor.close()
-
+        answer: asyncio.Future[list[tuple[Any, ...]]] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Read(prepared.sql, parameters, answer))
+        if self._trips is None or self._trips.done():
+            self._trips = asyncio.create_task(self._read_waiting())
         try:
-            raw = await connection._execute(run)
+            raw = await answer
         except sqlite3.Error as error:
-            await self.close()  # a broken connection is not kept: the next turn opens another
             raise _as_engine_error(prepared, parameters, error, sqlite3.Error) from error
         return [prepared.row(r) for r in raw]
+
+    async def _read_waiting(self) -> None:
+        """Run the reads waiting, all of them in one trip to the connection's thread, until none
+        wait. With twenty turns at once a trip each queued them behind one another, each trip
+        waiting for the thread and then for the GIL: 12 ms at the median and 42 ms at the 99th
+        percentile, for a read of a tenth of a millisecond."""
+        while self._waiting:
+            try:
+                connection = await self._sqlite()
+            except BaseException as error:  # the register is out of reach: they are told so
+                _fail(self._waiting, error)
+                self._waiting = []
+                if not isinstance(error, Exception):
+                    raise
+                return
+            reads, self._waiting = self._waiting, []
+
+            def run(
+                reads: list[_Read] = reads, connection: aiosqlite.Connection = connection
+            ) -> list[list[tuple[Any, ...]] | sqlite3.Error]:
+                answers: list[list[tuple[Any, ...]] | sqlite3.Error] = []
+                for read in reads:
+                    try:
+                        cursor = connection._conn.execute(read.sql, read.parameters)
+                        try:
+                            answers.append(cursor.fetchall())
+                        finally:
+                            cursor.close()
+                    except sqlite3.Error as error:
+                        answers.append(error)
+                return answers
+
+            try:
+                answers = await connection._execute(run)
+            except BaseException as error:  # the connection itself failed, or the bot is stopping
+                _fail(reads, error)
+                await self._drop(connection)
+                if not isinstance(error, Exception):
+                    raise
+                continue
+            broken = False
+            for read, got in zip(reads, answers, strict=True):
+                if read.answer.done():  # its turn was cancelled meanwhile
+                    continue
+                if isinstance(got, sqlite3.Error):
+                    broken = True
+                    read.answer.set_exception(got)
+                else:
+                    read.answer.set_result(got)
+            if broken:
+                # A connection that failed a read is not kept: the reads after it open another.
+                await self._drop(connection)
+
+    async def _drop(self, connection: aiosqlite.Connection) -> None:
+        if self._connection is connection:
+            self._connection = None
+        with contextlib.suppress(Exception):
+            await connection.close()
 
     async def _asyncpg_rows(self, prepared: Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         import asyncpg
@@ -440,12 +495,35 @@ class Reader:
             return self._pool
 
     async def close(self) -> None:
+        if self._trips is not None and not self._trips.done():
+            self._trips.cancel()
+            with contextlib.suppress(BaseException):
+                await self._trips
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A read waiting for the Reader's SQLite connection, and where its rows go."""
+
+    sql: str
+    parameters: Any
+    answer: "asyncio.Future[list[tuple[Any, ...]]]"
+
+
+def _fail(reads: list[_Read], error: BaseException) -> None:
+    for read in reads:
+        if read.answer.done():
+            continue
+        if isinstance(error, Exception):
+            read.answer.set_exception(error)
+        else:
+            read.answer.cancel()
 
 
 # The turns in flight share these for their first read; each answers in well under a millisecond.

@@ -128,3 +128,128 @@ async def test_a_broken_sqlite_read_is_the_engines_kind_of_error_and_the_next_re
     finally:
         await reader.close()
         await engine.dispose()
+
+
+async def _names_table(tmp_path, rows: int):
+    from sqlalchemy import text
+
+    from storage.db import create_engine
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'names.db'}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
+        for n in range(rows):
+            await conn.execute(
+                text("INSERT INTO t (id, name) VALUES (:id, :name)"), {"id": n, "name": f"N{n}"}
+            )
+    return engine
+
+
+def _count_trips(connection) -> list[object]:
+    """Each trip to the connection's thread, as it is made."""
+    trips: list[object] = []
+    execute = connection._execute
+
+    async def counted(fn, *args, **kwargs):
+        trips.append(fn)
+        return await execute(fn, *args, **kwargs)
+
+    connection._execute = counted
+    return trips
+
+
+async def test_reads_arriving_together_each_get_their_own_rows_in_a_few_trips(tmp_path):
+    import asyncio
+
+    from sqlalchemy import bindparam, column, table
+
+    engine = await _names_table(tmp_path, 40)
+    reader = Reader(engine)
+    t = table("t", column("id"), column("name"))
+    by_id = select(t.c.name).where(t.c.id == bindparam("id"))
+    try:
+        trips = _count_trips(await reader._sqlite())
+        # Twenty turns at once, as the load bench sends them: each asks for someone else.
+        answers = await asyncio.gather(*(reader.rows(by_id, {"id": n}) for n in range(20)))
+        assert answers == [[(f"N{n}",)] for n in range(20)]
+        assert 1 <= len(trips) < 20  # they waited together, not a trip each
+    finally:
+        await reader.close()
+        await engine.dispose()
+
+
+async def test_a_failing_read_fails_alone_and_the_reads_beside_it_are_answered(tmp_path):
+    import asyncio
+
+    from sqlalchemy import bindparam, column, table
+    from sqlalchemy.exc import OperationalError
+
+    engine = await _names_table(tmp_path, 5)
+    reader = Reader(engine)
+    t = table("t", column("id"), column("name"))
+    by_id = select(t.c.name).where(t.c.id == bindparam("id"))
+    gone = table("gone", column("x"))
+    missing = select(gone.c.x).where(gone.c.x == bindparam("x"))
+    try:
+        first = await reader._sqlite()
+        asks = [
+            reader.rows(by_id, {"id": 1}),
+            reader.rows(missing, {"x": "Jordan Blake"}),
+            reader.rows(by_id, {"id": 2}),
+        ]
+        answers = await asyncio.gather(*asks, return_exceptions=True)
+        assert answers[0] == [("N1",)] and answers[2] == [("N2",)]
+        assert isinstance(answers[1], OperationalError) and "parameters hidden" in str(answers[1])
+        # The connection that failed is not kept; the next read has a new one and is answered.
+        assert await reader.rows(by_id, {"id": 3}) == [("N3",)]
+        assert await reader._sqlite() is not first
+    finally:
+        await reader.close()
+        await engine.dispose()
+
+
+async def test_a_turn_that_stops_waiting_leaves_the_other_reads_answered(tmp_path):
+    import asyncio
+
+    from sqlalchemy import bindparam, column, table
+
+    engine = await _names_table(tmp_path, 5)
+    reader = Reader(engine)
+    t = table("t", column("id"), column("name"))
+    by_id = select(t.c.name).where(t.c.id == bindparam("id"))
+    try:
+        await reader._sqlite()
+        abandoned = asyncio.ensure_future(reader.rows(by_id, {"id": 1}))
+        kept = asyncio.ensure_future(reader.rows(by_id, {"id": 2}))
+        await asyncio.sleep(0)
+        abandoned.cancel()  # Teams gave up on that turn
+        assert await kept == [("N2",)]
+        assert abandoned.cancelled()
+        assert await reader.rows(by_id, {"id": 4}) == [("N4",)]
+    finally:
+        await reader.close()
+        await engine.dispose()
+
+
+async def test_a_register_out_of_reach_is_the_engines_kind_of_error_for_every_read_waiting(tmp_path):
+    import asyncio
+
+    from sqlalchemy import bindparam, column, table
+    from sqlalchemy.exc import OperationalError
+
+    from storage.db import create_engine
+
+    # A folder where the database should be: SQLite cannot open it.
+    (tmp_path / "register.db").mkdir()
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'register.db'}")
+    reader = Reader(engine)
+    t = table("t", column("id"))
+    by_id = select(t.c.id).where(t.c.id == bindparam("id"))
+    try:
+        answers = await asyncio.gather(
+            *(reader.rows(by_id, {"id": n}) for n in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(a, OperationalError) for a in answers), answers
+    finally:
+        await reader.close()
+        await engine.dispose()
