@@ -109,7 +109,7 @@ async def test_on_sqlite_a_write_sent_later_waits_for_the_next_statement_as_thro
     from storage.compiled import SENT_LATER
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade
-    from tests.test_sqlite_one_trip import _count_trips
+    from tests.support.trips import count_trips
 
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'later.db'}")
     later = _ADD_AREA.execution_options(**SENT_LATER)
@@ -118,7 +118,7 @@ async def test_on_sqlite_a_write_sent_later_waits_for_the_next_statement_as_thro
         async with session_factory(engine)() as session:
             await direct.rows(session, select(ServiceArea.key))  # the transaction's connection
             connection = await session.connection()
-            trips = _count_trips((await connection.get_raw_connection()).driver_connection)
+            trips = count_trips((await connection.get_raw_connection()).driver_connection)
             await direct.write(session, later, {"key": "a", "name": "A"})
             await direct.write(session, later, [{"key": "b", "name": "B"}, {"key": "c", "name": "C"}])
             assert trips == []  # nothing has gone yet
@@ -179,7 +179,7 @@ async def test_a_plan_that_fails_part_way_keeps_nothing_and_raises_sqlalchemys_e
 async def test_on_sqlite_a_plan_and_its_commit_are_one_trip_to_the_thread(tmp_path):
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade
-    from tests.test_sqlite_one_trip import _count_trips
+    from tests.support.trips import count_trips
 
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
     try:
@@ -187,7 +187,7 @@ async def test_on_sqlite_a_plan_and_its_commit_are_one_trip_to_the_thread(tmp_pa
         async with session_factory(engine)() as session:
             await direct.rows(session, select(ServiceArea.key))  # the transaction's connection
             connection = await session.connection()
-            trips = _count_trips((await connection.get_raw_connection()).driver_connection)
+            trips = count_trips((await connection.get_raw_connection()).driver_connection)
             await direct.run_plan(session, _areas_and_a_customer(["Roads", "Housing"]), commit=True)
             assert len(trips) == 1
         async with session_factory(engine)() as session:

@@ -1,14 +1,17 @@
 """The turn's first read gives what SQLAlchemy gives, on its own connection, and never writes."""
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, select
-from sqlalchemy.exc import StatementError
+from sqlalchemy import bindparam, column, insert, select, table, text
+from sqlalchemy.exc import OperationalError, StatementError
 
 from storage import people
-from storage.db import Reader
+from storage.db import Reader, create_engine
 from storage.models import ConversationRef, Person, RoleAssignment, ServiceArea
+from tests.support.trips import count_trips
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -130,11 +133,9 @@ async def test_a_broken_sqlite_read_is_the_engines_kind_of_error_and_the_next_re
         await engine.dispose()
 
 
-async def _names_table(tmp_path, rows: int):
-    from sqlalchemy import text
-
-    from storage.db import create_engine
-
+@contextlib.asynccontextmanager
+async def _names(tmp_path, rows: int):
+    """A Reader over a table of `rows` names, and the statement reading one by its id."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'names.db'}")
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
@@ -142,55 +143,28 @@ async def _names_table(tmp_path, rows: int):
             await conn.execute(
                 text("INSERT INTO t (id, name) VALUES (:id, :name)"), {"id": n, "name": f"N{n}"}
             )
-    return engine
-
-
-def _count_trips(connection) -> list[object]:
-    """Each trip to the connection's thread, as it is made."""
-    trips: list[object] = []
-    execute = connection._execute
-
-    async def counted(fn, *args, **kwargs):
-        trips.append(fn)
-        return await execute(fn, *args, **kwargs)
-
-    connection._execute = counted
-    return trips
-
-
-async def test_reads_arriving_together_each_get_their_own_rows_in_a_few_trips(tmp_path):
-    import asyncio
-
-    from sqlalchemy import bindparam, column, table
-
-    engine = await _names_table(tmp_path, 40)
     reader = Reader(engine)
     t = table("t", column("id"), column("name"))
-    by_id = select(t.c.name).where(t.c.id == bindparam("id"))
     try:
-        trips = _count_trips(await reader._sqlite())
-        # Twenty turns at once, as the load bench sends them: each asks for someone else.
-        answers = await asyncio.gather(*(reader.rows(by_id, {"id": n}) for n in range(20)))
-        assert answers == [[(f"N{n}",)] for n in range(20)]
-        assert 1 <= len(trips) < 20  # they waited together, not a trip each
+        yield reader, select(t.c.name).where(t.c.id == bindparam("id"))
     finally:
         await reader.close()
         await engine.dispose()
 
 
+async def test_reads_arriving_together_each_get_their_own_rows_in_a_few_trips(tmp_path):
+    async with _names(tmp_path, 40) as (reader, by_id):
+        trips = count_trips(await reader._sqlite())
+        # Twenty turns at once, as the load bench sends them: each asks for someone else.
+        answers = await asyncio.gather(*(reader.rows(by_id, {"id": n}) for n in range(20)))
+        assert answers == [[(f"N{n}",)] for n in range(20)]
+        assert 1 <= len(trips) < 20  # they waited together, not a trip each
+
+
 async def test_a_failing_read_fails_alone_and_the_reads_beside_it_are_answered(tmp_path):
-    import asyncio
-
-    from sqlalchemy import bindparam, column, table
-    from sqlalchemy.exc import OperationalError
-
-    engine = await _names_table(tmp_path, 5)
-    reader = Reader(engine)
-    t = table("t", column("id"), column("name"))
-    by_id = select(t.c.name).where(t.c.id == bindparam("id"))
     gone = table("gone", column("x"))
     missing = select(gone.c.x).where(gone.c.x == bindparam("x"))
-    try:
+    async with _names(tmp_path, 5) as (reader, by_id):
         first = await reader._sqlite()
         asks = [
             reader.rows(by_id, {"id": 1}),
@@ -203,21 +177,10 @@ async def test_a_failing_read_fails_alone_and_the_reads_beside_it_are_answered(t
         # The connection that failed is not kept; the next read has a new one and is answered.
         assert await reader.rows(by_id, {"id": 3}) == [("N3",)]
         assert await reader._sqlite() is not first
-    finally:
-        await reader.close()
-        await engine.dispose()
 
 
 async def test_a_turn_that_stops_waiting_leaves_the_other_reads_answered(tmp_path):
-    import asyncio
-
-    from sqlalchemy import bindparam, column, table
-
-    engine = await _names_table(tmp_path, 5)
-    reader = Reader(engine)
-    t = table("t", column("id"), column("name"))
-    by_id = select(t.c.name).where(t.c.id == bindparam("id"))
-    try:
+    async with _names(tmp_path, 5) as (reader, by_id):
         await reader._sqlite()
         abandoned = asyncio.ensure_future(reader.rows(by_id, {"id": 1}))
         kept = asyncio.ensure_future(reader.rows(by_id, {"id": 2}))
@@ -226,19 +189,9 @@ async def test_a_turn_that_stops_waiting_leaves_the_other_reads_answered(tmp_pat
         assert await kept == [("N2",)]
         assert abandoned.cancelled()
         assert await reader.rows(by_id, {"id": 4}) == [("N4",)]
-    finally:
-        await reader.close()
-        await engine.dispose()
 
 
 async def test_a_register_out_of_reach_is_the_engines_kind_of_error_for_every_read_waiting(tmp_path):
-    import asyncio
-
-    from sqlalchemy import bindparam, column, table
-    from sqlalchemy.exc import OperationalError
-
-    from storage.db import create_engine
-
     # A folder where the database should be: SQLite cannot open it.
     (tmp_path / "register.db").mkdir()
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'register.db'}")

@@ -1,0 +1,16 @@
+"""Counting the trips a piece of work makes to an aiosqlite connection's thread."""
+
+from typing import Any
+
+
+def count_trips(connection: Any) -> list[Any]:
+    """Each function sent to the aiosqlite connection's thread from now on, as it is sent."""
+    trips: list[Any] = []
+    original = connection._execute
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(fn)
+        return await original(fn, *args, **kwargs)
+
+    connection._execute = counted
+    return trips
