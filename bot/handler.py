@@ -182,15 +182,19 @@ class EngagementBot(ActivityHandler):
         if self._slowed(turn_context):
             await turn_context.send_activity(SLOWED)
             return
-        arrival = await self._arrive(turn_context)
         typed = teams.typed_text(turn_context)
         replies: list[Reply] = []
-        if arrival.first_contact:
-            replies.append(commands.welcome(arrival.actor))
-            if not typed or commands.is_greeting(typed):
-                await self._send(turn_context, replies)
-                return
-        replies += await commands.dispatch(self._services, arrival.actor, typed)
+        try:
+            arrival = await self._arrive(turn_context)
+            if arrival.first_contact:
+                replies.append(commands.welcome(arrival.actor))
+            if not arrival.first_contact or (typed and not commands.is_greeting(typed)):
+                replies += await commands.dispatch(self._services, arrival.actor, typed)
+        except (DBAPIError, OSError) as error:
+            # As for an invoke: nothing was half-written, and the person is told what to do.
+            log.error("register unreachable", extra={"type": "message", "error": type(error).__name__})
+            await turn_context.send_activity(UNREACHABLE)
+            return
         await self._send(turn_context, replies)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:

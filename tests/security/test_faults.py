@@ -4,11 +4,13 @@ while a notification is on its way to Teams."""
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
+from bot.app import BOT
 from bot.handler import UNREACHABLE
 from storage.models import Customer, Incident, OutboxMessage
 from tests.support.connector import RecordingConnector
@@ -92,6 +94,46 @@ async def test_a_send_while_the_database_is_down_asks_to_retry_then_works_once_i
     assert await dialog.press("Send") is None
     assert (dialog.closing_message or "").startswith("Reported as INC-2026-00001")
     assert len(await bot.rows(Incident)) == 1 and len(await bot.rows(Customer)) == 1
+
+
+def _put_a_folder_in_place_of(path: Path, aside: Path) -> None:
+    path.rename(aside)
+    path.mkdir()  # SQLite cannot open a folder
+
+
+def _put_back(path: Path, aside: Path) -> None:
+    path.rmdir()
+    aside.rename(path)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_turn_when_sqlite_cannot_be_opened_asks_to_retry_then_works_once_it_can(
+    harness, database_url, tmp_path
+):
+    # The turn's first read opens a connection of its own; the register's file is not there to
+    # open (a disk not mounted yet, a restore half done). Staff get the clear message, not an
+    # error in Teams, and the draft waits for them.
+    await harness.import_roles()
+    await harness.say(SAM, "hi")
+    dialog = Dialog(harness, SAM)
+    await to_check(
+        dialog, {"new_name": "Pat Jones", "new_address": "1 High Street", "new_postcode": "TD6 0SA"}
+    )
+    path = Path(make_url(database_url).database or "")
+    aside = tmp_path / "aside.db"
+    await harness.app[BOT]._reader.close()
+    _put_a_folder_in_place_of(path, aside)
+    try:
+        assert await dialog.press("Send") is None
+        assert dialog.closing_message == UNREACHABLE
+        # A message turn is told the same, in the chat.
+        [answer] = await harness.say(SAM, "help")
+        assert answer.activity.get("text") == UNREACHABLE
+    finally:
+        _put_back(path, aside)
+    assert await harness.rows(Incident) == []
+    assert await dialog.press("Send") is None
+    assert (dialog.closing_message or "").startswith("Reported as INC-2026-00001")
 
 
 class SlowTeams(RecordingConnector):
