@@ -89,10 +89,6 @@ async def test_the_read_sees_each_commit_and_is_not_held_up_by_an_open_write(eng
 
 
 async def test_on_sqlite_the_reader_cannot_write(tmp_path):
-    from sqlalchemy import text
-
-    from storage.db import create_engine
-
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ro.db'}")
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE t (x INTEGER)"))
@@ -107,11 +103,6 @@ async def test_on_sqlite_the_reader_cannot_write(tmp_path):
 
 
 async def test_a_broken_sqlite_read_is_the_engines_kind_of_error_and_the_next_read_reconnects(tmp_path):
-    from sqlalchemy import column, table, text
-    from sqlalchemy.exc import OperationalError
-
-    from storage.db import create_engine
-
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'gone.db'}")
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE t (x TEXT)"))
