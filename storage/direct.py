@@ -28,7 +28,7 @@ import sqlite3
 import weakref
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -148,6 +148,27 @@ def _compiled(held: _Held, statement: Executable, values: Any, many: bool) -> Co
     return held.cache.get(statement, keys, many=many)
 
 
+@dataclass(frozen=True)
+class _Done(Generic[T]):
+    value: T
+
+
+def _next(plan: Plan[T], answer: list[Row] | None) -> tuple[Any, Any, bool] | _Done[T]:
+    """The plan's next statement, its values and whether they are many rows, given the rows the
+    last one gave; a write of no rows is answered at once, without the database. `_Done` with
+    what the plan returns when it has no more. Both drivers below step plans with it: awaited on
+    PostgreSQL, in the connection's thread on SQLite."""
+    while True:
+        try:
+            statement, values = plan.send(answer)  # type: ignore[arg-type]
+        except StopIteration as done:
+            return _Done(done.value)
+        many = not isinstance(values, Mapping)
+        if not many or values:
+            return statement, values, many
+        answer = []
+
+
 async def run_plan(session: AsyncSession, plan: Plan[T], *, writes: bool = True, commit: bool = False) -> T:
     """Run a plan's statements in the session's transaction and return what it returns; with
     `commit`, commit the session after it (on SQLite in the same trip). A plan that writes takes
@@ -156,37 +177,22 @@ async def run_plan(session: AsyncSession, plan: Plan[T], *, writes: bool = True,
     if held.driver != "aiosqlite":
         answer: list[Row] | None = None
         try:
-            while True:
-                try:
-                    statement, values = plan.send(answer)  # type: ignore[arg-type]
-                except StopIteration as done:
-                    if commit:
-                        await session.commit()
-                    return done.value
-                many = not isinstance(values, Mapping)
-                if many and not values:
-                    answer = []  # no rows to write
-                else:
-                    answer, _ = await _run(session, statement, values, many=many)
+            while not isinstance(step := _next(plan, answer), _Done):
+                statement, values, many = step
+                answer, _ = await _run(session, statement, values, many=many)
         finally:
             plan.close()
+        if commit:
+            await session.commit()
+        return step.value
 
     failed: list[tuple[Compiled, Any]] = []
 
     def work(raw: sqlite3.Connection) -> T:
         answer: list[Row] | None = None
         try:
-            while True:
-                try:
-                    statement, values = plan.send(answer)  # type: ignore[arg-type]
-                except StopIteration as done:
-                    if commit:
-                        raw.commit()
-                    return done.value
-                many = not isinstance(values, Mapping)
-                if many and not values:
-                    answer = []
-                    continue
+            while not isinstance(step := _next(plan, answer), _Done):
+                statement, values, many = step
                 compiled = _compiled(held, statement, values, many)
                 parameters = [compiled.parameters(v) for v in values] if many else compiled.parameters(values)
                 cursor = raw.cursor()
@@ -204,6 +210,9 @@ async def run_plan(session: AsyncSession, plan: Plan[T], *, writes: bool = True,
                     cursor.close()
         finally:
             plan.close()
+        if commit:
+            raw.commit()
+        return step.value
 
     try:
         result = await in_one_trip(held.adapter, work, writes=writes)
