@@ -220,36 +220,16 @@ def needs_letter(kind: DecisionKind) -> bool:
 _INSERT_LETTER = insert(Letter.__table__).returning(Letter.__table__.c.id)
 
 
-async def add_letter(
-    session: AsyncSession,
-    kind: LetterKind,
-    *,
-    customer_id: int,
-    produced_by: int,
-    now: datetime,
-    decision_id: int | None = None,
-    review_id: int | None = None,
-    restriction_id: int | None = None,
-    appeal_id: int | None = None,
-) -> Letter:
-    """A letter the customer is owed; its sending (or why not) is recorded on it later.
+async def add_letter(session: AsyncSession, kind: LetterKind, **about: Any) -> Letter:
+    """A letter the customer is owed; its sending (or why not) is recorded on it later. `about`:
+    as `letter_steps` takes it.
 
     Written with a Core INSERT on the session's connection (a flush of one new row cost several
     times the statement); the letter returned is not in the session."""
     # What the caller added or changed is written first, as the flush here used to: the letter
     # may point at a review or restriction not yet written.
     await direct.flush(session)
-    steps = letter_steps(
-        kind,
-        customer_id=customer_id,
-        produced_by=produced_by,
-        now=now,
-        decision_id=decision_id,
-        review_id=review_id,
-        restriction_id=restriction_id,
-        appeal_id=appeal_id,
-    )
-    return await direct.run_plan(session, steps)
+    return await direct.run_plan(session, letter_steps(kind, **about))
 
 
 def letter_steps(
