@@ -65,10 +65,14 @@ async def test_a_rolled_back_session_keeps_nothing_written_directly(sessions):
         assert (await session.scalars(select(ServiceArea.key))).all() == []
 
 
-async def test_a_broken_constraint_is_sqlalchemys_integrity_error_without_its_values(sessions):
+async def _stored_area(sessions, name: str) -> None:
     async with sessions() as session:
-        await direct.write(session, _ADD_AREA, {"key": "housing", "name": "Housing"})
+        await direct.write(session, _ADD_AREA, {"key": name.lower(), "name": name})
         await session.commit()
+
+
+async def test_a_broken_constraint_is_sqlalchemys_integrity_error_without_its_values(sessions):
+    await _stored_area(sessions, "Housing")
     async with sessions() as session:
         with pytest.raises(IntegrityError) as error:
             await direct.write(session, _ADD_AREA, {"key": "housing", "name": "Housing Two"})
@@ -109,7 +113,7 @@ async def test_on_sqlite_a_write_sent_later_waits_for_the_next_statement_as_thro
     from storage.compiled import SENT_LATER
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade
-    from tests.support.trips import count_trips
+    from tests.support.trips import trips_of
 
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'later.db'}")
     later = _ADD_AREA.execution_options(**SENT_LATER)
@@ -117,8 +121,7 @@ async def test_on_sqlite_a_write_sent_later_waits_for_the_next_statement_as_thro
         await upgrade(engine)
         async with session_factory(engine)() as session:
             await direct.rows(session, select(ServiceArea.key))  # the transaction's connection
-            connection = await session.connection()
-            trips = count_trips((await connection.get_raw_connection()).driver_connection)
+            trips = await trips_of(session)
             await direct.write(session, later, {"key": "a", "name": "A"})
             await direct.write(session, later, [{"key": "b", "name": "B"}, {"key": "c", "name": "C"}])
             assert trips == []  # nothing has gone yet
@@ -163,9 +166,7 @@ async def test_a_plan_feeds_each_step_the_rows_before_and_commits_with_the_sessi
 
 
 async def test_a_plan_that_fails_part_way_keeps_nothing_and_raises_sqlalchemys_error(sessions):
-    async with sessions() as session:
-        await direct.write(session, _ADD_AREA, {"key": "roads", "name": "Roads"})
-        await session.commit()
+    await _stored_area(sessions, "Roads")
     async with sessions() as session:
         # "Housing" goes in, then "Roads" breaks the unique key: the plan's other writes go too.
         with pytest.raises(IntegrityError) as error:
@@ -179,15 +180,14 @@ async def test_a_plan_that_fails_part_way_keeps_nothing_and_raises_sqlalchemys_e
 async def test_on_sqlite_a_plan_and_its_commit_are_one_trip_to_the_thread(tmp_path):
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade
-    from tests.support.trips import count_trips
+    from tests.support.trips import trips_of
 
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}")
     try:
         await upgrade(engine)
         async with session_factory(engine)() as session:
             await direct.rows(session, select(ServiceArea.key))  # the transaction's connection
-            connection = await session.connection()
-            trips = count_trips((await connection.get_raw_connection()).driver_connection)
+            trips = await trips_of(session)
             await direct.run_plan(session, _areas_and_a_customer(["Roads", "Housing"]), commit=True)
             assert len(trips) == 1
         async with session_factory(engine)() as session:

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.compiled import SENT_LATER
 from storage.db import create_engine
-from tests.support.trips import count_trips
+from tests.support.trips import trips_of
 
 
 async def test_rows_counts_returning_streams_and_errors_are_as_before(tmp_path):
@@ -41,7 +41,7 @@ async def test_a_connection_given_back_mid_write_is_rolled_back_and_reads_alone_
             # given back without a commit: the pool must undo it
         async with engine.connect() as connection:
             assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
-            trips = count_trips((await connection.get_raw_connection()).driver_connection)
+            trips = await trips_of(connection)
         # after reads alone, giving the connection back costs no trip to aiosqlite's thread
         assert trips == []
         async with engine.begin() as connection:
@@ -59,7 +59,7 @@ async def test_writes_sent_later_go_with_the_next_statement_or_the_commit_in_ord
         async with engine.begin() as connection:
             await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER UNIQUE)"))
         async with engine.connect() as connection:
-            trips = count_trips((await connection.get_raw_connection()).driver_connection)
+            trips = await trips_of(connection)
             await connection.execute(later, {"x": 1})
             await connection.execute(later, [{"x": 2}, {"x": 3}])
             assert trips == []  # nothing has gone yet

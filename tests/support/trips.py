@@ -14,3 +14,10 @@ def count_trips(connection: Any) -> list[Any]:
 
     connection._execute = counted
     return trips
+
+
+async def trips_of(holder: Any) -> list[Any]:
+    """`count_trips` on the aiosqlite connection under an AsyncConnection, or under the one an
+    AsyncSession holds for its transaction (taken now if it holds none yet)."""
+    connection = holder if hasattr(holder, "get_raw_connection") else await holder.connection()
+    return count_trips((await connection.get_raw_connection()).driver_connection)
