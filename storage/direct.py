@@ -19,7 +19,9 @@ the audit events, each needing what the one before returned. Awaited one by one 
 each was a trip to aiosqlite's thread and back through the event loop (with the GIL to win
 back each way), while every other writer waited for the writer's turn: four to six
 milliseconds a Send at 20 at once, most of it waiting for the loop. On SQLite a plan runs whole
-in the connection's thread, in one trip; elsewhere statement by statement, as `rows` runs them.
+in the connection's thread, in one trip, and a plan that commits a transaction of its own is committed together with any
+others waiting for the writer's turn meanwhile (`storage.db.commit_together`); elsewhere statement
+by statement, as `rows` runs them.
 What a plan computes between statements (a card, a hash) runs where the plan runs: keep it to
 plain computation on the values it was given, with no awaits and nothing of the event loop's.
 """
@@ -36,7 +38,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.sql.expression import Executable
 
 from storage.compiled import Cache, Compiled, engine_error
-from storage.db import in_one_trip, is_one_trip
+from storage.db import can_commit_together, commit_together, in_one_trip, is_one_trip
 
 Row = tuple[Any, ...]
 Values = Mapping[str, Any]
@@ -187,6 +189,7 @@ async def run_plan(session: AsyncSession, plan: Plan[T], *, writes: bool = True,
         return step.value
 
     failed: list[tuple[Compiled, Any]] = []
+    together = commit and writes and can_commit_together(held.adapter)
 
     def work(raw: sqlite3.Connection) -> T:
         answer: list[Row] | None = None
@@ -210,12 +213,15 @@ async def run_plan(session: AsyncSession, plan: Plan[T], *, writes: bool = True,
                     cursor.close()
         finally:
             plan.close()
-        if commit:
+        if commit and not together:
             raw.commit()
         return step.value
 
     try:
-        result = await in_one_trip(held.adapter, work, writes=writes)
+        if together:
+            result = await commit_together(held.adapter, work)
+        else:
+            result = await in_one_trip(held.adapter, work, writes=writes)
         if commit:
             # Committed in the trip: this ends the session's transaction (and gives back the
             # writer's turn) without another.
