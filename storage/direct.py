@@ -19,9 +19,9 @@ the audit events, each needing what the one before returned. Awaited one by one 
 each was a trip to aiosqlite's thread and back through the event loop (with the GIL to win
 back each way), while every other writer waited for the writer's turn: four to six
 milliseconds a Send at 20 at once, most of it waiting for the loop. On SQLite a plan runs whole
-in the connection's thread, in one trip, and a plan that commits a transaction of its own is committed together with any
-others waiting for the writer's turn meanwhile (`storage.db.commit_together`); elsewhere statement
-by statement, as `rows` runs them.
+in the connection's thread, in one trip, and a plan that commits a transaction of its own is
+committed together with any others waiting for the writer's turn meanwhile
+(`storage.db.commit_together`); elsewhere statement by statement, as `rows` runs them.
 What a plan computes between statements (a card, a hash) runs where the plan runs: keep it to
 plain computation on the values it was given, with no awaits and nothing of the event loop's.
 """
