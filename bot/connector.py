@@ -153,9 +153,11 @@ class TeamsConnector:
             raise PermanentDeliveryError("Teams did not name the new thread")
         return answer["id"], answer.get("activityId")
 
-    async def update(self, to: Address, activity_id: str, activity: dict[str, Any]) -> None:
+    async def update(self, to: Address, activity_id: str, activity: dict[str, Any] | str) -> None:
+        """Replace an activity: a dict, or JSON text already encoded (the outbox's, as stored,
+        which holds no id of its own)."""
         url = activities_url(to.service_url, to.conversation_id, activity_id)
-        await self._call("PUT", url, {**activity, "id": activity_id})
+        await self._call("PUT", url, with_id(activity, activity_id))
 
     async def _call(self, method: str, url: str, payload: dict[str, Any] | str) -> Any:
         headers = {"Content-Type": "application/json"}
@@ -186,6 +188,18 @@ class TeamsConnector:
         if status in (401, 408, 429) or status >= 500:
             raise TransientDeliveryError(f"HTTP {status}", status=status, retry_after=retry_after)
         raise PermanentDeliveryError(f"HTTP {status}", status=status)
+
+
+def with_id(activity: dict[str, Any] | str, activity_id: str) -> dict[str, Any] | str:
+    """The activity naming the one it replaces. Stored text gets the id put in front without
+    being decoded and encoded again: for a decision that had been a twentieth of its CPU."""
+    if isinstance(activity, dict):
+        return {**activity, "id": activity_id}
+    body = activity.strip()
+    if not body.startswith("{") or not body.endswith("}"):
+        raise PermanentDeliveryError("a stored activity is not a JSON object")
+    rest = body[1:].lstrip()
+    return '{"id": ' + json.dumps(activity_id) + ("}" if rest == "}" else ", " + rest)
 
 
 def activities_url(service_url: str, conversation_id: str, activity_id: str | None = None) -> str:

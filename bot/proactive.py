@@ -293,8 +293,7 @@ class OutboxSender:
             )
             if claim.operation == "update" and root is not None:
                 target = Address(address.service_url, root.sent_conversation_id or "")
-                # An update names the activity it replaces: the stored text is read to add it.
-                await self._connector.update(target, root.sent_activity_id or "", json.loads(claim.activity))
+                await self._connector.update(target, root.sent_activity_id or "", claim.activity)
                 activity_id = root.sent_activity_id
             elif claim.operation == "reply" and root is not None:
                 # A reply goes into the thread the first message started.

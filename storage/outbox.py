@@ -75,7 +75,7 @@ def enqueue(
         purpose=purpose,
         record_type=record_type,
         record_id=None if record_id is None else str(record_id),
-        activity=activity,
+        activity=_without_id(activity),
         dedupe_key=dedupe_key,
         status=PENDING,
         attempts=0,
@@ -89,7 +89,15 @@ def enqueue(
 def encode(activity: dict[str, Any]) -> str:
     """An activity as the outbox column stores it (the JSON type's own encoding), so a card sent
     to several people is encoded once and the text reused for each row."""
-    return json.dumps(activity)
+    return json.dumps(_without_id(activity))
+
+
+def _without_id(activity: dict[str, Any]) -> dict[str, Any]:
+    # Teams gives each activity its id. An update is posted as the stored text with the id of the
+    # activity it replaces put in front (`bot.connector`), so the text must hold none of its own.
+    if "id" in activity:
+        raise ValueError("an activity is queued without an id: Teams gives it one")
+    return activity
 
 
 class _Encoded(TypeDecorator[str]):

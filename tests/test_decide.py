@@ -111,6 +111,8 @@ async def test_no_further_action_updates_every_managers_card_and_tells_the_repor
     updates = [s for s in council.connector.sent if s.method == "PUT"]
     assert {u.conversation_id for u in updates} == {AMY.chat_id, HAL.chat_id}
     assert all("Decided: No further action" in texts(u.card) for u in updates)
+    # Each names, as Teams requires, the message it replaces (put in front of the stored text).
+    assert all(u.activity["id"] == u.activity_id and u.activity["type"] == "message" for u in updates)
     (told,) = council.connector.to(SAM.chat_id)
     assert f"Decision on {reference}" in texts(told.card)
 

@@ -1,10 +1,13 @@
 """Proactive notifications: written to the outbox, delivered once, in order, through outages."""
 
 import asyncio
+import json
 from datetime import timedelta
 
+import pytest
+
 from bot.config import Settings
-from bot.connector import AppCredentialsTokenSource, TeamsConnector
+from bot.connector import AppCredentialsTokenSource, TeamsConnector, with_id
 from bot.proactive import OutboxSender
 from cards.elements import card, text
 from storage import outbox
@@ -260,3 +263,19 @@ async def test_a_failed_send_in_a_batch_marks_only_itself(harness):
     assert _said(harness.connector.sent) == [sent.activity["attachments"][0]["content"]["body"][0]["text"]]
     (waiting,) = [r for r in rows if r.status == "pending"]
     assert waiting.claimed_until is None and waiting.next_attempt_at > harness.clock()
+
+
+def test_an_activity_with_an_id_of_its_own_is_not_queued():
+    # Teams gives each activity its id, and an update puts the replaced one's id in front of the
+    # stored text: a second id there would leave Teams to choose between them.
+    with pytest.raises(ValueError, match="without an id"):
+        outbox.encode({"type": "message", "id": "1:abc", "text": "Hello"})
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [outbox.encode({"type": "message", "text": "Décidé \u2028"}), '  {"type": "message"}\n', "{}"],
+)
+def test_an_update_puts_the_replaced_activitys_id_in_front_of_the_stored_text(stored):
+    sent = with_id(stored, '1:a"b')
+    assert json.loads(sent) == {**json.loads(stored), "id": '1:a"b'}
