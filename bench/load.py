@@ -476,14 +476,17 @@ async def main() -> None:
             memory_seconds = time.perf_counter() - memory_began
             server.stop()
 
-            server = start("bot", log, bot_env(url))
-            servers.append(server)
-            first = time.perf_counter()
-            status, _ = await post(http, server.url, teams.message(_staff(41), connector, "help"))
-            startup = time.perf_counter() - server.started
-            startup_listening = server.ready - server.started
-            server.stop()
-            del first, status
+            # Three starts, the median reported: one start is at the mercy of whatever else the
+            # machine did in that second (seen here: 1.5-1.8 s alone, 2.3 s straight after the
+            # memory run).
+            starts: list[tuple[float, float]] = []
+            for _ in range(3):
+                server = start("bot", log, bot_env(url))
+                servers.append(server)
+                await post(http, server.url, teams.message(_staff(41), connector, "help"))
+                starts.append((time.perf_counter() - server.started, server.ready - server.started))
+                server.stop()
+            startup, startup_listening = sorted(starts)[1]
     finally:
         for server in servers:
             if server.process.poll() is None:
@@ -524,8 +527,9 @@ async def main() -> None:
         f"{memory_activities / memory_seconds:.0f}/s): {verdict(marks[-1][1] < 150)}"
     )
     print(
-        f"  start-up to first answered activity < 2 s: {startup:.2f} s "
-        f"(listening after {startup_listening:.2f} s): {verdict(startup < 2)}"
+        f"  start-up to first answered activity < 2 s: {startup:.2f} s, the median of "
+        f"{', '.join(f'{s:.2f}' for s, _ in starts)} (listening after {startup_listening:.2f} s): "
+        f"{verdict(startup < 2)}"
     )
     print(f"  RSS at each 10,000: {', '.join(f'{m:.0f}' for _, m in marks)} MB")
     print(f"(server logs: {log})")
