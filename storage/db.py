@@ -3,8 +3,9 @@
 import asyncio
 import collections
 import contextlib
+import functools
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -378,19 +379,13 @@ async def _commit_waiting(turns: _WriterTurns) -> None:
                 continue
             for entry in batch:
                 entry.running = True
-            adapter = batch[0].adapter
-            raw = adapter._connection._conn
-
             try:
-                async with adapter._execute_mutex:
-                    outcomes = await adapter._connection._execute(_run_together, raw, batch)
+                # The turn is held already: the trip itself takes none.
+                outcomes = await in_one_trip(
+                    batch[0].adapter, functools.partial(_run_together, batch=batch), writes=False
+                )
             except BaseException as error:  # the commit failed, or the bot is stopping
-                for entry in batch:
-                    if not entry.outcome.done():
-                        if isinstance(error, Exception):
-                            entry.outcome.set_exception(error)
-                        else:
-                            entry.outcome.cancel()
+                _fail((entry.outcome for entry in batch), error)
                 if not isinstance(error, Exception):
                     raise
                 continue
@@ -519,7 +514,7 @@ class Reader:
             try:
                 connection = await self._sqlite()
             except BaseException as error:  # the register is out of reach: they are told so
-                _fail(self._waiting, error)
+                _fail((read.answer for read in self._waiting), error)
                 self._waiting = []
                 if not isinstance(error, Exception):
                     raise
@@ -544,7 +539,7 @@ class Reader:
             try:
                 answers = await connection._execute(run)
             except BaseException as error:  # the connection itself failed, or the bot is stopping
-                _fail(reads, error)
+                _fail((read.answer for read in reads), error)
                 await self._drop(connection)
                 if not isinstance(error, Exception):
                     raise
@@ -631,14 +626,15 @@ class _Read:
     answer: "asyncio.Future[list[tuple[Any, ...]]]"
 
 
-def _fail(reads: list[_Read], error: BaseException) -> None:
-    for read in reads:
-        if read.answer.done():
+def _fail(answers: Iterable["asyncio.Future[Any]"], error: BaseException) -> None:
+    """Tell everyone still waiting that their work failed, or that the bot is stopping."""
+    for answer in answers:
+        if answer.done():
             continue
         if isinstance(error, Exception):
-            read.answer.set_exception(error)
+            answer.set_exception(error)
         else:
-            read.answer.cancel()
+            answer.cancel()
 
 
 # The turns in flight share these for their first read; each answers in well under a millisecond.
