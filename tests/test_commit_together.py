@@ -69,9 +69,13 @@ class _TurnHeld:
         await self.task
 
 
-async def _run(sessions, plan: direct.Plan[str], ready: asyncio.Event | None = None) -> str:
+async def _run(
+    sessions, plan: direct.Plan[str], ready: asyncio.Event | None = None, trips: list | None = None
+) -> str:
     async with sessions() as session:
         await direct.rows(session, _COUNT)  # the session's connection, read before it writes
+        if trips is not None:
+            trips.append(await trips_of(session))
         if ready is not None:
             ready.set()
         return await direct.run_plan(session, plan, commit=True)
@@ -102,19 +106,11 @@ async def test_transactions_waiting_meanwhile_commit_together_in_order_each_seei
 
 async def test_the_transactions_waiting_take_one_trip_between_them(sessions):
     counted: list[list] = []
-
-    async def run(plan: direct.Plan[str], ready: asyncio.Event) -> str:
-        async with sessions() as session:
-            await direct.rows(session, _COUNT)
-            counted.append(await trips_of(session))
-            ready.set()
-            return await direct.run_plan(session, plan, commit=True)
-
     async with _TurnHeld(sessions):
         tasks = []
         for _ in range(3):
             ready = asyncio.Event()
-            tasks.append(asyncio.create_task(run(_next_area(), ready)))
+            tasks.append(asyncio.create_task(_run(sessions, _next_area(), ready, counted)))
             await ready.wait()
         await asyncio.sleep(0.05)
     await asyncio.gather(*tasks)
