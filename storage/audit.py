@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, insert, select, update
+from sqlalchemy import Integer, Text, bindparam, cast, func, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import direct
@@ -46,17 +46,31 @@ def _link(
     record_id: str | None,
     detail: dict[str, Any],
 ) -> str:
-    payload = {
-        "seq": seq,
-        "at": at.astimezone(UTC).isoformat(),
-        "actor": actor_id,
+    before, after = _canonical_around_seq(at, actor_id, action, record_type, record_id, detail)
+    return hashlib.sha256(f"{previous}|{before}{seq}{after}".encode()).hexdigest()
+
+
+def _canonical_around_seq(
+    at: datetime,
+    actor_id: int | None,
+    action: str,
+    record_type: str,
+    record_id: str | None,
+    detail: dict[str, Any],
+) -> tuple[str, str]:
+    """An event's canonical JSON (keys sorted, no spaces, ASCII only) as the text before its
+    sequence number and the text after it, so PostgreSQL can hash an event whose number it
+    gives out in the same statement (`_append`). "seq" sorts after every key but "type"."""
+    sorted_before = {
         "action": action,
-        "type": record_type,
-        "record": record_id,
+        "actor": actor_id,
+        "at": at.astimezone(UTC).isoformat(),
         "detail": detail,
+        "record": record_id,
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{previous}|{canonical}".encode()).hexdigest()
+    before = json.dumps(sorted_before, sort_keys=True, separators=(",", ":"), default=str)
+    after = json.dumps({"type": record_type}, separators=(",", ":"))
+    return before[:-1] + ',"seq":', "," + after[1:]
 
 
 _head = AuditHead.__table__
@@ -73,9 +87,8 @@ _ADVANCE = (
 # taken in the same statement, before the row is read (an InitPlan runs first): no extra trip
 # to the server while others wait. SQLite's writers already take turns in order.
 _AUDIT = 0x415544
-_ADVANCE_IN_TURN = _ADVANCE.where(
-    select(func.pg_advisory_xact_lock(_AUDIT, 0)).scalar_subquery().is_not(None)
-)
+_IN_TURN = select(func.pg_advisory_xact_lock(_AUDIT, 0)).scalar_subquery().is_not(None)
+_ADVANCE_IN_TURN = _ADVANCE.where(_IN_TURN)
 # Nothing reads their results back: on SQLite they go with the commit (`SENT_LATER`).
 _LINK = (
     update(_head)
@@ -84,32 +97,61 @@ _LINK = (
     .execution_options(**SENT_LATER)
 )
 _INSERT = insert(AuditEvent.__table__).execution_options(**SENT_LATER)
-_EVENT_COLUMNS = (
-    "seq",
-    "occurred_at",
-    "actor_id",
-    "action",
-    "record_type",
-    "record_id",
-    "detail",
-    "prev_hash",
-    "hash",
-)
 _APPEND: dict[int, Any] = {}
 _MOST_APPENDED_AT_ONCE = 8
 
 
 def _append(count: int) -> Any:
-    """PostgreSQL: the head's new hash and `count` events in one statement (a data-modifying WITH
-    runs whether or not the INSERT reads it): a round trip fewer while other writers wait for
-    the head. Built once for each count."""
+    """PostgreSQL: `count` events chained onto the head, and the head moved on, in one statement.
+
+    The server reads the head (queued on the advisory lock, then the row locked FOR UPDATE, which
+    reads the newest version even if the statement began before the last holder committed),
+    numbers the events, hashes each as `digest` does from the canonical text around its number
+    (`_canonical_around_seq`), writes them and the head. Reading the head first and sending the
+    events after had cost a second round trip while every other writer of the trail, and a
+    report's reference number, waited. Built once for each count."""
     if count not in _APPEND:
         events = AuditEvent.__table__
-        rows = [
-            {c: bindparam(f"{c}_{i}", type_=events.c[c].type) for c in _EVENT_COLUMNS} for i in range(count)
-        ]
-        link = _LINK.cte("link")
-        _APPEND[count] = insert(events).values(rows).add_cte(link)
+        chain = (
+            select(_head.c.seq, _head.c.last_hash.label("hash"))
+            .where(_head.c.id == 1, _IN_TURN)
+            .with_for_update()
+            .cte("head")
+        )
+        linked = []
+        for i in range(count):
+            seq = chain.c.seq + 1
+            canonical = func.concat(
+                chain.c.hash,
+                "|",
+                bindparam(f"before_{i}", type_=Text),
+                cast(seq, Text),
+                bindparam(f"after_{i}", type_=Text),
+            )
+            hashed = func.encode(func.sha256(func.convert_to(canonical, "UTF8")), "hex")
+            chain = select(seq.label("seq"), hashed.label("hash"), chain.c.hash.label("prev")).cte(
+                f"link_{i}"
+            )
+            linked.append(chain)
+        moved = (
+            update(_head).where(_head.c.id == 1).values(seq=chain.c.seq, last_hash=chain.c.hash).cte("moved")
+        )
+        given = ("occurred_at", "actor_id", "action", "record_type", "record_id", "detail")
+        rows = union_all(
+            *(
+                select(
+                    link.c.seq,
+                    *(
+                        bindparam(f"{c}_{i}" if c != "occurred_at" else c, type_=events.c[c].type)
+                        for c in given
+                    ),
+                    link.c.prev,
+                    link.c.hash,
+                )
+                for i, link in enumerate(linked)
+            )
+        )
+        _APPEND[count] = insert(events).from_select(["seq", *given, "prev_hash", "hash"], rows).add_cte(moved)
     return _APPEND[count]
 
 
@@ -153,9 +195,26 @@ def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> di
     """`record_many` as steps of a larger plan (`storage.direct`), for `dialect`."""
     if not entries:
         return
+    at = now.astimezone(UTC)
+    if dialect == "postgresql" and len(entries) <= _MOST_APPENDED_AT_ONCE:
+        values: dict[str, Any] = {"occurred_at": at}
+        for i, entry in enumerate(entries):
+            record_id = None if entry.record_id is None else str(entry.record_id)
+            detail = entry.detail or {}
+            values[f"before_{i}"], values[f"after_{i}"] = _canonical_around_seq(
+                at, entry.actor_id, entry.action, entry.record_type, record_id, detail
+            )
+            values |= {
+                f"actor_id_{i}": entry.actor_id,
+                f"action_{i}": entry.action,
+                f"record_type_{i}": entry.record_type,
+                f"record_id_{i}": record_id,
+                f"detail_{i}": detail,
+            }
+        yield _append(len(entries)), values
+        return
     advance = _ADVANCE_IN_TURN if dialect == "postgresql" else _ADVANCE
     ((head_seq, previous),) = yield advance, {"count": len(entries)}
-    at = now.astimezone(UTC)
     rows = []
     # Rows as plain dicts, hashed as `digest` hashes the event they become: no ORM object is made
     # for a row only ever inserted.
@@ -177,10 +236,6 @@ def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> di
             }
         )
         previous = chained
-    if dialect == "postgresql" and len(rows) <= _MOST_APPENDED_AT_ONCE:
-        values = {f"{c}_{i}": row[c] for i, row in enumerate(rows) for c in _EVENT_COLUMNS}
-        yield _append(len(rows)), {"new_hash": previous, **values}
-        return
     yield _LINK, {"new_hash": previous}
     # One executemany without RETURNING: nothing reads an event's id back in the transaction.
     yield _INSERT, rows

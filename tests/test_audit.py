@@ -118,3 +118,80 @@ async def test_writers_waiting_for_the_chain_are_served_in_the_order_they_asked(
     async with sessions() as session:
         checked, broken = await audit.verify(session)
         assert broken is None and checked == 9
+
+
+def test_an_events_hash_is_the_sha256_of_the_previous_hash_and_its_canonical_json():
+    """The formula `audit verify` and every register written so far rely on, spelled out here:
+    PostgreSQL now computes it in SQL from the text around the event's number."""
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    from storage.models import AuditEvent
+
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    detail = {"reference": "INC-2026-00001", "note": "Zoë's café", "z": None, "a": [2, 1]}
+    event = AuditEvent(
+        seq=41,
+        occurred_at=at,
+        actor_id=None,
+        action="incident.reported",
+        record_type="incident",
+        record_id="7",
+        detail=detail,
+    )
+    payload = {
+        "seq": 41,
+        "at": at.isoformat(),
+        "actor": None,
+        "action": "incident.reported",
+        "type": "incident",
+        "record": "7",
+        "detail": detail,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    previous = "ab" * 32
+    assert audit.digest(previous, event) == hashlib.sha256(f"{previous}|{canonical}".encode()).hexdigest()
+
+
+def test_on_postgresql_a_few_events_are_one_statement_and_many_are_two():
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    few = [audit.Entry(None, f"event {n}", "test") for n in range(8)]
+    plan = audit.record_steps(few, now=now, dialect="postgresql")
+    next(plan)
+    with pytest.raises(StopIteration):
+        plan.send([])
+    plan = audit.record_steps([*few, audit.Entry(None, "event 8", "test")], now=now, dialect="postgresql")
+    next(plan)
+    plan.send([(0, audit.GENESIS)])  # the head, read first
+    plan.send([])
+    with pytest.raises(StopIteration):
+        plan.send([])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("count", [1, 3, 8, 9])
+async def test_events_chained_by_postgresql_verify(sessions, count):
+    """The hashes PostgreSQL computes are the ones `audit verify` computes again, for any number
+    of events at once, with text from beyond ASCII in their details."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    async with sessions() as session:
+        await audit.record(session, now=now, actor_id=None, action="first", record_type="test", record_id=1)
+        await session.commit()
+    entries = [
+        audit.Entry(None, f"event {n}", "test", n, {"n": n, "name": "Zoë", "nested": {"b": 1, "a": None}})
+        for n in range(count)
+    ]
+    async with sessions() as session:
+        await audit.record_many(session, entries, now=now)
+        await session.commit()
+    async with sessions() as session:
+        checked, broken = await audit.verify(session)
+        stored = (await session.execute(text("SELECT seq, action FROM audit_events ORDER BY seq"))).all()
+    assert broken is None and checked == count + 1
+    assert [tuple(row) for row in stored][-count:] == [(n + 2, f"event {n}") for n in range(count)]
