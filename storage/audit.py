@@ -9,7 +9,7 @@ takes the row's lock, so concurrent writers queue and the chain never forks.
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,52 +24,28 @@ GENESIS = "0" * 64
 
 
 def digest(previous: str, event: AuditEvent) -> str:
-    return _link(
-        previous,
-        event.seq,
-        event.occurred_at,
-        event.actor_id,
-        event.action,
-        event.record_type,
-        event.record_id,
-        event.detail,
-    )
+    stored = Entry(event.actor_id, event.action, event.record_type, event.record_id, event.detail)
+    return _link(previous, event.seq, event.occurred_at, stored)
 
 
-def _link(
-    previous: str,
-    seq: int,
-    at: datetime,
-    actor_id: int | None,
-    action: str,
-    record_type: str,
-    record_id: str | None,
-    detail: dict[str, Any],
-) -> str:
-    before, after = _canonical_around_seq(at, actor_id, action, record_type, record_id, detail)
+def _link(previous: str, seq: int, at: datetime, entry: "Entry") -> str:
+    before, after = _canonical_around_seq(at, entry)
     return hashlib.sha256(f"{previous}|{before}{seq}{after}".encode()).hexdigest()
 
 
-def _canonical_around_seq(
-    at: datetime,
-    actor_id: int | None,
-    action: str,
-    record_type: str,
-    record_id: str | None,
-    detail: dict[str, Any],
-) -> tuple[str, str]:
+def _canonical_around_seq(at: datetime, entry: "Entry") -> tuple[str, str]:
     """An event's canonical JSON (keys sorted, no spaces, ASCII only) as the text before its
     sequence number and the text after it, so PostgreSQL can hash an event whose number it
     gives out in the same statement (`_append`). "seq" sorts after every key but "type"."""
     sorted_before = {
-        "action": action,
-        "actor": actor_id,
+        "action": entry.action,
+        "actor": entry.actor_id,
         "at": at.astimezone(UTC).isoformat(),
-        "detail": detail,
-        "record": record_id,
+        "detail": entry.detail,
+        "record": entry.record_id,
     }
     before = json.dumps(sorted_before, sort_keys=True, separators=(",", ":"), default=str)
-    after = json.dumps({"type": record_type}, separators=(",", ":"))
+    after = json.dumps({"type": entry.record_type}, separators=(",", ":"))
     return before[:-1] + ',"seq":', "," + after[1:]
 
 
@@ -196,32 +172,30 @@ def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> di
     if not entries:
         return
     at = now.astimezone(UTC)
-    if dialect == "postgresql" and len(entries) <= _MOST_APPENDED_AT_ONCE:
+    # As they are stored, and so hashed: the record's id as text, no details as {}.
+    stored = [
+        replace(e, record_id=None if e.record_id is None else str(e.record_id), detail=e.detail or {})
+        for e in entries
+    ]
+    if dialect == "postgresql" and len(stored) <= _MOST_APPENDED_AT_ONCE:
         values: dict[str, Any] = {"occurred_at": at}
-        for i, entry in enumerate(entries):
-            record_id = None if entry.record_id is None else str(entry.record_id)
-            detail = entry.detail or {}
-            values[f"before_{i}"], values[f"after_{i}"] = _canonical_around_seq(
-                at, entry.actor_id, entry.action, entry.record_type, record_id, detail
-            )
+        for i, entry in enumerate(stored):
+            values[f"before_{i}"], values[f"after_{i}"] = _canonical_around_seq(at, entry)
             values |= {
                 f"actor_id_{i}": entry.actor_id,
                 f"action_{i}": entry.action,
                 f"record_type_{i}": entry.record_type,
-                f"record_id_{i}": record_id,
-                f"detail_{i}": detail,
+                f"record_id_{i}": entry.record_id,
+                f"detail_{i}": entry.detail,
             }
-        yield _append(len(entries)), values
+        yield _append(len(stored)), values
         return
     advance = _ADVANCE_IN_TURN if dialect == "postgresql" else _ADVANCE
-    ((head_seq, previous),) = yield advance, {"count": len(entries)}
+    ((head_seq, previous),) = yield advance, {"count": len(stored)}
     rows = []
-    # Rows as plain dicts, hashed as `digest` hashes the event they become: no ORM object is made
-    # for a row only ever inserted.
-    for seq, entry in enumerate(entries, start=head_seq - len(entries) + 1):
-        record_id = None if entry.record_id is None else str(entry.record_id)
-        detail = entry.detail or {}
-        chained = _link(previous, seq, at, entry.actor_id, entry.action, entry.record_type, record_id, detail)
+    # Rows as plain dicts: no ORM object is made for a row only ever inserted.
+    for seq, entry in enumerate(stored, start=head_seq - len(stored) + 1):
+        chained = _link(previous, seq, at, entry)
         rows.append(
             {
                 "seq": seq,
@@ -229,8 +203,8 @@ def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> di
                 "actor_id": entry.actor_id,
                 "action": entry.action,
                 "record_type": entry.record_type,
-                "record_id": record_id,
-                "detail": detail,
+                "record_id": entry.record_id,
+                "detail": entry.detail,
                 "prev_hash": previous,
                 "hash": chained,
             }
