@@ -1,13 +1,17 @@
 """The audit trail is append-only and tamper-evident."""
 
 import asyncio
+import hashlib
+import json
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from storage import audit
+from storage.models import AuditEvent
 from tests.support.reporting import report
 from tests.support.teams import AMY, KIM, SAM
 from tests.test_cli import run
@@ -92,8 +96,6 @@ async def test_verify_from_the_command_line_when_intact(harness, database_url, t
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_writers_waiting_for_the_chain_are_served_in_the_order_they_asked(sessions):
-    from datetime import UTC, datetime
-
     now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     first = sessions()
     await audit.record(first, now=now, actor_id=None, action="held", record_type="test")  # holds the head
@@ -123,12 +125,6 @@ async def test_writers_waiting_for_the_chain_are_served_in_the_order_they_asked(
 def test_an_events_hash_is_the_sha256_of_the_previous_hash_and_its_canonical_json():
     """The formula `audit verify` and every register written so far rely on, spelled out here:
     PostgreSQL now computes it in SQL from the text around the event's number."""
-    import hashlib
-    import json
-    from datetime import UTC, datetime
-
-    from storage.models import AuditEvent
-
     at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     detail = {"reference": "INC-2026-00001", "note": "Zoë's café", "z": None, "a": [2, 1]}
     event = AuditEvent(
@@ -154,9 +150,7 @@ def test_an_events_hash_is_the_sha256_of_the_previous_hash_and_its_canonical_jso
     assert audit.digest(previous, event) == hashlib.sha256(f"{previous}|{canonical}".encode()).hexdigest()
 
 
-def test_on_postgresql_a_few_events_are_one_statement_and_many_are_two():
-    from datetime import UTC, datetime
-
+def test_on_postgresql_up_to_eight_events_are_one_statement_and_more_are_three():
     now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     few = [audit.Entry(None, f"event {n}", "test") for n in range(8)]
     plan = audit.record_steps(few, now=now, dialect="postgresql")
@@ -165,7 +159,7 @@ def test_on_postgresql_a_few_events_are_one_statement_and_many_are_two():
         plan.send([])
     plan = audit.record_steps([*few, audit.Entry(None, "event 8", "test")], now=now, dialect="postgresql")
     next(plan)
-    plan.send([(0, audit.GENESIS)])  # the head, read first
+    plan.send([(0, audit.GENESIS)])  # the head, read first; then its new hash, then the events
     plan.send([])
     with pytest.raises(StopIteration):
         plan.send([])
@@ -177,8 +171,6 @@ def test_on_postgresql_a_few_events_are_one_statement_and_many_are_two():
 async def test_events_chained_by_postgresql_verify(sessions, count):
     """The hashes PostgreSQL computes are the ones `audit verify` computes again, for any number
     of events at once, with text from beyond ASCII in their details."""
-    from datetime import UTC, datetime
-
     now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     async with sessions() as session:
         await audit.record(session, now=now, actor_id=None, action="first", record_type="test", record_id=1)
