@@ -69,7 +69,11 @@ class Person(Base):
 
 class RoleAssignment(Base):
     __tablename__ = "role_assignments"
-    __table_args__ = (UniqueConstraint("person_id", "role", "service_area_id"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "role", "service_area_id"),
+        # An area's managers and the keepers are found by role (every Send and card action asks).
+        Index("ix_role_assignments_role_area", "role", "service_area_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))

@@ -41,9 +41,9 @@ async def test_a_register_one_migration_behind_is_brought_up_to_date(tmp_path):
         assert await current_revision(engine) == "0008"
         await upgrade(engine)
         assert await current_revision(engine) == HEAD
-        async with engine.connect() as conn:  # 0009's index is really there
+        async with engine.connect() as conn:  # the indexes of 0009 and 0010 are really there
             indexes = await conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))
-            assert "ix_outbox_record" in indexes.scalars().all()
+            assert {"ix_outbox_record", "ix_role_assignments_role_area"} <= set(indexes.scalars().all())
         await upgrade(engine)  # and a start on an up-to-date register changes nothing
         assert await current_revision(engine) == HEAD
     finally:
@@ -74,18 +74,32 @@ async def test_instances_starting_together_migrate_a_new_database_once(postgres_
             await e.dispose()
 
 
-async def test_the_messages_about_a_record_are_found_by_index_not_by_scanning_the_outbox(engine):
-    from storage.outbox import _COPIES
-
+async def _plan(engine, statement, params: dict) -> list[str]:
+    """SQLite's EXPLAIN QUERY PLAN of a statement, its details one string a step."""
     if engine.dialect.name != "sqlite":
         pytest.skip("the plan is read with SQLite's EXPLAIN QUERY PLAN")
-    compiled = _COPIES.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": False})
-    params = {"record_type": "incident", "record_id": "7", "purpose": "incident.decide"}
+    compiled = statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": False})
     async with engine.connect() as conn:
-        plan = (
+        rows = (
             await conn.exec_driver_sql(
                 f"EXPLAIN QUERY PLAN {compiled}",
                 tuple(params.get(name, compiled.params.get(name)) for name in compiled.positiontup),
             )
         ).all()
-    assert any("ix_outbox_record" in str(row) for row in plan), plan
+    return [str(row[-1]) for row in rows]
+
+
+async def test_the_messages_about_a_record_are_found_by_index_not_by_scanning_the_outbox(engine):
+    from storage.outbox import _COPIES
+
+    params = {"record_type": "incident", "record_id": "7", "purpose": "incident.decide"}
+    plan = await _plan(engine, _COPIES, params)
+    assert any("ix_outbox_record" in step for step in plan), plan
+
+
+async def test_an_areas_deciders_are_found_by_their_roles_not_by_reading_every_person(engine):
+    from storage.people import _DECIDERS
+
+    plan = await _plan(engine, _DECIDERS, {"service_area_id": 1})
+    assert any("ix_role_assignments_role_area" in step for step in plan), plan
+    assert not any(step.startswith("SCAN people") for step in plan), plan
