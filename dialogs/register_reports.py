@@ -5,10 +5,10 @@ import asyncio
 import base64
 import re
 from collections import Counter
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from cards.elements import Card, card, facts, heading, text
 from dialogs.commands import command
@@ -88,6 +88,15 @@ def access_card(month: str, lines: list[tuple[str, str]]) -> Card:
     )
 
 
+def views_between(start: datetime, end: datetime) -> Select[tuple[AuditEvent]]:
+    """The audit trail's reads of records from `start` until `end`."""
+    return select(AuditEvent).where(
+        AuditEvent.action.in_(READ_ACTIONS),
+        AuditEvent.occurred_at >= start.astimezone(UTC),
+        AuditEvent.occurred_at < end.astimezone(UTC),
+    )
+
+
 async def monthly_access_report(services: Services) -> int:
     """On the first working sweep of a month, tell the keepers who viewed which records last month."""
     if not services.working_hours():
@@ -110,15 +119,7 @@ async def monthly_access_report(services: Services) -> int:
         except Exception:  # another instance claimed this month's report first
             await session.rollback()
             return 0
-        events = (
-            await session.scalars(
-                select(AuditEvent).where(
-                    AuditEvent.action.in_(READ_ACTIONS),
-                    AuditEvent.occurred_at >= previous.astimezone(UTC),
-                    AuditEvent.occurred_at < first.astimezone(UTC),
-                )
-            )
-        ).all()
+        events = (await session.scalars(views_between(previous, first))).all()
         per_person: Counter[int | None] = Counter(e.actor_id for e in events)
         records: dict[int | None, Counter[str]] = {}
         for e in events:

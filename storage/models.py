@@ -300,7 +300,11 @@ class AuditEvent(Base):
     """Append-only: who did what, when, to which record. Never holds the personal data itself."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_record", "record_type", "record_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_record", "record_type", "record_id"),
+        # The monthly access report reads one month's views of records, not years of events.
+        Index("ix_audit_events_action_at", "action", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, unique=True)
