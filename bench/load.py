@@ -6,7 +6,7 @@ loopback by the same load generator (aiohttp, 20 concurrent conversations); the 
 to a loopback Bot Connector in another process. Printed for each: activities per second, p50 and
 p99 latency, peak RSS, and the issue's targets as ratios to the stock echo bot, met or not.
 
-    .venv/bin/python bench/load.py [--quick] [--no-postgres]
+    .venv/bin/python bench/load.py [--quick] [--no-postgres] [--people N]
 
 PostgreSQL (TEST_POSTGRES_URL, default postgresql+asyncpg://postgres@127.0.0.1:5432/test) gets a
 database of the run's own, dropped at the end. Nothing here asserts: it prints what it measured.
@@ -360,17 +360,30 @@ async def postgres_database() -> AsyncIterator[str | None]:
         await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def prepare_register(url: str) -> None:
+async def prepare_register(url: str, people: int = 0) -> None:
+    """The register migrated, with the bench's areas, managers and keeper, and `people` more
+    staff the bot has met before (a council's register holds thousands: a query that reads them
+    all shows here and not in an empty one)."""
     from datetime import UTC, datetime
+
+    from sqlalchemy import insert
 
     from storage import roles_file
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade
+    from storage.models import Person
 
     engine = create_engine(url)
     await upgrade(engine)
+    now = datetime.now(UTC)
     async with session_factory(engine)() as session:
-        await roles_file.apply(session, roles_file.parse(_roles()), now=datetime.now(UTC))
+        await roles_file.apply(session, roles_file.parse(_roles()), now=now)
+        if people:
+            met = [
+                {"email": f"colleague{n:05d}@council.example", "display_name": f"Colleague {n:05d}"}
+                for n in range(people)
+            ]
+            await session.execute(insert(Person).values(created_at=now, updated_at=now), met)
         await session.commit()
     await engine.dispose()
 
@@ -406,6 +419,9 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer activities, for a first look")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--memory-activities", type=int, default=100_000)
+    parser.add_argument(
+        "--people", type=int, default=5_000, help="staff already in the register (default 5,000)"
+    )
     args = parser.parse_args()
     # The generator imports the bot's test helpers, and with them its whole heap: its own full
     # collections would stall every request in flight and be counted against the servers.
@@ -441,7 +457,7 @@ async def main() -> None:
                 if pg_url and not args.no_postgres:
                     backends.append(("PostgreSQL", pg_url.replace("postgresql://", "postgresql+asyncpg://")))
                 for backend, url in backends:
-                    await prepare_register(url)
+                    await prepare_register(url, args.people)
                     server = start("bot", log, bot_env(url))
                     servers.append(server)
                     for manager in MANAGERS:  # so the bot can reach them with the reports
@@ -494,7 +510,10 @@ async def main() -> None:
         connector_server.stop()
 
     stock = results["stock SDK echo bot, message"].rate
-    print(f"\nLoad over loopback, {CONCURRENCY} concurrent conversations, {os.cpu_count()} cores:")
+    print(
+        f"\nLoad over loopback, {CONCURRENCY} concurrent conversations, {os.cpu_count()} cores, "
+        f"{args.people:,} other staff in the register:"
+    )
     for result in results.values():
         print(line(result, stock))
     print("\nTargets (ratios are to the stock echo bot's message throughput):")
