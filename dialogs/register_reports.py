@@ -5,10 +5,8 @@ import asyncio
 import base64
 import re
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-
-from sqlalchemy import Select, select
 
 from cards.elements import Card, card, facts, heading, text
 from dialogs.commands import command
@@ -17,17 +15,8 @@ from dialogs.turn import Actor, Reply, Services
 from policy.roles import Role
 from reporting import annual
 from storage import audit, decisions, outbox, people, statistics
-from storage.models import AuditEvent, CouncilSetting
+from storage.models import CouncilSetting
 
-READ_ACTIONS = (
-    "customer.record_viewed",
-    "customer.checked",
-    "customer.exported",
-    "incident.viewed",
-    "restriction.viewed",
-    "appeal.viewed",
-    "letter.downloaded",
-)
 ACCESS_REPORT_KEY = "access_report_last_month"
 
 
@@ -88,15 +77,6 @@ def access_card(month: str, lines: list[tuple[str, str]]) -> Card:
     )
 
 
-def views_between(start: datetime, end: datetime) -> Select[tuple[AuditEvent]]:
-    """The audit trail's reads of records from `start` until `end`."""
-    return select(AuditEvent).where(
-        AuditEvent.action.in_(READ_ACTIONS),
-        AuditEvent.occurred_at >= start.astimezone(UTC),
-        AuditEvent.occurred_at < end.astimezone(UTC),
-    )
-
-
 async def monthly_access_report(services: Services) -> int:
     """On the first working sweep of a month, tell the keepers who viewed which records last month."""
     if not services.working_hours():
@@ -119,7 +99,7 @@ async def monthly_access_report(services: Services) -> int:
         except Exception:  # another instance claimed this month's report first
             await session.rollback()
             return 0
-        events = (await session.scalars(views_between(previous, first))).all()
+        events = (await session.scalars(audit.views_between(previous, first))).all()
         per_person: Counter[int | None] = Counter(e.actor_id for e in events)
         records: dict[int | None, Counter[str]] = {}
         for e in events:

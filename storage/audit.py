@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Text, bindparam, cast, func, insert, select, union_all, update
+from sqlalchemy import Integer, Select, Text, bindparam, cast, func, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import direct
@@ -213,6 +213,27 @@ def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> di
     yield _LINK, {"new_hash": previous}
     # One executemany without RETURNING: nothing reads an event's id back in the transaction.
     yield _INSERT, rows
+
+
+# The events that record someone reading a record, for the monthly access report.
+READ_ACTIONS = (
+    "customer.record_viewed",
+    "customer.checked",
+    "customer.exported",
+    "incident.viewed",
+    "restriction.viewed",
+    "appeal.viewed",
+    "letter.downloaded",
+)
+
+
+def views_between(start: datetime, end: datetime) -> Select[tuple[AuditEvent]]:
+    """The reads of records from `start` until `end` (found by `ix_audit_events_action_at`)."""
+    return select(AuditEvent).where(
+        AuditEvent.action.in_(READ_ACTIONS),
+        AuditEvent.occurred_at >= start.astimezone(UTC),
+        AuditEvent.occurred_at < end.astimezone(UTC),
+    )
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ async def test_an_areas_deciders_are_found_by_their_roles_not_by_reading_every_p
 
 
 async def test_the_monthly_access_report_reads_one_months_views_by_index(engine):
-    from dialogs.register_reports import views_between
+    from storage.audit import views_between
 
     month = views_between(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
     plan = await _plan(engine, month, {})
