@@ -90,15 +90,8 @@ async def monthly_access_report(services: Services) -> int:
         done = await session.get(CouncilSetting, ACCESS_REPORT_KEY)
         if done is not None and done.value == month:
             return 0
-        if done is None:
-            session.add(CouncilSetting(key=ACCESS_REPORT_KEY, value=month, changed_at=now))
-        else:
-            done.value, done.changed_at = month, now
-        try:
-            await session.flush()
-        except Exception:  # another instance claimed this month's report first
-            await session.rollback()
-            return 0
+        # Everything is read before the month is claimed: on SQLite the claim takes the writer's
+        # turn, and every report and decision would wait while the names were looked up.
         events = (await session.scalars(audit.views_between(previous, first))).all()
         per_person: Counter[int | None] = Counter(e.actor_id for e in events)
         records: dict[int | None, Counter[str]] = {}
@@ -110,7 +103,17 @@ async def monthly_access_report(services: Services) -> int:
             which = ", ".join(f"{record} ×{n}" for record, n in records[person].most_common(10))
             lines.append((who, f"{count} views: {which}"))
         summary = access_card(month, lines)
-        for keeper in await people.with_role(session, Role.REGISTER_KEEPER):
+        keepers = await people.with_role(session, Role.REGISTER_KEEPER)
+        if done is None:
+            session.add(CouncilSetting(key=ACCESS_REPORT_KEY, value=month, changed_at=now))
+        else:
+            done.value, done.changed_at = month, now
+        try:
+            await session.flush()
+        except Exception:  # another instance claimed this month's report first
+            await session.rollback()
+            return 0
+        for keeper in keepers:
             outbox.enqueue(
                 session,
                 outbox.Recipient(person_id=keeper.id),

@@ -1,5 +1,6 @@
 """The register keeper's reports, checked against a register with known counts."""
 
+import asyncio
 import csv
 from datetime import UTC, date, datetime
 
@@ -8,9 +9,10 @@ from sqlalchemy import select
 
 from bot.app import SERVICES
 from dialogs import register_reports
-from storage import audit
+from storage import audit, decisions
 from storage.models import (
     Appeal,
+    AuditEvent,
     Customer,
     Decision,
     Incident,
@@ -259,3 +261,31 @@ async def test_keepers_get_a_monthly_report_of_who_viewed_which_records(harness)
     assert "Who viewed customer records: October 2026" in shown
     assert "3 views: customer 12 ×3" in shown
     assert "customer 99" not in shown  # November's view is next month's
+
+
+async def test_the_access_report_keeps_no_other_writer_waiting_while_it_looks_up_names(harness, monkeypatch):
+    """On SQLite one transaction writes at a time: the report reads everything before it claims
+    the month, so reports and decisions made meanwhile are not held up by it."""
+    await harness.import_roles(ROLES)
+    for person in (AMY, KIM):
+        await harness.say(person, "hi")
+    (amy,) = await harness.rows(Person, Person.email == AMY.email)
+    october = datetime(2026, 10, 5, 10, tzinfo=UTC)
+    async with harness.sessions() as session:
+        await audit.record(
+            session, now=october, actor_id=amy.id, action="customer.record_viewed", record_type="customer"
+        )
+        await session.commit()
+    looked_up = decisions.name_of
+
+    async def name_of_while_another_writes(session, person_id):
+        async with harness.sessions() as other:  # a decision, say, made at that moment
+            await audit.record(other, now=october, actor_id=None, action="meanwhile", record_type="test")
+            await asyncio.wait_for(other.commit(), timeout=5)
+        return await looked_up(session, person_id)
+
+    monkeypatch.setattr(decisions, "name_of", name_of_while_another_writes)
+    harness.clock.now = datetime(2026, 11, 2, 10, tzinfo=UTC)
+    services = harness.app[SERVICES]
+    assert await asyncio.wait_for(register_reports.monthly_access_report(services), timeout=10) == 1
+    assert await harness.rows(AuditEvent, AuditEvent.action == "meanwhile")
