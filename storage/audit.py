@@ -73,6 +73,8 @@ _LINK = (
     .execution_options(**SENT_LATER)
 )
 _INSERT = insert(AuditEvent.__table__).execution_options(**SENT_LATER)
+# The columns an `Entry` gives each event, under the same names.
+_GIVEN = ("actor_id", "action", "record_type", "record_id", "detail")
 _APPEND: dict[int, Any] = {}
 _MOST_APPENDED_AT_ONCE = 8
 
@@ -112,22 +114,21 @@ def _append(count: int) -> Any:
         moved = (
             update(_head).where(_head.c.id == 1).values(seq=chain.c.seq, last_hash=chain.c.hash).cte("moved")
         )
-        given = ("occurred_at", "actor_id", "action", "record_type", "record_id", "detail")
+        at = bindparam("occurred_at", type_=events.c.occurred_at.type)
         rows = union_all(
             *(
                 select(
                     link.c.seq,
-                    *(
-                        bindparam(f"{c}_{i}" if c != "occurred_at" else c, type_=events.c[c].type)
-                        for c in given
-                    ),
+                    at,
+                    *(bindparam(f"{c}_{i}", type_=events.c[c].type) for c in _GIVEN),
                     link.c.prev,
                     link.c.hash,
                 )
                 for i, link in enumerate(linked)
             )
         )
-        _APPEND[count] = insert(events).from_select(["seq", *given, "prev_hash", "hash"], rows).add_cte(moved)
+        columns = ["seq", "occurred_at", *_GIVEN, "prev_hash", "hash"]
+        _APPEND[count] = insert(events).from_select(columns, rows).add_cte(moved)
     return _APPEND[count]
 
 
@@ -181,13 +182,7 @@ def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> di
         values: dict[str, Any] = {"occurred_at": at}
         for i, entry in enumerate(stored):
             values[f"before_{i}"], values[f"after_{i}"] = _canonical_around_seq(at, entry)
-            values |= {
-                f"actor_id_{i}": entry.actor_id,
-                f"action_{i}": entry.action,
-                f"record_type_{i}": entry.record_type,
-                f"record_id_{i}": entry.record_id,
-                f"detail_{i}": entry.detail,
-            }
+            values |= {f"{column}_{i}": getattr(entry, column) for column in _GIVEN}
         yield _append(len(stored)), values
         return
     advance = _ADVANCE_IN_TURN if dialect == "postgresql" else _ADVANCE
@@ -200,11 +195,7 @@ def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> di
             {
                 "seq": seq,
                 "occurred_at": at,
-                "actor_id": entry.actor_id,
-                "action": entry.action,
-                "record_type": entry.record_type,
-                "record_id": entry.record_id,
-                "detail": entry.detail,
+                **{column: getattr(entry, column) for column in _GIVEN},
                 "prev_hash": previous,
                 "hash": chained,
             }
