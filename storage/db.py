@@ -435,11 +435,15 @@ def _sqlite_pragmas(dbapi_connection: Any, writer: _WriterTurns) -> None:
         dbapi_connection._connection._holds_writer_turn = False
         dbapi_connection._connection._waiting = []
     # Foreign keys are off by default in SQLite; WAL lets the outbox sender read while a
-    # dialog writes.
+    # dialog writes. Temporary data stays in memory: a savepoint's journal (each transaction
+    # committed together has one) spilled past 64 KiB into a file in /var/tmp, created, written
+    # and deleted inside the writer's turn, with copies of the register's pages (names,
+    # descriptions) on a disk outside the register's own.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

@@ -167,3 +167,34 @@ async def test_a_caller_that_stops_waiting_is_dropped_and_the_others_commit(sess
     assert isinstance(results[1], asyncio.CancelledError)
     assert (results[0], results[2]) == ("Area 2", "Area 3")
     assert [key for key, _ in await _stored(sessions)] == ["held", "area-2", "area-3"]
+
+
+def _rename_every_area() -> direct.Plan[str]:
+    """A transaction that changes every page of a large table: its savepoint's journal holds a
+    copy of each page before the change, far more than SQLite keeps in memory by default."""
+    yield text("UPDATE service_areas SET name = upper(name)"), {}
+    return "renamed"
+
+
+async def test_a_savepoints_journal_never_goes_to_a_temporary_file(sessions, tmp_path):
+    async with sessions() as session:
+        await session.execute(
+            _ADD_AREA, [{"key": f"area-{n}", "name": f"Area {n} " + "x" * 400} for n in range(2000)]
+        )
+        await session.commit()
+    # SQLite creates its temporary files here and deletes each at once: the folder's change
+    # time shows one was made.
+    spill = tmp_path / "temporary"
+    spill.mkdir()
+    async with sessions() as session:
+        await session.execute(text(f"PRAGMA temp_store_directory = '{spill}'"))
+    try:
+        before = spill.stat().st_mtime_ns
+        async with sessions() as session:
+            assert await direct.run_plan(session, _rename_every_area(), commit=True) == "renamed"
+        assert spill.stat().st_mtime_ns == before
+    finally:
+        async with sessions() as session:
+            await session.execute(text("PRAGMA temp_store_directory = ''"))
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).where(ServiceArea.name.like("AREA %"))) == 2000
