@@ -188,6 +188,8 @@ async def test_a_savepoints_journal_never_goes_to_a_temporary_file(sessions, tmp
     spill.mkdir()
     async with sessions() as session:
         await session.execute(text(f"PRAGMA temp_store_directory = '{spill}'"))
+        # A build without the (deprecated) pragma would ignore it, and the test could not fail.
+        assert await session.scalar(text("PRAGMA temp_store_directory")) == str(spill)
     try:
         before = spill.stat().st_mtime_ns
         async with sessions() as session:
