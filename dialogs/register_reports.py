@@ -97,9 +97,10 @@ async def monthly_access_report(services: Services) -> int:
         records: dict[int | None, Counter[str]] = {}
         for e in events:
             records.setdefault(e.actor_id, Counter())[f"{e.record_type} {e.record_id}"] += 1
+        names = await decisions.names_of(session, [p for p in per_person if p])
         lines = []
         for person, count in per_person.most_common():
-            who = await decisions.name_of(session, person) if person else "command line"
+            who = names[person] if person else "command line"
             which = ", ".join(f"{record} ×{n}" for record, n in records[person].most_common(10))
             lines.append((who, f"{count} views: {which}"))
         summary = access_card(month, lines)

@@ -444,5 +444,14 @@ def history_steps(customer_id: int, *, excluding_incident: int | None = None) ->
 async def name_of(session: AsyncSession, person_id: int | None) -> str:
     if person_id is None:
         return "someone"
-    person = await session.get(Person, person_id)
+    return _name(await session.get(Person, person_id))
+
+
+async def names_of(session: AsyncSession, person_ids: Collection[int]) -> dict[int, str]:
+    """`name_of` for several people, in one query."""
+    found = {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+    return {person_id: _name(found.get(person_id)) for person_id in person_ids}
+
+
+def _name(person: Person | None) -> str:
     return (person.display_name or person.email or "a colleague") if person else "a colleague"

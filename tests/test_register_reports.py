@@ -260,6 +260,7 @@ async def test_keepers_get_a_monthly_report_of_who_viewed_which_records(harness)
     shown = texts(report.card)
     assert "Who viewed customer records: October 2026" in shown
     assert "3 views: customer 12 ×3" in shown
+    assert AMY.name in shown  # who viewed them, by name
     assert "customer 99" not in shown  # November's view is next month's
 
 
@@ -276,15 +277,15 @@ async def test_the_access_report_keeps_no_other_writer_waiting_while_it_looks_up
             session, now=october, actor_id=amy.id, action="customer.record_viewed", record_type="customer"
         )
         await session.commit()
-    looked_up = decisions.name_of
+    looked_up = decisions.names_of
 
-    async def name_of_while_another_writes(session, person_id):
+    async def names_of_while_another_writes(session, person_ids):
         async with harness.sessions() as other:  # a decision, say, made at that moment
             await audit.record(other, now=october, actor_id=None, action="meanwhile", record_type="test")
             await asyncio.wait_for(other.commit(), timeout=5)
-        return await looked_up(session, person_id)
+        return await looked_up(session, person_ids)
 
-    monkeypatch.setattr(decisions, "name_of", name_of_while_another_writes)
+    monkeypatch.setattr(decisions, "names_of", names_of_while_another_writes)
     harness.clock.now = datetime(2026, 11, 2, 10, tzinfo=UTC)
     services = harness.app[SERVICES]
     assert await asyncio.wait_for(register_reports.monthly_access_report(services), timeout=10) == 1
