@@ -3,9 +3,12 @@
 import asyncio
 import collections
 import contextlib
+import fcntl
 import functools
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -47,19 +50,89 @@ class _WriterTurns:
     """SQLite lets one connection write at a time. Its own busy handler makes the others sleep
     and retry (seconds at the 99th percentile with 20 turns at once); here they queue instead,
     first come first served, from a transaction's first write until its commit or rollback, and
-    read freely before it."""
+    read freely before it.
 
-    def __init__(self) -> None:
+    A register on disk is shared by every process that opens it: the bot's workers (`engagement-bot
+    serve --workers`) and the command line's tasks. Those queue on a lock file beside it (`flock`),
+    taken after this process's own turn: the kernel wakes the next waiter the moment a writer lets
+    go, where SQLite's busy handler polls. SQLite's own locks still guard the register; the lock
+    file only orders the writers.
+    """
+
+    def __init__(self, lock_path: str | None = None) -> None:
         self._lock = asyncio.Lock()
         # Plans waiting to be committed together (`commit_together`), and the task that will.
         self.together: list[_Together[Any]] = []
         self.leader: asyncio.Task[None] | None = None
+        self._lock_path = lock_path
+        self._fd: int | None = None
+        self._file_held = False
+        # Where a writer blocks for the lock file: one thread, so a wait abandoned by a cancelled
+        # turn has let go again before the next wait begins.
+        self._waits: ThreadPoolExecutor | None = None
+
+    def lock_file(self) -> int | None:
+        """The lock file's descriptor, this process's own (opened after any fork, as a lock held
+        through a descriptor shared with another process would be held for both)."""
+        if self._lock_path is None:
+            return None
+        if self._fd is None:
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return self._fd
 
     async def take(self) -> None:
+        """This process's turn, then the lock file's: held until `give_back`."""
+        await self.take_here()
+        try:
+            await self._take_file()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    async def take_here(self) -> None:
+        """This process's turn alone, for a trip that takes the lock file in its own thread."""
         await self._lock.acquire()
 
+    async def _take_file(self) -> None:
+        fd = self.lock_file()
+        if fd is None:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if self._waits is None:
+                self._waits = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer-lock")
+            waiting = self._waits.submit(fcntl.flock, fd, fcntl.LOCK_EX)
+            try:
+                await asyncio.wrap_future(waiting)
+            except BaseException:
+                # Cancelled while waiting: the lock, when it comes, goes straight back.
+                waiting.add_done_callback(lambda done: done.exception() or _unlock(fd))
+                raise
+        self._file_held = True
+
     def give_back(self) -> None:
+        if self._file_held:
+            self._file_held = False
+            _unlock(self._fd)
         self._lock.release()
+
+    def close(self) -> None:
+        waits, self._waits = self._waits, None
+        if waits is not None:
+            waits.shutdown(wait=False, cancel_futures=True)
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # which lets go of the lock, were it held
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _lock_path(database: str) -> str:
+    return database + "-writer"
 
 
 def _opens_a_write(operation: str) -> bool:
@@ -81,8 +154,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        writer = _WriterTurns()
+        writer = _WriterTurns(None if in_memory else _lock_path(database))
         event.listen(engine.sync_engine, "connect", lambda conn, record: _sqlite_pragmas(conn, writer))
+        event.listen(engine.sync_engine, "engine_disposed", lambda _: writer.close())
         event.listen(engine.sync_engine, "before_cursor_execute", _mark_sent_later)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -372,7 +446,7 @@ async def commit_together(adapter: Any, work: Callable[[sqlite3.Connection], T])
 async def _commit_waiting(turns: _WriterTurns) -> None:
     """Take the writer's turn, then run and commit every transaction waiting, until none wait."""
     while turns.together:
-        await turns.take()
+        await turns.take_here()
         try:
             batch, turns.together = turns.together, []
             if not batch:
@@ -380,10 +454,10 @@ async def _commit_waiting(turns: _WriterTurns) -> None:
             for entry in batch:
                 entry.running = True
             try:
-                # The turn is held already: the trip itself takes none.
-                outcomes = await in_one_trip(
-                    batch[0].adapter, functools.partial(_run_together, batch=batch), writes=False
-                )
+                # This process's turn is held already; the trip takes the lock file in its thread,
+                # only for as long as the transaction lasts.
+                run = functools.partial(_run_together, batch=batch, lock_file=turns.lock_file())
+                outcomes = await in_one_trip(batch[0].adapter, run, writes=False)
             except BaseException as error:  # the commit failed, or the bot is stopping
                 _fail((entry.outcome for entry in batch), error)
                 if not isinstance(error, Exception):
@@ -400,8 +474,20 @@ async def _commit_waiting(turns: _WriterTurns) -> None:
             turns.give_back()
 
 
-def _run_together(raw: sqlite3.Connection, batch: list[_Together[Any]]) -> list[tuple[bool, Any]]:
-    """In the connection's thread: each transaction's work under a savepoint, then one commit."""
+def _run_together(
+    raw: sqlite3.Connection, batch: list[_Together[Any]], lock_file: int | None
+) -> list[tuple[bool, Any]]:
+    """In the connection's thread: each transaction's work under a savepoint, then one commit,
+    holding the register's lock file from the transaction's beginning to its commit."""
+    if lock_file is not None:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+    try:
+        return _savepoint_each(raw, batch)
+    finally:
+        _unlock(lock_file)
+
+
+def _savepoint_each(raw: sqlite3.Connection, batch: list[_Together[Any]]) -> list[tuple[bool, Any]]:
     outcomes: list[tuple[bool, Any]] = []
     raw.execute("BEGIN IMMEDIATE")
     try:

@@ -1,11 +1,14 @@
 """SQLite's connections read side by side and take turns to write, without 'database is locked'."""
 
 import asyncio
+import contextlib
+import fcntl
+import os
 
 import pytest
 from sqlalchemy import text
 
-from storage.db import SQLITE_CONNECTIONS, create_engine
+from storage.db import SQLITE_CONNECTIONS, commit_together, create_engine
 
 
 @pytest.fixture
@@ -105,3 +108,101 @@ async def test_many_writers_at_once_all_write(engine):
 
     await asyncio.gather(*(write(n) for n in range(SQLITE_CONNECTIONS * 10)))
     assert await _count(engine) == SQLITE_CONNECTIONS * 10
+
+
+# --- writers in other processes -----------------------------------------------------------------
+# Each engine opens the register's lock file itself, as each process does: two engines on one
+# file take turns as two workers would.
+
+
+@contextlib.contextmanager
+def _lock_file_held(path):
+    """Another process's writer holding the register's lock file."""
+    fd = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield lambda: fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _lock_file_free(path) -> bool:
+    fd = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # which lets go again
+    return True
+
+
+async def _insert(engine, x: int) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t (x) VALUES (:x)"), {"x": x})
+
+
+async def _insert_together(engine, x: int) -> None:
+    async with engine.connect() as conn:
+        adapter = (await conn.get_raw_connection()).dbapi_connection
+        await commit_together(adapter, lambda raw: raw.execute("INSERT INTO t (x) VALUES (?)", (x,)))
+
+
+@pytest.mark.parametrize(
+    "write", [_insert, _insert_together], ids=["a transaction", "transactions committed together"]
+)
+async def test_a_writer_waits_while_another_process_holds_the_lock_file(engine, tmp_path, write):
+    with _lock_file_held(tmp_path / "writers.db") as release:
+        task = asyncio.create_task(write(engine, 1))
+        await asyncio.sleep(0.3)
+        assert not task.done()  # SQLite itself would have let it write: nothing else is writing
+        assert await _count(engine) == 0
+        release()
+        async with asyncio.timeout(5):
+            await task
+    assert await _count(engine) == 1
+    assert _lock_file_free(tmp_path / "writers.db")  # and it let go after its commit
+
+
+async def test_two_processes_writers_take_turns_on_one_register(engine, tmp_path):
+    other = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'writers.db'}")
+    try:
+        wrote, release = asyncio.Event(), asyncio.Event()
+
+        async def holds() -> None:
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (x) VALUES (1)"))
+                wrote.set()
+                await release.wait()
+
+        first = asyncio.create_task(holds())
+        await wrote.wait()
+        seconds = [asyncio.create_task(w(other, n)) for n, w in ((2, _insert), (3, _insert_together))]
+        await asyncio.sleep(0.3)
+        assert not any(task.done() for task in seconds)
+        release.set()
+        async with asyncio.timeout(5):
+            await asyncio.gather(first, *seconds)
+        assert await _count(engine) == 3
+    finally:
+        await other.dispose()
+
+
+async def test_a_writer_cancelled_while_waiting_for_the_lock_file_does_not_keep_it(engine, tmp_path):
+    with _lock_file_held(tmp_path / "writers.db") as release:
+        task = asyncio.create_task(_insert(engine, 1))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release()
+    # The abandoned wait gets the lock in its thread and lets go of it straight away.
+    for _ in range(100):
+        if _lock_file_free(tmp_path / "writers.db"):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the cancelled writer kept the register's lock file")
+    async with asyncio.timeout(5):
+        await _insert(engine, 2)  # and this process's own turn came back too
+    assert await _count(engine) == 1
