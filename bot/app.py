@@ -30,6 +30,7 @@ from bot.handler import EngagementBot
 from bot.proactive import ConversationPace, OutboxSender
 from bot.scheduler import build_scheduler
 from bot.wire import activity_from_json
+from bot.workers import Worker
 from dialogs import deliveries
 from dialogs.letter_files import letter_file
 from dialogs.links import LinkSigner
@@ -293,8 +294,11 @@ def create_app(
     *,
     clock: Clock = system_clock,
     run_background: bool = True,
+    worker: Worker | None = None,
 ) -> web.Application:
-    """The bot as an aiohttp app. Tests pass a clock and drive the outbox sender themselves."""
+    """The bot as an aiohttp app. Tests pass a clock and drive the outbox sender themselves.
+    As one of several `worker` processes, only the first sends the outbox and runs the scheduler;
+    the others wake its sender."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[request_log])
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -310,7 +314,9 @@ def create_app(
             on_failure=deliveries.notify_failed,
             pace=ConversationPace(settings.outbox_pace),
         )
-        services = build_services(settings, sessions, clock, coalesced(sender.kick))
+        runs_background = worker is None or worker.primary
+        wake = sender.kick if runs_background else worker.wake_primary  # type: ignore[union-attr]
+        services = build_services(settings, sessions, clock, coalesced(wake))
         adapter = build_adapter(settings, http)
         adapter.on_turn_error = _on_turn_error
         app[ENGINE] = engine
@@ -325,15 +331,20 @@ def create_app(
             rate_limit_per_minute=settings.rate_limit_per_minute,
         )
         task = None
+        stop_waking: Callable[[], None] = lambda: None  # noqa: E731
         scheduler = build_scheduler(services)
         if run_background:
             # Not in tests, which start an app each: a full collection each would add minutes.
             _settle_memory()
+        if run_background and runs_background:
             task = asyncio.create_task(sender.run_forever(settings.outbox_interval_seconds))
             scheduler.start()
+            if worker is not None:
+                stop_waking = worker.on_wake(sender.kick)
         try:
             yield
         finally:
+            stop_waking()
             if scheduler.running:
                 scheduler.shutdown(wait=False)
             if task is not None:

@@ -5,6 +5,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TypeVar
@@ -13,8 +14,9 @@ from dotenv import find_dotenv, load_dotenv
 from sqlalchemy import select
 
 from bot import app_package, logs
+from bot import workers as workers_
 from bot.app import build_services, create_app, system_clock
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, check_workers, load_settings
 from bot.loop import use_fastest
 from dialogs import register_reports, retention, subject_access
 from dialogs.turn import Clock, Services
@@ -37,6 +39,16 @@ def _port(raw: str) -> int:
     return port
 
 
+def _workers(raw: str) -> int:
+    try:
+        workers = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if not 1 <= workers <= 64:
+        raise argparse.ArgumentTypeError(f"{workers} is not between 1 and 64")
+    return workers
+
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -52,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.description = "Migrate the database, then serve /api/messages and /healthz."
     serve.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=_port, help="port to listen on (default: PORT or 3978)")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        help="processes serving the bot, one per core it may use (default: WORKERS or 1)",
+    )
 
     db = commands.add_parser("db", help="database tasks")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
@@ -184,11 +201,18 @@ async def _with_services(
         await engine.dispose()
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+def _serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> int:
     from aiohttp import web
 
     host = host or settings.host
     port = port or settings.port
+    if workers is not None:
+        try:
+            check_workers(settings.database_url, workers)
+        except ConfigError as error:
+            print(f"engagement-bot: configuration error: {error}", file=sys.stderr)
+            return 2
+        settings = replace(settings, workers=workers)
     if settings.local_only and host not in LOOPBACK:
         # Without an app id nobody's token is checked: such a bot must not be reachable.
         print(
@@ -201,7 +225,24 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     asyncio.run(_migrate(settings))
     if settings.local_only:
         log.warning("no MICROSOFT_APP_ID: requests are not authenticated; fit for local use only")
-    log.info("listening", extra={"url": f"http://{host}:{port}/api/messages", "loop": loop})
+
+    def listening(port: int) -> None:
+        log.info(
+            "listening",
+            extra={"url": f"http://{host}:{port}/api/messages", "loop": loop, "workers": settings.workers},
+        )
+
+    if settings.workers > 1:
+        settings = workers_.shared_settings(settings)
+        return workers_.serve(
+            settings,
+            lambda worker: create_app(settings, worker=worker),
+            workers=settings.workers,
+            host=host,
+            port=port,
+            on_ready=listening,
+        )
+    listening(port)
     web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
     return 0
 
@@ -217,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level)
 
     if args.command == "serve":
-        return _serve(settings, args.host, args.port)
+        return _serve(settings, args.host, args.port, args.workers)
     elif args.command == "db":
         asyncio.run(_migrate(settings))
         print("database is up to date")

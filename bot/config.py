@@ -72,8 +72,10 @@ class Settings:
     wellbeing_support: str = ""
     # At most N sends per S seconds to one conversation, for each (N, S): Teams' own limits.
     outbox_pace: tuple[tuple[int, float], ...] = TEAMS_PACE
-    # Commands and dialog steps one person may send a minute (0: no limit).
+    # Commands and dialog steps one person may send a minute (0: no limit), counted by each worker.
     rate_limit_per_minute: int = 60
+    # Processes serving the bot (`bot.workers`): one per core the bot may use.
+    workers: int = 1
 
     @property
     def base_url(self) -> str:
@@ -100,6 +102,19 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def check_workers(database_url: str, workers: int) -> None:
+    """Raise ConfigError if the bot cannot serve with this many worker processes."""
+    if workers == 1:
+        return
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ConfigError(
+            "more than one worker needs the register on disk: an in-memory SQLite is one per process"
+        )
+    if not hasattr(os, "fork"):
+        raise ConfigError("more than one worker needs a system that can fork processes (Linux)")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +146,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("DATABASE_URL must be sqlite+aiosqlite:// or postgresql+asyncpg://")
     if url.get_driver_name() not in ("aiosqlite", "asyncpg"):
         raise ConfigError("DATABASE_URL needs an async driver: sqlite+aiosqlite:// or postgresql+asyncpg://")
+
+    workers = _int(env, "WORKERS", 1, 1, 64)
+    check_workers(database_url, workers)
 
     timezone = get("TIMEZONE") or "Europe/London"
     try:
@@ -206,4 +224,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         outbox_pace=_pace(get("OUTBOX_PER_CONVERSATION")),
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 60, 0, 100_000),
+        workers=workers,
     )
