@@ -75,11 +75,10 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def memory(self, field_name: str = "VmHWM") -> float:
-        """Peak (VmHWM) or current (VmRSS) resident memory in MB, from /proc."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """Peak (VmHWM) or current (VmRSS) resident memory in MB, from /proc: the largest of the
+        process's and its workers'."""
+        found = [_status(pid, field_name) for pid in [self.process.pid, *_children(self.process.pid)]]
+        return max(found, default=float("nan"))
 
     def stop(self) -> None:
         self.process.terminate()
@@ -87,6 +86,20 @@ class Server:
             self.process.wait(timeout=10)
         if self.process.poll() is None:
             self.process.kill()
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
+def _status(pid: int, field_name: str) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def start(kind: str, log: Path, env: dict[str, str] | None = None) -> Server:
@@ -388,9 +401,10 @@ async def prepare_register(url: str, people: int = 0) -> None:
     await engine.dispose()
 
 
-def bot_env(url: str) -> dict[str, str]:
+def bot_env(url: str, workers: int) -> dict[str, str]:
     return {
         "DATABASE_URL": url,
+        "WORKERS": str(workers),
         "TIMEZONE": "Europe/London",
         # The load generator is one script talking fast, not people: no per-person limit.
         "RATE_LIMIT_PER_MINUTE": "0",
@@ -421,6 +435,12 @@ async def main() -> None:
     parser.add_argument("--memory-activities", type=int, default=100_000)
     parser.add_argument(
         "--people", type=int, default=5_000, help="staff already in the register (default 5,000)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes for this bot (default: one per core, as docs/deploy.md advises)",
     )
     args = parser.parse_args()
     # The generator imports the bot's test helpers, and with them its whole heap: its own full
@@ -458,7 +478,7 @@ async def main() -> None:
                     backends.append(("PostgreSQL", pg_url.replace("postgresql://", "postgresql+asyncpg://")))
                 for backend, url in backends:
                     await prepare_register(url, args.people)
-                    server = start("bot", log, bot_env(url))
+                    server = start("bot", log, bot_env(url, args.workers))
                     servers.append(server)
                     for manager in MANAGERS:  # so the bot can reach them with the reports
                         await post(http, server.url, teams.message(manager, connector, "hi"))
@@ -477,7 +497,7 @@ async def main() -> None:
             # Memory after many activities, and start-up, on a fresh SQLite register.
             url = f"sqlite+aiosqlite:///{folder / 'memory.db'}"
             await prepare_register(url)
-            server = start("bot", log, bot_env(url))
+            server = start("bot", log, bot_env(url, args.workers))
             servers.append(server)
             await drive("warm-up", messages(http, server, connector, 50, offset=40))
             after_warm_up = server.memory("VmRSS")
@@ -497,7 +517,7 @@ async def main() -> None:
             # memory run).
             starts: list[tuple[float, float]] = []
             for _ in range(3):
-                server = start("bot", log, bot_env(url))
+                server = start("bot", log, bot_env(url, args.workers))
                 servers.append(server)
                 await post(http, server.url, teams.message(_staff(41), connector, "help"))
                 starts.append((time.perf_counter() - server.started, server.ready - server.started))

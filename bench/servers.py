@@ -4,7 +4,8 @@
     python bench/servers.py bare        a bare aiohttp handler that parses the activity's JSON
     python bench/servers.py reply       the same, posting a reply to the Connector: no SDK, no register
     python bench/servers.py echo        a stock botbuilder echo bot (CloudAdapter, ActivityHandler)
-    python bench/servers.py bot         this bot, as `engagement-bot serve` runs it (settings from env)
+    python bench/servers.py bot         this bot, as `engagement-bot serve` runs it (settings, and
+                                        WORKERS, from env)
 
 Each binds a free port on 127.0.0.1 and prints `port N` when it is ready.
 """
@@ -186,9 +187,8 @@ def echo_app() -> web.Application:
     return app
 
 
-async def bot_app() -> web.Application:
-    """What `engagement-bot serve` does: settings from the environment, migrate, then the app."""
-    from bot.app import create_app
+def _bot_settings() -> Any:
+    """What `engagement-bot serve` does first: settings from the environment, then migrate."""
     from bot.config import load_settings
     from bot.logs import configure
     from storage.db import create_engine
@@ -196,10 +196,38 @@ async def bot_app() -> web.Application:
 
     settings = load_settings()
     configure(settings.log_level)
-    engine = create_engine(settings.database_url)
-    await upgrade(engine)
-    await engine.dispose()
-    return create_app(settings)
+
+    async def migrate() -> None:
+        engine = create_engine(settings.database_url)
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(migrate())
+    return settings
+
+
+def serve_bot() -> None:
+    """This bot, in as many worker processes as WORKERS says, as `engagement-bot serve` runs it."""
+    from bot import workers
+    from bot.app import create_app
+    from bot.loop import use_fastest
+
+    use_fastest()
+    settings = _bot_settings()
+    if settings.workers == 1:
+        asyncio.run(_serve(create_app(settings)))
+        return
+    settings = workers.shared_settings(settings)
+    sys.exit(
+        workers.serve(
+            settings,
+            lambda worker: create_app(settings, worker=worker),
+            workers=settings.workers,
+            host="127.0.0.1",
+            port=0,
+            on_ready=lambda port: print(f"port {port}", flush=True),
+        )
+    )
 
 
 async def main(kind: str) -> None:
@@ -211,15 +239,16 @@ async def main(kind: str) -> None:
         app = reply_app()
     elif kind == "echo":
         app = echo_app()
-    elif kind == "bot":
-        app = await bot_app()
     else:
         raise SystemExit(f"unknown server {kind!r}: connector, bare, reply, echo or bot")
     await _serve(app)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] in (["bot"], ["reply"]):  # on the loop `engagement-bot serve` chooses
+    if sys.argv[1:] == ["bot"]:
+        serve_bot()
+        sys.exit(0)
+    if sys.argv[1:] == ["reply"]:  # on the loop `engagement-bot serve` chooses
         from bot.loop import use_fastest
 
         use_fastest()
