@@ -62,7 +62,8 @@ class _WriterTurns:
     def __init__(self, lock_path: str | None = None) -> None:
         self._lock = asyncio.Lock()
         # Plans waiting to be committed together (`commit_together`), and the task that will.
-        self.together: list[_Together[Any]] = []
+        # A trip's thread takes from it too (`_run_together`): a deque's ends are thread-safe.
+        self.together: collections.deque[_Together[Any]] = collections.deque()
         self.leader: asyncio.Task[None] | None = None
         self._lock_path = lock_path
         self._fd: int | None = None
@@ -398,7 +399,6 @@ class _Together(Generic[T]):
     adapter: Any
     work: Callable[[sqlite3.Connection], T]
     outcome: "asyncio.Future[T]"
-    running: bool = False
 
 
 def can_commit_together(adapter: Any) -> bool:
@@ -433,13 +433,13 @@ async def commit_together(adapter: Any, work: Callable[[sqlite3.Connection], T])
     try:
         return await asyncio.shield(entry.outcome)
     except asyncio.CancelledError:
-        if entry.running:
-            # Its connection may be the one the others' work is running on: it is not given back
-            # to the pool before that trip ends.
+        try:
+            turns.together.remove(entry)  # not yet taken by a trip: it never runs
+        except ValueError:
+            # Taken: the trip may be running on this transaction's connection, which is not
+            # given back to the pool before that trip ends.
             with contextlib.suppress(BaseException):
                 await entry.outcome
-        elif entry in turns.together:
-            turns.together.remove(entry)
         raise
 
 
@@ -448,16 +448,19 @@ async def _commit_waiting(turns: _WriterTurns) -> None:
     while turns.together:
         await turns.take_here()
         try:
-            batch, turns.together = turns.together, []
-            if not batch:
+            try:
+                first = turns.together.popleft()
+            except IndexError:  # the last one was cancelled meanwhile
                 continue
-            for entry in batch:
-                entry.running = True
+            # The trip runs on the first's connection; its thread takes the others.
+            batch = [first]
             try:
                 # This process's turn is held already; the trip takes the lock file in its thread,
                 # only for as long as the transaction lasts.
-                run = functools.partial(_run_together, batch=batch, lock_file=turns.lock_file())
-                outcomes = await in_one_trip(batch[0].adapter, run, writes=False)
+                run = functools.partial(
+                    _run_together, batch=batch, waiting=turns.together, lock_file=turns.lock_file()
+                )
+                outcomes = await in_one_trip(first.adapter, run, writes=False)
             except BaseException as error:  # the commit failed, or the bot is stopping
                 _fail((entry.outcome for entry in batch), error)
                 if not isinstance(error, Exception):
@@ -475,13 +478,24 @@ async def _commit_waiting(turns: _WriterTurns) -> None:
 
 
 def _run_together(
-    raw: sqlite3.Connection, batch: list[_Together[Any]], lock_file: int | None
+    raw: sqlite3.Connection,
+    batch: list[_Together[Any]],
+    waiting: "collections.deque[_Together[Any]]",
+    lock_file: int | None,
 ) -> list[tuple[bool, Any]]:
     """In the connection's thread: each transaction's work under a savepoint, then one commit,
-    holding the register's lock file from the transaction's beginning to its commit."""
+    holding the register's lock file from the transaction's beginning to its commit.
+
+    Those that asked while this trip waited for the lock (another process writing) join it once
+    it is held, rather than wait for the lock again on a trip of their own."""
     if lock_file is not None:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
     try:
+        while waiting:
+            try:
+                batch.append(waiting.popleft())
+            except IndexError:  # the last one was cancelled meanwhile
+                break
         return _savepoint_each(raw, batch)
     finally:
         _unlock(lock_file)

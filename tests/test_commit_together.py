@@ -2,6 +2,7 @@
 commit for them all, each keeping its own outcome, none answered before its commit."""
 
 import asyncio
+import fcntl
 import os
 import time
 from collections.abc import AsyncIterator
@@ -204,3 +205,24 @@ async def test_a_savepoints_journal_never_goes_to_a_temporary_file(sessions, tmp
             await session.execute(text("PRAGMA temp_store_directory = ''"))
     async with sessions() as session:
         assert await session.scalar(select(func.count()).where(ServiceArea.name.like("AREA %"))) == 2000
+
+
+async def test_those_asking_while_a_trip_waits_for_another_process_join_that_trip(sessions, tmp_path):
+    """Another process writing holds the register's lock file: the trip already under way waits
+    for it in its thread, and what asks meanwhile goes with it rather than after it."""
+    counted: list[list] = []
+    fd = os.open(f"{tmp_path / 'together.db'}-writer", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        tasks = []
+        for _ in range(3):
+            ready = asyncio.Event()
+            tasks.append(asyncio.create_task(_run(sessions, _next_area(), ready, counted)))
+            await ready.wait()
+            await asyncio.sleep(0.05)  # the first is in its trip, waiting for the lock file
+        assert not any(t.done() for t in tasks)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        assert await asyncio.gather(*tasks) == ["Area 1", "Area 2", "Area 3"]
+    finally:
+        os.close(fd)
+    assert [len(trips) for trips in counted] == [1, 0, 0]
