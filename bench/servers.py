@@ -220,7 +220,6 @@ def serve_bot() -> None:
     settings = workers.shared_settings(settings)
     sys.exit(
         workers.serve(
-            settings,
             lambda worker: create_app(settings, worker=worker),
             workers=settings.workers,
             host="127.0.0.1",

@@ -29,24 +29,19 @@ log = logging.getLogger("engagement-bot")
 T = TypeVar("T")
 
 
-def _port(raw: str) -> int:
-    try:
-        port = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a port number") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not between 1 and 65535")
-    return port
+def _number(low: int, high: int, what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, `what` naming it in the error."""
 
+    def parse(raw: str) -> int:
+        try:
+            number = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not {what}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{number} is not between {low} and {high}")
+        return number
 
-def _workers(raw: str) -> int:
-    try:
-        workers = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-    if not 1 <= workers <= 64:
-        raise argparse.ArgumentTypeError(f"{workers} is not between 1 and 64")
-    return workers
+    return parse
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -63,10 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate the database and run the bot")
     serve.description = "Migrate the database, then serve /api/messages and /healthz."
     serve.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=_port, help="port to listen on (default: PORT or 3978)")
+    serve.add_argument(
+        "--port", type=_number(1, 65535, "a port number"), help="port to listen on (default: PORT or 3978)"
+    )
     serve.add_argument(
         "--workers",
-        type=_workers,
+        type=_number(1, 64, "a whole number"),
         help="processes serving the bot, one per core it may use (default: WORKERS or 1)",
     )
 
@@ -235,7 +232,6 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
     if settings.workers > 1:
         settings = workers_.shared_settings(settings)
         return workers_.serve(
-            settings,
             lambda worker: create_app(settings, worker=worker),
             workers=settings.workers,
             host=host,

@@ -94,7 +94,6 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def serve(
-    settings: Settings,
     make_app: Callable[[Worker], web.Application],
     *,
     workers: int,
