@@ -39,8 +39,10 @@ def is_sqlite(url: str) -> bool:
 
 
 POSTGRES_CONNECTIONS = 20
-# Enough for the reads of the turns in flight to overlap; each is a thread of aiosqlite's.
-SQLITE_CONNECTIONS = 4
+# Enough for the reads of the turns in flight to overlap; each is a thread of aiosqlite's. A
+# transaction waiting to be committed together holds its connection, so this also bounds how many
+# go in one commit: eight did a seventh more Sends and decisions than four (two workers or one).
+SQLITE_CONNECTIONS = 8
 # Statements that make pysqlite open a transaction (it does so before these, and only these) or
 # that open one themselves.
 _WRITES = ("insert", "update", "delete", "replace", "savepoint")
@@ -392,7 +394,9 @@ async def in_one_trip(adapter: Any, work: Callable[[sqlite3.Connection], T], *, 
         return await connection._execute(run)
 
 
-@dataclass
+# Compared by identity: `deque.remove` then runs no Python code, and so cannot let the trip's
+# thread take from the deque in the middle of it.
+@dataclass(eq=False)
 class _Together(Generic[T]):
     """A transaction's work waiting to be committed with others, and where its outcome goes."""
 
