@@ -1,6 +1,7 @@
 """Settings from the environment (and an optional `.env`), checked once at start."""
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -113,8 +114,9 @@ def check_workers(database_url: str, workers: int) -> None:
         raise ConfigError(
             "more than one worker needs the register on disk: an in-memory SQLite is one per process"
         )
-    if not hasattr(os, "fork"):
-        raise ConfigError("more than one worker needs a system that can fork processes (Linux)")
+    if not sys.platform.startswith("linux"):
+        # Forked workers, and the kernel spreading connections between them (SO_REUSEPORT).
+        raise ConfigError("more than one worker needs Linux")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

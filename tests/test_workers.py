@@ -165,6 +165,13 @@ def test_more_than_one_worker_needs_the_register_on_disk():
         load_settings({"WORKERS": "0"})
 
 
+def test_more_than_one_worker_needs_linux(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")  # no pipe2, and SO_REUSEPORT does not share
+    with pytest.raises(ConfigError, match="more than one worker needs Linux"):
+        load_settings({"WORKERS": "2"})
+    assert load_settings({"WORKERS": "1"}).workers == 1
+
+
 def test_serve_refuses_workers_for_an_in_memory_register(tmp_path):
     result = run(
         "serve", "--workers", "2", cwd=tmp_path, env={"DATABASE_URL": "sqlite+aiosqlite:///:memory:"}
