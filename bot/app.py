@@ -345,8 +345,7 @@ def create_app(
             yield
         finally:
             stop_waking()
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
+            await scheduler.stop()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -144,3 +144,28 @@ async def test_shutting_down_during_a_sweep_is_not_logged_as_a_failure(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     stopped = [r for r in caplog.records if r.getMessage() == "sweep stopped"]
     assert [r.sweep for r in stopped] == ["reviews"]  # type: ignore[attr-defined]
+
+
+async def test_stopping_waits_until_the_sweeps_under_way_have_given_their_connections_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The register's engine is disposed of straight after: a session still closing then hung
+    # the bot's exit.
+    sweeps = Sweeps(monkeypatch)
+    closed = asyncio.Event()
+
+    async def hang_then_close() -> int:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.05)  # the session's rollback and close
+            closed.set()
+        return 0
+
+    sweeps.behaviour["access_report"] = hang_then_close
+    built = scheduling.build_scheduler(_services(datetime.now(UTC)))
+    built.start()
+    await asyncio.wait_for(sweeps.started["access_report"].wait(), timeout=10)
+    await built.stop()
+    assert closed.is_set()
+    assert not built.under_way
