@@ -69,7 +69,8 @@ class _WriterTurns:
         self.leader: asyncio.Task[None] | None = None
         self._lock_path = lock_path
         self._fd: int | None = None
-        self._file_held = False
+        # The descriptor through which this process holds the lock file for `take`, if it does.
+        self._held_by: int | None = None
         # Where a writer blocks for the lock file: one thread, so a wait abandoned by a cancelled
         # turn has let go again before the next wait begins.
         self._waits: ThreadPoolExecutor | None = None
@@ -80,7 +81,7 @@ class _WriterTurns:
         if self._lock_path is None:
             return None
         if self._fd is None:
-            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._fd = _open_lock_file(self._lock_path)
         return self._fd
 
     async def take(self) -> None:
@@ -103,30 +104,55 @@ class _WriterTurns:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if self._waits is None:
-                self._waits = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer-lock")
-            waiting = self._waits.submit(fcntl.flock, fd, fcntl.LOCK_EX)
-            try:
-                await asyncio.wrap_future(waiting)
-            except BaseException:
-                # Cancelled while waiting: the lock, when it comes, goes straight back.
-                waiting.add_done_callback(lambda done: done.exception() or _unlock(fd))
-                raise
-        self._file_held = True
+            pass
+        else:
+            self._held_by = fd
+            return
+        # A wait has a descriptor of its own: one abandoned (its turn cancelled) holds the lock,
+        # when it comes, through that descriptor alone, and closing it lets go; on a descriptor
+        # shared with a later trip it would have let go of that trip's lock too.
+        own = _open_lock_file(self._lock_path)  # type: ignore[arg-type]
+        if self._waits is None:
+            self._waits = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer-lock")
+        waiting = self._waits.submit(fcntl.flock, own, fcntl.LOCK_EX)
+        try:
+            await asyncio.wrap_future(waiting)
+        except BaseException:
+            waiting.add_done_callback(lambda _: os.close(own))
+            raise
+        self._held_by = own
 
     def give_back(self) -> None:
-        if self._file_held:
-            self._file_held = False
-            _unlock(self._fd)
+        held, self._held_by = self._held_by, None
+        if held is not None:
+            _unlock(held)
+            if held != self._fd:
+                os.close(held)
         self._lock.release()
 
     def close(self) -> None:
         waits, self._waits = self._waits, None
         if waits is not None:
             waits.shutdown(wait=False, cancel_futures=True)
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)  # which lets go of the lock, were it held
+        # Not while a writer or a trip may still hold it: the process's end closes it then.
+        if self._fd is not None and not self._lock.locked():
+            os.close(self._fd)
+            self._fd = None
+
+
+def _open_lock_file(path: str) -> int:
+    """Read and write where the process may; read-only will do, as `flock` needs no more. Made
+    by root (a task on the command line run with sudo), it goes to the register's owner, as
+    SQLite's own -wal and -shm files do, so that the bot can still open it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    if os.geteuid() == 0:
+        with contextlib.suppress(OSError):
+            register = os.stat(path.removesuffix(_LOCK_SUFFIX))
+            os.fchown(fd, register.st_uid, register.st_gid)
+    return fd
 
 
 def _unlock(fd: int | None) -> None:
@@ -134,8 +160,11 @@ def _unlock(fd: int | None) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+_LOCK_SUFFIX = "-writer"
+
+
 def _lock_path(database: str) -> str:
-    return database + "-writer"
+    return database + _LOCK_SUFFIX
 
 
 def _opens_a_write(operation: str) -> bool:

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import time
 
 import pytest
 from sqlalchemy import text
@@ -206,3 +207,46 @@ async def test_a_writer_cancelled_while_waiting_for_the_lock_file_does_not_keep_
     async with asyncio.timeout(5):
         await _insert(engine, 2)  # and this process's own turn came back too
     assert await _count(engine) == 1
+
+
+async def test_a_wait_abandoned_does_not_let_go_of_the_lock_a_later_trip_holds(engine, tmp_path):
+    register = tmp_path / "writers.db"
+    held_in_trip: list[bool] = []
+
+    def write_and_look(raw) -> None:
+        raw.execute("INSERT INTO t (x) VALUES (2)")
+        time.sleep(0.2)  # long enough for the abandoned wait to have come and gone
+        held_in_trip.append(not _lock_file_free(register))
+
+    with _lock_file_held(register) as release:
+        abandoned = asyncio.create_task(_insert(engine, 1))
+        await asyncio.sleep(0.2)
+        abandoned.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await abandoned
+        async with engine.connect() as conn:
+            adapter = (await conn.get_raw_connection()).dbapi_connection
+            trip = asyncio.create_task(commit_together(adapter, write_and_look))
+            await asyncio.sleep(0.2)  # the trip waits for the lock in its thread
+            release()
+            async with asyncio.timeout(5):
+                await trip
+    assert held_in_trip == [True]
+    assert await _count(engine) == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another owner")
+async def test_a_lock_file_made_by_root_goes_to_the_registers_owner(tmp_path):
+    """A task run with sudo must not leave a lock file the bot's own user cannot open."""
+    register = tmp_path / "owned.db"
+    register.touch()
+    os.chown(register, 65534, 65534)
+    engine = create_engine(f"sqlite+aiosqlite:///{register}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            await conn.execute(text("INSERT INTO t (x) VALUES (1)"))
+    finally:
+        await engine.dispose()
+    lock = os.stat(f"{register}-writer")
+    assert (lock.st_uid, lock.st_gid) == (65534, 65534)
