@@ -24,6 +24,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from aiohttp import web
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # How long the workers have to start listening before the parent gives up on them.
 START_SECONDS = 60.0
+_STOPS = (signal.SIGTERM, signal.SIGINT)
 
 
 @dataclass(frozen=True)
@@ -111,19 +113,19 @@ def serve(
     ready_reader, ready_writer = os.pipe2(os.O_CLOEXEC)
     parent = _Parent()
     # Before the first fork: a stop asked for while the workers start must reach them all.
-    previous = {s: signal.signal(s, parent.stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.signal(s, parent.stop) for s in _STOPS}
     try:
         for number in range(workers):
             if parent.stopping:
                 break
+            # Held back over the fork: the parent's handler must not run in a child, nor before
+            # the parent has written the child down.
+            signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
             pid = os.fork()
             if pid == 0:
-                for signum in previous:
-                    signal.signal(signum, signal.SIG_DFL)
-                held.close()
-                os.close(ready_reader)
-                os._exit(_child(make_app, Worker(number, wake_reader, wake_writer), host, port, ready_writer))
+                _be_worker(make_app, Worker(number, wake_reader, wake_writer), host, port, ready_writer, held)
             parent.children[pid] = number
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
         os.close(ready_writer)
         if not parent.stopping and parent.await_ready(ready_reader, workers):
             on_ready(port)
@@ -200,18 +202,29 @@ class _Parent:
         return True
 
 
-def _child(
-    make_app: Callable[[Worker], web.Application], worker: Worker, host: str, port: int, ready: int
-) -> int:
-    """A worker's whole life, in the forked process: serve until SIGTERM or SIGINT."""
+def _be_worker(
+    make_app: Callable[[Worker], web.Application],
+    worker: Worker,
+    host: str,
+    port: int,
+    ready: int,
+    held: socket.socket,
+) -> NoReturn:
+    """A worker's whole life, in the forked process: serve until SIGTERM or SIGINT, then exit,
+    never returning into the parent's code whatever happens."""
+    status = 1
     try:
+        for signum in _STOPS:
+            signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)  # a stop already asked for ends it here
+        held.close()
         asyncio.run(_run_worker(make_app, worker, host, port, ready))
-        return 0
+        status = 0
     except Exception:
         log.exception("worker stopped on an error", extra={"worker": worker.number})
-        return 1
     finally:
         logging.shutdown()
+        os._exit(status)
 
 
 async def _run_worker(

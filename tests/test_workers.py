@@ -24,7 +24,9 @@ from tests.test_cli import _free_port, run
 
 ROOT = Path(__file__).parents[1]
 AMY = teams.Person.called("Amy Manager", "amy.manager@council.example")
-REPORTERS = [teams.Person.called(f"Sam Staff {n}", f"sam.staff{n}@council.example") for n in range(6)]
+# Each on a connection of its own, which the kernel gives to either worker: ten leave a chance in
+# a thousand that the other worker takes none.
+REPORTERS = [teams.Person.called(f"Sam Staff {n}", f"sam.staff{n}@council.example") for n in range(10)]
 
 
 def _children(pid: int) -> list[int]:
