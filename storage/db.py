@@ -432,6 +432,8 @@ class _Together(Generic[T]):
     adapter: Any
     work: Callable[[sqlite3.Connection], T]
     outcome: "asyncio.Future[T]"
+    # Whether a trip runs on this transaction's own connection (the first of its batch).
+    carries: bool = False
 
 
 def can_commit_together(adapter: Any) -> bool:
@@ -469,10 +471,11 @@ async def commit_together(adapter: Any, work: Callable[[sqlite3.Connection], T])
         try:
             turns.together.remove(entry)  # not yet taken by a trip: it never runs
         except ValueError:
-            # Taken: the trip may be running on this transaction's connection, which is not
-            # given back to the pool before that trip ends.
-            with contextlib.suppress(BaseException):
-                await entry.outcome
+            # Taken. A trip running on this transaction's connection must end before the
+            # connection goes back to the pool; `_commit_waiting` always settles its outcome.
+            if entry.carries:
+                with contextlib.suppress(BaseException):
+                    await entry.outcome
         raise
 
 
@@ -486,6 +489,7 @@ async def _commit_waiting(turns: _WriterTurns) -> None:
             except IndexError:  # the last one was cancelled meanwhile
                 continue
             # The trip runs on the first's connection; its thread takes the others.
+            first.carries = True
             batch = [first]
             try:
                 # This process's turn is held already; the trip takes the lock file in its thread,
