@@ -80,13 +80,14 @@ def shared_settings(settings: Settings) -> Settings:
     return replace(settings, link_signing_key=secrets.token_hex(32))
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, *, shared: bool = True) -> socket.socket:
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
     except BaseException:
@@ -105,10 +106,18 @@ def serve(
 ) -> int:
     """Run `workers` processes serving `make_app(worker)` on host:port until stopped; returns the
     exit status. `on_ready` is told the port (chosen by the system if 0) once all are listening."""
-    # The port is held (bound, never listening) for the whole run, so that a port 0 is chosen
-    # once and no other program takes it between the workers' binds.
+    # The port must be free: bound alone first, as a single process binds it. Otherwise a second
+    # bot started by mistake on the same port (a test copy, another register) would join this
+    # one's workers, SO_REUSEPORT letting it, and take a share of the council's requests.
+    try:
+        with _bind(host, port, shared=False) as alone:
+            port = alone.getsockname()[1]
+    except OSError as error:  # taken, or not an address of this machine's
+        log.error("cannot listen", extra={"host": host, "port": port, "error": error.strerror})
+        return 1
+    # Then it is held (bound, never listening) for the whole run, so that no other program takes
+    # it between the workers' binds.
     held = _bind(host, port)
-    port = held.getsockname()[1]
     wake_reader, wake_writer = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     ready_reader, ready_writer = os.pipe2(os.O_CLOEXEC)
     parent = _Parent()

@@ -213,3 +213,20 @@ async def test_the_first_worker_is_woken_through_its_pipe_and_a_full_pipe_never_
     finally:
         os.close(reader)
         os.close(writer)
+
+
+async def test_a_second_bot_on_the_same_port_is_refused_rather_than_sharing_it(tmp_path, connector):
+    """SO_REUSEPORT would let another copy (a test register, say) take a share of the requests."""
+    (tmp_path / "first").mkdir()
+    async with served(tmp_path / "first", connector) as bot:
+        port = bot.url.split(":")[2].split("/")[0]
+        second = tmp_path / "second"
+        second.mkdir()
+        result = await asyncio.to_thread(
+            run, "serve", "--workers", "2", "--port", port, cwd=second, env={"RATE_LIMIT_PER_MINUTE": "0"}
+        )
+        assert result.returncode == 1
+        assert '"cannot listen"' in result.stderr
+        assert '"listening"' not in result.stderr
+        status, _ = await bot.post(teams.message(AMY, connector.url, "hello"))
+        assert status in (200, 201)  # and the first serves on
