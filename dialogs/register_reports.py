@@ -92,11 +92,11 @@ async def monthly_access_report(services: Services) -> int:
             return 0
         # Everything is read before the month is claimed: on SQLite the claim takes the writer's
         # turn, and every report and decision would wait while the names were looked up.
-        events = (await session.scalars(audit.views_between(previous, first))).all()
-        per_person: Counter[int | None] = Counter(e.actor_id for e in events)
+        views = (await session.execute(audit.views_between(previous, first))).all()
+        per_person: Counter[int | None] = Counter(actor for actor, _, _ in views)
         records: dict[int | None, Counter[str]] = {}
-        for e in events:
-            records.setdefault(e.actor_id, Counter())[f"{e.record_type} {e.record_id}"] += 1
+        for actor, record_type, record_id in views:
+            records.setdefault(actor, Counter())[f"{record_type} {record_id}"] += 1
         names = await decisions.names_of(session, [p for p in per_person if p])
         lines = []
         for person, count in per_person.most_common():

@@ -218,9 +218,10 @@ READ_ACTIONS = (
 )
 
 
-def views_between(start: datetime, end: datetime) -> Select[tuple[AuditEvent]]:
-    """The reads of records from `start` until `end` (found by `ix_audit_events_action_at`)."""
-    return select(AuditEvent).where(
+def views_between(start: datetime, end: datetime) -> Select[tuple[int | None, str, str | None]]:
+    """Who read which record from `start` until `end`: (actor, record type, record id), found by
+    `ix_audit_events_action_at`, without the rest of each event."""
+    return select(AuditEvent.actor_id, AuditEvent.record_type, AuditEvent.record_id).where(
         AuditEvent.action.in_(READ_ACTIONS),
         AuditEvent.occurred_at >= start.astimezone(UTC),
         AuditEvent.occurred_at < end.astimezone(UTC),
