@@ -30,7 +30,6 @@ from bot.handler import EngagementBot
 from bot.proactive import ConversationPace, OutboxSender
 from bot.scheduler import build_scheduler
 from bot.wire import activity_from_json
-from bot.workers import Worker
 from dialogs import deliveries
 from dialogs.letter_files import letter_file
 from dialogs.links import LinkSigner
@@ -38,7 +37,7 @@ from dialogs.turn import Clock, Services
 from letters.content import LetterSettings
 from policy.deciding import ReviewRules
 from policy.retention import RetentionRules
-from storage.db import Reader, create_engine, ping, session_factory
+from storage.db import create_engine, ping, session_factory
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +227,7 @@ def build_services(
     sessions: async_sessionmaker[AsyncSession],
     clock: Clock,
     outbox_written: Callable[[], None],
+    reads: async_sessionmaker[AsyncSession] | None = None,
 ) -> Services:
     letters = LetterSettings(
         council_name=settings.council_name,
@@ -238,6 +238,7 @@ def build_services(
     extra = {"wellbeing_support": settings.wellbeing_support} if settings.wellbeing_support else {}
     return Services(
         sessions=sessions,
+        reads=reads,
         clock=clock,
         zone=settings.zone,
         outbox_written=outbox_written,
@@ -294,11 +295,11 @@ def create_app(
     *,
     clock: Clock = system_clock,
     run_background: bool = True,
-    worker: Worker | None = None,
 ) -> web.Application:
     """The bot as an aiohttp app. Tests pass a clock and drive the outbox sender themselves.
-    As one of several `worker` processes, only the first sends the outbox and runs the scheduler;
-    the others wake its sender."""
+
+    Every instance sends the outbox and runs the sweeps: each claims what it works on with an
+    UPDATE only one instance can win, so several instances on one PostgreSQL never double up."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[request_log])
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -314,44 +315,37 @@ def create_app(
             on_failure=deliveries.notify_failed,
             pace=ConversationPace(settings.outbox_pace),
         )
-        runs_background = worker is None or worker.primary
-        wake = sender.kick if runs_background else worker.wake_primary  # type: ignore[union-attr]
-        services = build_services(settings, sessions, clock, coalesced(wake))
+        services = build_services(
+            settings, sessions, clock, coalesced(sender.kick), session_factory(engine, read_only=True)
+        )
         adapter = build_adapter(settings, http)
         adapter.on_turn_error = _on_turn_error
         app[ENGINE] = engine
         app[SERVICES] = services
         app[OUTBOX] = sender
         app[ADAPTER] = adapter
-        reader = Reader(engine)
         app[BOT] = EngagementBot(
             services,
-            reader=reader,
             tenant_id=settings.tenant_id,
             rate_limit_per_minute=settings.rate_limit_per_minute,
         )
         task = None
-        stop_waking: Callable[[], None] = lambda: None  # noqa: E731
         scheduler = build_scheduler(services)
         if run_background:
             # Not in tests, which start an app each: a full collection each would add minutes.
             _settle_memory()
-        if run_background and runs_background:
+        if run_background:
             task = asyncio.create_task(sender.run_forever(settings.outbox_interval_seconds))
             scheduler.start()
-            if worker is not None:
-                stop_waking = worker.on_wake(sender.kick)
         try:
             yield
         finally:
-            stop_waking()
             await scheduler.stop()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await http.close()
-            await reader.close()
             await engine.dispose()
 
     app.cleanup_ctx.append(resources)

@@ -3,9 +3,9 @@
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TypeVar
@@ -14,7 +14,6 @@ from dotenv import find_dotenv, load_dotenv
 from sqlalchemy import select
 
 from bot import app_package, logs
-from bot import workers as workers_
 from bot.app import build_services, create_app, system_clock
 from bot.config import ConfigError, Settings, check_workers, load_settings
 from bot.loop import use_fastest
@@ -64,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=_number(1, 64, "a whole number"),
-        help="processes serving the bot, one per core it may use (default: WORKERS or 1)",
+        help="processes serving the bot; more than one runs under gunicorn and needs PostgreSQL "
+        "(default: WORKERS or 1)",
     )
 
     db = commands.add_parser("db", help="database tasks")
@@ -154,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _migrate(settings: Settings) -> None:
+async def migrate(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     try:
         await upgrade(engine)
@@ -203,13 +203,12 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
 
     host = host or settings.host
     port = port or settings.port
-    if workers is not None:
-        try:
-            check_workers(settings.database_url, workers)
-        except ConfigError as error:
-            print(f"engagement-bot: configuration error: {error}", file=sys.stderr)
-            return 2
-        settings = replace(settings, workers=workers)
+    workers = workers or settings.workers
+    try:
+        check_workers(settings.database_url, workers)
+    except ConfigError as error:
+        print(f"engagement-bot: configuration error: {error}", file=sys.stderr)
+        return 2
     if settings.local_only and host not in LOOPBACK:
         # Without an app id nobody's token is checked: such a bot must not be reachable.
         print(
@@ -218,27 +217,21 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
             file=sys.stderr,
         )
         return 2
+    if workers > 1:
+        # A standard process manager, not one of ours: gunicorn migrates once, then forks.
+        command = [
+            sys.executable, "-m", "gunicorn",
+            "--config", "python:bot.gunicorn_conf",
+            "--workers", str(workers),
+            "--bind", f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "bot.gunicorn_conf:app",
+        ]  # fmt: skip
+        os.execv(sys.executable, command)
     loop = use_fastest()
-    asyncio.run(_migrate(settings))
+    asyncio.run(migrate(settings))
     if settings.local_only:
         log.warning("no MICROSOFT_APP_ID: requests are not authenticated; fit for local use only")
-
-    def listening(port: int) -> None:
-        log.info(
-            "listening",
-            extra={"url": f"http://{host}:{port}/api/messages", "loop": loop, "workers": settings.workers},
-        )
-
-    if settings.workers > 1:
-        settings = workers_.shared_settings(settings)
-        return workers_.serve(
-            lambda worker: create_app(settings, worker=worker),
-            workers=settings.workers,
-            host=host,
-            port=port,
-            on_ready=listening,
-        )
-    listening(port)
+    log.info("listening", extra={"url": f"http://{host}:{port}/api/messages", "loop": loop})
     web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
     return 0
 
@@ -256,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(settings, args.host, args.port, args.workers)
     elif args.command == "db":
-        asyncio.run(_migrate(settings))
+        asyncio.run(migrate(settings))
         print("database is up to date")
     elif args.command == "roles":
         try:

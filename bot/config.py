@@ -75,7 +75,7 @@ class Settings:
     outbox_pace: tuple[tuple[int, float], ...] = TEAMS_PACE
     # Commands and dialog steps one person may send a minute (0: no limit), counted by each worker.
     rate_limit_per_minute: int = 60
-    # Processes serving the bot (`bot.workers`): one per core the bot may use.
+    # Processes serving the bot: more than one runs under gunicorn, and needs PostgreSQL.
     workers: int = 1
 
     @property
@@ -106,17 +106,16 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
 
 
 def check_workers(database_url: str, workers: int) -> None:
-    """Raise ConfigError if the bot cannot serve with this many worker processes."""
+    """Raise ConfigError if the bot cannot serve with this many processes."""
     if workers == 1:
         return
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+    if make_url(database_url).get_backend_name() == "sqlite":
         raise ConfigError(
-            "more than one worker needs the register on disk: an in-memory SQLite is one per process"
+            f"SQLite serves one process, not {workers}: for more, put the register on PostgreSQL "
+            "(DATABASE_URL=postgresql+asyncpg://...)"
         )
-    if not sys.platform.startswith("linux"):
-        # Forked workers, and the kernel spreading connections between them (SO_REUSEPORT).
-        raise ConfigError("more than one worker needs Linux")
+    if sys.platform == "win32":
+        raise ConfigError("more than one process runs under gunicorn, which needs Linux or macOS")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -150,7 +149,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("DATABASE_URL needs an async driver: sqlite+aiosqlite:// or postgresql+asyncpg://")
 
     workers = _int(env, "WORKERS", 1, 1, 64)
-    check_workers(database_url, workers)
 
     timezone = get("TIMEZONE") or "Europe/London"
     try:

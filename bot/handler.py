@@ -16,7 +16,6 @@ from dialogs import commands
 from dialogs.turn import Actor, Reply, Services
 from storage import conversations, people
 from storage.conversations import Where
-from storage.db import Reader
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +58,10 @@ class EngagementBot(ActivityHandler):
         self,
         services: Services,
         *,
-        reader: Reader,
         tenant_id: str | None = None,
         rate_limit_per_minute: int = 0,
     ) -> None:
         self._services = services
-        self._reader = reader
         self._tenant_id = tenant_id or None
         self.rate_limiter = RateLimiter(rate_limit_per_minute)
 
@@ -115,12 +112,13 @@ class EngagementBot(ActivityHandler):
         activity = turn_context.activity
         sender: ChannelAccount = activity.from_property
         where = teams.where(activity)
-        candidates = await people.known_sender(
-            self._reader,
-            teams_user_id=sender.id,
-            aad_object_id=sender.aad_object_id,
-            conversation_id=where.conversation_id,
-        )
+        async with self._services.reading() as session:
+            candidates = await people.known_sender(
+                session,
+                teams_user_id=sender.id,
+                aad_object_id=sender.aad_object_id,
+                conversation_id=where.conversation_id,
+            )
         current = _unchanged(candidates, sender, where)
         if current is not None:
             # Nothing to record: the roles just read are the actor's, and the turn writes nothing.

@@ -41,7 +41,7 @@ from policy.decisions import (
 )
 from policy.incidents import AFFECTED_LABELS, AffectedParty
 from policy.roles import Roles, may_decide
-from storage import audit, decisions, direct, incidents, outbox, people
+from storage import audit, decisions, incidents, outbox, people
 from storage.models import Customer, Decision, Incident, Letter, Restriction
 
 NOTIFY_PURPOSE = "incident.reported"
@@ -285,7 +285,7 @@ def views_of(
     deciders: people.Deciders,
     decision: cards.DecisionView | None = None,
 ) -> IncidentViews:
-    """`incident_views` from what it read: no reads, so a plan (`storage.direct`) may build them."""
+    """`incident_views` from what it read, without reading anything more."""
     incident = read.incident
     history_view, restorative_recorded = history
     recipients = [p for p in [*deciders.managers, *deciders.keepers] if p.id != incident.reporter_id]
@@ -359,9 +359,8 @@ def notifications(
     cannot be reached yet (or the service has none), so no incident waits unseen.
 
     `read`: the incident just recorded, with what its card names; `history` and `deciders`: the
-    customer's history and the service's deciders, read before the incident was written (so on
-    SQLite outside the writer's turn); `also`: messages to queue after the managers', in the
-    same statement. No reads: a plan (`storage.direct`) may build them."""
+    customer's history and the service's deciders, read before the incident was written;
+    `also`: messages to queue after the managers', in the same statement. Reads nothing."""
     incident = read.incident
     views = views_of(services, read, history=history, deciders=deciders)
     managers = [m for m in deciders.managers if m.id != incident.reporter_id]
@@ -475,8 +474,7 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         # A decision's submission reads the copies of the card it replaces with the rest.
         found = None
         if incident_id is not None:
-            reading = _read_for_card(services, incident_id, copies=verb == cards.SUBMIT)
-            found = await direct.run_plan(session, reading, writes=False)
+            found = await _read_for_card(session, services, incident_id, copies=verb == cards.SUBMIT)
         if found is None:
             await refusals.record(
                 session, services, actor, verb, record_type="incident", record_id=incident_id
@@ -523,23 +521,24 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         return cards.incident_card(view, notice="That action is not one I know.")
 
 
-def _read_for_card(services: Services, incident_id: int, *, copies: bool) -> direct.Plan[
+async def _read_for_card(
+    session: AsyncSession, services: Services, incident_id: int, *, copies: bool
+) -> (
     tuple[incidents.ForCard, people.Deciders, tuple[cards.HistoryView, bool], list[outbox.Copy] | None] | None
-]:
+):
     """The incident as its card shows it, its service's deciders, its customer's history and,
-    with `copies`, the copies of its card sent, in one plan (`storage.direct`): on SQLite one
-    trip."""
-    read = yield from incidents.for_card_steps(incident_id)
+    with `copies`, the copies of its card sent."""
+    read = await incidents.for_card(session, incident_id)
     if read is None:
         return None
-    deciders = yield from people.deciders_steps(read.incident.service_area_id)
+    deciders = await people.deciders(session, read.incident.service_area_id)
     history = NO_HISTORY
     if read.has_history:
-        past = yield from decisions.history_steps(read.incident.customer_id, excluding_incident=incident_id)
+        past = await decisions.history_of(session, read.incident.customer_id, excluding_incident=incident_id)
         history = history_view(services, past)
     sent = None
     if copies:
-        sent = yield from outbox.copies_steps("incident", incident_id, purpose=NOTIFY_PURPOSE)
+        sent = await outbox.copies(session, "incident", incident_id, purpose=NOTIFY_PURPOSE)
     return read, deciders, history, sent
 
 
@@ -590,13 +589,11 @@ async def _submit(
             view, kind, values, errors, slots=slots, restriction_defaults=_defaults(services)
         )
     now = services.clock()
-    # Read before the claim, with the card's other reads: on SQLite a transaction holds the
-    # writer's turn from its first write (the claim) until its commit, and a copy is never added
-    # once the incident exists.
+    # Read before the claim: a copy is never added once the incident exists.
     copies = await _sent_copies(session, views, sent)
     by = decider_name(views, actor.person_id) or await decisions.name_of(session, actor.person_id)
-    await direct.flush(session)  # anything the session holds unwritten goes before the plan
-    written = _decided(
+    result = await _decided(
+        session,
         services,
         actor,
         incident,
@@ -606,9 +603,7 @@ async def _submit(
         reviewer=reviewer,
         by=by,
         now=now,
-        dialect=direct.dialect_name(session),
     )
-    result = await direct.run_plan(session, written, commit=True)
     if result is None:
         winner = await decisions.first_for(session, incident.id)
         # Read again: the decision that won was not there when the incident was first read.
@@ -621,7 +616,8 @@ async def _submit(
     return result
 
 
-def _decided(
+async def _decided(
+    session: AsyncSession,
     services: Services,
     actor: Actor,
     incident: Incident,
@@ -632,14 +628,14 @@ def _decided(
     reviewer: int,
     by: str,
     now: datetime,
-    dialect: str,
-) -> direct.Plan[Card | None]:
-    """A manager's decision as one plan (`storage.direct`): the claim, the decision, its letter,
-    the updated cards and the audit events; the card to show, or None if another manager's
-    decision won the claim. Everything it needs was read before."""
-    if not (yield from decisions.claim_steps(incident.id)):
+) -> Card | None:
+    """A manager's decision, committed: the claim, the decision, its letter, the updated cards
+    and the audit events; the card to show, or None if another manager's decision won the
+    claim. Everything it needs was read before."""
+    if not await decisions.claim(session, incident.id):
         return None
-    decision, restrictions = yield from decisions.record_steps(
+    decision, restrictions = await decisions.record(
+        session,
         incident,
         draft,
         reviewer_id=reviewer,
@@ -650,7 +646,8 @@ def _decided(
     )
     letter = None
     if decisions.needs_letter(draft.kind):
-        letter = yield from decisions.letter_steps(
+        letter = await decisions.add_letter(
+            session,
             LetterKind.DECISION,
             customer_id=incident.customer_id,
             produced_by=actor.person_id,
@@ -660,7 +657,7 @@ def _decided(
     # The customer's history changes only if this decision added restorative steps or restrictions.
     history = None
     if draft.restorative_steps or draft.restrictions:
-        past = yield from decisions.history_steps(incident.customer_id, excluding_incident=incident.id)
+        past = await decisions.history_of(session, incident.customer_id, excluding_incident=incident.id)
         history = history_view(services, past)
     views = views_after(services, views, (decision, restrictions, letter), by=by, history=history)
     updates = card_updates(
@@ -669,10 +666,11 @@ def _decided(
         copies,
         also=[_outcome_for_reporter(incident, decision, restrictions)],
     )
-    yield from outbox.enqueue_steps(updates, now=now)
+    await outbox.enqueue_all(session, updates, now=now)
     result = views.card_for(actor.person_id, actor.roles)
     # Last, so the audit head's lock is held only until the commit.
-    yield from audit.record_steps(
+    await audit.record_many(
+        session,
         [
             audit.Entry(
                 actor.person_id,
@@ -703,8 +701,8 @@ def _decided(
             ),
         ],
         now=now,
-        dialect=dialect,
     )
+    await session.commit()
     return result
 
 

@@ -8,6 +8,8 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
 from cards.elements import Card, card, facts, heading, text
 from dialogs.commands import command
 from dialogs.notify import card_message
@@ -86,12 +88,12 @@ async def monthly_access_report(services: Services) -> int:
     previous = (first - timedelta(days=1)).replace(day=1)
     month = f"{previous:%B %Y}"
     now = services.clock()
-    async with services.sessions() as session:
+    # Everything is read first, in a transaction that only reads: on SQLite a transaction that
+    # writes holds the writer's turn, and every report and decision would wait meanwhile.
+    async with services.reading() as session:
         done = await session.get(CouncilSetting, ACCESS_REPORT_KEY)
         if done is not None and done.value == month:
             return 0
-        # Everything is read before the month is claimed: on SQLite the claim takes the writer's
-        # turn, and every report and decision would wait while the names were looked up.
         views = (await session.execute(audit.views_between(previous, first))).all()
         per_person: Counter[int | None] = Counter(actor for actor, _, _ in views)
         records: dict[int | None, Counter[str]] = {}
@@ -104,26 +106,30 @@ async def monthly_access_report(services: Services) -> int:
             which = ", ".join(f"{record} ×{n}" for record, n in records[person].most_common(10))
             lines.append((who, f"{count} views: {which}"))
         summary = access_card(month, lines)
-        keepers = await people.with_role(session, Role.REGISTER_KEEPER)
+        keepers = [keeper.id for keeper in await people.with_role(session, Role.REGISTER_KEEPER)]
+    async with services.sessions() as session:
+        done = await session.get(CouncilSetting, ACCESS_REPORT_KEY)
+        if done is not None and done.value == month:
+            return 0  # another instance sent it meanwhile
         if done is None:
             session.add(CouncilSetting(key=ACCESS_REPORT_KEY, value=month, changed_at=now))
         else:
             done.value, done.changed_at = month, now
         try:
             await session.flush()
-        except Exception:  # another instance claimed this month's report first
+        except IntegrityError:  # another instance claimed this month's report first
             await session.rollback()
             return 0
         for keeper in keepers:
             outbox.enqueue(
                 session,
-                outbox.Recipient(person_id=keeper.id),
+                outbox.Recipient(person_id=keeper),
                 card_message(summary, summary=f"Record views: {month}"),
                 purpose="access.monthly",
                 now=now,
                 record_type="report",
                 record_id=month,
-                dedupe_key=f"access:{month}:{keeper.id}",
+                dedupe_key=f"access:{month}:{keeper}",
             )
         await session.commit()
     services.outbox_written()

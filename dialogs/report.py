@@ -28,7 +28,7 @@ from policy.categories import CATEGORIES, Category, is_urgent
 from policy.channels import CHANNEL_LABELS, ContactChannel
 from policy.incidents import AFFECTED_LABELS, DESCRIPTION_MAX, AffectedParty
 from policy.roles import Role
-from storage import audit, customers, decisions, direct, drafts, incidents, outbox, people
+from storage import audit, customers, decisions, drafts, incidents, outbox, people
 from storage.models import Customer, Incident, ReportDraft, ServiceArea
 
 
@@ -336,10 +336,11 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
             # no incident yet, and only a Send that finds none asks whether this one was stored
             # already (Teams retries invokes). Two Sends of one draft at once both find it: the
             # incident's submission key lets one store it. The reads, the checks and the writes
-            # are one plan: on SQLite one trip, holding the writer's turn for no more than it.
+            # are one transaction.
             reporter = actor.display_name or await decisions.name_of(session, actor.person_id)
-            sending = _sending(services, actor, token, now, reporter, dialect=direct.dialect_name(session))
-            outcome = await direct.run_plan(session, sending, commit=True)
+            outcome = await _sending(session, services, actor, token, now, reporter)
+            if isinstance(outcome, _Stored):
+                await session.commit()
             if outcome is None:
                 return await _already_sent(session, token, actor) or GONE
             if isinstance(outcome, _Refused):
@@ -376,12 +377,12 @@ class _Stored:
     area: str  # the service area's name
 
 
-def _sending(
-    services: Services, actor: Actor, token: str, now: datetime, reporter: str, *, dialect: str
-) -> direct.Plan[_Stored | _Refused | None]:
-    """A Send as one plan (`storage.direct`): the draft and what its checks and cards need, the
-    checks again, then the writes; None if there is no draft (sent already, or gone)."""
-    read = yield from _read_for_send(token, actor.person_id, now)
+async def _sending(
+    session: AsyncSession, services: Services, actor: Actor, token: str, now: datetime, reporter: str
+) -> _Stored | _Refused | None:
+    """A Send: the draft and what its checks and cards need, the checks again, then the writes;
+    None if there is no draft (sent already, or gone)."""
+    read = await _read_for_send(session, token, actor.person_id, now)
     if read is None:
         return None
     draft, customer, area = read.draft, read.customer, read.draft.area
@@ -396,7 +397,8 @@ def _sending(
         if errors:
             return _Refused(name, draft.values, errors)
     assert area is not None and read.deciders is not None  # the "what" step refuses any other area
-    reference = yield from _written(
+    reference = await _written(
+        session,
         services,
         actor,
         draft,
@@ -406,7 +408,6 @@ def _sending(
         reporter=reporter,
         deciders=read.deciders,
         history=decide.history_view(services, read.history) if read.history else decide.NO_HISTORY,
-        dialect=dialect,
     )
     return _Stored(reference, area.name)
 
@@ -421,21 +422,24 @@ class _ForSend:
     history: decisions.History | None  # the chosen customer's
 
 
-def _read_for_send(token: str, person_id: int, now: datetime) -> direct.Plan[_ForSend | None]:
+async def _read_for_send(
+    session: AsyncSession, token: str, person_id: int, now: datetime
+) -> _ForSend | None:
     """The draft and what depends on it."""
-    draft = yield from drafts.held_steps(token, person_id, now=now)
+    draft = await drafts.held(session, token, person_id, now=now)
     if draft is None:
         return None
     chosen = record_id(draft.values.get("customer_id"))
     customer = None
     if chosen is not None and chosen in set(draft.values.get("_match_ids", [])):
-        customer = yield from customers.identifiable_steps(chosen)
-    deciders = (yield from people.deciders_steps(draft.area.id)) if draft.area else None
-    history = (yield from decisions.history_steps(customer.id)) if customer else None
+        customer = await customers.get_identifiable(session, chosen)
+    deciders = await people.deciders(session, draft.area.id) if draft.area else None
+    history = await decisions.history_of(session, customer.id) if customer else None
     return _ForSend(draft, customer, deciders, history)
 
 
-def _written(
+async def _written(
+    session: AsyncSession,
     services: Services,
     actor: Actor,
     draft: drafts.Held,
@@ -446,13 +450,13 @@ def _written(
     reporter: str,
     deciders: people.Deciders,
     history: tuple[decide.cards.HistoryView, bool],
-    dialect: str,
-) -> direct.Plan[str]:
-    """The Send's writes, as one plan (`storage.direct`): everything it needs was read before."""
+) -> str:
+    """The Send's writes: everything they need was read before."""
     values = draft.values
     new_customer = customer is None
     if customer is None:
-        customer = yield from customers.add_steps(
+        customer = await customers.add(
+            session,
             customers.NewCustomer(
                 name=values["new_name"],
                 reference=values.get("new_reference") or None,
@@ -496,16 +500,14 @@ def _written(
         weapon_or_animal=form.flag(values.get("weapon_or_animal")),
     )
     year = now.astimezone(services.zone).year
-    # Before the reference is issued: on PostgreSQL other reports queue for the year's numbers
-    # from then until this commit.
-    yield drafts.removal(draft)
-    incident = yield from incidents.record_steps(
-        report, now=now, year=year, submission_key=draft.token, dialect=dialect
-    )
+    # Before the reference is issued: other reports queue for the year's numbers from then
+    # until this commit.
+    await drafts.remove(session, draft)
+    incident = await incidents.record(session, report, now=now, year=year, submission_key=draft.token)
     read = incidents.ForCard(incident, customer, area, reporter)
     confirmation = _confirmation(services, actor, incident, area.name)
     messages = decide.notifications(services, read, history=history, deciders=deciders, also=[confirmation])
-    yield from outbox.enqueue_steps(messages, now=now)
+    await outbox.enqueue_all(session, messages, now=now)
     # Last, so the audit head's lock is held only until the commit.
     reported = audit.Entry(
         actor.person_id,
@@ -523,7 +525,7 @@ def _written(
     added = audit.Entry(
         actor.person_id, "customer.added", "customer", customer_id, {"incident": incident.reference}
     )
-    yield from audit.record_steps([added, reported] if new_customer else [reported], now=now, dialect=dialect)
+    await audit.record_many(session, [added, reported] if new_customer else [reported], now=now)
     return incident.reference
 
 

@@ -42,6 +42,8 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     zone: ZoneInfo
+    # Sessions for reads alone, which on SQLite read beside a writer instead of queueing for it.
+    reads: async_sessionmaker[AsyncSession] | None = None
     # Called after a commit that queued notifications, so the sender need not wait its interval.
     outbox_written: Callable[[], None] = field(default=lambda: None)
     # Where staff can find support after an upsetting contact, in the council's own words.
@@ -58,6 +60,10 @@ class Services:
     review_group_channel: str | None = None  # configured; a register keeper may set it from Teams
     retention: RetentionRules = field(default_factory=RetentionRules)
     appeal_outcome_working_days: int = 20  # the target for an appeal's outcome, then a reminder
+
+    def reading(self) -> AsyncSession:
+        """A session that only reads."""
+        return (self.reads or self.sessions)()
 
     def today(self) -> date:
         return self.clock().astimezone(self.zone).date()

@@ -13,11 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, Text, bindparam, cast, func, insert, select, union_all, update
+from sqlalchemy import Integer, Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import direct
-from storage.compiled import SENT_LATER
 from storage.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -35,8 +33,7 @@ def _link(previous: str, seq: int, at: datetime, entry: "Entry") -> str:
 
 def _canonical_around_seq(at: datetime, entry: "Entry") -> tuple[str, str]:
     """An event's canonical JSON (keys sorted, no spaces, ASCII only) as the text before its
-    sequence number and the text after it, so PostgreSQL can hash an event whose number it
-    gives out in the same statement (`_append`). "seq" sorts after every key but "type"."""
+    sequence number and the text after it. "seq" sorts after every key but "type"."""
     sorted_before = {
         "action": entry.action,
         "actor": entry.actor_id,
@@ -56,80 +53,10 @@ _ADVANCE = (
     .values(seq=_head.c.seq + bindparam("count", type_=Integer))
     .returning(_head.c.seq, _head.c.last_hash)
 )
-# PostgreSQL wakes every writer waiting on the head's row together when its holder commits, and
-# they race for it: at 20 decisions at once some waited half a second while later ones went
-# first. So there writers first queue on an advisory lock (two-key space, as the reports' queue
-# for numbers; the key reads "AUD"), first come first served, and find the row free. The lock is
-# taken in the same statement, before the row is read (an InitPlan runs first): no extra trip
-# to the server while others wait. SQLite's writers already take turns in order.
-_AUDIT = 0x415544
-_IN_TURN = select(func.pg_advisory_xact_lock(_AUDIT, 0)).scalar_subquery().is_not(None)
-_ADVANCE_IN_TURN = _ADVANCE.where(_IN_TURN)
-# Nothing reads their results back: on SQLite they go with the commit (`SENT_LATER`).
-_LINK = (
-    update(_head)
-    .where(_head.c.id == 1)
-    .values(last_hash=bindparam("new_hash"))
-    .execution_options(**SENT_LATER)
-)
-_INSERT = insert(AuditEvent.__table__).execution_options(**SENT_LATER)
+_LINK = update(_head).where(_head.c.id == 1).values(last_hash=bindparam("new_hash"))
+_INSERT = insert(AuditEvent.__table__)
 # The columns an `Entry` gives each event, under the same names.
 _GIVEN = ("actor_id", "action", "record_type", "record_id", "detail")
-_APPEND: dict[int, Any] = {}
-_MOST_APPENDED_AT_ONCE = 8
-
-
-def _append(count: int) -> Any:
-    """PostgreSQL: `count` events chained onto the head, and the head moved on, in one statement.
-
-    The server reads the head (queued on the advisory lock, then the row locked FOR UPDATE, which
-    reads the newest version even if the statement began before the last holder committed),
-    numbers the events, hashes each as `digest` does from the canonical text around its number
-    (`_canonical_around_seq`), writes them and the head. Reading the head first and sending the
-    events after had cost a second round trip while every other writer of the trail, and a
-    report's reference number, waited. Built once for each count."""
-    if count not in _APPEND:
-        events = AuditEvent.__table__
-        chain = (
-            select(_head.c.seq, _head.c.last_hash.label("hash"))
-            .where(_head.c.id == 1, _IN_TURN)
-            .with_for_update()
-            .cte("head")
-        )
-        linked = []
-        for i in range(count):
-            seq = chain.c.seq + 1
-            canonical = func.concat(
-                chain.c.hash,
-                "|",
-                bindparam(f"before_{i}", type_=Text),
-                cast(seq, Text),
-                bindparam(f"after_{i}", type_=Text),
-            )
-            hashed = func.encode(func.sha256(func.convert_to(canonical, "UTF8")), "hex")
-            chain = select(seq.label("seq"), hashed.label("hash"), chain.c.hash.label("prev")).cte(
-                f"link_{i}"
-            )
-            linked.append(chain)
-        moved = (
-            update(_head).where(_head.c.id == 1).values(seq=chain.c.seq, last_hash=chain.c.hash).cte("moved")
-        )
-        at = bindparam("occurred_at", type_=events.c.occurred_at.type)
-        rows = union_all(
-            *(
-                select(
-                    link.c.seq,
-                    at,
-                    *(bindparam(f"{c}_{i}", type_=events.c[c].type) for c in _GIVEN),
-                    link.c.prev,
-                    link.c.hash,
-                )
-                for i, link in enumerate(linked)
-            )
-        )
-        columns = ["seq", "occurred_at", *_GIVEN, "prev_hash", "hash"]
-        _APPEND[count] = insert(events).from_select(columns, rows).add_cte(moved)
-    return _APPEND[count]
 
 
 @dataclass(frozen=True)
@@ -164,12 +91,6 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry], *, now: d
     Call it as late in the transaction as the change allows: from the head's UPDATE until the
     commit, every other writer of the audit trail waits.
     """
-    if entries:
-        await direct.run_plan(session, record_steps(entries, now=now, dialect=direct.dialect_name(session)))
-
-
-def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> direct.Plan[None]:
-    """`record_many` as steps of a larger plan (`storage.direct`), for `dialect`."""
     if not entries:
         return
     at = now.astimezone(UTC)
@@ -178,17 +99,8 @@ def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> di
         replace(e, record_id=None if e.record_id is None else str(e.record_id), detail=e.detail or {})
         for e in entries
     ]
-    if dialect == "postgresql" and len(stored) <= _MOST_APPENDED_AT_ONCE:
-        values: dict[str, Any] = {"occurred_at": at}
-        for i, entry in enumerate(stored):
-            values[f"before_{i}"], values[f"after_{i}"] = _canonical_around_seq(at, entry)
-            values |= {f"{column}_{i}": getattr(entry, column) for column in _GIVEN}
-        yield _append(len(stored)), values
-        return
-    advance = _ADVANCE_IN_TURN if dialect == "postgresql" else _ADVANCE
-    ((head_seq, previous),) = yield advance, {"count": len(stored)}
+    head_seq, previous = (await session.execute(_ADVANCE, {"count": len(stored)})).one()
     rows = []
-    # Rows as plain dicts: no ORM object is made for a row only ever inserted.
     for seq, entry in enumerate(stored, start=head_seq - len(stored) + 1):
         chained = _link(previous, seq, at, entry)
         rows.append(
@@ -201,9 +113,8 @@ def record_steps(entries: Sequence[Entry], *, now: datetime, dialect: str) -> di
             }
         )
         previous = chained
-    yield _LINK, {"new_hash": previous}
-    # One executemany without RETURNING: nothing reads an event's id back in the transaction.
-    yield _INSERT, rows
+    await session.execute(_LINK, {"new_hash": previous})
+    await session.execute(_INSERT, rows)
 
 
 # The events that record someone reading a record, for the monthly access report.

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rapidfuzz.fuzz import ratio
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import direct
 from storage.models import Customer
 
 MIN_SCORE = 0.72
@@ -108,20 +107,6 @@ async def get_identifiable(session: AsyncSession, customer_id: int) -> Customer 
     return customer if customer is not None and customer.anonymised_at is None else None
 
 
-_COLUMNS = tuple(Customer.__table__.c.keys())
-_IDENTIFIABLE = select(*Customer.__table__.c).where(
-    Customer.id == bindparam("customer_id"), Customer.anonymised_at.is_(None)
-)
-
-
-def identifiable_steps(customer_id: int) -> direct.Plan[Customer | None]:
-    """`get_identifiable` through Core, as a step of a plan (`storage.direct`): the customer as
-    read, not in the session, for a caller that only shows them (a Send names them on the
-    managers' card)."""
-    found = yield _IDENTIFIABLE, {"customer_id": customer_id}
-    return Customer(**dict(zip(_COLUMNS, found[0], strict=True))) if found else None
-
-
 async def by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Customer]:
     if not ids:
         return []
@@ -144,9 +129,8 @@ class NewCustomer:
 _INSERT = insert(Customer.__table__).returning(Customer.__table__.c.id)
 
 
-def add_steps(new: NewCustomer, *, now: datetime) -> direct.Plan[Customer]:
-    """Add a customer with a Core INSERT, as a step of a plan (`storage.direct`): an ORM flush
-    of one new row cost several times the statement. The customer returned is not in a session."""
+async def add(session: AsyncSession, new: NewCustomer, *, now: datetime) -> Customer:
+    """Add a customer with a Core INSERT; the customer returned is not in the session."""
     values = dict(
         name=new.name,
         customer_reference=new.reference,
@@ -159,5 +143,5 @@ def add_steps(new: NewCustomer, *, now: datetime) -> direct.Plan[Customer]:
         created_at=now,
         anonymised_at=None,
     )
-    ((customer_id,),) = yield _INSERT, values
+    customer_id = (await session.execute(_INSERT, values)).scalar_one()
     return Customer(id=customer_id, **values)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, cast, insert, literal, null, or_, select, union_all, update
+from sqlalchemy import String, bindparam, case, cast, insert, literal, null, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.deciding import DecisionDraft, RestrictionDraft
@@ -18,8 +18,6 @@ from policy.decisions import (
 )
 from policy.incidents import IncidentStatus
 from policy.reviews import first_reminder
-from storage import direct
-from storage.compiled import SENT_LATER
 from storage.models import (
     Appeal,
     Decision,
@@ -38,9 +36,9 @@ _CLAIM = (
 )
 
 
-def claim_steps(incident_id: int) -> direct.Plan[bool]:
+async def claim(session: AsyncSession, incident_id: int) -> bool:
     """Mark the incident decided; only one of several managers acting at once wins (True)."""
-    claimed = yield _CLAIM, {"incident_id": incident_id}
+    claimed = (await session.execute(_CLAIM, {"incident_id": incident_id})).all()
     return len(claimed) == 1
 
 
@@ -52,13 +50,13 @@ async def first_for(session: AsyncSession, incident_id: int) -> Decision | None:
 
 _decisions = Decision.__table__
 _INSERT_DECISION = insert(_decisions).returning(_decisions.c.id)
-# Nothing reads the steps' ids back: on SQLite they go with the next statement (`SENT_LATER`).
-_INSERT_STEPS = insert(RestorativeStepTaken.__table__).execution_options(**SENT_LATER)
+_INSERT_STEPS = insert(RestorativeStepTaken.__table__)
 _restrictions = Restriction.__table__
 _INSERT_RESTRICTION = insert(_restrictions).returning(_restrictions.c.id)
 
 
-def record_steps(
+async def record(
+    session: AsyncSession,
     incident: Incident,
     draft: DecisionDraft,
     *,
@@ -67,12 +65,11 @@ def record_steps(
     now: datetime,
     holidays: Collection[date] = (),
     reviewer_id: int | None = None,
-) -> direct.Plan[tuple[Decision, list[Restriction]]]:
-    """Write the decision, its restorative steps and its restrictions (in the draft's order), as
-    steps of a plan (`storage.direct`) whose session has nothing unwritten they depend on.
+) -> tuple[Decision, list[Restriction]]:
+    """Write the decision, its restorative steps and its restrictions (in the draft's order).
 
-    Core INSERTs, where the ORM's unit of work cost several times the statements; what is
-    returned is not in the session, so change it with statements, not attributes."""
+    Core INSERTs: what is returned is not in the session, so change it with statements, not
+    attributes."""
     values = dict(
         incident_id=incident.id,
         kind=draft.kind.value,
@@ -92,10 +89,10 @@ def record_steps(
         follow_up_reminded_at=None,
         police_reference=draft.police_reference or None,
     )
-    ((decision_id,),) = yield _INSERT_DECISION, values
+    decision_id = (await session.execute(_INSERT_DECISION, values)).scalar_one()
     decision = Decision(id=decision_id, **values)
     if draft.restorative_steps:
-        yield (
+        await session.execute(
             _INSERT_STEPS,
             [
                 {
@@ -120,7 +117,7 @@ def record_steps(
     ]
     restrictions: list[Restriction] = []
     for row in rows:  # one at a time, each with its id back, in the draft's order
-        ((restriction_id,),) = yield _INSERT_RESTRICTION, row
+        restriction_id = (await session.execute(_INSERT_RESTRICTION, row)).scalar_one()
         restrictions.append(Restriction(id=restriction_id, **row))
     return decision, restrictions
 
@@ -220,19 +217,8 @@ def needs_letter(kind: DecisionKind) -> bool:
 _INSERT_LETTER = insert(Letter.__table__).returning(Letter.__table__.c.id)
 
 
-async def add_letter(session: AsyncSession, kind: LetterKind, **about: Any) -> Letter:
-    """A letter the customer is owed; its sending (or why not) is recorded on it later. `about`:
-    as `letter_steps` takes it.
-
-    Written with a Core INSERT on the session's connection (a flush of one new row cost several
-    times the statement); the letter returned is not in the session."""
-    # What the caller added or changed is written first, as the flush here used to: the letter
-    # may point at a review or restriction not yet written.
-    await direct.flush(session)
-    return await direct.run_plan(session, letter_steps(kind, **about))
-
-
-def letter_steps(
+async def add_letter(
+    session: AsyncSession,
     kind: LetterKind,
     *,
     customer_id: int,
@@ -242,8 +228,9 @@ def letter_steps(
     review_id: int | None = None,
     restriction_id: int | None = None,
     appeal_id: int | None = None,
-) -> direct.Plan[Letter]:
-    """`add_letter` as steps of a larger plan (`storage.direct`)."""
+) -> Letter:
+    """A letter the customer is owed; its sending (or why not) is recorded on it later. Written
+    with a Core INSERT: the letter returned is not in the session."""
     values = dict(
         kind=kind.value,
         customer_id=customer_id,
@@ -260,7 +247,9 @@ def letter_steps(
         recorded_at=None,
         reminded_at=None,
     )
-    ((letter_id,),) = yield _INSERT_LETTER, values
+    # What the caller added is written first: the letter may point at a review not yet written.
+    await session.flush()
+    letter_id = (await session.execute(_INSERT_LETTER, values)).scalar_one()
     return Letter(id=letter_id, **values)
 
 
@@ -409,9 +398,7 @@ _PAST_IN_ORDER = select(*_PAST.c).order_by(
     _PAST.c.part,
     case((_PAST.c.part == 0, _PAST.c.at)).desc(),
     case((_PAST.c.part == 1, _PAST.c.at)),
-    # Not IN (2, 3): a list is rendered anew at each execution, so the statement could not be
-    # compiled once (`storage.direct`).
-    case((or_(_PAST.c.part == 2, _PAST.c.part == 3), _PAST.c.day)).desc(),
+    case((_PAST.c.part.in_((2, 3)), _PAST.c.day)).desc(),
     _PAST.c.row,
 )
 
@@ -419,17 +406,10 @@ _PAST_IN_ORDER = select(*_PAST.c).order_by(
 async def history_of(
     session: AsyncSession, customer_id: int, *, excluding_incident: int | None = None
 ) -> History:
-    # What the session has changed but not yet written must count, as the ORM's autoflush did.
-    await direct.flush(session)
-    steps = history_steps(customer_id, excluding_incident=excluding_incident)
-    return await direct.run_plan(session, steps, writes=False)
-
-
-def history_steps(customer_id: int, *, excluding_incident: int | None = None) -> direct.Plan[History]:
-    """`history_of` as a step of a larger plan (`storage.direct`)."""
+    """Everything the register holds of a customer's past, each part in its own order."""
     params = {"customer_id": customer_id, "excluding": excluding_incident or -1}
     history = History([], [], [], [])
-    for part, a, b, c, at, day, until, _ in (yield _PAST_IN_ORDER, params):
+    for part, a, b, c, at, day, until, _ in await session.execute(_PAST_IN_ORDER, params):
         if part == 0:
             history.incidents.append(PastIncident(a, at, b, c))
         elif part == 1:

@@ -8,8 +8,6 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import direct
-from storage.compiled import SENT_LATER
 from storage.incidents import Area
 from storage.models import ReportDraft, ServiceArea
 
@@ -76,17 +74,14 @@ _HELD = select(
     ReportDraft.person_id == bindparam("person_id"),
     ReportDraft.expires_at > bindparam("now"),
 )
-# Its result is not read: a Send that raced another for the same draft loses on the incident's
-# submission key instead. So on SQLite it goes with the Send's commit (`SENT_LATER`).
-_REMOVE = delete(ReportDraft).where(ReportDraft.id == bindparam("draft_id")).execution_options(**SENT_LATER)
 
 
-def held_steps(token: str, person_id: int, *, now: datetime) -> direct.Plan[Held | None]:
+async def held(session: AsyncSession, token: str, person_id: int, *, now: datetime) -> Held | None:
     """What the draft `owned` would find holds, with its service area, for a Send to check and
-    store, as a step of its plan (`storage.direct`). Reading it writes nothing."""
+    store. Reading it writes nothing."""
     if not isinstance(token, str) or len(token) > 64:
         return None
-    found = yield _HELD, {"token": token, "person_id": person_id, "now": now}
+    found = (await session.execute(_HELD, {"token": token, "person_id": person_id, "now": now})).all()
     if not found:
         return None
     draft_id, token, step, values, area_id, area_key, area_name = found[0]
@@ -94,9 +89,10 @@ def held_steps(token: str, person_id: int, *, now: datetime) -> direct.Plan[Held
     return Held(draft_id, token, step, values, area)
 
 
-def removal(draft: Held) -> direct.Step:
-    """The deletion of a sent draft, a step of the plan that stores its incident."""
-    return _REMOVE, {"draft_id": draft.id}
+async def remove(session: AsyncSession, draft: Held) -> None:
+    """A sent draft goes: a Send that raced another for the same draft loses on the incident's
+    submission key instead."""
+    await session.execute(delete(ReportDraft).where(ReportDraft.id == draft.id))
 
 
 async def latest(session: AsyncSession, person_id: int, *, now: datetime) -> ReportDraft | None:

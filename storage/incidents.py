@@ -1,17 +1,15 @@
 """Incidents in the register: references, recording a report, and notes added later."""
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Text, bindparam, case, cast, exists, func, insert, literal, or_, select
+from sqlalchemy import bindparam, exists, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.categories import Category, is_urgent
 from policy.channels import ContactChannel
 from policy.incidents import AffectedParty, IncidentStatus, incident_reference
-from storage import direct
 from storage.models import (
     Appeal,
     Customer,
@@ -28,43 +26,21 @@ from storage.models import (
 _counters = ReferenceCounter.__table__
 
 
-# PostgreSQL wakes every report waiting on the counter row together when its holder commits, and
-# they race for it: at 20 at once some lost for over a second. An advisory lock (for the year, in
-# the two-key space the migration lock does not use) queues them first come first served, and
-# the row's lock then has nobody waiting. SQLite's writers already take turns in order.
-_REPORTS = 0x494E43  # "INC"
-
-_ISSUE: dict[str, Any] = {}
-
 
 def _issue(dialect: str) -> Any:
     """The year's first report makes its counter row; every later one bumps it. One statement
-    either way, and on both backends it holds the row's lock until the caller commits.
-
-    Built at first use for the dialect in use: importing PostgreSQL's dialect where the register
-    is SQLite was a twentieth of start-up."""
-    if dialect not in _ISSUE:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as insert_for
-        else:
-            from sqlalchemy.dialects.sqlite import insert as insert_for
-        statement = insert_for(_counters).values(year=bindparam("year"), last=1)
-        if dialect == "postgresql":
-            # Queued first (above), in the same statement: the lock is taken before the row is
-            # touched (an InitPlan runs first), with no trip to the server between them while
-            # other reports wait.
-            statement = insert_for(_counters).from_select(
-                ["year", "last"],
-                select(bindparam("year", type_=Integer), literal(1, Integer)).where(
-                    select(func.pg_advisory_xact_lock(_REPORTS, bindparam("year", type_=Integer)))
-                    .scalar_subquery()
-                    .is_not(None)
-                ),
-            )
-        _ISSUE[dialect] = statement.on_conflict_do_update(
-            index_elements=[_counters.c.year], set_={"last": _counters.c.last + 1}
-        ).returning(_counters.c.last)
-    return _ISSUE[dialect]
+    either way, and on both backends it holds the row's lock until the caller commits, so
+    reports each get their own number."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as insert_for
+    else:
+        from sqlalchemy.dialects.sqlite import insert as insert_for
+    return (
+        insert_for(_counters)
+        .values(year=bindparam("year"), last=1)
+        .on_conflict_do_update(index_elements=[_counters.c.year], set_={"last": _counters.c.last + 1})
+        .returning(_counters.c.last)
+    )
 
 
 @dataclass(frozen=True)
@@ -94,13 +70,12 @@ class Report:
 _INSERT = insert(Incident.__table__).returning(Incident.__table__.c.id)
 
 
-def record_steps(
-    report: Report, *, now: datetime, year: int, submission_key: str, dialect: str
-) -> direct.Plan[Incident]:
-    """Issue the year's next reference and write the incident, as steps of a plan
-    (`storage.direct`) for `dialect`. The counter's row stays locked until the plan's commit, so
-    reports each get their own number. Core INSERTs: an ORM flush of one new row cost several
-    times the statement. The returned incident is not in a session; read it again to change it."""
+async def record(
+    session: AsyncSession, report: Report, *, now: datetime, year: int, submission_key: str
+) -> Incident:
+    """Issue the year's next reference and write the incident. The counter's row stays locked
+    until the commit, so reports each get their own number. A Core INSERT: the returned
+    incident is not in the session; read it again to change it."""
     values = dict(
         year=year,
         submission_key=submission_key,
@@ -126,39 +101,13 @@ def record_steps(
         urgent=is_urgent(report.category),
         status=IncidentStatus.REPORTED.value,
     )
-    if dialect == "postgresql":
-        ((incident_id, reference, sequence),) = yield _numbered_insert(), values
-    else:
-        ((sequence,),) = yield _issue(dialect), {"year": year}
-        reference = incident_reference(year, sequence)
-        ((incident_id,),) = yield _INSERT, {**values, "reference": reference, "sequence": sequence}
+    dialect = session.get_bind().dialect.name
+    sequence = (await session.execute(_issue(dialect), {"year": year})).scalar_one()
+    reference = incident_reference(year, sequence)
+    incident_id = (
+        await session.execute(_INSERT, {**values, "reference": reference, "sequence": sequence})
+    ).scalar_one()
     return Incident(id=incident_id, reference=reference, sequence=sequence, **values)
-
-
-@functools.cache
-def _numbered_insert() -> Any:
-    """PostgreSQL: the year's next number and the incident in one statement. From the number to
-    the commit every other report waits (the counter's row is held): one round trip fewer
-    there. The reference is made in SQL as `policy.incidents.incident_reference` makes it (a
-    test holds the two to each other, past five digits too)."""
-    number = _issue("postgresql").cte("number")
-    year = bindparam("year", type_=Integer)
-    digits = cast(number.c.last, Text)
-    reference = func.concat(
-        "INC-",
-        func.lpad(cast(year, Text), 4, "0"),
-        "-",
-        case((number.c.last < 100000, func.lpad(digits, 5, "0")), else_=digits),
-    )
-    given = [c.key for c in _incidents.c if c.key not in ("id", "reference", "sequence")]
-    chosen = select(
-        reference, number.c.last, *(bindparam(key, type_=_incidents.c[key].type) for key in given)
-    ).select_from(number)
-    return (
-        insert(_incidents)
-        .from_select(["reference", "sequence", *given], chosen)
-        .returning(_incidents.c.id, _incidents.c.reference, _incidents.c.sequence)
-    )
 
 
 @dataclass(frozen=True)
@@ -175,7 +124,7 @@ _BY_SUBMISSION_KEY = select(Incident.reference, Incident.reporter_id, Incident.s
 
 async def by_submission_key(session: AsyncSession, key: str) -> Submitted | None:
     """The incident a report's Send stored, if it did: asked on every Send, usually answered no."""
-    row = await direct.first(session, _BY_SUBMISSION_KEY, {"key": key})
+    row = (await session.execute(_BY_SUBMISSION_KEY, {"key": key})).first()
     return Submitted(*row) if row is not None else None
 
 
@@ -258,12 +207,7 @@ _FOR_CARD_KEYS = tuple(_FOR_CARD.selected_columns.keys())
 async def for_card(session: AsyncSession, incident_id: int) -> ForCard | None:
     """One statement for what five reads fetched for every action on a card, and whether a
     sixth (the customer's history) is needed at all."""
-    return await direct.run_plan(session, for_card_steps(incident_id), writes=False)
-
-
-def for_card_steps(incident_id: int) -> direct.Plan[ForCard | None]:
-    """`for_card` as a step of a larger plan (`storage.direct`)."""
-    found = yield _FOR_CARD, {"incident_id": incident_id}
+    found = (await session.execute(_FOR_CARD, {"incident_id": incident_id})).all()
     if not found:
         return None
     fields = dict(zip(_FOR_CARD_KEYS, found[0], strict=True))

@@ -31,8 +31,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
 
-from storage import direct
-from storage.compiled import SENT_LATER
 from storage.models import OutboxMessage
 
 PENDING = "pending"
@@ -126,31 +124,17 @@ class Queued:
     reply_to_id: int | None = None
 
 
-# Nothing reads the ids back: on SQLite the rows go with the transaction's next statement or its
-# commit (`SENT_LATER`).
-_INSERT = (
-    insert(OutboxMessage.__table__)
-    .values(activity=bindparam("activity", type_=_Encoded()))
-    .execution_options(**SENT_LATER)
-)
+_INSERT = insert(OutboxMessage.__table__).values(activity=bindparam("activity", type_=_Encoded()))
 
 
 async def enqueue_all(session: AsyncSession, messages: Sequence[Queued], *, now: datetime) -> None:
-    """Queue several messages, in order, with one statement on the session's connection: the
-    ORM's unit of work cost many times the INSERT for rows that are only ever inserted."""
+    """Queue several messages, in order, with one INSERT."""
     if not messages:
         return
     if session.new:
         # Rows queued earlier through `enqueue` must keep the earlier ids: delivery follows them.
         await session.flush()
-    await direct.write(session, _INSERT, _rows(messages, now))
-
-
-def enqueue_steps(messages: Sequence[Queued], *, now: datetime) -> direct.Plan[None]:
-    """`enqueue_all` as a step of a larger plan (`storage.direct`) whose session holds no
-    messages queued through `enqueue` and not yet written."""
-    if messages:
-        yield _INSERT, _rows(messages, now)
+    await session.execute(_INSERT, _rows(messages, now))
 
 
 def _rows(messages: Sequence[Queued], now: datetime) -> list[dict[str, Any]]:
@@ -252,6 +236,7 @@ def _claim(dialect: str) -> Any:
             .where(_among(due, dialect), OutboxMessage.status == PENDING, free)
             .values(claimed_until=bindparam("c_until", type_=OutboxMessage.claimed_until.type))
             .returning(*_CLAIMED)
+            .execution_options(synchronize_session=False)
         )
     return _CLAIM[dialect]
 
@@ -267,7 +252,7 @@ async def claim_due(
     for (SQLite has one writer at a time, so the statement runs alone there).
     """
     values = {"c_now": now, "c_until": now + lease, "c_limit": limit}
-    rows = await direct.rows(session, _claim(direct.dialect_name(session)), values)
+    rows = (await session.execute(_claim(session.get_bind().dialect.name), values)).all()
     await session.commit()
     return sorted((Claim(*row) for row in rows), key=lambda claim: claim.id)
 
@@ -275,9 +260,9 @@ async def claim_due(
 async def renew(session: AsyncSession, message_id: int, *, held: datetime | None, until: datetime) -> bool:
     """Extend this sender's claim just before sending; False if another sender has taken it over
     (the lease ran out while earlier messages of the sweep were being sent)."""
-    renewed = await direct.write(session, _RENEW, {"r_id": message_id, "r_held": held, "r_until": until})
+    renewed = await session.execute(_RENEW, {"r_id": message_id, "r_held": held, "r_until": until})
     await session.commit()
-    return renewed == 1
+    return renewed.rowcount == 1
 
 
 _RENEW = (
@@ -291,6 +276,7 @@ _RENEW = (
         ),
     )
     .values(claimed_until=bindparam("r_until", type_=OutboxMessage.claimed_until.type))
+    .execution_options(synchronize_session=False)
 )
 
 
@@ -309,7 +295,7 @@ class Outcome:
 
 
 _table = OutboxMessage.__table__
-# What became of messages; row counts unread, so on SQLite they go with the commit, in one trip.
+# What became of messages, each written for several at once.
 _SENT = (
     update(_table)
     .where(_table.c.id == bindparam("b_id"), _table.c.status == PENDING)
@@ -322,7 +308,6 @@ _SENT = (
         sent_activity_id=bindparam("b_activity_id"),
         sent_conversation_id=bindparam("b_conversation_id"),
     )
-    .execution_options(**SENT_LATER)
 )
 _RETRY = (
     update(_table)
@@ -333,7 +318,6 @@ _RETRY = (
         last_error=bindparam("b_error"),
         attempts=_table.c.attempts + bindparam("b_count", type_=Integer),
     )
-    .execution_options(**SENT_LATER)
 )
 _FAILED = (
     update(_table)
@@ -341,7 +325,6 @@ _FAILED = (
     .values(
         status=FAILED, claimed_until=None, last_error=bindparam("b_error"), attempts=_table.c.attempts + 1
     )
-    .execution_options(**SENT_LATER)
 )
 
 
@@ -374,7 +357,7 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
     failed = [{"b_id": o.id, "b_error": (o.error or "")[:400]} for o in outcomes if o.status == FAILED]
     for statement, params in ((_SENT, sent), (_RETRY, retry), (_FAILED, failed)):
         if params:
-            await direct.write(session, statement, params)
+            await session.execute(statement, params)
     await session.commit()
 
 
@@ -443,15 +426,8 @@ async def copies(
 ) -> list[Copy]:
     """`for_record`'s messages without their activities: a card's JSON is not decoded to learn
     only who it went to."""
-    if session.new:
-        await session.flush()  # as the ORM's autoflush would, so a message just queued counts
-    return await direct.run_plan(session, copies_steps(record_type, record_id, purpose=purpose), writes=False)
-
-
-def copies_steps(record_type: str, record_id: int | str, *, purpose: str) -> direct.Plan[list[Copy]]:
-    """`copies` as a step of a larger plan (`storage.direct`)."""
     params = {"record_type": record_type, "record_id": str(record_id), "purpose": purpose}
-    return [Copy(*row) for row in (yield _COPIES, params)]
+    return [Copy(*row) for row in await session.execute(_COPIES, params)]
 
 
 async def for_record(

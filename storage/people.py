@@ -9,9 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from policy.roles import Role, RoleGrant, Roles
-from storage import direct
 from storage.conversations import Where
-from storage.db import Reader
 from storage.models import ConversationRef, Person, RoleAssignment, ServiceArea
 
 
@@ -86,7 +84,7 @@ _KNOWN = (
 
 
 async def known_sender(
-    reader: Reader, *, teams_user_id: str, aad_object_id: str | None, conversation_id: str
+    session: AsyncSession, *, teams_user_id: str, aad_object_id: str | None, conversation_id: str
 ) -> list[Known]:
     """Everyone this sender could be, each with their roles and the conversation's saved reference.
 
@@ -94,7 +92,7 @@ async def known_sender(
     to update, and then the turn writes nothing.
     """
     aad = aad_object_id if aad_object_id and len(aad_object_id) <= 64 else None
-    rows = await reader.rows(
+    rows = await session.execute(
         _KNOWN, {"teams_user_id": teams_user_id, "aad_object_id": aad, "conversation_id": conversation_id}
     )
     found: dict[int, Known] = {}
@@ -260,12 +258,7 @@ _DECIDERS = (
 
 async def deciders(session: AsyncSession, service_area_id: int) -> Deciders:
     """The managers, keepers, whether each can be reached and all their roles, in one query."""
-    return await direct.run_plan(session, deciders_steps(service_area_id), writes=False)
-
-
-def deciders_steps(service_area_id: int) -> direct.Plan[Deciders]:
-    """`deciders` as a step of a larger plan (`storage.direct`)."""
-    rows = yield _DECIDERS, {"service_area_id": service_area_id}
+    rows = await session.execute(_DECIDERS, {"service_area_id": service_area_id})
     managers: dict[int, Decider] = {}
     keepers: dict[int, Decider] = {}
     reachable: set[int] = set()

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
-from bot.app import BOT
+from bot.app import ENGINE
 from bot.handler import UNREACHABLE
 from storage.models import Customer, Incident, OutboxMessage
 from tests.support.connector import RecordingConnector
@@ -110,8 +110,8 @@ def _put_back(path: Path, aside: Path) -> None:
 async def test_a_turn_when_sqlite_cannot_be_opened_asks_to_retry_then_works_once_it_can(
     harness, database_url, tmp_path
 ):
-    # The turn's first read opens a connection of its own; the register's file is not there to
-    # open (a disk not mounted yet, a restore half done). Staff get the clear message, not an
+    # The pool's connections are closed, and the register's file is not there to open again (a
+    # disk not mounted yet, a restore half done). Staff get the clear message, not an
     # error in Teams, and the draft waits for them.
     await harness.import_roles()
     await harness.say(SAM, "hi")
@@ -121,7 +121,7 @@ async def test_a_turn_when_sqlite_cannot_be_opened_asks_to_retry_then_works_once
     )
     path = Path(make_url(database_url).database or "")
     aside = tmp_path / "aside.db"
-    await harness.app[BOT]._reader.close()
+    await harness.app[ENGINE].dispose()
     _put_a_folder_in_place_of(path, aside)
     try:
         assert await dialog.press("Send") is None
