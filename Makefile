@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: run test lint bench screenshots clean
+.PHONY: run test test-lowest lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,17 @@ test: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
+# The suite again on the lowest version of every dependency pyproject.toml allows (CI runs both).
+LOWEST := .venv-lowest
+$(LOWEST)/.installed-stamp: pyproject.toml constraints/lowest.txt
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/pip install --quiet --disable-pip-version-check -c constraints/lowest.txt -e '.[dev]'
+	touch $@
+
+test-lowest: $(LOWEST)/.installed-stamp $(NODE_STAMP)
+	$(LOWEST)/bin/ruff check .
+	$(LOWEST)/bin/pytest
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
@@ -39,4 +50,4 @@ screenshots: $(STAMP) $(NODE_STAMP)
 	E2E_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest tests/e2e -q
 
 clean:
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) $(LOWEST) node_modules

@@ -207,26 +207,12 @@ def _bot_settings() -> Any:
 
 
 def serve_bot() -> None:
-    """This bot, in as many worker processes as WORKERS says, as `engagement-bot serve` runs it."""
-    from bot import workers
+    """This bot in one process, as `engagement-bot serve` runs it."""
     from bot.app import create_app
     from bot.loop import use_fastest
 
     use_fastest()
-    settings = _bot_settings()
-    if settings.workers == 1:
-        asyncio.run(_serve(create_app(settings)))
-        return
-    settings = workers.shared_settings(settings)
-    sys.exit(
-        workers.serve(
-            lambda worker: create_app(settings, worker=worker),
-            workers=settings.workers,
-            host="127.0.0.1",
-            port=0,
-            on_ready=lambda port: print(f"port {port}", flush=True),
-        )
-    )
+    asyncio.run(_serve(create_app(_bot_settings())))
 
 
 async def main(kind: str) -> None:
