@@ -339,8 +339,7 @@ class History:
 
 
 # Built once, with only the columns the history shows: every incident card reads all four. They
-# are read as one UNION ALL (a `part` column tells them apart), one statement where four were:
-# on SQLite's one connection each statement is a trip to its thread while every turn waits.
+# are read as one UNION ALL (a `part` column tells them apart): one statement where four were.
 def _typed_null(type_: Any) -> Any:
     return cast(null(), type_)
 
