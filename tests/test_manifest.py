@@ -1,7 +1,9 @@
 """The Teams app package a council's administrator uploads, checked against Microsoft's own schema."""
 
+import io
 import json
 import os
+import uuid
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -10,7 +12,7 @@ import jsonschema
 import pytest
 from PIL import Image
 
-from bot import cli
+from bot import app_package, cli
 
 ROOT = Path(__file__).parents[1]
 SCHEMAS = ROOT / "node_modules" / "@microsoft" / "app-manifest" / "build" / "json-schemas" / "teams"
@@ -76,9 +78,103 @@ def test_the_package_offers_what_the_bot_answers(tmp_path, monkeypatch):
         ["message"],
     )
     assert action["fetchTask"] is True
-    # A Complaints Review Group usually meets in a private channel; the bot must be able to post there.
-    assert "privateChannels" in manifest["supportedChannelTypes"]
+    # From manifest 1.25 a team-scoped app declares the channel features it supports, in place of the
+    # channel types it used to list; the review group's channel is a standard one (docs/deploy.md).
+    assert manifest["supportsChannelFeatures"] == "tier1"
+    assert "supportedChannelTypes" not in manifest
     assert manifest["validDomains"] == ["bot.example:8443"]
+
+
+def _built_files(tmp_path: Path, monkeypatch) -> dict[str, bytes]:
+    status, out = _build(tmp_path, monkeypatch, "--app-id", APP_ID, "--public-url", "https://bot.example")
+    assert status == 0
+    with zipfile.ZipFile(out) as package:
+        return {name: package.read(name) for name in package.namelist()}
+
+
+def test_the_built_package_passes_teams_upload_rules(tmp_path, monkeypatch):
+    files = _built_files(tmp_path, monkeypatch)
+    manifest = json.loads(files["manifest.json"])
+    assert app_package.upload_problems(files) == []
+    assert tuple(int(n) for n in manifest["manifestVersion"].split(".")) >= (1, 25)
+    assert manifest["$schema"].endswith(f"/v{manifest['manifestVersion']}/MicrosoftTeams.schema.json")
+
+
+def _with(change):
+    """A function changing a copy of a built package's files in one way Teams refuses."""
+
+    def broken(files: dict[str, bytes]) -> dict[str, bytes]:
+        manifest = json.loads(files["manifest.json"])
+        files = dict(files)
+        change(manifest, files)
+        files["manifest.json"] = json.dumps(manifest).encode()
+        return files
+
+    return broken
+
+
+def _small_png(size: tuple[int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", size).save(out, "PNG")
+    return out.getvalue()
+
+
+# Each is a package Microsoft's schema for 1.25 accepts or cannot judge, and Teams refuses at upload.
+REFUSED = {
+    "supportedChannelTypes": _with(lambda m, f: m.update(supportedChannelTypes=["privateChannels"])),
+    "no supportsChannelFeatures": _with(lambda m, f: m.pop("supportsChannelFeatures")),
+    "older manifest": _with(
+        lambda m, f: m.update({"manifestVersion": "1.24", "$schema": m["$schema"].replace("v1.25", "v1.24")})
+    ),
+    "$schema of another version": _with(
+        lambda m, f: m.update({"$schema": m["$schema"].replace("v1.25", "v1.24")})
+    ),
+    "bot of another app": _with(lambda m, f: m["bots"][0].update(botId=str(uuid.uuid4()))),
+    "action of another bot": _with(lambda m, f: m["composeExtensions"][0].update(botId=str(uuid.uuid4()))),
+    "id not a GUID": _with(lambda m, f: m.update(id="customer-engagement")),
+    "packageName": _with(lambda m, f: m.update(packageName="uk.gov.council.engagement")),
+    "domain with a scheme": _with(lambda m, f: m.update(validDomains=["https://bot.example"])),
+    "domain with a path": _with(lambda m, f: m.update(validDomains=["bot.example/api"])),
+    "short name over 30": _with(lambda m, f: m["name"].update(short="Customer Engagement Register UK")),
+    "short description over 80": _with(lambda m, f: m["description"].update(short="x" * 81)),
+    "full description over 4000": _with(lambda m, f: m["description"].update(full="x" * 4001)),
+    "same short and full name": _with(lambda m, f: m["name"].update(full=m["name"]["short"])),
+    "version not semver": _with(lambda m, f: m.update(version="1.0")),
+    "developer URL not https": _with(lambda m, f: m["developer"].update(privacyUrl="http://council.example")),
+    "colour icon 32x32": _with(lambda m, f: f.update({"color.png": _small_png((32, 32))})),
+    "outline icon 192x192": _with(lambda m, f: f.update({"outline.png": _small_png((192, 192))})),
+    "icon not PNG": _with(lambda m, f: f.update({"color.png": b"GIF89a"})),
+    "icon not in the package": _with(lambda m, f: f.pop("outline.png")),
+}
+
+
+@pytest.mark.parametrize("broken", REFUSED.values(), ids=REFUSED.keys())
+def test_upload_rules_refuse_what_teams_refuses(tmp_path, monkeypatch, broken):
+    files = broken(_built_files(tmp_path, monkeypatch))
+    # Exactly one: each rule is seen to refuse on its own, not because another happened to.
+    assert len(app_package.upload_problems(files)) == 1
+
+
+def test_the_schema_alone_would_let_supported_channel_types_through(tmp_path, monkeypatch):
+    # Why the rules above exist: Microsoft's 1.25 schema still defines the old property.
+    files = REFUSED["supportedChannelTypes"](_built_files(tmp_path, monkeypatch))
+    manifest = json.loads(files["manifest.json"])
+    assert _problems(manifest) == []
+    assert any("supportedChannelTypes" in p for p in app_package.upload_problems(files))
+
+
+def test_a_manifest_teams_would_refuse_is_not_packaged(tmp_path, monkeypatch, capsys):
+    source = tmp_path / "manifest"
+    source.mkdir()
+    for name in ("color.png", "outline.png"):
+        (source / name).write_bytes((ROOT / "manifest" / name).read_bytes())
+    manifest = json.loads((ROOT / "manifest" / "manifest.json").read_text(encoding="utf-8"))
+    manifest["supportedChannelTypes"] = ["privateChannels"]
+    (source / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    out = tmp_path / "app.zip"
+    with pytest.raises(app_package.PackageError, match="supportedChannelTypes"):
+        app_package.build(APP_ID, "https://bot.example", out, source=source)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
