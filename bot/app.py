@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import configure_mappers
 
 from bot import untrusted
+from bot.auth import credentials_factory
 from bot.clients import build_adapter
 from bot.config import Settings
 from bot.connector import AppCredentialsTokenSource, TeamsConnector
@@ -308,9 +309,11 @@ def create_app(
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
         http = aiohttp.ClientSession()
+        # One set of credentials signs the bot's replies and its proactive messages alike.
+        credentials = credentials_factory(settings)
         sender = OutboxSender(
             sessions,
-            TeamsConnector(http, AppCredentialsTokenSource(settings)),
+            TeamsConnector(http, AppCredentialsTokenSource(settings, credentials)),
             clock,
             on_failure=deliveries.notify_failed,
             pace=ConversationPace(settings.outbox_pace),
@@ -318,7 +321,7 @@ def create_app(
         services = build_services(
             settings, sessions, clock, coalesced(sender.kick), session_factory(engine, read_only=True)
         )
-        adapter = build_adapter(settings, http)
+        adapter = build_adapter(settings, http, credentials)
         adapter.on_turn_error = _on_turn_error
         app[ENGINE] = engine
         app[SERVICES] = services

@@ -10,7 +10,10 @@ from collections.abc import Awaitable
 from types import SimpleNamespace
 from typing import TypeVar
 
-from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import (
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
 from botbuilder.schema import Activity
 from botframework.connector.auth import (
     AuthenticateRequestResult,
@@ -74,9 +77,17 @@ def sdk_configuration(settings: Settings) -> SimpleNamespace:
     return SimpleNamespace(
         APP_ID=settings.app_id or None,
         APP_PASSWORD=settings.app_password or None,
-        APP_TYPE=settings.app_type,
+        # Without an app id the SDK's unauthenticated mode is its MultiTenant one: the others
+        # insist on an app id.
+        APP_TYPE="MultiTenant" if settings.local_only else settings.app_type,
         APP_TENANTID=settings.tenant_id or None,
     )
+
+
+def credentials_factory(settings: Settings) -> ServiceClientCredentialsFactory:
+    """The SDK's credentials for the bot's own calls: a client secret, or the managed identity's
+    token from Azure's identity endpoint (UserAssignedMSI)."""
+    return ConfigurationServiceClientCredentialFactory(sdk_configuration(settings))
 
 
 def build_authentication(

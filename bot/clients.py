@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 import yarl
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationServiceClientCredentialFactory
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ErrorResponseException, ResourceResponse
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.aio.operations_async import ConversationsOperations
@@ -43,7 +43,7 @@ from msrest.pipeline.universal import RawDeserializer
 from msrest.universal_http import ClientRequest
 from msrest.universal_http.async_abc import AsyncClientResponse
 
-from bot.auth import build_authentication, sdk_configuration
+from bot.auth import build_authentication, credentials_factory
 from bot.config import Settings
 from bot.connector import AccessTokens, activities_url
 from bot.wire import activity_to_json
@@ -349,10 +349,14 @@ class ReusingClients(BotFrameworkAuthentication):
         return self._inner.get_originating_audience()
 
 
-def build_adapter(settings: Settings, http: aiohttp.ClientSession) -> CloudAdapter:
+def build_adapter(
+    settings: Settings,
+    http: aiohttp.ClientSession,
+    credentials: ServiceClientCredentialsFactory | None = None,
+) -> CloudAdapter:
     """The SDK's CloudAdapter with the strict authentication and clients reused across turns."""
     # One credentials factory serves the token checks and the outgoing clients alike.
-    credentials = ConfigurationServiceClientCredentialFactory(sdk_configuration(settings))
+    credentials = credentials or credentials_factory(settings)
     return CloudAdapter(
         ReusingClients(build_authentication(settings, credentials), credentials, ClientCache(http))
     )

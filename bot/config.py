@@ -14,7 +14,9 @@ from sqlalchemy.exc import ArgumentError
 from policy.retention import RetentionRules
 from storage.db import DEFAULT_DATABASE_URL
 
-APP_TYPES = ("MultiTenant", "SingleTenant")
+# Azure creates only single-tenant bots since July 2025; a user-assigned managed identity needs no secret.
+APP_TYPES = ("SingleTenant", "UserAssignedMSI", "MultiTenant")
+MANAGED_IDENTITY = "UserAssignedMSI"
 TEAMS_PACE = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
 
 
@@ -44,7 +46,7 @@ class ConfigError(ValueError):
 class Settings:
     app_id: str = ""
     app_password: str = field(default="", repr=False)
-    app_type: str = "MultiTenant"
+    app_type: str = "SingleTenant"
     tenant_id: str = ""
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
@@ -118,25 +120,41 @@ def check_workers(database_url: str, workers: int) -> None:
         raise ConfigError("more than one process runs under gunicorn, which needs Linux or macOS")
 
 
+def _check_identity(app_id: str, password: str, app_type: str, tenant_id: str, link_key: str) -> None:
+    """Raise ConfigError unless the bot's Entra identity settings fit together."""
+    if app_type not in APP_TYPES:
+        choices = ", ".join(APP_TYPES[:-1]) + f" or {APP_TYPES[-1]}"
+        raise ConfigError(f"MICROSOFT_APP_TYPE must be {choices}, not {app_type!r}")
+    if password and not app_id:
+        raise ConfigError("MICROSOFT_APP_ID is required when MICROSOFT_APP_PASSWORD is set")
+    if app_type == MANAGED_IDENTITY:
+        if not app_id:
+            raise ConfigError("MICROSOFT_APP_ID, the identity's client id, is required with UserAssignedMSI")
+        if password:
+            # The identity's tokens come from Azure; a secret kept beside it would be one to leak.
+            raise ConfigError("MICROSOFT_APP_PASSWORD is not used with UserAssignedMSI: remove it")
+        if not link_key:
+            # Letter links are otherwise signed with a key derived from the password, shared by every
+            # instance; with no password each process would make links the others refuse.
+            raise ConfigError("LINK_SIGNING_KEY is required with UserAssignedMSI")
+    elif app_id and not password:
+        raise ConfigError("MICROSOFT_APP_PASSWORD is required when MICROSOFT_APP_ID is set")
+    if app_id and not tenant_id:
+        # The register is one council's: without its tenant, any organisation that installed the
+        # app could use it as staff. A single-tenant or managed identity bot gets no token without it.
+        raise ConfigError("MICROSOFT_APP_TENANT_ID is required when MICROSOFT_APP_ID is set")
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     get = lambda name, default="": env.get(name, default).strip()  # noqa: E731
 
     app_id = get("MICROSOFT_APP_ID")
     password = env.get("MICROSOFT_APP_PASSWORD", "")
-    app_type = get("MICROSOFT_APP_TYPE") or "MultiTenant"
+    app_type = get("MICROSOFT_APP_TYPE") or "SingleTenant"
     tenant_id = get("MICROSOFT_APP_TENANT_ID")
-    if app_type not in APP_TYPES:
-        choices = " or ".join(APP_TYPES)
-        raise ConfigError(f"MICROSOFT_APP_TYPE must be {choices}, not {app_type!r}")
-    if app_id and not password:
-        raise ConfigError("MICROSOFT_APP_PASSWORD is required when MICROSOFT_APP_ID is set")
-    if password and not app_id:
-        raise ConfigError("MICROSOFT_APP_ID is required when MICROSOFT_APP_PASSWORD is set")
-    if app_id and not tenant_id:
-        # The register is one council's: without its tenant, any organisation that installed the
-        # app could use it as staff.
-        raise ConfigError("MICROSOFT_APP_TENANT_ID is required when MICROSOFT_APP_ID is set")
+    link_key = env.get("LINK_SIGNING_KEY", "")
+    _check_identity(app_id, password, app_type, tenant_id, link_key)
 
     database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
     try:
@@ -170,7 +188,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     public_url = get("PUBLIC_URL")
     if public_url and not public_url.startswith(("https://", "http://")):
         raise ConfigError("PUBLIC_URL must start with https://")
-    link_key = env.get("LINK_SIGNING_KEY", "")
     if link_key and len(link_key) < 32:
         raise ConfigError("LINK_SIGNING_KEY must be at least 32 characters")
     template_dir = get("LETTER_TEMPLATE_DIR")

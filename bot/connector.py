@@ -17,8 +17,13 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
-from botframework.connector.auth import AppCredentials, AuthenticationConstants, MicrosoftAppCredentials
+from botframework.connector.auth import (
+    AppCredentials,
+    AuthenticationConstants,
+    ServiceClientCredentialsFactory,
+)
 
+from bot.auth import credentials_factory
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -93,18 +98,33 @@ class AccessTokens:
 
 
 class AppCredentialsTokenSource:
-    """A Bot Framework access token for the bot's app id, or none when running locally."""
+    """A Bot Framework access token for the bot's app id, or none when running locally.
 
-    def __init__(self, settings: Settings) -> None:
+    The credentials come from the same SDK factory as the adapter's (`bot.auth.credentials_factory`):
+    MSAL with the client secret, or, for UserAssignedMSI, MSAL's managed identity client, which asks
+    Azure's identity endpoint (IMDS, or App Service's IDENTITY_ENDPOINT) and needs no secret.
+    """
+
+    def __init__(
+        self, settings: Settings, credentials: ServiceClientCredentialsFactory | None = None
+    ) -> None:
+        self._app_id = settings.app_id
+        self._factory = credentials or credentials_factory(settings)
         self._tokens: AccessTokens | None = None
-        if settings.app_id:
-            tenant = settings.tenant_id if settings.app_type == "SingleTenant" else None
-            self._tokens = AccessTokens(
-                MicrosoftAppCredentials(settings.app_id, settings.app_password, channel_auth_tenant=tenant)
-            )
 
     async def token(self) -> str | None:
-        return None if self._tokens is None else await self._tokens.token()
+        if not self._app_id:
+            return None
+        if self._tokens is None:
+            self._tokens = AccessTokens(
+                await self._factory.create_credentials(
+                    self._app_id,
+                    AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
+                    AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX,
+                    True,
+                )
+            )
+        return await self._tokens.token()
 
     def forget(self) -> None:
         if self._tokens is not None:

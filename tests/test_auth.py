@@ -7,6 +7,8 @@ blocking HTTP client, so the key server runs in a thread of its own.
 import json
 import threading
 import time
+import urllib.parse
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from bot.connector import AppCredentialsTokenSource
 from tests.support import teams
 from tests.support.harness import BotHarness
 from tests.support.teams import SAM
@@ -100,6 +103,7 @@ async def secured(database_url, connector, clock, keyset):
         clock,
         app_id=APP_ID,
         app_password="not-used-in-these-tests",
+        tenant_id=teams.TENANT_ID,
         openid_metadata_url=f"{keyset.base}/.well-known/openid-configuration",
     )
     await bot.start()
@@ -164,3 +168,140 @@ async def test_bad_tokens_get_401_never_500(secured, keyset, connector, case):
     # And the bot is still up for the next, honest request.
     status, _ = await secured.post(_activity(url), headers={"Authorization": f"Bearer {keyset.token(url)}"})
     assert status == 201
+
+
+# --- a user-assigned managed identity --------------------------------------------------------
+
+
+class IdentityEndpoint:
+    """A stand-in for Azure's managed identity endpoints on loopback: IMDS as on a virtual machine or
+    container, and App Service's. MSAL asks it with a blocking client, so it runs in a thread."""
+
+    def __init__(self) -> None:
+        self.asked: list[dict[str, Any]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path, _, query = self.path.partition("?")
+                params = dict(urllib.parse.parse_qsl(query))
+                endpoint.asked.append({"path": path, "params": params, "headers": dict(self.headers)})
+                token = f"msi-token-for-{params.get('client_id')}"
+                if path == "/metadata/identity/oauth2/token" and self.headers.get("Metadata") == "true":
+                    body = {"access_token": token, "expires_in": "3600", "token_type": "Bearer"}
+                elif path == "/msi/token" and self.headers.get("X-IDENTITY-HEADER") == "app-service-header":
+                    body = {"access_token": token, "expires_on": str(int(time.time()) + 3600)}
+                else:
+                    self.send_error(400)
+                    return
+                data = json.dumps({**body, "resource": params.get("resource")}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def identity_endpoint() -> Iterator[IdentityEndpoint]:
+    endpoint = IdentityEndpoint()
+    endpoint.start()
+    yield endpoint
+    endpoint.stop()
+
+
+AZURE_IDENTITY_ENV = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT")
+
+
+def _point_msal_at(monkeypatch, endpoint: IdentityEndpoint, where: str) -> None:
+    # The variables Azure sets and MSAL's managed identity client reads to find its endpoint.
+    for name in (*AZURE_IDENTITY_ENV, "MSI_ENDPOINT", "MSI_SECRET", "AZURE_POD_IDENTITY_AUTHORITY_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    if where == "imds":
+        monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", endpoint.base)
+    else:
+        monkeypatch.setenv("IDENTITY_ENDPOINT", f"{endpoint.base}/msi/token")
+        monkeypatch.setenv("IDENTITY_HEADER", "app-service-header")
+
+
+@pytest.mark.parametrize("where", ["imds", "app service"])
+async def test_a_managed_identity_signs_replies_with_its_token(
+    database_url, connector, clock, keyset, identity_endpoint, monkeypatch, where
+):
+    _point_msal_at(monkeypatch, identity_endpoint, where)
+    # An identity of its own per case: MSAL keeps managed identity tokens in one cache per process.
+    client_id = str(uuid.uuid4())
+    bot = BotHarness(
+        database_url,
+        connector,
+        clock,
+        app_type="UserAssignedMSI",
+        app_id=client_id,
+        tenant_id=teams.TENANT_ID,
+        link_signing_key="k" * 32,
+        openid_metadata_url=f"{keyset.base}/.well-known/openid-configuration",
+    )
+    await bot.start()
+    try:
+        # Teams' token for a managed identity bot names the identity's client id as its audience.
+        token = keyset.token(connector.url, aud=client_id)
+        headers = {"Authorization": f"Bearer {token}"}
+        status, _ = await bot.post(teams.message(SAM, connector.url, "help"), headers=headers)
+        assert status in (200, 201)
+        assert await AppCredentialsTokenSource(bot.settings).token() == f"msi-token-for-{client_id}"
+    finally:
+        await bot.stop()
+    replies = connector.to(SAM.chat_id)
+    assert replies, "the bot answered"
+    assert {sent.authorization for sent in replies} == {f"Bearer msi-token-for-{client_id}"}
+    (asked, *_) = identity_endpoint.asked
+    # A token for the Bot Connector, for this identity, with no secret anywhere in the request.
+    assert asked["params"]["resource"] == "https://api.botframework.com"
+    assert asked["params"]["client_id"] == client_id
+    assert "client_secret" not in asked["params"]
+
+
+async def test_a_managed_identity_token_is_refused_for_another_identity(
+    database_url, connector, clock, keyset, identity_endpoint, monkeypatch
+):
+    _point_msal_at(monkeypatch, identity_endpoint, "imds")
+    bot = BotHarness(
+        database_url,
+        connector,
+        clock,
+        app_type="UserAssignedMSI",
+        app_id=str(uuid.uuid4()),
+        tenant_id=teams.TENANT_ID,
+        link_signing_key="k" * 32,
+        openid_metadata_url=f"{keyset.base}/.well-known/openid-configuration",
+    )
+    await bot.start()
+    try:
+        token = keyset.token(connector.url, aud=str(uuid.uuid4()))
+        status, _ = await bot.post(
+            teams.message(SAM, connector.url, "help"), headers={"Authorization": f"Bearer {token}"}
+        )
+    finally:
+        await bot.stop()
+    assert status == 401
+    assert connector.sent == [] and identity_endpoint.asked == []

@@ -44,7 +44,7 @@ def test_help_on_everything(tmp_path, args):
         ({"REVIEW_DEFAULT_MONTHS": "13"}, "REVIEW_DEFAULT_MONTHS cannot be more than REVIEW_MAX_MONTHS"),
         (
             {"MICROSOFT_APP_TYPE": "Sometimes"},
-            "MICROSOFT_APP_TYPE must be MultiTenant or SingleTenant",
+            "MICROSOFT_APP_TYPE must be SingleTenant, UserAssignedMSI or MultiTenant",
         ),
         ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE 'Mars/Olympus' is not a known time zone"),
         ({"DATABASE_URL": "sqlite:///x.db"}, "DATABASE_URL needs an async driver"),
