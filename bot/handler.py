@@ -112,7 +112,8 @@ class EngagementBot(ActivityHandler):
             log.info("roster lookup failed", extra={"error": type(error).__name__})
             return None
         # Teams' own fields (userPrincipalName, userRole, ...) arrive as additional properties.
-        entry = TeamsChannelAccount().deserialize(dict(member.serialize(), **member.additional_properties))
+        fields = {**member.serialize(), **(member.additional_properties or {})}
+        entry = TeamsChannelAccount().deserialize(fields)
         return people.Directory(
             aad_object_id=entry.aad_object_id,
             upn=entry.user_principal_name,
