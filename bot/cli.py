@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         "import",
         help="make the register's roles those of a TOML file",
         description="Import service areas, managers and council-wide roles from a TOML file. "
-        "People are matched by email or AAD object id; a name removed from the file loses its "
+        "People are matched by email, UPN or AAD object id; a name removed from the file loses its "
         "role. A malformed file changes nothing.",
     )
     roles_import.add_argument("file", type=Path, metavar="FILE")

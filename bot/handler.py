@@ -4,9 +4,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
-from botbuilder.core.teams import TeamsInfo
+from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
+from botbuilder.schema.teams import TeamsChannelAccount
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import invokes, teams
@@ -28,14 +28,14 @@ UNREACHABLE = (
 def _unchanged(candidates: list[people.Known], sender: ChannelAccount, where: Where) -> people.Known | None:
     """The sender, if recording their arrival would write exactly what the register already holds.
 
-    Anything new (another record matching their AAD id, a missing email, a changed name, a new
-    conversation or service URL) takes the full path, which writes it.
+    Anything new (another record matching their AAD id, nothing yet from Teams' roster, a changed
+    name, a new conversation or service URL) takes the full path, which writes it.
     """
     if len(candidates) != 1 or candidates[0].teams_user_id != sender.id:
         return None
     known = candidates[0]
     aad = sender.aad_object_id
-    if known.email is None or (aad and len(aad) <= 64 and known.aad_object_id != aad):
+    if not known.in_directory or (aad and len(aad) <= 64 and known.aad_object_id != aad):
         return None
     name = people.display_name_of(sender.name)
     if name is not None and name != known.display_name:
@@ -96,17 +96,30 @@ class EngagementBot(ActivityHandler):
 
     # --- who is acting ------------------------------------------------------------------------
 
-    async def _email_of(self, turn_context: TurnContext) -> str | None:
-        """Ask Teams' roster for the sender's email: activities never carry it."""
+    async def _directory_of(self, turn_context: TurnContext) -> people.Directory | None:
+        """Ask Teams' roster who the sender is (object id, UPN, mail, guest): activities never say."""
+        activity = turn_context.activity
+        client = turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
         try:
             # Invokes must be answered within five seconds: the roster gets a fraction of that.
             member = await asyncio.wait_for(
-                TeamsInfo.get_member(turn_context, turn_context.activity.from_property.id), timeout=2
+                client.conversations.get_conversation_member(
+                    teams.roster_conversation_id(activity), activity.from_property.id
+                ),
+                timeout=2,
             )
         except Exception as error:  # a missing roster entry must not stop the turn
             log.info("roster lookup failed", extra={"error": type(error).__name__})
             return None
-        return getattr(member, "email", None) or getattr(member, "user_principal_name", None)
+        # Teams' own fields (userPrincipalName, userRole, ...) arrive as additional properties.
+        fields = {**member.serialize(), **(member.additional_properties or {})}
+        entry = TeamsChannelAccount().deserialize(fields)
+        return people.Directory(
+            aad_object_id=entry.aad_object_id,
+            upn=entry.user_principal_name,
+            email=entry.email,
+            guest=entry.user_role == "guest",
+        )
 
     async def _arrive(self, turn_context: TurnContext) -> Arrival:
         activity = turn_context.activity
@@ -130,20 +143,20 @@ class EngagementBot(ActivityHandler):
         known = next((k for k in candidates if k.teams_user_id == sender.id), None) or (
             candidates[0] if candidates else None
         )
-        needs_email = known is None or known.email is None
         # The roster is asked outside any transaction: it is a call to Teams.
-        email = await self._email_of(turn_context) if needs_email else None
+        asks_roster = known is None or not known.in_directory
+        directory = await self._directory_of(turn_context) if asks_roster else None
         # Teams sends installationUpdate and conversationUpdate together on install: both may try
         # to create the same person or conversation, and the loser simply reads what won.
         for attempt in (1, 2):
             try:
-                return await self._record_arrival(turn_context, email)
+                return await self._record_arrival(turn_context, directory)
             except IntegrityError:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    async def _record_arrival(self, turn_context: TurnContext, email: str | None) -> Arrival:
+    async def _record_arrival(self, turn_context: TurnContext, directory: people.Directory | None) -> Arrival:
         activity = turn_context.activity
         sender: ChannelAccount = activity.from_property
         now = self._services.clock()
@@ -153,7 +166,7 @@ class EngagementBot(ActivityHandler):
                 teams_user_id=sender.id,
                 aad_object_id=sender.aad_object_id,
                 name=sender.name,
-                email=email,
+                directory=directory,
                 now=now,
             )
             _, created = await conversations.save(

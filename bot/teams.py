@@ -58,6 +58,12 @@ def where(activity: Activity) -> Where:
     )
 
 
+def roster_conversation_id(activity: Activity) -> str:
+    """The conversation to ask Teams' roster in: a channel thread's id ends `;messageid=...`,
+    which the roster refuses, so the channel itself is asked."""
+    return (activity.conversation.id or "").split(";", 1)[0]
+
+
 _TAGS = re.compile(r"<[^>]+>")
 
 

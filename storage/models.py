@@ -60,9 +60,13 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    # The sign-in name, which may differ from the mail: the roles file may name either.
+    upn: Mapped[str | None] = mapped_column(String(320), unique=True)
     aad_object_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     teams_user_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
+    # Teams says a guest (another organisation's account): no role comes from a mail or UPN.
+    guest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -4,13 +4,14 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import String, and_, bindparam, exists, or_, select
+from sqlalchemy import String, and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from policy.roles import Role, RoleGrant, Roles
+from storage import audit
 from storage.conversations import Where
-from storage.models import ConversationRef, Person, RoleAssignment, ServiceArea
+from storage.models import ConversationRef, OutboxMessage, Person, RoleAssignment, ServiceArea
 
 
 async def roles_for(session: AsyncSession, person_id: int) -> Roles:
@@ -36,6 +37,13 @@ class Known:
     reference: Where | None  # the saved reference of the conversation they spoke in, if any
     reference_person_id: int | None
     reference_is_latest: bool  # no personal conversation of theirs was saved more recently
+    upn: str | None = None
+    guest: bool = False
+
+    @property
+    def in_directory(self) -> bool:
+        """Teams' roster has told the register who they are: their UPN, or that they are a guest."""
+        return self.guest or self.upn is not None
 
 
 def display_name_of(name: str | None) -> str | None:
@@ -67,6 +75,8 @@ _KNOWN = (
         ~exists().where(
             _newer.person_id == Person.id, _newer.kind == "personal", _newer.updated_at > _ref.updated_at
         ),
+        Person.upn,
+        Person.guest,
     )
     .outerjoin(RoleAssignment, RoleAssignment.person_id == Person.id)
     .outerjoin(ServiceArea, ServiceArea.id == RoleAssignment.service_area_id)
@@ -113,7 +123,17 @@ async def known_sender(
                     team_id=row[14],
                 )
             found[person_id] = Known(
-                person_id, row[1], row[2], row[3], row[4], Roles(), reference, row[15], bool(row[16])
+                person_id,
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                Roles(),
+                reference,
+                row[15],
+                bool(row[16]),
+                upn=row[17],
+                guest=bool(row[18]),
             )
             grants[person_id] = []
         if row[5] is not None:
@@ -136,8 +156,110 @@ async def find_by_teams_identity(
     return next((p for p in rows if p.teams_user_id == teams_user_id), rows[0] if rows else None)
 
 
+def address(value: str | None) -> str | None:
+    """A mail or UPN as the register stores it: trimmed, lower case, bounded."""
+    folded = value.strip().lower() if value else ""
+    return folded if folded and len(folded) <= 320 else None
+
+
 async def find_by_email(session: AsyncSession, email: str) -> Person | None:
-    return await session.scalar(select(Person).where(Person.email == email.strip().lower()))
+    """The person with this mail or UPN: the roles file and the command line may name either."""
+    folded = address(email)
+    if folded is None:
+        return None
+    rows = await session.scalars(
+        select(Person).where(or_(Person.email == folded, Person.upn == folded)).order_by(Person.id)
+    )
+    return rows.first()
+
+
+@dataclass(frozen=True)
+class Directory:
+    """What Teams' roster says about a sender; activities carry none of it."""
+
+    aad_object_id: str | None
+    upn: str | None
+    email: str | None
+    guest: bool  # userRole "guest": an account of another organisation, invited in
+
+    @property
+    def addresses(self) -> list[str]:
+        found = (address(self.email), address(self.upn))
+        return list(dict.fromkeys(a for a in found if a))
+
+
+async def _named_by(session: AsyncSession, addresses: list[str]) -> list[Person]:
+    if not addresses:
+        return []
+    query = select(Person).where(or_(Person.email.in_(addresses), Person.upn.in_(addresses)))
+    return list((await session.scalars(query.order_by(Person.id))).all())
+
+
+async def _absorb(session: AsyncSession, survivor: Person, absorbed: Person, now: datetime) -> None:
+    """Fold a second record of the same person into the survivor.
+
+    The roles file may name one person twice (object id, UPN, mail) before Teams tied the names
+    together: their roles and waiting notifications follow them to one record, and the names
+    move with them so that the next import finds that record.
+    """
+    held = {(a.role, a.service_area_id) for a in await _assignments(session, survivor.id)}
+    for assignment in await _assignments(session, absorbed.id):
+        if (assignment.role, assignment.service_area_id) in held:
+            await session.delete(assignment)
+        else:
+            assignment.person_id = survivor.id
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.person_id == absorbed.id, OutboxMessage.status == "pending")
+        .values(person_id=survivor.id)
+    )
+    aad = survivor.aad_object_id or absorbed.aad_object_id
+    absorbed.teams_user_id = absorbed.aad_object_id = absorbed.email = absorbed.upn = None
+    absorbed.updated_at = now
+    await session.flush()  # each name is unique: freed before the survivor takes it
+    survivor.aad_object_id = aad
+    await audit.record(
+        session,
+        now=now,
+        actor_id=None,
+        action="person.merged",
+        record_type="person",
+        record_id=survivor.id,
+        detail={"from": absorbed.id},
+    )
+
+
+async def _assignments(session: AsyncSession, person_id: int) -> list[RoleAssignment]:
+    rows = await session.scalars(select(RoleAssignment).where(RoleAssignment.person_id == person_id))
+    return list(rows.all())
+
+
+async def _one_record(
+    session: AsyncSession, *, teams_user_id: str, aad: str | None, directory: Directory, now: datetime
+) -> Person | None:
+    """Every record this sender's names find, folded into one."""
+    clauses = [Person.teams_user_id == teams_user_id]
+    if aad:
+        clauses.append(Person.aad_object_id == aad)
+    found = list((await session.scalars(select(Person).where(or_(*clauses)).order_by(Person.id))).all())
+    found.sort(key=lambda p: p.teams_user_id != teams_user_id)  # the Teams id's own record first
+    if directory.guest:
+        tied = [p for p in found if p.email or p.upn]
+        for person in tied:
+            # Tied to a mail or UPN before Teams said guest: whatever those names brought stays behind.
+            person.teams_user_id = person.aad_object_id = None
+        await session.flush()
+        found = [p for p in found if p not in tied]
+        named: list[Person] = []
+    else:
+        named = await _named_by(session, directory.addresses)
+    # A record the roles file named takes over the Teams identity, so that the notifications
+    # waiting for it reach them.
+    survivor = next((p for p in named if p in found), None) or next(iter(named + found), None)
+    for other in dict.fromkeys(named + found):
+        if survivor is not None and other is not survivor:
+            await _absorb(session, survivor, other, now)
+    return survivor
 
 
 async def link_teams_identity(
@@ -146,37 +268,51 @@ async def link_teams_identity(
     teams_user_id: str,
     aad_object_id: str | None,
     name: str | None,
-    email: str | None,
+    directory: Directory | None,
     now: datetime,
 ) -> Person:
     """The person this Teams user is, creating or completing their record.
 
-    The roles file names people by email or AAD object id; Teams names them by its own user id.
-    The first time a person talks to the bot the three are tied together here.
+    The roles file names people by mail, UPN or AAD object id; Teams names them by its own user
+    id. The first time a person talks to the bot (with `directory`, from Teams' roster) they are
+    tied together here. A guest is matched by object id alone: another organisation's account
+    may carry any mail or UPN, so neither may bring it a role.
     """
-    person = await find_by_teams_identity(session, teams_user_id=teams_user_id, aad_object_id=aad_object_id)
-    if email and (person is None or not person.email):
-        named = await find_by_email(session, email)
-        if named is not None and person is not None and named.id != person.id:
-            # Talked to the bot before the roles file named them: the named record takes over
-            # the Teams identity so that their roles apply from now on.
-            person.teams_user_id = None
-            person.aad_object_id = None
-            await session.flush()
-        person = named or person
+    aad = aad_object_id or (directory.aad_object_id if directory else None)
+    aad = aad if aad and len(aad) <= 64 else None
+    if directory is None:  # the roster did not answer: the record Teams' ids find, if any
+        person = await find_by_teams_identity(session, teams_user_id=teams_user_id, aad_object_id=aad)
+    else:
+        person = await _one_record(
+            session, teams_user_id=teams_user_id, aad=aad, directory=directory, now=now
+        )
     if person is None:
         person = Person(created_at=now, updated_at=now)
         session.add(person)
     person.teams_user_id = teams_user_id
-    if aad_object_id and len(aad_object_id) <= 64:
-        person.aad_object_id = aad_object_id
-    if email and not person.email and len(email) <= 320:
-        person.email = email.strip().lower()
+    if aad:
+        person.aad_object_id = aad
+    if directory is not None:
+        _complete(person, directory)
     if name and name.strip():
         person.display_name = display_name_of(name)
     person.updated_at = now
     await session.flush()
     return person
+
+
+def _complete(person: Person, directory: Directory) -> None:
+    """Record what the roster said; a guest's mail and UPN are not kept, as they grant nothing."""
+    person.guest = directory.guest
+    if directory.guest:
+        return
+    upn, email = address(directory.upn), address(directory.email)
+    if upn:
+        person.upn = upn
+    if email:
+        person.email = email
+    elif person.email is None:
+        person.email = upn  # no mailbox: the UPN is where they are written to
 
 
 async def with_role(session: AsyncSession, role: Role, *, service_area_id: int | None = None) -> list[Person]:

@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.roles import Role
@@ -66,7 +66,7 @@ def _people(text: str, where: str, value: object) -> tuple[str, ...]:
         if not (EMAIL.match(ident) or AAD_OBJECT_ID.match(ident)):
             raise RolesFileError(
                 _line_of(text, f'"{raw}"'),
-                f"{raw!r} in {where} is neither an email address nor an AAD object id",
+                f"{raw!r} in {where} is neither an email address or UPN nor an AAD object id",
             )
         if ident not in people:
             people.append(ident)
@@ -136,8 +136,10 @@ class ImportResult:
 
 
 async def _person_for(session: AsyncSession, ident: str, now: datetime) -> Person:
-    column = Person.email if "@" in ident else Person.aad_object_id
-    person = await session.scalar(select(Person).where(column == ident))
+    # A mail or a UPN: the file cannot say which, and Teams' roster tells them apart.
+    by_address = or_(Person.email == ident, Person.upn == ident)
+    named = by_address if "@" in ident else Person.aad_object_id == ident
+    person = await session.scalar(select(Person).where(named).order_by(Person.id).limit(1))
     if person is None:
         person = Person(created_at=now, updated_at=now)
         if "@" in ident:

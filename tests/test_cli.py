@@ -104,8 +104,8 @@ def test_roles_import_reports_changes_and_refuses_a_bad_file_whole(tmp_path):
     bad = run("roles", "import", "bad.toml", cwd=tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.strip() == (
-        "bad.toml: line 3: 'nobody' in chief_executive is neither an email address nor an "
-        "AAD object id (nothing was changed)"
+        "bad.toml: line 3: 'nobody' in chief_executive is neither an email address or "
+        "UPN nor an AAD object id (nothing was changed)"
     )
     database = tmp_path / "data" / "engagement.db"
     keepers = (

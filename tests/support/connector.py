@@ -122,6 +122,9 @@ class RecordingConnector:
         return web.json_response({"id": f"{channel};messageid={activity_id}", "activityId": activity_id})
 
     async def _member(self, request: web.Request) -> web.Response:
+        if ";messageid=" in request.match_info["conversation_id"]:
+            # As Teams answers: a channel thread's id is no conversation the roster knows.
+            return web.json_response({"error": {"code": "ConversationNotFound"}}, status=404)
         member = self.roster.get(request.match_info["user_id"])
         if member is None:
             return web.json_response({"error": {"code": "MemberNotFoundInConversation"}}, status=404)

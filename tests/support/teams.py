@@ -20,6 +20,8 @@ class Person:
     aad_object_id: str
     teams_id: str
     chat_id: str  # their 1:1 conversation with the bot
+    upn: str | None = None  # their sign-in name, when it is not their mail
+    user_role: str = "user"  # Teams' userRole: "user", or "guest" for another organisation's account
 
     @classmethod
     def called(cls, name: str, email: str) -> "Person":
@@ -33,6 +35,7 @@ class Person:
         )
 
     def roster_entry(self) -> dict[str, Any]:
+        """As Teams' roster answers for a member: object id, UPN, mail and role, all at once."""
         given, _, surname = self.name.partition(" ")
         return {
             "id": self.teams_id,
@@ -41,9 +44,9 @@ class Person:
             "givenName": given,
             "surname": surname,
             "email": self.email,
-            "userPrincipalName": self.email,
+            "userPrincipalName": self.upn or self.email,
             "tenantId": TENANT_ID,
-            "userRole": "user",
+            "userRole": self.user_role,
         }
 
 
