@@ -491,8 +491,11 @@ async def main() -> None:
                 if pg_url and not args.no_postgres:
                     url = pg_url.replace("postgresql://", "postgresql+asyncpg://")
                     backends += [("PostgreSQL", url, 1), ("PostgreSQL, 2 instances", url, 2)]
+                prepared: set[str] = set()
                 for backend, url, instances in backends:
-                    await prepare_register(url, args.people)
+                    if url not in prepared:  # the two instances share the one instance's register
+                        await prepare_register(url, args.people)
+                        prepared.add(url)
                     started = [start("bot", log, bot_env(url)) for _ in range(instances)]
                     servers.extend(started)
                     server = started[0] if instances == 1 else Spread(started)  # type: ignore[assignment]
