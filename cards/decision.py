@@ -45,6 +45,9 @@ LETTER_SENT = "letter.sent"
 LETTER_NOT_APPROPRIATE_FORM = "letter.not_appropriate_form"
 LETTER_NOT_APPROPRIATE = "letter.not_appropriate"
 MAX_RESTRICTIONS = 5
+# Choices that mean "nothing chosen": Adaptive Cards refuse a choice whose value is empty.
+NO_RESTRICTION = "none"
+REVIEWER_SELF = "self"
 APPEAL_FORM = "appeal.form"
 
 
@@ -301,7 +304,7 @@ def restriction_slot(
 
     types = [(t.value, label) for t, label in RESTRICTION_LABELS.items()]
     if number > 1 if optional is None else optional:
-        types.insert(0, ("", "(none)"))
+        types.insert(0, (NO_RESTRICTION, "(none)"))
     return container(
         [
             text(f"Restriction {number}", weight="Bolder"),
@@ -445,7 +448,7 @@ def _active_management_fields(
             choice_set(
                 "reviewer",
                 "Who reviews these restrictions (the deciding manager unless another is named)",
-                [("", "I will"), *view.reviewers],
+                [(REVIEWER_SELF, "I will"), *view.reviewers],
                 value=values.get("reviewer") or None,
             ),
             errors,
