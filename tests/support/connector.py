@@ -7,6 +7,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.support import card_check
+
 
 @dataclass
 class Sent:
@@ -82,11 +84,13 @@ class RecordingConnector:
         if failure is not None:
             return failure
         activity_id = f"activity-{next(self._ids)}"
+        body = await request.json()
+        card_check.seen("message sent", body)
         self.sent.append(
             Sent(
                 "POST",
                 request.match_info["conversation_id"],
-                await request.json(),
+                body,
                 request.match_info.get("activity_id"),
                 request.headers.get("Authorization"),
             )
@@ -97,11 +101,13 @@ class RecordingConnector:
         failure = self._fault()
         if failure is not None:
             return failure
+        body = await request.json()
+        card_check.seen("message updated", body)
         self.sent.append(
             Sent(
                 "PUT",
                 request.match_info["conversation_id"],
-                await request.json(),
+                body,
                 request.match_info["activity_id"],
                 request.headers.get("Authorization"),
             )
@@ -114,6 +120,7 @@ class RecordingConnector:
         if failure is not None:
             return failure
         body = await request.json()
+        card_check.seen("thread started", body)
         channel = body["channelData"]["channel"]["id"]
         activity_id = f"activity-{next(self._ids)}"
         self.sent.append(
