@@ -93,7 +93,8 @@ class Validator:
         answer = process.stdout.readline()
         if not answer:
             raise RuntimeError(f"the card validator stopped (exit {process.poll()})")
-        return [f"{found['name']}: {problem}" for found in json.loads(answer) for problem in found["problems"]]
+        found = json.loads(answer)
+        return [f"{card['name']}: {problem}" for card in found for problem in card["problems"]]
 
     def _started(self) -> subprocess.Popen[str]:
         if self._process is None or self._process.poll() is not None:
