@@ -117,17 +117,33 @@ def _refresh(view: IncidentView) -> Element | None:
     }
 
 
+# Lines shown in each part of the history: a customer with hundreds of incidents must not take
+# the card past Teams' message size limit (413), and the full record holds them all.
+HISTORY_SHOWN = 10
+
+
+def shown(lines: Sequence[str], *, newest_first: bool = True) -> list[str]:
+    """The newest HISTORY_SHOWN lines, and how many earlier ones are left out."""
+    left_out = len(lines) - HISTORY_SHOWN
+    if left_out <= 0:
+        return list(lines)
+    earlier = f"and {left_out:,} earlier (see the full record)"
+    if newest_first:
+        return [*lines[:HISTORY_SHOWN], earlier]
+    return [earlier, *lines[-HISTORY_SHOWN:]]
+
+
 def _history(history: HistoryView) -> list[Element | None]:
-    def section(title: str, lines: Sequence[str]) -> list[Element]:
+    def section(title: str, lines: Sequence[str], *, newest_first: bool = True) -> list[Element]:
         return [
             text(title, weight="Bolder", size="Small"),
-            bullets(lines) if lines else text("None recorded", subtle=True),
+            bullets(shown(lines, newest_first=newest_first)) if lines else text("None recorded", subtle=True),
         ]
 
     return [
         text("The customer's history", weight="Bolder"),
         *section("Earlier incidents", history.incidents),
-        *section("Restorative steps", history.restorative_steps),
+        *section("Restorative steps", history.restorative_steps, newest_first=False),  # oldest first
         *section("Restrictions, active or past", history.restrictions),
         *section("Appeals", history.appeals),
     ]

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from cards.elements import MESSAGE_LIMIT_UTF16
 from tests.support import card_check
 
 
@@ -79,8 +80,15 @@ class RecordingConnector:
         headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
         return web.json_response({"error": {"code": "Throttled"}}, status=fault.status, headers=headers)
 
+    async def _too_large(self, request: web.Request) -> web.Response | None:
+        """Teams refuses a message over its size limit, counted as UTF-16."""
+        if len((await request.text()).encode("utf-16-le")) <= MESSAGE_LIMIT_UTF16:
+            return None
+        self.refused += 1
+        return web.json_response({"error": {"code": "MessageSizeTooBig"}}, status=413)
+
     async def _post(self, request: web.Request) -> web.Response:
-        failure = self._fault()
+        failure = self._fault() or await self._too_large(request)
         if failure is not None:
             return failure
         activity_id = f"activity-{next(self._ids)}"
@@ -98,7 +106,7 @@ class RecordingConnector:
         return web.json_response({"id": activity_id})
 
     async def _put(self, request: web.Request) -> web.Response:
-        failure = self._fault()
+        failure = self._fault() or await self._too_large(request)
         if failure is not None:
             return failure
         body = await request.json()
@@ -116,7 +124,7 @@ class RecordingConnector:
 
     async def _create(self, request: web.Request) -> web.Response:
         """A new thread in a channel: Teams answers with the thread's conversation id."""
-        failure = self._fault()
+        failure = self._fault() or await self._too_large(request)
         if failure is not None:
             return failure
         body = await request.json()
