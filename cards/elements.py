@@ -38,10 +38,23 @@ def card(
     return within_budget(built)
 
 
-def utf16_size(card: Card) -> int:
-    """An upper bound on the card's size as Teams counts it: JSON with non-ASCII escaped is never
-    shorter than its characters, and each is two bytes in UTF-16."""
-    return 2 * len(json.dumps(card))
+def utf16_size(payload: Any) -> int:
+    """An upper bound on a card's or message's size as Teams counts it: JSON with non-ASCII
+    escaped is never shorter than its characters, each two bytes in UTF-16; Base64 images (the
+    stats chart) are not counted, as Teams does not count them."""
+    return 2 * (len(json.dumps(payload)) - sum(len(image) for image in base64_images(payload)))
+
+
+def base64_images(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        if node.startswith("data:image/"):
+            yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from base64_images(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from base64_images(item)
 
 
 def _texts(node: Any) -> Iterator[tuple[dict[str, Any], str]]:

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from cards.elements import MESSAGE_LIMIT_UTF16
+from cards.elements import MESSAGE_LIMIT_UTF16, base64_images
 from tests.support import card_check
 
 
@@ -81,8 +81,10 @@ class RecordingConnector:
         return web.json_response({"error": {"code": "Throttled"}}, status=fault.status, headers=headers)
 
     async def _too_large(self, request: web.Request) -> web.Response | None:
-        """Teams refuses a message over its size limit, counted as UTF-16."""
-        if len((await request.text()).encode("utf-16-le")) <= MESSAGE_LIMIT_UTF16:
+        """Teams refuses a message over its size limit, counted as UTF-16 without Base64 images."""
+        body = await request.json()
+        images = sum(len(image) for image in base64_images(body))
+        if len((await request.text()).encode("utf-16-le")) - 2 * images <= MESSAGE_LIMIT_UTF16:
             return None
         self.refused += 1
         return web.json_response({"error": {"code": "MessageSizeTooBig"}}, status=413)
