@@ -28,7 +28,7 @@ from bot.clients import build_adapter
 from bot.config import Settings
 from bot.connector import AppCredentialsTokenSource, TeamsConnector
 from bot.handler import EngagementBot
-from bot.proactive import ConversationPace, OutboxSender
+from bot.proactive import ConversationPace, OutboxSender, per_worker
 from bot.scheduler import build_scheduler
 from bot.wire import activity_from_json
 from dialogs import deliveries
@@ -316,7 +316,9 @@ def create_app(
             TeamsConnector(http, AppCredentialsTokenSource(settings, credentials)),
             clock,
             on_failure=deliveries.notify_failed,
-            pace=ConversationPace(settings.outbox_pace),
+            pace=ConversationPace(
+                settings.outbox_pace, overall=per_worker(settings.outbox_app_pace, settings.workers)
+            ),
         )
         services = build_services(
             settings, sessions, clock, coalesced(sender.kick), session_factory(engine, read_only=True)

@@ -18,11 +18,15 @@ from storage.db import DEFAULT_DATABASE_URL
 APP_TYPES = ("SingleTenant", "UserAssignedMSI", "MultiTenant")
 MANAGED_IDENTITY = "UserAssignedMSI"
 TEAMS_PACE = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
+# Teams' limit for one app across all its conversations in a tenant: 50 requests a second.
+TEAMS_APP_PACE = ((50, 1.0),)
 
 
-def _pace(raw: str) -> tuple[tuple[int, float], ...]:
+def _pace(
+    raw: str, name: str = "OUTBOX_PER_CONVERSATION", default: tuple[tuple[int, float], ...] = TEAMS_PACE
+) -> tuple[tuple[int, float], ...]:
     if not raw:
-        return TEAMS_PACE
+        return default
     if raw.lower() == "none":
         return ()
     windows = []
@@ -31,9 +35,9 @@ def _pace(raw: str) -> tuple[tuple[int, float], ...]:
             count, seconds = part.strip().split("/")
             window = (int(count), float(seconds))
         except ValueError:
-            raise ConfigError(f"OUTBOX_PER_CONVERSATION must be like 7/1,60/30, not {raw!r}") from None
+            raise ConfigError(f"{name} must be like 7/1,60/30, not {raw!r}") from None
         if window[0] < 1 or window[1] <= 0:
-            raise ConfigError(f"OUTBOX_PER_CONVERSATION must be like 7/1,60/30, not {raw!r}")
+            raise ConfigError(f"{name} must be like 7/1,60/30, not {raw!r}")
         windows.append(window)
     return tuple(windows)
 
@@ -75,6 +79,8 @@ class Settings:
     wellbeing_support: str = ""
     # At most N sends per S seconds to one conversation, for each (N, S): Teams' own limits.
     outbox_pace: tuple[tuple[int, float], ...] = TEAMS_PACE
+    # At most N sends per S seconds across every conversation, shared by the workers: Teams' own.
+    outbox_app_pace: tuple[tuple[int, float], ...] = TEAMS_APP_PACE
     # Commands and dialog steps one person may send a minute (0: no limit), counted by each worker.
     rate_limit_per_minute: int = 60
     # Processes serving the bot: more than one runs under gunicorn, and needs PostgreSQL.
@@ -240,6 +246,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openid_metadata_url=get("BOT_OPENID_METADATA_URL"),
         log_level=log_level,
         outbox_pace=_pace(get("OUTBOX_PER_CONVERSATION")),
+        outbox_app_pace=_pace(get("OUTBOX_PER_APP"), "OUTBOX_PER_APP", TEAMS_APP_PACE),
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 60, 0, 100_000),
         workers=workers,
     )

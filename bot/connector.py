@@ -205,7 +205,9 @@ class TeamsConnector:
             raise TransientDeliveryError(f"network: {type(error).__name__}") from error
         if status == 401:
             self._tokens.forget()  # the token expired early or the secret is being rotated
-        if status in (401, 408, 429) or status >= 500:
+        # Teams' rate-limit guidance: retry 412 (a conflicting operation on the conversation),
+        # 429, 502 and 504 with exponential back-off; the outbox's back-off doubles each attempt.
+        if status in (401, 408, 412, 429) or status >= 500:
             raise TransientDeliveryError(f"HTTP {status}", status=status, retry_after=retry_after)
         raise PermanentDeliveryError(f"HTTP {status}", status=status)
 

@@ -30,25 +30,30 @@ FailureHandler = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[Non
 
 class ConversationPace:
     """At most so many sends to any one conversation in each window: Teams throttles bots per
-    conversation (7 a second, 8 in two, 60 in 30, 1,800 an hour), and answers 429 beyond it."""
+    conversation (7 a second, 8 in two, 60 in 30, 1,800 an hour), and answers 429 beyond it;
+    and, with `overall`, at most so many across all conversations (Teams: 50 a second per app)."""
 
     def __init__(
         self,
         windows: Sequence[tuple[int, float]],
         *,
+        overall: Sequence[tuple[int, float]] = (),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._windows = [(count, seconds) for count, seconds in windows if count > 0]
+        self._overall = [(count, seconds) for count, seconds in overall if count > 0]
         self._longest = max((seconds for _, seconds in self._windows), default=0.0)
         self._keep = max((count for count, _ in self._windows), default=0)
         self._clock = clock
         self._sleep = sleep
         self._sent: dict[str, deque[float]] = {}
+        self._all: deque[float] = deque(maxlen=max((count for count, _ in self._overall), default=1))
 
-    def _delay(self, stamps: deque[float], now: float) -> float:
+    @staticmethod
+    def _delay(windows: Sequence[tuple[int, float]], stamps: deque[float], now: float) -> float:
         delay = 0.0
-        for count, seconds in self._windows:
+        for count, seconds in windows:
             if len(stamps) >= count:
                 delay = max(delay, stamps[-count] + seconds - now)
         return delay
@@ -59,17 +64,25 @@ class ConversationPace:
         Returns 0 when it may be sent now; a wait longer than `longest` is not waited out but
         returned, so the message goes back to the queue rather than holding its lease.
         """
-        if not self._windows:
+        if not self._windows and not self._overall:
             return 0.0
-        stamps = self._sent.setdefault(conversation, deque(maxlen=self._keep))
-        while (delay := self._delay(stamps, self._clock())) > 0:
+        stamps = self._sent.setdefault(conversation, deque(maxlen=self._keep or 1))
+        while (delay := self._wait_for(stamps)) > 0:
             if delay > longest:
                 return delay
             await self._sleep(delay)
-        stamps.append(self._clock())
+        now = self._clock()
+        if self._windows:
+            stamps.append(now)
+        if self._overall:
+            self._all.append(now)
         if len(self._sent) > 10_000:
             self._forget_quiet()
         return 0.0
+
+    def _wait_for(self, stamps: deque[float]) -> float:
+        now = self._clock()
+        return max(self._delay(self._windows, stamps, now), self._delay(self._overall, self._all, now))
 
     def answered(self, conversation: str) -> None:
         """The send counted by the last `wait` has been answered: count it from now instead.
@@ -87,6 +100,11 @@ class ConversationPace:
         now = self._clock()
         for conversation in [c for c, s in self._sent.items() if not s or now - s[-1] >= self._longest]:
             del self._sent[conversation]
+
+
+def per_worker(windows: Sequence[tuple[int, float]], workers: int) -> list[tuple[int, float]]:
+    """Each of several workers on one machine keeps to its share of the app's limit."""
+    return [(max(1, count // max(1, workers)), seconds) for count, seconds in windows]
 
 
 @dataclass(frozen=True)

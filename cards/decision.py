@@ -45,6 +45,9 @@ LETTER_SENT = "letter.sent"
 LETTER_NOT_APPROPRIATE_FORM = "letter.not_appropriate_form"
 LETTER_NOT_APPROPRIATE = "letter.not_appropriate"
 MAX_RESTRICTIONS = 5
+# Choices that mean "nothing chosen": Adaptive Cards refuse a choice whose value is empty.
+NO_RESTRICTION = "none"
+REVIEWER_SELF = "self"
 APPEAL_FORM = "appeal.form"
 
 
@@ -114,17 +117,33 @@ def _refresh(view: IncidentView) -> Element | None:
     }
 
 
+# Lines shown in each part of the history: a customer with hundreds of incidents must not take
+# the card past Teams' message size limit (413), and the full record holds them all.
+HISTORY_SHOWN = 10
+
+
+def shown(lines: Sequence[str], *, newest_first: bool = True) -> list[str]:
+    """The newest HISTORY_SHOWN lines, and how many earlier ones are left out."""
+    left_out = len(lines) - HISTORY_SHOWN
+    if left_out <= 0:
+        return list(lines)
+    earlier = f"and {left_out:,} earlier (see the full record)"
+    if newest_first:
+        return [*lines[:HISTORY_SHOWN], earlier]
+    return [earlier, *lines[-HISTORY_SHOWN:]]
+
+
 def _history(history: HistoryView) -> list[Element | None]:
-    def section(title: str, lines: Sequence[str]) -> list[Element]:
+    def section(title: str, lines: Sequence[str], *, newest_first: bool = True) -> list[Element]:
         return [
             text(title, weight="Bolder", size="Small"),
-            bullets(lines) if lines else text("None recorded", subtle=True),
+            bullets(shown(lines, newest_first=newest_first)) if lines else text("None recorded", subtle=True),
         ]
 
     return [
         text("The customer's history", weight="Bolder"),
         *section("Earlier incidents", history.incidents),
-        *section("Restorative steps", history.restorative_steps),
+        *section("Restorative steps", history.restorative_steps, newest_first=False),  # oldest first
         *section("Restrictions, active or past", history.restrictions),
         *section("Appeals", history.appeals),
     ]
@@ -301,7 +320,7 @@ def restriction_slot(
 
     types = [(t.value, label) for t, label in RESTRICTION_LABELS.items()]
     if number > 1 if optional is None else optional:
-        types.insert(0, ("", "(none)"))
+        types.insert(0, (NO_RESTRICTION, "(none)"))
     return container(
         [
             text(f"Restriction {number}", weight="Bolder"),
@@ -445,7 +464,7 @@ def _active_management_fields(
             choice_set(
                 "reviewer",
                 "Who reviews these restrictions (the deciding manager unless another is named)",
-                [("", "I will"), *view.reviewers],
+                [(REVIEWER_SELF, "I will"), *view.reviewers],
                 value=values.get("reviewer") or None,
             ),
             errors,

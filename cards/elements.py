@@ -1,7 +1,8 @@
 """The pieces every card is made of (Adaptive Cards 1.5, as Teams renders them)."""
 
+import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 Element = dict[str, Any]
@@ -9,6 +10,11 @@ Card = dict[str, Any]
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
+# Teams refuses a bot message over 40 KB counted as UTF-16 (413 MessageSizeTooBig; newer pages
+# say 100 KB, keep within 80): a card keeps within 36 KB, leaving the rest for the activity.
+MESSAGE_LIMIT_UTF16 = 40 * 1024
+CARD_BUDGET_UTF16 = 36 * 1024
+CUT = " … (cut to fit Teams' message size; the register holds it all)"
 
 
 def card(
@@ -29,6 +35,61 @@ def card(
         built["actions"] = listed
     if refresh is not None:
         built["refresh"] = refresh
+    return within_budget(built)
+
+
+def utf16_size(payload: Any) -> int:
+    """An upper bound on a card's or message's size as Teams counts it: JSON with non-ASCII
+    escaped is never shorter than its characters, each two bytes in UTF-16; Base64 images (the
+    stats chart) are not counted, as Teams does not count them."""
+    return 2 * (len(json.dumps(payload)) - sum(len(image) for image in base64_images(payload)))
+
+
+def base64_images(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        if node.startswith("data:image/"):
+            yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from base64_images(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from base64_images(item)
+
+
+def _texts(node: Any) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every TextBlock's text and FactSet value, where the long things people wrote are."""
+    if isinstance(node, dict):
+        if node.get("type") == "TextBlock" and isinstance(node.get("text"), str):
+            yield node, "text"
+        elif node.get("type") == "FactSet":
+            facts = node.get("facts", [])
+            yield from ((fact, "value") for fact in facts if isinstance(fact.get("value"), str))
+        for value in node.values():
+            yield from _texts(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _texts(item)
+
+
+def within_budget(built: Card, budget: int = CARD_BUDGET_UTF16) -> Card:
+    """The card, its longest texts cut to one common length if that is what it takes to keep a
+    notification from being refused as too large; short texts are never touched."""
+    excess = (utf16_size(built) - budget) // 2
+    if excess <= 0:
+        return built
+    found = list(_texts(built))
+    lengths = sorted((len(node[key]) for node, key in found), reverse=True)
+    # The longest length to cut to that saves enough, counting the note each cut text gains.
+    keep = 0
+    for candidate in range(lengths[0] if lengths else 0, 0, -50):
+        cut = [n for n in lengths if n > candidate + len(CUT)]
+        if sum(n - candidate - len(CUT) for n in cut) >= excess:
+            keep = candidate
+            break
+    for node, key in found:
+        if len(node[key]) > keep + len(CUT):
+            node[key] = node[key][:keep].rstrip() + CUT
     return built
 
 

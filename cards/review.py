@@ -4,7 +4,7 @@ lift; the register keepers' escalation; reinstating a lifted restriction."""
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cards.decision import LETTER_LINK, LETTER_NOT_APPROPRIATE_FORM, LETTER_SENT_FORM, restriction_slot
+from cards.decision import LETTER_LINK, LETTER_NOT_APPROPRIATE_FORM, LETTER_SENT_FORM, restriction_slot, shown
 from cards.elements import (
     Card,
     Element,
@@ -77,9 +77,14 @@ def _body(view: ReviewView) -> list[Element | None]:
         text("Instructions for front-line staff", weight="Bolder", size="Small"),
         text(view.instructions),
         text("History", weight="Bolder"),
-        bullets(view.history) if view.history else text("No earlier reviews", subtle=True),
+        # Both oldest first, and cut to the newest few: a card must stay within Teams' size limit.
+        bullets(shown(view.history, newest_first=False))
+        if view.history
+        else text("No earlier reviews", subtle=True),
         text("Incidents since it began", weight="Bolder"),
-        bullets(view.incidents_since) if view.incidents_since else text("None recorded", subtle=True),
+        bullets(shown(view.incidents_since, newest_first=False))
+        if view.incidents_since
+        else text("None recorded", subtle=True),
     ]
 
 

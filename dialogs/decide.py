@@ -577,7 +577,7 @@ async def _submit(
         )
     # A named reviewer must be one the register allows (the card's list can be forged).
     reviewer = actor.person_id
-    if kind is DecisionKind.ACTIVE_MANAGEMENT and data.get("reviewer"):
+    if kind is DecisionKind.ACTIVE_MANAGEMENT and data.get("reviewer") not in (None, "", cards.REVIEWER_SELF):
         named = record_id(data.get("reviewer"))
         allowed = {int(v) for v, _ in view.reviewers}
         if named is None or named not in allowed:

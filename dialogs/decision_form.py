@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from cards.decision import NO_RESTRICTION
 from dialogs.report_form import flag, multi
 from policy.deciding import DecisionDraft, RestrictionDraft
 from policy.decisions import DecisionKind, RestorativeStep, RestrictionScope, RestrictionType
@@ -84,7 +85,7 @@ def parse(
 def _restriction(raw: Mapping[str, Any], number: int, errors: dict[str, str]) -> RestrictionDraft | None:
     p = f"restriction_{number}_"
     kind = _text(raw, p + "type")
-    if not kind and number > 1:
+    if kind in ("", NO_RESTRICTION) and number > 1:
         return None  # an unused slot
     try:
         restriction_type = RestrictionType(kind)

@@ -16,6 +16,7 @@ from storage.audit import GENESIS
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import Base
+from tests.support import card_check
 from tests.support.clock import FakeClock
 from tests.support.connector import RecordingConnector
 from tests.support.harness import BotHarness
@@ -43,6 +44,30 @@ def _postgres_unavailable() -> str | None:
     except Exception as error:  # any reason at all: say it in the skip
         return f"PostgreSQL at {url.host}:{url.port} is not reachable ({type(error).__name__})"
     return None
+
+
+@pytest.fixture(scope="session")
+def card_validator() -> Iterator[card_check.Validator | None]:
+    """Microsoft's Adaptive Cards library in one Node process, or None where it is missing
+    (tests/test_cards_valid.py then skips with the reason, or fails under CI)."""
+    if card_check.missing():
+        yield None
+        return
+    validator = card_check.Validator()
+    yield validator
+    validator.close()
+
+
+@pytest.fixture(autouse=True)
+def cards_are_valid(card_validator: card_check.Validator | None) -> Iterator[None]:
+    """Every card this test saw the bot send, as Teams' own renderer would parse it."""
+    yield
+    cards = card_check.take()
+    if card_validator is None:
+        return
+    problems = card_validator.check(cards)
+    if problems:
+        pytest.fail("Adaptive Cards the library refuses:\n" + "\n".join(problems), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -494,6 +494,32 @@ async def test_another_manager_may_be_named_to_review_but_not_just_anyone(counci
     assert str(restriction.reviewer_id) == reviewers["Hal Manager"]
 
 
+async def test_the_nothing_chosen_choices_have_values_the_form_reads_and_forgeries_do_not_pass(council):
+    # Adaptive Cards refuse an empty choice value, so "I will" and "(none)" carry real ones.
+    _, card = await _reported(council)
+    form = await press_execute(council, AMY, card, "Active management")
+    form = await press_execute(council, AMY, form, "Add another restriction", **ACTIVE)
+    reviewers = {c["title"]: c["value"] for c in inputs(form)["reviewer"]["choices"]}
+    unused = {c["title"]: c["value"] for c in inputs(form)["restriction_2_type"]["choices"]}
+    assert reviewers["I will"] and unused["(none)"]
+    for forged in ({"reviewer": "someone"}, {"restriction_1_type": unused["(none)"]}):
+        refused = await press_execute(council, AMY, form, "Record decision", **{**ACTIVE, **forged})
+        assert await council.rows(Restriction) == [], forged
+        assert "Choose" in texts(refused)
+    await press_execute(
+        council,
+        AMY,
+        form,
+        "Record decision",
+        **ACTIVE,
+        reviewer=reviewers["I will"],
+        restriction_2_type=unused["(none)"],
+    )
+    (restriction,) = await council.rows(Restriction)
+    (amy,) = await council.rows(PersonRow, PersonRow.email == AMY.email)
+    assert restriction.reviewer_id == amy.id
+
+
 async def test_every_manager_and_keeper_told_of_a_report_is_sent_the_same_card(council):
     # A manager who has never opened the bot cannot be reached, so the register keeper is told too.
     await council.import_roles(

@@ -94,6 +94,24 @@ async def test_throttling_honours_retry_after(harness):
     assert _said(harness.connector.sent) == ["throttled"]
 
 
+async def test_precondition_failed_is_retried_with_back_off_as_teams_asks(harness):
+    # 412: a conflicting operation on the same conversation; Teams says retry it, backing off.
+    await harness.import_roles()
+    await harness.say(AMY, "hi")
+    harness.connector.clear()
+    await _queue(harness, AMY, "after a conflict")
+    harness.connector.fail(412, times=2)
+    assert await harness.deliver() == 0
+    harness.clock.advance(seconds=5)
+    assert await harness.deliver() == 0
+    harness.clock.advance(seconds=5)
+    assert await harness.deliver() == 0  # the second wait is twice the first
+    assert harness.connector.refused == 2
+    harness.clock.advance(seconds=5)
+    assert await harness.deliver() == 1
+    assert _said(harness.connector.sent) == ["after a conflict"]
+
+
 async def test_an_hour_of_outage_then_everything_arrives_once_in_order(harness):
     await harness.import_roles()
     await harness.say(AMY, "hi")

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bot.config import ConfigError, load_settings
-from bot.proactive import ConversationPace
+from bot.proactive import ConversationPace, per_worker
 from storage import outbox
 from tests.support.dialog import press_execute
 from tests.support.reporting import report
@@ -64,12 +64,34 @@ async def test_a_send_counts_from_when_teams_answered_it():
     assert time.now == 1.5  # a second after the first was answered, not after it was begun
 
 
+async def test_the_pace_keeps_the_apps_limit_across_all_conversations():
+    time = FakeTime()
+    pace = ConversationPace([(7, 1.0)], overall=[(3, 1.0)], clock=time.clock, sleep=time.sleep)
+    sent: list[float] = []
+    for n in range(7):
+        assert await pace.wait(f"chat-{n}") == 0  # seven conversations, one message each
+        sent.append(time.now)
+    assert sent == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0]
+    assert all(sum(1 for t in sent if start <= t < start + 1.0) <= 3 for start in sent)
+
+
+def test_workers_on_one_machine_share_the_apps_limit():
+    assert per_worker([(50, 1.0)], 1) == [(50, 1.0)]
+    assert per_worker([(50, 1.0)], 4) == [(12, 1.0)]
+    assert per_worker([(3, 1.0)], 8) == [(1, 1.0)]
+
+
 def test_the_limit_is_configured_from_the_environment():
     assert load_settings({}).outbox_pace == ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
     assert load_settings({"OUTBOX_PER_CONVERSATION": "2/1, 10/60"}).outbox_pace == ((2, 1.0), (10, 60.0))
     assert load_settings({"OUTBOX_PER_CONVERSATION": "none"}).outbox_pace == ()
     with pytest.raises(ConfigError, match="OUTBOX_PER_CONVERSATION"):
         load_settings({"OUTBOX_PER_CONVERSATION": "fast"})
+    assert load_settings({}).outbox_app_pace == ((50, 1.0),)  # Teams' per-app limit
+    assert load_settings({"OUTBOX_PER_APP": "20/1"}).outbox_app_pace == ((20, 1.0),)
+    assert load_settings({"OUTBOX_PER_APP": "none"}).outbox_app_pace == ()
+    with pytest.raises(ConfigError, match="OUTBOX_PER_APP"):
+        load_settings({"OUTBOX_PER_APP": "lots"})
 
 
 async def test_the_sender_paces_one_busy_conversation_and_sends_the_rest(harness):

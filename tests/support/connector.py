@@ -7,6 +7,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from cards.elements import MESSAGE_LIMIT_UTF16, base64_images
+from tests.support import card_check
+
 
 @dataclass
 class Sent:
@@ -77,16 +80,27 @@ class RecordingConnector:
         headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
         return web.json_response({"error": {"code": "Throttled"}}, status=fault.status, headers=headers)
 
+    async def _too_large(self, request: web.Request) -> web.Response | None:
+        """Teams refuses a message over its size limit, counted as UTF-16 without Base64 images."""
+        body = await request.json()
+        images = sum(len(image) for image in base64_images(body))
+        if len((await request.text()).encode("utf-16-le")) - 2 * images <= MESSAGE_LIMIT_UTF16:
+            return None
+        self.refused += 1
+        return web.json_response({"error": {"code": "MessageSizeTooBig"}}, status=413)
+
     async def _post(self, request: web.Request) -> web.Response:
-        failure = self._fault()
+        failure = self._fault() or await self._too_large(request)
         if failure is not None:
             return failure
         activity_id = f"activity-{next(self._ids)}"
+        body = await request.json()
+        card_check.seen("message sent", body)
         self.sent.append(
             Sent(
                 "POST",
                 request.match_info["conversation_id"],
-                await request.json(),
+                body,
                 request.match_info.get("activity_id"),
                 request.headers.get("Authorization"),
             )
@@ -94,14 +108,16 @@ class RecordingConnector:
         return web.json_response({"id": activity_id})
 
     async def _put(self, request: web.Request) -> web.Response:
-        failure = self._fault()
+        failure = self._fault() or await self._too_large(request)
         if failure is not None:
             return failure
+        body = await request.json()
+        card_check.seen("message updated", body)
         self.sent.append(
             Sent(
                 "PUT",
                 request.match_info["conversation_id"],
-                await request.json(),
+                body,
                 request.match_info["activity_id"],
                 request.headers.get("Authorization"),
             )
@@ -110,10 +126,11 @@ class RecordingConnector:
 
     async def _create(self, request: web.Request) -> web.Response:
         """A new thread in a channel: Teams answers with the thread's conversation id."""
-        failure = self._fault()
+        failure = self._fault() or await self._too_large(request)
         if failure is not None:
             return failure
         body = await request.json()
+        card_check.seen("thread started", body)
         channel = body["channelData"]["channel"]["id"]
         activity_id = f"activity-{next(self._ids)}"
         self.sent.append(

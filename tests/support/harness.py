@@ -11,7 +11,7 @@ from bot.app import OUTBOX, SERVICES, create_app
 from bot.config import Settings
 from bot.proactive import OutboxSender
 from storage import roles_file
-from tests.support import teams
+from tests.support import card_check, teams
 from tests.support.clock import FakeClock
 from tests.support.connector import RecordingConnector, Sent
 
@@ -63,6 +63,7 @@ class BotHarness:
             payload: Any = None
             if response.content_type == "application/json":
                 payload = await response.json()
+                card_check.seen(f"answer to {_named(body)}", payload)
             return response.status, payload
 
     async def get(self, path: str) -> tuple[int, Any]:
@@ -101,3 +102,10 @@ class BotHarness:
     async def rows(self, model: Any, *where: Any) -> list[Any]:
         async with self.sessions() as session:
             return list((await session.scalars(select(model).where(*where))).all())
+
+
+def _named(body: Any) -> str:
+    """What was posted, to name a card in a failure: the invoke's name or the activity's type."""
+    if isinstance(body, dict):
+        return str(body.get("name") or body.get("type") or "an activity")
+    return "an activity"
