@@ -38,7 +38,7 @@ from dialogs.turn import Clock, Services
 from letters.content import LetterSettings
 from policy.deciding import ReviewRules
 from policy.retention import RetentionRules
-from storage.db import create_engine, ping, session_factory
+from storage.db import create_engine, ping, reads_of, session_factory
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ OUTBOX = web.AppKey("outbox", OutboxSender)
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", EngagementBot)
 ENGINE = web.AppKey("engine", object)
+READS = web.AppKey("reads", object)  # the engine for reads alone (`storage.db.reads_of`)
 
 
 def system_clock() -> datetime:
@@ -307,6 +308,7 @@ def create_app(
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
+        reads = reads_of(engine)
         sessions = session_factory(engine)
         http = aiohttp.ClientSession()
         # One set of credentials signs the bot's replies and its proactive messages alike.
@@ -321,11 +323,12 @@ def create_app(
             ),
         )
         services = build_services(
-            settings, sessions, clock, coalesced(sender.kick), session_factory(engine, read_only=True)
+            settings, sessions, clock, coalesced(sender.kick), session_factory(reads)
         )
         adapter = build_adapter(settings, http, credentials)
         adapter.on_turn_error = _on_turn_error
         app[ENGINE] = engine
+        app[READS] = reads
         app[SERVICES] = services
         app[OUTBOX] = sender
         app[ADAPTER] = adapter
@@ -351,6 +354,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await http.close()
+            await reads.dispose()
             await engine.dispose()
 
     app.cleanup_ctx.append(resources)

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/engagement.db"
 
@@ -13,6 +14,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/engagement.db"
 # burst of turns without opening a connection (a server process) for each.
 POSTGRES_POOL_SIZE = 10
 POSTGRES_MAX_OVERFLOW = 10
+# An execution option for connections that only read (`reads_of`).
+READ_ONLY = "engagement_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -26,14 +29,38 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_connect)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
-        return engine
+        # SQLite lets one connection write at a time. Transactions that may write share one
+        # connection and queue for it in the pool, first come first served; with a connection
+        # each they queued in SQLite's busy handler, which sleeps and polls (two seconds at the
+        # 99th percentile with twenty Sends at once). Reads have an engine of their own
+        # (`reads_of`), so they never queue behind a writer.
+        kwargs.setdefault("poolclass", AsyncAdaptedQueuePool)
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 60)
+        return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", POSTGRES_POOL_SIZE)
     kwargs.setdefault("max_overflow", POSTGRES_MAX_OVERFLOW)
     return create_async_engine(url, **kwargs)
+
+
+def _sqlite_engine(url: Any, **kwargs: Any) -> AsyncEngine:
+    engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "connect", _sqlite_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def reads_of(engine: AsyncEngine) -> AsyncEngine:
+    """An engine for transactions that only read, to dispose of with `engine`: on SQLite (a
+    file) one with connections of its own, which read beside the writer (WAL); elsewhere the
+    same engine."""
+    url = engine.url
+    read_only = {READ_ONLY: True}
+    if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
+        return engine.execution_options(**read_only)
+    return _sqlite_engine(url, hide_parameters=True, execution_options=read_only)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -51,9 +78,6 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-# An execution option for connections that only read (`session_factory(..., read_only=True)`).
-READ_ONLY = "engagement_read_only"
-
 
 def _sqlite_begin(connection: Any) -> None:
     # A transaction that may write begins immediately: it takes the write lock as it begins, so
@@ -64,12 +88,8 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def session_factory(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker[AsyncSession]:
-    """Sessions on `engine`; `read_only` ones are for reads alone (on SQLite they do not wait for
-    a writer, and cannot write: SQLite refuses a write in a deferred read transaction only when
-    another writes at the same moment, so the option is a promise the caller keeps)."""
-    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
-    return async_sessionmaker(bind, expire_on_commit=False)
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -7,7 +7,7 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, reads_of, session_factory
 
 
 @pytest.fixture
@@ -20,8 +20,12 @@ async def engine(tmp_path):
 
 
 async def _count(engine) -> int:
-    async with session_factory(engine, read_only=True)() as session:
-        return (await session.execute(text("SELECT count(*) FROM t"))).scalar_one()
+    reads = reads_of(engine)
+    try:
+        async with session_factory(reads)() as session:
+            return (await session.execute(text("SELECT count(*) FROM t"))).scalar_one()
+    finally:
+        await reads.dispose()
 
 
 async def test_a_second_writer_waits_its_turn_while_readers_carry_on(engine):

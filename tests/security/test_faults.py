@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
-from bot.app import ENGINE
+from bot.app import ENGINE, READS
 from bot.handler import UNREACHABLE
 from storage.models import Customer, Incident, OutboxMessage
 from tests.support.connector import RecordingConnector
@@ -121,7 +121,8 @@ async def test_a_turn_when_sqlite_cannot_be_opened_asks_to_retry_then_works_once
     )
     path = Path(make_url(database_url).database or "")
     aside = tmp_path / "aside.db"
-    await harness.app[ENGINE].dispose()
+    for engine in (harness.app[ENGINE], harness.app[READS]):
+        await engine.dispose()
     _put_a_folder_in_place_of(path, aside)
     try:
         assert await dialog.press("Send") is None
