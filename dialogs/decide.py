@@ -459,47 +459,49 @@ def card_updates(
 
 async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> Card:
     """Answer an `Action.Execute` on a managers' card with the card to show now."""
-    async with services.sessions() as session:
-        if verb == cards.RECORD:
+    if verb == cards.RECORD:
+        async with services.sessions() as session:
             return await records.full_record(session, services, actor, _int(data, "customer"))
-        if verb in (
-            cards.LETTER_LINK,
-            cards.LETTER_SENT_FORM,
-            cards.LETTER_SENT,
-            cards.LETTER_NOT_APPROPRIATE_FORM,
-            cards.LETTER_NOT_APPROPRIATE,
-        ):
+    if verb in (
+        cards.LETTER_LINK,
+        cards.LETTER_SENT_FORM,
+        cards.LETTER_SENT,
+        cards.LETTER_NOT_APPROPRIATE_FORM,
+        cards.LETTER_NOT_APPROPRIATE,
+    ):
+        async with services.sessions() as session:
             return await _letter_action(session, services, actor, verb, data)
-        incident_id = _int(data, "incident")
+    incident_id = _int(data, "incident")
+    # What the card shows is read in a transaction that only reads; what is written (a view, a
+    # refusal, a decision) goes in a transaction of its own, holding the register's writer for
+    # no more than the writes.
+    async with services.reading() as session:
         # A decision's submission reads the copies of the card it replaces with the rest.
         found = None
         if incident_id is not None:
             found = await _read_for_card(session, services, incident_id, copies=verb == cards.SUBMIT)
         if found is None:
-            await refusals.record(
-                session, services, actor, verb, record_type="incident", record_id=incident_id
-            )
+            await refusals.record_alone(services, actor, verb, record_type="incident", record_id=incident_id)
             return cards.no_access_card()
         read, deciders, history, sent = found
         incident = read.incident
         views = await incident_views(session, services, read, deciders=deciders, history=history)
         view = views.for_viewer(actor.person_id, actor.roles)
         if not view.can_decide:
-            await refusals.record(
-                session, services, actor, verb, record_type="incident", record_id=incident.id
-            )
+            await refusals.record_alone(services, actor, verb, record_type="incident", record_id=incident.id)
             return cards.no_access_card(incident.reference)
         if verb == cards.REFRESH:
             # Opening the card reads the customer's record: every read is in the audit trail.
-            await audit.record(
-                session,
-                now=services.clock(),
-                actor_id=actor.person_id,
-                action="incident.viewed",
-                record_type="incident",
-                record_id=incident.id,
-            )
-            await session.commit()
+            async with services.sessions() as writing:
+                await audit.record(
+                    writing,
+                    now=services.clock(),
+                    actor_id=actor.person_id,
+                    action="incident.viewed",
+                    record_type="incident",
+                    record_id=incident.id,
+                )
+                await writing.commit()
             return cards.incident_card(view)
         if view.decision is not None:
             return cards.incident_card(
@@ -592,24 +594,26 @@ async def _submit(
     # Read before the claim: a copy is never added once the incident exists.
     copies = await _sent_copies(session, views, sent)
     by = decider_name(views, actor.person_id) or await decisions.name_of(session, actor.person_id)
-    result = await _decided(
-        session,
-        services,
-        actor,
-        incident,
-        draft,
-        views,
-        copies,
-        reviewer=reviewer,
-        by=by,
-        now=now,
-    )
+    async with services.sessions() as writing:
+        result = await _decided(
+            writing,
+            services,
+            actor,
+            incident,
+            draft,
+            views,
+            copies,
+            reviewer=reviewer,
+            by=by,
+            now=now,
+        )
     if result is None:
-        winner = await decisions.first_for(session, incident.id)
-        # Read again: the decision that won was not there when the incident was first read.
-        again = await incidents.for_card(session, incident.id)
-        fresh = await view_of(session, services, again or read, actor)
-        who = await decisions.name_of(session, winner.decided_by_id) if winner else "another manager"
+        # Read again, anew: the decision that won was not there when the incident was first read.
+        async with services.reading() as again:
+            winner = await decisions.first_for(again, incident.id)
+            now_read = await incidents.for_card(again, incident.id)
+            fresh = await view_of(again, services, now_read or read, actor)
+            who = await decisions.name_of(again, winner.decided_by_id) if winner else "another manager"
         when = local_time(winner.decided_at, services.zone) if winner else "just now"
         return cards.incident_card(fresh, notice=f"Already decided by {who}, {when}. Nothing was changed.")
     services.outbox_written()

@@ -330,36 +330,44 @@ async def _already_sent(session: AsyncSession, token: str, actor: Actor) -> Clos
 
 async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
     now = services.clock()
+    # Everything a Send checks and its cards show is read first, in a transaction that only
+    # reads; then the writes, in a transaction of their own, holding the register's writer (on
+    # SQLite one at a time) for no more than them. The transaction that stores the incident
+    # deletes the draft, so a draft found means no incident yet, and only a Send that finds none
+    # asks whether this one was stored already (Teams retries invokes). Two Sends of one draft at
+    # once both find it: the incident's submission key lets one store it.
+    async with services.reading() as reading:
+        reporter = actor.display_name or await decisions.name_of(reading, actor.person_id)
+        read = await _read_for_send(reading, token, actor.person_id, now)
+        if read is None:
+            return await _already_sent(reading, token, actor) or GONE
+    refused = _refused(services, read)
+    if refused is not None:
+        return await _show_again(services, actor, token, refused, now)
+    area = read.draft.area
+    assert area is not None and read.deciders is not None  # the "what" step refuses any other area
     try:
         async with services.sessions() as session:
-            # The transaction that stores the incident deletes the draft, so a draft found means
-            # no incident yet, and only a Send that finds none asks whether this one was stored
-            # already (Teams retries invokes). Two Sends of one draft at once both find it: the
-            # incident's submission key lets one store it. The reads, the checks and the writes
-            # are one transaction.
-            reporter = actor.display_name or await decisions.name_of(session, actor.person_id)
-            outcome = await _sending(session, services, actor, token, now, reporter)
-            if isinstance(outcome, _Stored):
-                await session.commit()
-            if outcome is None:
-                return await _already_sent(session, token, actor) or GONE
-            if isinstance(outcome, _Refused):
-                # Something changed since that step was checked: keep the draft, and show that
-                # step again.
-                shown = await drafts.owned(session, token, actor.person_id, now=now)
-                if shown is None:
-                    return GONE
-                drafts.save(shown, step=outcome.step, values=outcome.values, now=now)
-                card = await _render(session, services, shown, outcome.errors)
-                await session.commit()
-                return ShowStep(card)
+            reference = await _written(
+                session,
+                services,
+                actor,
+                read.draft,
+                area,
+                read.customer,
+                now,
+                reporter=reporter,
+                deciders=read.deciders,
+                history=decide.history_view(services, read.history) if read.history else decide.NO_HISTORY,
+            )
+            await session.commit()
     except IntegrityError:
         # The same Send, retried by Teams, won the race in another request.
-        async with services.sessions() as session:
-            done = await _already_sent(session, token, actor)
+        async with services.reading() as reading:
+            done = await _already_sent(reading, token, actor)
         return done or GONE
     services.outbox_written()
-    return _sent(outcome.reference, outcome.area)
+    return _sent(reference, area.name)
 
 
 @dataclass(frozen=True)
@@ -371,20 +379,8 @@ class _Refused:
     errors: form.Errors
 
 
-@dataclass(frozen=True)
-class _Stored:
-    reference: str
-    area: str  # the service area's name
-
-
-async def _sending(
-    session: AsyncSession, services: Services, actor: Actor, token: str, now: datetime, reporter: str
-) -> _Stored | _Refused | None:
-    """A Send: the draft and what its checks and cards need, the checks again, then the writes;
-    None if there is no draft (sent already, or gone)."""
-    read = await _read_for_send(session, token, actor.person_id, now)
-    if read is None:
-        return None
+def _refused(services: Services, read: "_ForSend") -> _Refused | None:
+    """The checks of every step again: something may have changed since each was checked."""
     draft, customer, area = read.draft, read.customer, read.draft.area
     for name in form.STEPS[:-1]:
         errors = _problems(
@@ -396,20 +392,21 @@ async def _sending(
         )
         if errors:
             return _Refused(name, draft.values, errors)
-    assert area is not None and read.deciders is not None  # the "what" step refuses any other area
-    reference = await _written(
-        session,
-        services,
-        actor,
-        draft,
-        area,
-        customer,
-        now,
-        reporter=reporter,
-        deciders=read.deciders,
-        history=decide.history_view(services, read.history) if read.history else decide.NO_HISTORY,
-    )
-    return _Stored(reference, area.name)
+    return None
+
+
+async def _show_again(
+    services: Services, actor: Actor, token: str, refused: _Refused, now: datetime
+) -> DialogAnswer:
+    """Keep the draft, and show the step that no longer passes."""
+    async with services.sessions() as session:
+        shown = await drafts.owned(session, token, actor.person_id, now=now)
+        if shown is None:
+            return GONE
+        drafts.save(shown, step=refused.step, values=refused.values, now=now)
+        card = await _render(session, services, shown, refused.errors)
+        await session.commit()
+    return ShowStep(card)
 
 
 @dataclass(frozen=True)
