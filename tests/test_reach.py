@@ -131,3 +131,68 @@ def test_graph_install_needs_the_apps_catalog_id():
         load_settings({"GRAPH_INSTALL": "yes"})
     settings = load_settings({"GRAPH_INSTALL": "on", "TEAMS_APP_CATALOG_ID": "abc"})
     assert settings.graph_install and settings.graph_url == "https://graph.microsoft.com/v1.0"
+
+
+async def _confirmation_text(harness: BotHarness) -> str:
+    (confirmation,) = [s for s in harness.connector.to(SAM.chat_id) if "Reported:" in str(s.activity)]
+    return str(confirmation.card)
+
+
+async def test_the_reporter_is_told_the_managers_were_told_only_when_they_can_be_reached(harness):
+    from tests.support.dialog import Dialog
+    from tests.support.reporting import to_check
+
+    await harness.import_roles()
+    await harness.say(KIM, "hi")
+    harness.meet(AMY)
+    dialog = Dialog(harness, SAM)
+    await to_check(dialog, {"new_name": "Pat Jones", "new_postcode": "TD6 0SA", "new_address": "1 High St"})
+    await dialog.press("Send")
+    assert "The managers of Housing will be told as soon as they can be reached" in dialog.closing_message
+    assert "the register keepers have been told" in dialog.closing_message
+    assert "Amy" not in dialog.closing_message and "Kim" not in dialog.closing_message
+    await harness.deliver()
+    shown = await _confirmation_text(harness)
+    assert "will be told as soon as they can be reached; the register keepers have been told." in shown
+
+    # Once Amy has opened the bot, the next reporter hears that the managers were told.
+    await harness.say(AMY, "hi")
+    harness.connector.clear()
+    dialog = Dialog(harness, SAM)
+    await to_check(dialog, {"new_name": "Lee Smith", "new_postcode": "TD6 0SB", "new_address": "2 High St"})
+    await dialog.press("Send")
+    assert dialog.closing_message.split(". ", 1)[1].startswith("The managers of Housing have been told;")
+    await harness.deliver()
+    assert "The managers of Housing have been told." in await _confirmation_text(harness)
+
+
+async def test_nobody_reachable_is_said_so(harness):
+    from tests.support.dialog import Dialog
+    from tests.support.reporting import to_check
+
+    await harness.import_roles()
+    dialog = Dialog(harness, SAM)
+    await to_check(dialog, {"new_name": "Pat Jones", "new_postcode": "TD6 0SA", "new_address": "1 High St"})
+    await dialog.press("Send")
+    assert (
+        "The managers of Housing will be told as soon as they can be reached; the register keepers "
+        "will be told as soon as they can be reached"
+    ) in dialog.closing_message
+
+
+async def test_keepers_ask_who_holds_a_role_but_cannot_be_reached(harness):
+    await harness.import_roles()
+    await harness.say(AMY, "hi")
+    await harness.say(KIM, "hi")
+    (listing,) = await harness.say(KIM, "unreachable")
+    shown = str(listing.card)
+    assert "Chris Chief" not in shown  # never talked: the register knows only the mail it was given
+    assert "chief.exec@council.example · Chief Executive" in shown
+    assert "dev.panel@council.example · Complaints Review Group member" in shown
+    assert "amy.manager" not in shown and "Amy" not in shown and "kim.keeper" not in shown
+    (viewed,) = await harness.rows(AuditEvent, AuditEvent.action == "people.unreachable_viewed")
+    assert viewed.actor_id == await _person_id(harness, KIM.email)
+
+    await harness.say(SAM, "hi")
+    (refused,) = await harness.say(SAM, "unreachable")
+    assert "Only some roles may use **unreachable**" in refused.text
