@@ -82,11 +82,14 @@ class BotHarness:
         for them: the connector may then reach them there."""
         if not isinstance(body, dict):
             return
-        conversation = body.get("conversation") or {}
-        sender = (body.get("from") or {}).get("id")
-        if conversation.get("conversationType") == "personal" and isinstance(sender, str):
-            self.connector.install(sender)
-            self.connector.chats.setdefault(sender, conversation.get("id"))
+        conversation, sender = body.get("conversation"), body.get("from")
+        if not isinstance(conversation, dict) or not isinstance(sender, dict):
+            return  # a malformed activity, which the bot refuses
+        teams_id, chat = sender.get("id"), conversation.get("id")
+        if conversation.get("conversationType") == "personal" and isinstance(teams_id, str):
+            self.connector.install(teams_id)
+            if isinstance(chat, str):
+                self.connector.chats.setdefault(teams_id, chat)
 
     async def get(self, path: str) -> tuple[int, Any]:
         assert self._http is not None and self._server is not None
