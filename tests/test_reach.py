@@ -196,3 +196,17 @@ async def test_keepers_ask_who_holds_a_role_but_cannot_be_reached(harness):
     await harness.say(SAM, "hi")
     (refused,) = await harness.say(SAM, "unreachable")
     assert "Only some roles may use **unreachable**" in refused.text
+
+
+async def test_a_large_teams_roster_is_read_page_by_page(harness, monkeypatch):
+    from bot import reach
+
+    monkeypatch.setattr(reach, "PAGE_SIZE", 1)  # Teams pages at most 500 members at a time
+    await harness.import_roles()
+    await harness.say(KIM, "hi")
+    harness.meet(AMY, SAM)
+    harness.connector.teams[TEAM] = [KIM.teams_id, SAM.teams_id, AMY.teams_id]
+    status, _ = await harness.post(teams.added_to_team(KIM, harness.connector.url, team_id=TEAM))
+    assert status in (200, 201)
+    assert await harness.reach() == 1  # Amy, the manager, on the third page; Sam holds no role
+    assert harness.connector.started == [AMY.teams_id]
