@@ -19,6 +19,7 @@ from aiohttp import web
 from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ActivityTypes
+from botframework.connector.auth import ServiceClientCredentialsFactory
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import configure_mappers
 
@@ -26,9 +27,11 @@ from bot import untrusted
 from bot.auth import credentials_factory
 from bot.clients import build_adapter
 from bot.config import Settings
-from bot.connector import AppCredentialsTokenSource, TeamsConnector
+from bot.connector import AppCredentialsTokenSource, TeamsConnector, TokenSource
+from bot.graph import GRAPH_SCOPE, GraphInstaller
 from bot.handler import EngagementBot
 from bot.proactive import ConversationPace, OutboxSender, per_worker
+from bot.reach import Reacher
 from bot.scheduler import build_scheduler
 from bot.wire import activity_from_json
 from dialogs import deliveries
@@ -48,6 +51,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)  # type: ignore[arg-type]
 SERVICES = web.AppKey("services", Services)
 OUTBOX = web.AppKey("outbox", OutboxSender)
+REACHER = web.AppKey("reacher", Reacher)
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", EngagementBot)
 ENGINE = web.AppKey("engine", object)
@@ -280,6 +284,17 @@ def coalesced(kick: Callable[[], None], delay: float = WAKE_AFTER_SECONDS) -> Ca
     return call
 
 
+class Kick:
+    """A callback whose target is set once what it calls exists (the sender needs it first)."""
+
+    def __init__(self) -> None:
+        self.target: Callable[[], None] | None = None
+
+    def __call__(self) -> None:
+        if self.target is not None:
+            self.target()
+
+
 def _settle_memory() -> None:
     """Set aside everything made at start-up from the garbage collector's full collections.
 
@@ -292,13 +307,28 @@ def _settle_memory() -> None:
     gc.freeze()
 
 
+def _graph_installer(
+    settings: Settings,
+    http: aiohttp.ClientSession,
+    credentials: ServiceClientCredentialsFactory,
+    tokens: TokenSource | None,
+) -> GraphInstaller | None:
+    if not settings.graph_install:
+        return None
+    # Graph's token comes from the bot's own credentials (client secret or managed identity).
+    tokens = tokens or AppCredentialsTokenSource(settings, credentials, scope=GRAPH_SCOPE)
+    return GraphInstaller(http, tokens, base_url=settings.graph_url, catalog_id=settings.teams_app_catalog_id)
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Clock = system_clock,
     run_background: bool = True,
+    graph_tokens: TokenSource | None = None,
 ) -> web.Application:
-    """The bot as an aiohttp app. Tests pass a clock and drive the outbox sender themselves.
+    """The bot as an aiohttp app. Tests pass a clock and drive the outbox sender and the search
+    for people to reach themselves, and may pass Graph's tokens.
 
     Every instance sends the outbox and runs the sweeps: each claims what it works on with an
     UPDATE only one instance can win, so several instances on one PostgreSQL never double up."""
@@ -313,11 +343,14 @@ def create_app(
         http = aiohttp.ClientSession()
         # One set of credentials signs the bot's replies and its proactive messages alike.
         credentials = credentials_factory(settings)
+        connector = TeamsConnector(http, AppCredentialsTokenSource(settings, credentials))
+        kick_reacher = Kick()
         sender = OutboxSender(
             sessions,
-            TeamsConnector(http, AppCredentialsTokenSource(settings, credentials)),
+            connector,
             clock,
             on_failure=deliveries.notify_failed,
+            on_held=kick_reacher,
             pace=ConversationPace(
                 settings.outbox_pace, overall=per_worker(settings.outbox_app_pace, settings.workers)
             ),
@@ -327,6 +360,17 @@ def create_app(
         )
         adapter = build_adapter(settings, http, credentials)
         adapter.on_turn_error = _on_turn_error
+        reacher = Reacher(
+            sessions,
+            adapter,
+            connector,
+            clock,
+            app_id=settings.app_id,
+            graph=_graph_installer(settings, http, credentials, graph_tokens),
+            reached=sender.kick,
+        )
+        kick_reacher.target = reacher.kick
+        app[REACHER] = reacher
         app[ENGINE] = engine
         app[READS] = reads
         app[SERVICES] = services
@@ -336,23 +380,26 @@ def create_app(
             services,
             tenant_id=settings.tenant_id,
             rate_limit_per_minute=settings.rate_limit_per_minute,
+            joined_team=reacher.kick,
         )
-        task = None
+        task = reach_task = None
         scheduler = build_scheduler(services)
         if run_background:
             # Not in tests, which start an app each: a full collection each would add minutes.
             _settle_memory()
         if run_background:
             task = asyncio.create_task(sender.run_forever(settings.outbox_interval_seconds))
+            reach_task = asyncio.create_task(reacher.run_forever(settings.reach_interval_seconds))
             scheduler.start()
         try:
             yield
         finally:
             await scheduler.stop()
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            for running in (task, reach_task):
+                if running is not None:
+                    running.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await running
             await http.close()
             await reads.dispose()
             await engine.dispose()

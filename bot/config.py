@@ -85,6 +85,12 @@ class Settings:
     rate_limit_per_minute: int = 60
     # Processes serving the bot: more than one runs under gunicorn, and needs PostgreSQL.
     workers: int = 1
+    # Install the app through Microsoft Graph for role holders the bot cannot reach otherwise.
+    graph_install: bool = False
+    teams_app_catalog_id: str = ""  # the app's id in the tenant's catalog (not the manifest's)
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    # How often people who hold a role but cannot be reached are looked for in the bot's teams.
+    reach_interval_seconds: float = 600.0
 
     @property
     def base_url(self) -> str:
@@ -149,6 +155,20 @@ def _check_identity(app_id: str, password: str, app_type: str, tenant_id: str, l
         # The register is one council's: without its tenant, any organisation that installed the
         # app could use it as staff. A single-tenant or managed identity bot gets no token without it.
         raise ConfigError("MICROSOFT_APP_TENANT_ID is required when MICROSOFT_APP_ID is set")
+
+
+def _graph(env: Mapping[str, str]) -> tuple[bool, str, str]:
+    """GRAPH_INSTALL, TEAMS_APP_CATALOG_ID and GRAPH_URL, checked together."""
+    raw = env.get("GRAPH_INSTALL", "").strip().lower()
+    if raw not in ("", "on", "off"):
+        raise ConfigError(f"GRAPH_INSTALL must be on or off, not {raw!r}")
+    catalog_id = env.get("TEAMS_APP_CATALOG_ID", "").strip()
+    if raw == "on" and not catalog_id:
+        raise ConfigError("TEAMS_APP_CATALOG_ID is required with GRAPH_INSTALL=on")
+    graph_url = env.get("GRAPH_URL", "").strip() or Settings.graph_url
+    if not graph_url.startswith(("https://", "http://")):
+        raise ConfigError("GRAPH_URL must start with https://")
+    return raw == "on", catalog_id, graph_url
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -218,7 +238,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if review_default > review_max:
         raise ConfigError("REVIEW_DEFAULT_MONTHS cannot be more than REVIEW_MAX_MONTHS")
 
+    graph_install, catalog_id, graph_url = _graph(env)
+
     return Settings(
+        graph_install=graph_install,
+        teams_app_catalog_id=catalog_id,
+        graph_url=graph_url,
         public_url=public_url,
         link_signing_key=link_key,
         council_name=get("COUNCIL_NAME") or "The Council",

@@ -106,10 +106,15 @@ class AppCredentialsTokenSource:
     """
 
     def __init__(
-        self, settings: Settings, credentials: ServiceClientCredentialsFactory | None = None
+        self,
+        settings: Settings,
+        credentials: ServiceClientCredentialsFactory | None = None,
+        *,
+        scope: str = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
     ) -> None:
         self._app_id = settings.app_id
         self._factory = credentials or credentials_factory(settings)
+        self._scope = scope  # the Bot Connector's by default; Microsoft Graph's for app installs
         self._tokens: AccessTokens | None = None
 
     async def token(self) -> str | None:
@@ -119,7 +124,7 @@ class AppCredentialsTokenSource:
             self._tokens = AccessTokens(
                 await self._factory.create_credentials(
                     self._app_id,
-                    AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
+                    self._scope,
                     AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX,
                     True,
                 )
@@ -172,6 +177,22 @@ class TeamsConnector:
         if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
             raise PermanentDeliveryError("Teams did not name the new thread")
         return answer["id"], answer.get("activityId")
+
+    async def start_personal(
+        self, service_url: str, *, bot_id: str, member_id: str, tenant_id: str | None
+    ) -> str:
+        """Start (or find: Teams keeps one per person) the bot's 1:1 chat with a member of a team
+        the bot is in, or with someone the app is installed for; returns its conversation id.
+
+        Teams answers 403 for anyone else: the bot may only message where it is installed."""
+        body: dict[str, Any] = {"isGroup": False, "bot": {"id": bot_id}, "members": [{"id": member_id}]}
+        if tenant_id:
+            body["tenantId"] = tenant_id
+            body["channelData"] = {"tenant": {"id": tenant_id}}
+        answer = await self._call("POST", f"{service_url.rstrip('/')}/v3/conversations", body)
+        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
+            raise PermanentDeliveryError("Teams did not name the new chat")
+        return answer["id"]
 
     async def update(self, to: Address, activity_id: str, activity: dict[str, Any] | str) -> None:
         """Replace an activity: a dict, or JSON text already encoded (the outbox's, as stored,

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext
@@ -60,8 +61,10 @@ class EngagementBot(ActivityHandler):
         *,
         tenant_id: str | None = None,
         rate_limit_per_minute: int = 0,
+        joined_team: Callable[[], None] = lambda: None,
     ) -> None:
         self._services = services
+        self._joined_team = joined_team  # look in the team's roster for people to reach
         self._tenant_id = tenant_id or None
         self.rate_limiter = RateLimiter(rate_limit_per_minute)
 
@@ -226,12 +229,16 @@ class EngagementBot(ActivityHandler):
         added = activity.members_added or []
         if any(m.id == activity.recipient.id for m in added):
             await self._installed(turn_context)
+        elif added and teams.where(activity).team_id:
+            self._joined_team()  # someone joined a team the bot is in: they may be waited for
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self._installed(turn_context)
 
     async def _installed(self, turn_context: TurnContext) -> None:
         arrival = await self._arrive(turn_context)
+        if teams.where(turn_context.activity).team_id:
+            self._joined_team()
         log.info(
             "bot installed",
             extra={"scope": teams.conversation_type(turn_context.activity)},

@@ -170,11 +170,13 @@ class OutboxSender:
         max_backoff: timedelta = timedelta(minutes=5),
         no_conversation_recheck: timedelta = timedelta(hours=1),
         on_failure: FailureHandler | None = None,
+        on_held: Callable[[], None] | None = None,
         pace: ConversationPace | None = None,
         concurrency: int = 32,
         batch: int = 500,
     ) -> None:
         self._on_failure = on_failure
+        self._on_held = on_held
         self._pace = pace or ConversationPace(())
         self._concurrency = concurrency
         self._batch = batch
@@ -355,6 +357,8 @@ class OutboxSender:
             return 1
         if outcome.error == outbox.NO_CONVERSATION:
             log.info("notification held", extra={"outbox_id": claim.id, "why": "no conversation"})
+            if self._on_held is not None:
+                self._on_held()  # someone to find in the bot's teams, or install the app for
         elif outcome.status == outbox.PENDING and outcome.count_attempt:
             log.warning(
                 "notification delayed",

@@ -464,16 +464,17 @@ def check_step(token: str, summary: Summary) -> Card:
 
 
 def confirmation_card(
-    reference: str, service_area: str, *, wants_support: bool, wellbeing_support: str, urgent: bool
+    reference: str, told: str, *, wants_support: bool, wellbeing_support: str, urgent: bool
 ) -> Card:
+    """`told`: who the report has reached, or will reach once they can be (a sentence, no stop)."""
     body: list[Element | None] = [
         heading(f"Reported: {reference}", size="Medium", color="Good"),
         text("Thank you. Every incident is recorded, whatever follows."),
         text("What happens next", weight="Bolder"),
         text(
-            f"The managers of {service_area} have been told"
-            + (" and the report is marked urgent" if urgent else "")
-            + ". A manager will decide what to do, proportionately, and you will be told the "
+            f"{told}."
+            + (" The report is marked urgent." if urgent else "")
+            + " A manager will decide what to do, proportionately, and you will be told the "
             "outcome here."
         ),
         text("Adding information later", weight="Bolder"),

@@ -8,11 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.elements import bullets, card, facts, heading, text
 from cards.formatting import local_time
-from dialogs.commands import command
+from dialogs.commands import command, role_labels
 from dialogs.notify import card_message
 from dialogs.turn import Actor, Reply, Services
 from policy.roles import Role, Roles
-from storage import decisions, outbox, people
+from storage import audit, decisions, outbox, people
 from storage.models import OutboxMessage
 
 FAILED_PURPOSE = "delivery.failed"
@@ -89,3 +89,46 @@ async def _undelivered(services: Services, actor: Actor, _match: re.Match[str]) 
     body = [heading("Undelivered notifications", size="Medium")]
     body.append(bullets(lines) if lines else text("Everything has been delivered."))
     return [Reply(card=card(body), summary="Undelivered notifications")]
+
+
+@command(
+    r"unreachable",
+    "unreachable",
+    "who holds a role but cannot be reached yet (never opened the bot, nor shares a team with it)",
+    allowed=_keepers_only,
+)
+async def _unreachable(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
+    now = services.clock()
+    async with services.sessions() as session:
+        found = await people.unreachable(session, role_holders_only=True)
+        roles = await people.roles_of(session, [p.person_id for p in found])
+        lines = [
+            f"{p.display_name or p.email or p.upn or 'Not yet signed in'} · "
+            + ", ".join(role_labels(roles[p.person_id])[1:])
+            for p in found
+        ]
+        if found:
+            # Names and roles of staff: a read of the register, recorded as one.
+            await audit.record(
+                session,
+                now=now,
+                actor_id=actor.person_id,
+                action="people.unreachable_viewed",
+                record_type="person",
+                detail={"people": [p.person_id for p in found]},
+            )
+            await session.commit()
+    body = [heading("Who cannot be reached yet", size="Medium")]
+    if not lines:
+        body.append(text("Everyone who holds a role can be reached."))
+        return [Reply(card=card(body), summary="Who cannot be reached yet")]
+    body += [
+        text(
+            "They hold a role but have never opened the bot, and share no team with it, so their "
+            "notifications wait. Install the app for them (Teams admin centre, setup policy), or "
+            "add the app to a team they belong to.",
+            subtle=True,
+        ),
+        bullets(lines),
+    ]
+    return [Reply(card=card(body), summary="Who cannot be reached yet")]

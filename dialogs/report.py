@@ -313,11 +313,28 @@ async def _summary(
 # --- sending ------------------------------------------------------------------------------------
 
 
-def _sent(reference: str, area: str) -> CloseDialog:
-    return CloseDialog(
-        f"Reported as {reference}. The managers of {area} have been told; your confirmation "
-        "is in your chat with me."
-    )
+def who_is_told(deciders: people.Deciders, reporter_id: int, area: str) -> str:
+    """Who the report reaches, truthfully: a manager the bot cannot reach yet (they never opened
+    it) is not told until it can; the register keepers are told then too, as the notifications
+    go (`decide.notifications`). Roles only, no names: the reporter learns nothing more."""
+    managers = [m for m in deciders.managers if m.id != reporter_id]
+    chosen = {m.id for m in managers}
+    keepers = [k for k in deciders.keepers if k.id != reporter_id and k.id not in chosen]
+    if any(m.id in deciders.reachable for m in managers):
+        return f"The managers of {area} have been told"
+    if managers:
+        told = f"The managers of {area} will be told as soon as they can be reached"
+    else:
+        told = f"{area} has no manager named yet"
+    if any(k.id in deciders.reachable for k in keepers):
+        return f"{told}; the register keepers have been told"
+    if keepers:
+        return f"{told}; the register keepers will be told as soon as they can be reached"
+    return told
+
+
+def _sent(reference: str, told: str) -> CloseDialog:
+    return CloseDialog(f"Reported as {reference}. {told}; your confirmation is in your chat with me.")
 
 
 async def _already_sent(session: AsyncSession, token: str, actor: Actor) -> CloseDialog | None:
@@ -325,7 +342,10 @@ async def _already_sent(session: AsyncSession, token: str, actor: Actor) -> Clos
     if incident is None or incident.reporter_id != actor.person_id:
         return None
     area = await session.get(ServiceArea, incident.service_area_id)
-    return _sent(incident.reference, area.name if area else "the service")
+    deciders = await people.deciders(session, incident.service_area_id)
+    return _sent(
+        incident.reference, who_is_told(deciders, actor.person_id, area.name if area else "the service")
+    )
 
 
 async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
@@ -367,7 +387,7 @@ async def _send(services: Services, actor: Actor, token: str) -> DialogAnswer:
             done = await _already_sent(reading, token, actor)
         return done or GONE
     services.outbox_written()
-    return _sent(reference, area.name)
+    return _sent(reference, who_is_told(read.deciders, actor.person_id, area.name))
 
 
 @dataclass(frozen=True)
@@ -419,9 +439,7 @@ class _ForSend:
     history: decisions.History | None  # the chosen customer's
 
 
-async def _read_for_send(
-    session: AsyncSession, token: str, person_id: int, now: datetime
-) -> _ForSend | None:
+async def _read_for_send(session: AsyncSession, token: str, person_id: int, now: datetime) -> _ForSend | None:
     """The draft and what depends on it."""
     draft = await drafts.held(session, token, person_id, now=now)
     if draft is None:
@@ -502,7 +520,7 @@ async def _written(
     await drafts.remove(session, draft)
     incident = await incidents.record(session, report, now=now, year=year, submission_key=draft.token)
     read = incidents.ForCard(incident, customer, area, reporter)
-    confirmation = _confirmation(services, actor, incident, area.name)
+    confirmation = _confirmation(services, actor, incident, who_is_told(deciders, actor.person_id, area.name))
     messages = decide.notifications(services, read, history=history, deciders=deciders, also=[confirmation])
     await outbox.enqueue_all(session, messages, now=now)
     # Last, so the audit head's lock is held only until the commit.
@@ -526,11 +544,11 @@ async def _written(
     return incident.reference
 
 
-def _confirmation(services: Services, actor: Actor, incident: Incident, area: str) -> outbox.Queued:
+def _confirmation(services: Services, actor: Actor, incident: Incident, told: str) -> outbox.Queued:
     """The reporter's confirmation, queued with the managers' cards, after them."""
     confirmation = report_cards.confirmation_card(
         incident.reference,
-        area,
+        told,
         wants_support=incident.reporter_wants_support,
         wellbeing_support=services.wellbeing_support,
         urgent=incident.urgent,

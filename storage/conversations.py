@@ -102,3 +102,37 @@ async def latest_for(
         ):
             channels[ref.channel_id or ""] = ref
     return people, channels
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team the bot is in, as its latest saved channel reference describes it."""
+
+    team_id: str
+    service_url: str
+    bot_id: str
+    tenant_id: str | None
+
+
+async def teams(session: AsyncSession) -> list[Team]:
+    """Every team the bot has been added to (or spoken in), each once."""
+    found: dict[str, Team] = {}
+    rows = await session.scalars(
+        select(ConversationRef)
+        .where(ConversationRef.team_id.is_not(None))
+        .order_by(ConversationRef.updated_at, ConversationRef.id)
+    )
+    for ref in rows:
+        found[ref.team_id or ""] = Team(ref.team_id or "", ref.service_url, ref.bot_id, ref.tenant_id)
+    return list(found.values())
+
+
+async def any_service_url(session: AsyncSession) -> tuple[str, str, str | None] | None:
+    """The service URL, bot id and tenant of the latest saved conversation: Teams' region for
+    this tenant, where a chat found through Graph is reached."""
+    ref = await session.scalar(
+        select(ConversationRef)
+        .order_by(ConversationRef.updated_at.desc(), ConversationRef.id.desc())
+        .limit(1)
+    )
+    return (ref.service_url, ref.bot_id, ref.tenant_id) if ref else None

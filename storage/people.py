@@ -411,3 +411,42 @@ async def deciders(session: AsyncSession, service_area_id: int) -> Deciders:
 
 async def service_areas(session: AsyncSession) -> list[ServiceArea]:
     return list((await session.scalars(select(ServiceArea).order_by(ServiceArea.name))).all())
+
+
+@dataclass(frozen=True)
+class Unreached:
+    """Someone the bot has no 1:1 chat with, yet must be able to notify."""
+
+    person_id: int
+    display_name: str | None
+    aad_object_id: str | None
+    upn: str | None
+    email: str | None
+    guest: bool
+    holds_role: bool
+
+
+_personal = aliased(ConversationRef)
+
+
+async def unreachable(session: AsyncSession, *, role_holders_only: bool = False) -> list[Unreached]:
+    """People who hold a role, or for whom a notification waits, with no saved personal chat."""
+    holds_role = exists().where(RoleAssignment.person_id == Person.id)
+    waiting = exists().where(OutboxMessage.person_id == Person.id, OutboxMessage.status == "pending")
+    rows = await session.execute(
+        select(
+            Person.id,
+            Person.display_name,
+            Person.aad_object_id,
+            Person.upn,
+            Person.email,
+            Person.guest,
+            holds_role,
+        )
+        .where(
+            holds_role if role_holders_only else or_(holds_role, waiting),
+            ~exists().where(_personal.person_id == Person.id, _personal.kind == "personal"),
+        )
+        .order_by(Person.display_name, Person.email, Person.id)
+    )
+    return [Unreached(*row[:5], bool(row[5]), bool(row[6])) for row in rows]

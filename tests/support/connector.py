@@ -44,12 +44,30 @@ class Fault:
     retry_after: str | None = None
 
 
+# As Teams answers a bot that messages someone it is not installed for and shares no team with.
+NOT_IN_ROSTER = {
+    "error": {
+        "code": "BotNotInConversationRoster",
+        "message": "The bot is not part of the conversation roster.",
+    }
+}
+
+
 @dataclass
 class RecordingConnector:
+    """Teams' Bot Connector as it treats a bot: it may message a person only where the app is
+    installed for them (`installed`, their Teams ids) or in a team they belong to (`teams`:
+    team id to its members' Teams ids); anyone else's 1:1 chat (`chats`: Teams id to chat id)
+    answers 403, and so does starting one."""
+
     sent: list[Sent] = field(default_factory=list)
     roster: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     refused: int = 0
+    installed: set[str] = field(default_factory=set)
+    teams: dict[str, list[str]] = field(default_factory=dict)
+    chats: dict[str, str] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)  # Teams ids of the 1:1 chats the bot started
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -68,6 +86,23 @@ class RecordingConnector:
 
     def clear(self) -> None:
         self.sent.clear()
+
+    def install(self, teams_id: str) -> None:
+        self.installed.add(teams_id)
+
+    def uninstall(self, teams_id: str) -> None:
+        self.installed.discard(teams_id)
+
+    def may_reach(self, teams_id: str) -> bool:
+        return teams_id in self.installed or any(teams_id in members for members in self.teams.values())
+
+    def _blocked(self, conversation_id: str) -> web.Response | None:
+        """403 for a person's 1:1 chat where the bot may not reach them."""
+        owner = next((t for t, chat in self.chats.items() if chat == conversation_id), None)
+        if owner is None or self.may_reach(owner):
+            return None
+        self.refused += 1
+        return web.json_response(NOT_IN_ROSTER, status=403)
 
     def _fault(self) -> web.Response | None:
         while self.faults and self.faults[0].times <= 0:
@@ -90,7 +125,8 @@ class RecordingConnector:
         return web.json_response({"error": {"code": "MessageSizeTooBig"}}, status=413)
 
     async def _post(self, request: web.Request) -> web.Response:
-        failure = self._fault() or await self._too_large(request)
+        conversation_id = request.match_info["conversation_id"]
+        failure = self._fault() or self._blocked(conversation_id) or await self._too_large(request)
         if failure is not None:
             return failure
         activity_id = f"activity-{next(self._ids)}"
@@ -108,7 +144,8 @@ class RecordingConnector:
         return web.json_response({"id": activity_id})
 
     async def _put(self, request: web.Request) -> web.Response:
-        failure = self._fault() or await self._too_large(request)
+        conversation_id = request.match_info["conversation_id"]
+        failure = self._fault() or self._blocked(conversation_id) or await self._too_large(request)
         if failure is not None:
             return failure
         body = await request.json()
@@ -130,6 +167,8 @@ class RecordingConnector:
         if failure is not None:
             return failure
         body = await request.json()
+        if body.get("isGroup") is False:
+            return self._personal(body)
         card_check.seen("thread started", body)
         channel = body["channelData"]["channel"]["id"]
         activity_id = f"activity-{next(self._ids)}"
@@ -137,6 +176,27 @@ class RecordingConnector:
             Sent("THREAD", channel, body["activity"], None, request.headers.get("Authorization"))
         )
         return web.json_response({"id": f"{channel};messageid={activity_id}", "activityId": activity_id})
+
+    def _personal(self, body: dict[str, Any]) -> web.Response:
+        """A 1:1 chat the bot starts: Teams answers with the one chat it keeps for the pair."""
+        ((member,),) = [body["members"]]
+        assert body["bot"]["id"] and body["tenantId"] == body["channelData"]["tenant"]["id"]
+        if not self.may_reach(member["id"]):
+            self.refused += 1
+            return web.json_response(NOT_IN_ROSTER, status=403)
+        self.started.append(member["id"])
+        return web.json_response({"id": self.chats.get(member["id"], f"a:{member['id']}personal")})
+
+    async def _paged_members(self, request: web.Request) -> web.Response:
+        """A team's members, a page at a time, as Teams pages them (a continuation token)."""
+        members = self.teams.get(request.match_info["conversation_id"])
+        if members is None:
+            return web.json_response({"error": {"code": "ConversationNotFound"}}, status=404)
+        size = int(request.query.get("pageSize", "500"))
+        start = int(request.query.get("continuationToken", "0"))
+        page = [self.roster[m] for m in members[start : start + size] if m in self.roster]
+        more = start + size < len(members)
+        return web.json_response({"members": page, "continuationToken": str(start + size) if more else None})
 
     async def _member(self, request: web.Request) -> web.Response:
         if ";messageid=" in request.match_info["conversation_id"]:
@@ -153,6 +213,7 @@ class RecordingConnector:
         app.router.add_post("/v3/conversations/{conversation_id}/activities/{activity_id}", self._post)
         app.router.add_put("/v3/conversations/{conversation_id}/activities/{activity_id}", self._put)
         app.router.add_get("/v3/conversations/{conversation_id}/members/{user_id}", self._member)
+        app.router.add_get("/v3/conversations/{conversation_id}/pagedmembers", self._paged_members)
         app.router.add_post("/v3/conversations", self._create)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()

@@ -179,3 +179,25 @@ def channel_message(
             }
         )
     return activity
+
+
+def added_to_team(
+    person: Person, service_url: str, *, team_id: str, team_name: str = "Housing"
+) -> dict[str, Any]:
+    """What Teams sends when `person` adds the app to a team: a conversationUpdate in its General
+    channel (whose id is the team's), naming the bot among the members added."""
+    activity = _base(person, service_url, "conversationUpdate")
+    activity["membersAdded"] = [{"id": BOT_ID}]
+    activity["conversation"] = {
+        "isGroup": True,
+        "conversationType": "channel",
+        "tenantId": TENANT_ID,
+        "id": team_id,
+    }
+    activity["channelData"] = {
+        "team": {"id": team_id, "name": team_name},
+        "channel": {"id": team_id},
+        "tenant": {"id": TENANT_ID},
+        "eventType": "teamMemberAdded",
+    }
+    return activity
