@@ -551,7 +551,12 @@ def _confirmation(services: Services, actor: Actor, incident: Incident, area: st
 # --- commands -----------------------------------------------------------------------------------
 
 
-@command(r"report", "report", "report an incident of unacceptable behaviour (opens a form)")
+@command(
+    r"report",
+    "report",
+    "report an incident of unacceptable behaviour (opens a form)",
+    phrases=("report an incident", "report a customer", "report someone", "log an incident", "new incident"),
+)
 async def _report(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
     now = services.clock()
     async with services.sessions() as session:
@@ -567,6 +572,7 @@ REFERENCE = r"INC-\d{4}-\d{5}"
     rf"add\s+to\s+({REFERENCE})\b\s*[:\-–]?\s*(.*)",
     "add to INC-2026-00042 ...",
     "add information to an incident you reported",
+    phrases=("add a note", "add information", "update my report"),
 )
 async def _add_to(services: Services, actor: Actor, match: re.Match[str]) -> list[Reply]:
     reference, words = match.group(1).upper(), match.group(2).strip()
