@@ -73,12 +73,29 @@ async def open_dialog(
         # A message reported from Teams starts its own report; an unfinished one stays offered.
         draft = None if fresh or prefill else await drafts.latest(session, actor.person_id, now=now)
         if draft is None:
-            values = form.clean(prefill or {})
+            values = {**_happened_now(services), **form.clean(prefill or {})}
             draft = drafts.start(session, actor.person_id, step="customer", values=values, now=now)
             await session.flush()
         answer = ShowStep(await _render(session, services, draft, {}))
         await session.commit()
     return answer
+
+
+def _happened_now(services: Services) -> dict[str, str]:
+    """Most reports are made straight after the contact: the form starts at now, local time."""
+    local = services.clock().astimezone(services.zone)
+    return {"occurred_date": local.date().isoformat(), "occurred_time": local.strftime("%H:%M")}
+
+
+def _carry_name(values: dict[str, Any], query: str) -> None:
+    """The name searched for becomes the new customer's name, unless the person typed one (a
+    name they typed is kept; one carried from an earlier search follows the new one). A search by
+    reference, postcode or email (digits or @) is no name."""
+    if values.get("new_name", "") not in ("", values.get("_carried_name")):
+        return
+    if re.search(r"[\d@]", query):
+        return
+    values["new_name"] = values["_carried_name"] = query
 
 
 def prefill_from_message(payload: Mapping[str, Any], services: Services) -> dict[str, str]:
@@ -214,6 +231,7 @@ async def step(services: Services, actor: Actor, data: Mapping[str, Any]) -> Dia
             else:
                 matches = await customers.search(session, query)
                 values["_match_ids"] = [m.candidate.id for m in matches]
+                _carry_name(values, query)
                 await audit.record(
                     session,
                     now=now,
