@@ -115,6 +115,7 @@ def suggestions(roles: Roles, typed: str) -> list[Command]:
         scorer=fuzz.token_set_ratio,
         processor=utils.default_process,
         score_cutoff=SUGGEST_SCORE,
+        limit=None,  # every close phrase: several may be one command's
     )
     best: dict[int, tuple[float, Command]] = {}
     for phrase, score, _ in found:
