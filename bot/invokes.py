@@ -11,8 +11,8 @@ from botbuilder.core import InvokeResponse
 from cards import report as report_cards
 
 # Imported for their commands too: records registers `check`, deliveries `undelivered`,
-# register_reports `stats`.
-from dialogs import appeals, decide, deliveries, records, register_reports, report, reviews  # noqa: F401
+# register_reports `stats`, my_incidents `my incidents`.
+from dialogs import appeals, decide, deliveries, my_incidents, records, register_reports, report, reviews  # noqa: F401
 from dialogs.turn import Actor, Services
 
 REPORT_MESSAGE_COMMAND = "reportAsIncident"

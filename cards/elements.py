@@ -185,6 +185,12 @@ def open_dialog(title: str, data: dict[str, Any]) -> Element:
     }
 
 
+def im_back(title: str, value: str) -> Element:
+    """A button that sends `value` as if the person typed it (Teams' imBack): every command the
+    bot knows works from a card this way, and the chat shows what was asked."""
+    return {"type": "Action.Submit", "title": title, "data": {"msteams": {"type": "imBack", "value": value}}}
+
+
 def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> Element:
     """A Universal Action: Teams sends it to the bot as an `adaptiveCard/action` invoke."""
     action: Element = {"type": "Action.Execute", "title": title, "verb": verb, "data": data}

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cards.elements import Card, Element, bullets, card, container, execute, facts, heading, text
+from cards.elements import Card, Element, bullets, card, container, execute, facts, heading, im_back, text
 
 RECORD = "customer.record"
 REINSTATE_FORM = "restriction.reinstate_form"
@@ -97,4 +97,38 @@ def full_record_card(record: FullRecord) -> Card:
             execute(f"Reinstate: {label}", REINSTATE_FORM, {"restriction": restriction_id})
             for restriction_id, label in record.reinstatable
         ],
+    )
+
+
+@dataclass(frozen=True)
+class ReportedIncident:
+    reference: str
+    date: str
+    category: str
+    state: str
+
+
+def my_incidents_card(incidents: Sequence[ReportedIncident], total: int) -> Card:
+    if not incidents:
+        return card(
+            [heading("Incidents you reported", size="Medium"), text("You have not reported any incidents.")],
+            [im_back("Report an incident", "report")],
+        )
+    rows = [
+        container(
+            [
+                text(f"**{i.reference}**, {i.date}"),
+                text(f"{i.category}. {i.state}.", subtle=True),
+            ]
+        )
+        for i in incidents
+    ]
+    earlier = total - len(incidents)
+    return card(
+        [
+            heading("Incidents you reported", size="Medium"),
+            *rows,
+            text(f"and {earlier} earlier", subtle=True) if earlier > 0 else None,
+            text("To add something you have learnt since, type **add to** and the reference.", subtle=True),
+        ]
     )

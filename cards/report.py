@@ -37,6 +37,7 @@ TOGGLES = (
 DIALOG_TITLE = "Report an incident"
 OPEN_ACTION = "report.open"
 STEP_ACTION = "report.step"
+STEPS = 5  # customer, what happened, behaviour and impact, action taken, check and send
 
 
 def _go(token: str, step: str, go: str) -> dict[str, str]:
@@ -56,7 +57,7 @@ def _frame(
     actions: Sequence[Element],
 ) -> Card:
     top: list[Element | None] = [
-        text(f"Step {number} of 4", subtle=True, size="Small"),
+        text(f"Step {number} of {STEPS}", subtle=True, size="Small"),
         heading(title, size="Medium"),
     ]
     if errors:
@@ -326,7 +327,7 @@ def behaviour_step(token: str, values: Mapping[str, str], errors: Mapping[str, s
         ),
     ]
     return _frame(
-        2,
+        3,
         "What happened: behaviour and impact",
         errors,
         body,
@@ -376,7 +377,7 @@ def action_step(token: str, values: Mapping[str, str], errors: Mapping[str, str]
         if errors.get(name):
             body.append(field_error(errors[name]))
     return _frame(
-        3,
+        4,
         "Action taken",
         errors,
         body,
@@ -452,7 +453,7 @@ def check_step(token: str, summary: Summary) -> Card:
         body.append(text("You asked for support: we will tell you where to find it.", subtle=True))
     body.append(text("Nothing is stored in the register until you press Send.", subtle=True))
     return _frame(
-        4,
+        5,
         "Check and send",
         {},
         [e for e in body if e is not None],

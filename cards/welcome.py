@@ -47,7 +47,9 @@ def welcome_card(
     )
 
 
-def help_card(role_labels: Sequence[str], commands: Sequence[CommandHelp]) -> Card:
+def help_card(
+    role_labels: Sequence[str], commands: Sequence[CommandHelp], actions: Sequence[Element] = ()
+) -> Card:
     roles = ", ".join(role_labels) if role_labels else "Staff"
     return card(
         [
@@ -55,6 +57,20 @@ def help_card(role_labels: Sequence[str], commands: Sequence[CommandHelp]) -> Ca
             text(PURPOSE, subtle=True),
             facts([("Your roles", roles)]),
             _command_rows(commands),
-            text("Type a command in this chat. Commands are not case sensitive.", subtle=True),
-        ]
+            text(
+                "Type a command in this chat, or press a button. Commands are not case sensitive.",
+                subtle=True,
+            ),
+        ],
+        actions,
+    )
+
+
+def suggestion_card(typed: str, likely: Sequence[CommandHelp], actions: Sequence[Element]) -> Card:
+    """The answer to something the bot does not know: what it probably meant, as buttons."""
+    if not likely:
+        return card([text(f'I don\'t know "{typed}". Press **Help** to see what I can do.')], actions)
+    return card(
+        [text(f'I don\'t know "{typed}". Did you mean:'), _command_rows(likely)],
+        actions,
     )

@@ -93,7 +93,7 @@ async def review_group_channel(session: AsyncSession, configured: str | None = N
 @command(
     r"set review group channel",
     "set review group channel",
-    "in the Complaints Review Group's channel: post appeals here",
+    "in the Complaints Review Group's channel, @mentioning me: post appeals there",
     allowed=lambda roles: roles.is_register_keeper,
 )
 async def _set_channel(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
@@ -213,6 +213,7 @@ async def _form(
     rf"appeal\s+({REFERENCE})",
     "appeal INC-2026-00042",
     "log an appeal the customer made",
+    phrases=("log an appeal", "customer appealed", "record an appeal"),
     allowed=may_log_any_appeal,
     refusal=WHO_LOGS_APPEALS,
 )

@@ -4,9 +4,11 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz, process, utils
+
 from cards import report as report_cards
-from cards.elements import open_dialog
-from cards.welcome import CommandHelp, help_card, welcome_card
+from cards.elements import Element, im_back, open_dialog
+from cards.welcome import CommandHelp, help_card, suggestion_card, welcome_card
 from dialogs import refusals
 from dialogs.turn import Actor, Reply, Services
 from policy.roles import ROLE_LABELS, Roles
@@ -22,9 +24,21 @@ class Command:
     handler: Handler
     allowed: Callable[[Roles], bool] = lambda roles: True
     refusal: str | None = None  # who may, in words, for someone who may not
+    phrases: tuple[str, ...] = ()  # what people type meaning this, for suggestions
+    button: str | None = None  # a button on the welcome and help cards, sending `usage`
+    listed: bool = True  # in help; "thanks" is answered but not offered
 
     def help(self) -> CommandHelp:
         return CommandHelp(self.usage, self.summary)
+
+    @property
+    def complete(self) -> bool:
+        """Whether `usage` is itself a command (not `check <name>` or `appeal INC-...`)."""
+        return self.pattern.fullmatch(self.usage) is not None
+
+    @property
+    def keyword(self) -> str:
+        return re.split(r"\s+(?:<|INC-|\.\.\.)", self.usage)[0]
 
 
 _COMMANDS: list[Command] = []
@@ -37,6 +51,9 @@ def command(
     *,
     allowed: Callable[[Roles], bool] | None = None,
     refusal: str | None = None,
+    phrases: tuple[str, ...] = (),
+    button: str | None = None,
+    listed: bool = True,
 ) -> Callable[[Handler], Handler]:
     """Register a handler for text matching `pattern` (whole message, case-insensitive)."""
 
@@ -49,6 +66,9 @@ def command(
                 handler,
                 allowed or (lambda roles: True),
                 refusal,
+                phrases,
+                button,
+                listed,
             )
         )
         return handler
@@ -58,6 +78,62 @@ def command(
 
 def available_to(roles: Roles) -> list[Command]:
     return [c for c in _COMMANDS if c.allowed(roles)]
+
+
+def _listed(roles: Roles) -> list[CommandHelp]:
+    return [c.help() for c in available_to(roles) if c.listed]
+
+
+def _buttons(roles: Roles, *, leave_out: str = "") -> list[Element]:
+    """The report form's button, then one for each command this person may use that has one (a
+    card shows at most six)."""
+    offered = [c for c in available_to(roles) if c.button and c.usage != leave_out]
+    offered.sort(key=lambda c: c.usage == "help")  # help last
+    quick = [im_back(c.button, c.usage) for c in offered if c.button]
+    return [open_dialog(report_cards.DIALOG_TITLE, {"action": report_cards.OPEN_ACTION}), *quick][:6]
+
+
+# rapidfuzz's token_set_ratio, 0 to 100: words in any order, each forgiving of typos ("reprot" is
+# 83 from "report", "I want to report someone" 100). WRatio was tried and is too forgiving: "make
+# me a sandwich" was 86 from "add a note".
+SUGGEST_SCORE = 78
+SUGGEST_SPREAD = 10  # also suggest commands nearly as close as the best
+SUGGEST_MOST = 3
+
+
+def suggestions(roles: Roles, typed: str) -> list[Command]:
+    """The commands this person may use that `typed` most likely meant, best first. Only their
+    own: staff are never offered a keeper's command."""
+    choices: dict[str, Command] = {}
+    for cmd in available_to(roles):
+        if cmd.listed:
+            for phrase in (cmd.keyword, *cmd.phrases):
+                choices.setdefault(phrase, cmd)
+    found = process.extract(
+        typed,
+        list(choices),
+        scorer=fuzz.token_set_ratio,
+        processor=utils.default_process,
+        score_cutoff=SUGGEST_SCORE,
+        limit=None,  # every close phrase: several may be one command's
+    )
+    best: dict[int, tuple[float, Command]] = {}
+    for phrase, score, _ in found:
+        cmd = choices[phrase]
+        if id(cmd) not in best or best[id(cmd)][0] < score:
+            best[id(cmd)] = (score, cmd)
+    ranked = sorted(best.values(), key=lambda pair: -pair[0])
+    return [cmd for score, cmd in ranked if score >= ranked[0][0] - SUGGEST_SPREAD][:SUGGEST_MOST]
+
+
+def _not_understood(roles: Roles, typed: str) -> Reply:
+    likely = suggestions(roles, typed)
+    buttons = [im_back(c.button or c.usage.capitalize(), c.usage) for c in likely if c.complete]
+    help_button = im_back("Help", "help")
+    return Reply(
+        card=suggestion_card(typed[:60], [c.help() for c in likely], [*buttons, help_button][:6]),
+        summary="Did you mean…" if likely else "Type help to see what I can do",
+    )
 
 
 def role_labels(roles: Roles) -> list[str]:
@@ -72,13 +148,9 @@ def role_labels(roles: Roles) -> list[str]:
 
 
 def welcome(actor: Actor) -> Reply:
-    commands = [c.help() for c in available_to(actor.roles)]
     return Reply(
         card=welcome_card(
-            actor.display_name,
-            role_labels(actor.roles),
-            commands,
-            [open_dialog(report_cards.DIALOG_TITLE, {"action": report_cards.OPEN_ACTION})],
+            actor.display_name, role_labels(actor.roles), _listed(actor.roles), _buttons(actor.roles)
         ),
         summary="Welcome to the customer engagement register",
     )
@@ -97,13 +169,19 @@ async def dispatch(services: Services, actor: Actor, typed: str) -> list[Reply]:
         return await cmd.handler(services, actor, match)
     if not typed:
         return [welcome(actor)]
-    return [Reply(text=f'I don\'t know "{typed[:60]}". Type **help** to see what I can do.')]
+    return [_not_understood(actor.roles, typed)]
 
 
-@command(r"help|\?|commands", "help", "what I can do for you, given your roles")
+@command(
+    r"help|\?|commands",
+    "help",
+    "what I can do for you, given your roles",
+    phrases=("what can you do", "what do you do", "how does this work", "options", "instructions"),
+    button="Help",
+)
 async def _help(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
-    commands = [c.help() for c in available_to(actor.roles)]
-    return [Reply(card=help_card(role_labels(actor.roles), commands), summary="Help")]
+    card = help_card(role_labels(actor.roles), _listed(actor.roles), _buttons(actor.roles, leave_out="help"))
+    return [Reply(card=card, summary="Help")]
 
 
 GREETING = re.compile(r"hello|hi|hey|start|menu", re.IGNORECASE)
@@ -113,6 +191,14 @@ def is_greeting(typed: str) -> bool:
     return GREETING.fullmatch(typed.strip()) is not None
 
 
-@command(GREETING.pattern, "hello", "show the welcome card again")
+@command(GREETING.pattern, "hello", "show the welcome card again", phrases=("good morning", "good afternoon"))
 async def _hello(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
     return [welcome(actor)]
+
+
+THANKS = r"(?:many\s+|great,?\s+|ok,?\s+)?(?:thanks|thank\s*you|thx|ta|cheers)\b.*"
+
+
+@command(THANKS, "thanks", "", listed=False)
+async def _thanks(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
+    return [Reply(text="You're welcome. Type **help** whenever you need me.")]

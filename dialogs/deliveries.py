@@ -63,6 +63,8 @@ def _keepers_only(roles: Roles) -> bool:
     r"undelivered",
     "undelivered",
     "notifications that failed or wait for someone to open the bot",
+    phrases=("failed notifications", "undelivered notifications", "outbox"),
+    button="Undelivered",
     allowed=_keepers_only,
 )
 async def _undelivered(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:

@@ -62,6 +62,7 @@ async def may_open(session: AsyncSession, actor: Actor, customer_id: int) -> boo
     r"check(?:\s+(.*))?",
     "check <name, reference, postcode or email>",
     "how to handle a customer: the instructions for front-line staff",
+    phrases=("look up a customer", "find a customer", "is this customer restricted", "how do I handle"),
 )
 async def _check(services: Services, actor: Actor, match: re.Match[str]) -> list[Reply]:
     query = (match.group(1) or "").strip()

@@ -44,6 +44,8 @@ async def write_annual(services: Services, year: int, out: Path) -> list[Path]:
     r"stats",
     "stats",
     "this year's figures so far, with a chart",
+    phrases=("statistics", "figures", "numbers this year"),
+    button="Stats",
     allowed=lambda roles: roles.is_register_keeper,
 )
 async def _stats(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:

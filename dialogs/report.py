@@ -73,12 +73,29 @@ async def open_dialog(
         # A message reported from Teams starts its own report; an unfinished one stays offered.
         draft = None if fresh or prefill else await drafts.latest(session, actor.person_id, now=now)
         if draft is None:
-            values = form.clean(prefill or {})
+            values = {**_happened_now(services), **form.clean(prefill or {})}
             draft = drafts.start(session, actor.person_id, step="customer", values=values, now=now)
             await session.flush()
         answer = ShowStep(await _render(session, services, draft, {}))
         await session.commit()
     return answer
+
+
+def _happened_now(services: Services) -> dict[str, str]:
+    """Most reports are made straight after the contact: the form starts at now, local time."""
+    local = services.clock().astimezone(services.zone)
+    return {"occurred_date": local.date().isoformat(), "occurred_time": local.strftime("%H:%M")}
+
+
+def _carry_name(values: dict[str, Any], query: str) -> None:
+    """The name searched for becomes the new customer's name, unless the person typed one (a
+    name they typed is kept; one carried from an earlier search follows the new one). A search by
+    reference, postcode or email (digits or @) is no name."""
+    if values.get("new_name", "") not in ("", values.get("_carried_name")):
+        return
+    if re.search(r"[\d@]", query):
+        return
+    values["new_name"] = values["_carried_name"] = query
 
 
 def prefill_from_message(payload: Mapping[str, Any], services: Services) -> dict[str, str]:
@@ -214,6 +231,7 @@ async def step(services: Services, actor: Actor, data: Mapping[str, Any]) -> Dia
             else:
                 matches = await customers.search(session, query)
                 values["_match_ids"] = [m.candidate.id for m in matches]
+                _carry_name(values, query)
                 await audit.record(
                     session,
                     now=now,
@@ -566,7 +584,12 @@ def _confirmation(services: Services, actor: Actor, incident: Incident, told: st
 # --- commands -----------------------------------------------------------------------------------
 
 
-@command(r"report", "report", "report an incident of unacceptable behaviour (opens a form)")
+@command(
+    r"report",
+    "report",
+    "report an incident of unacceptable behaviour (opens a form)",
+    phrases=("report an incident", "report a customer", "report someone", "log an incident", "new incident"),
+)
 async def _report(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
     now = services.clock()
     async with services.sessions() as session:
@@ -582,6 +605,7 @@ REFERENCE = r"INC-\d{4}-\d{5}"
     rf"add\s+to\s+({REFERENCE})\b\s*[:\-–]?\s*(.*)",
     "add to INC-2026-00042 ...",
     "add information to an incident you reported",
+    phrases=("add a note", "add information", "update my report"),
 )
 async def _add_to(services: Services, actor: Actor, match: re.Match[str]) -> list[Reply]:
     reference, words = match.group(1).upper(), match.group(2).strip()

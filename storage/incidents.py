@@ -26,7 +26,6 @@ from storage.models import (
 _counters = ReferenceCounter.__table__
 
 
-
 def _issue(dialect: str) -> Any:
     """The year's first report makes its counter row; every later one bumps it. One statement
     either way, and on both backends it holds the row's lock until the caller commits, so
@@ -228,3 +227,25 @@ async def for_card(session: AsyncSession, incident_id: int) -> ForCard | None:
     # As decisions.name_of names a person.
     reporter = fields["reporter_name"] or fields["reporter_email"] or "a colleague"
     return ForCard(incident, customer, area, reporter, decision, bool(fields["has_history"]))
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What the reporter of an incident may see of it in a list: nothing about the customer."""
+
+    reference: str
+    occurred_at: datetime
+    category: str
+    status: str
+
+
+async def reported_by(session: AsyncSession, person_id: int, *, limit: int) -> tuple[list[Reported], int]:
+    """The newest `limit` incidents `person_id` reported, and how many they reported in all."""
+    rows = await session.execute(
+        select(Incident.reference, Incident.occurred_at, Incident.category, Incident.status)
+        .where(Incident.reporter_id == person_id)
+        .order_by(Incident.reported_at.desc(), Incident.id.desc())
+        .limit(limit)
+    )
+    total = await session.scalar(select(func.count()).where(Incident.reporter_id == person_id))
+    return [Reported(*row) for row in rows], total or 0

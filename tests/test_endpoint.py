@@ -88,7 +88,9 @@ async def test_someone_who_talked_first_gets_their_roles_once_the_file_names_the
 async def test_unknown_command_says_how_to_get_help(harness):
     await harness.say(SAM, "hi")
     (reply,) = await harness.say(SAM, "make me a sandwich")
-    assert "help" in reply.text
+    assert "Help" in _texts(reply.card)
+    (action,) = reply.card["actions"]
+    assert action["data"]["msteams"] == {"type": "imBack", "value": "help"}
 
 
 async def test_channel_mention_is_stripped_before_the_command_is_read(harness):

@@ -41,7 +41,7 @@ async def test_report_answers_with_a_card_that_opens_the_dialog(council):
     assert data["msteams"] == {"type": "task/fetch"}
     dialog = Dialog(council, SAM)
     card = await dialog.open(data)
-    assert "Step 1 of 4" in texts(card)
+    assert "Step 1 of 5" in texts(card)
     assert {"customer_query", "new_name", "new_support_needs", "new_advocate"} <= set(inputs(card))
 
 
@@ -62,7 +62,7 @@ async def test_a_report_walked_step_by_step_reaches_the_register_and_the_manager
     assert choices[0] == {"title": "John Smith · CUS-1001 · TD6 0SA", "value": str(customer_id)}
     assert choices[-1]["value"] == "new"
     card = await dialog.press("Next", customer_id=str(customer_id))
-    assert "Step 2 of 4" in texts(card)
+    assert "Step 2 of 5" in texts(card)
     assert [c["value"] for c in inputs(card)["service_area"]["choices"]] == ["housing", "waste"]
     card = await dialog.press("Next", **WHAT)
     # Step 2 continued: the behaviours are category two's, in the policy's words.
@@ -76,7 +76,7 @@ async def test_a_report_walked_step_by_step_reaches_the_register_and_the_manager
     await dialog.press("Next", **BEHAVIOUR)
     card = await dialog.press("Next", **ACTION)
     shown = texts(card)
-    assert "Step 4 of 4" in shown
+    assert "Step 5 of 5" in shown
     assert "John Smith · CUS-1001 · TD6 0SA" in shown
     assert "Category two: Demands on the Council" in shown
     assert "Mon 23 Nov 2026, 09:15" in shown
@@ -159,7 +159,7 @@ async def test_a_failed_check_reshows_the_step_with_messages_beside_the_fields(c
     dialog = Dialog(council, SAM)
     await dialog.open()
     card = await dialog.press("Next", new_email="not-an-email")
-    assert "Step 1 of 4" in texts(card)
+    assert "Step 1 of 5" in texts(card)
     assert set(errors(card)) == {
         "Choose a customer from the search results, or enter the new customer's name",
         "Enter an email address like name@example.com",
@@ -196,7 +196,7 @@ async def test_forged_choices_on_what_happened_are_refused(council, step_values,
     await dialog.press("Next", new_name="Pat Jones")
     card = await dialog.press("Next", **{**WHAT, **step_values})
     assert errors(card) == [message]
-    assert "Step 2 of 4" in texts(card)
+    assert "Step 2 of 5" in texts(card)
 
 
 async def test_forged_behaviours_and_customers_are_refused(council):
@@ -218,9 +218,9 @@ async def test_a_card_cannot_skip_steps_or_send_early(council):
     await dialog.open()
     token = dialog.token
     card = await dialog.send({"action": "report.step", "draft": token, "step": "check", "go": "next"})
-    assert "Step 1 of 4" in texts(card)  # the server knows the step
+    assert "Step 1 of 5" in texts(card)  # the server knows the step
     card = await dialog.send({"action": "report.step", "draft": token, "step": "check", "go": "send"})
-    assert "Step 1 of 4" in texts(card)
+    assert "Step 1 of 5" in texts(card)
     assert errors(card)
     assert await council.rows(Incident) == []
 
@@ -318,10 +318,10 @@ async def test_a_half_finished_report_is_offered_back_for_24_hours(council):
     assert "You have an unfinished report, last changed Mon 23 Nov 2026, 10:00" in texts(reply.card)
     resumed = Dialog(council, SAM)
     card = await resumed.open(button(reply.card, "Continue it"))
-    assert "Step 2 of 4" in texts(card)
+    assert "Step 2 of 5" in texts(card)
     fresh = Dialog(council, SAM)
     card = await fresh.open(button(reply.card, "Start again"))
-    assert "Step 1 of 4" in texts(card) and not inputs(card)["new_name"].get("value")
+    assert "Step 1 of 5" in texts(card) and not inputs(card)["new_name"].get("value")
 
     council.clock.advance(hours=25)
     (reply,) = await council.say(SAM, "report")
@@ -343,7 +343,7 @@ async def test_reporting_a_teams_message_prefills_the_dialog(council):
             "from": {"user": {"id": "29:someone", "displayName": "Forwarded"}},
         }
     )
-    assert "Step 1 of 4" in texts(card)
+    assert "Step 1 of 5" in texts(card)
     await dialog.press("Next", new_name="Pat Jones")
     card = dialog.card
     assert inputs(card)["occurred_date"]["value"] == "2026-06-15"
@@ -396,7 +396,7 @@ async def test_only_a_customer_the_reporters_own_search_found_can_be_chosen(coun
     card = await dialog.press("Next", customer_id=forged)
     assert "That customer is not in the register: search again" in errors(card)
     assert "Secret Person" not in texts(card)
-    assert "Step 1 of 4" in texts(card)
+    assert "Step 1 of 5" in texts(card)
 
 
 async def test_an_overlong_search_is_refused_not_run(council):
@@ -425,7 +425,7 @@ async def test_reporting_a_message_keeps_an_unfinished_report(council):
     (reply,) = await council.say(SAM, "report")
     resumed = Dialog(council, SAM)
     card = await resumed.open(button(reply.card, "Continue it"))
-    assert "Step 1 of 4" in texts(card)  # the newest: the message's report
+    assert "Step 1 of 5" in texts(card)  # the newest: the message's report
     assert len(await council.rows(ReportDraft)) == 2
 
 
@@ -468,3 +468,46 @@ async def test_a_send_that_no_longer_passes_a_check_shows_that_step_again_and_st
     assert len(await council.rows(Incident)) == 1  # only the first report
     (draft,) = await council.rows(ReportDraft)
     assert draft.step == "customer"
+
+
+async def test_the_form_starts_at_now_in_the_councils_time_zone(council):
+    council.clock.advance(days=200)  # 11 Jun 2027, 10:00 UTC: 11:00 in London's summer time
+    dialog = Dialog(council, SAM)
+    await dialog.open()
+    card = await dialog.press("Next", new_name="Pat Jones")
+    assert "Step 2 of 5" in texts(card)
+    assert inputs(card)["occurred_date"]["value"] == "2027-06-11"
+    assert inputs(card)["occurred_time"]["value"] == "11:00"
+
+
+async def test_a_name_searched_for_and_not_chosen_becomes_the_new_customers_name(council):
+    await _seed_customer(council)
+    dialog = Dialog(council, SAM)
+    await dialog.open()
+    card = await dialog.press("Search", customer_query="Jordan Blake")
+    assert inputs(card)["new_name"]["value"] == "Jordan Blake"
+    card = await dialog.press("Search", customer_query="Jordan Blakey")  # carried again
+    assert inputs(card)["new_name"]["value"] == "Jordan Blakey"
+    card = await dialog.press("Search", customer_query="TD6 0SA")  # not a name
+    assert inputs(card)["new_name"]["value"] == "Jordan Blakey"
+    card = await dialog.press("Search", customer_query="J Blake", new_name="Jordan Blake-Smith")
+    assert inputs(card)["new_name"]["value"] == "Jordan Blake-Smith"  # typed: kept
+
+    # Choosing the existing customer wins over the carried name.
+    card = await dialog.press("Search", customer_query="john smith", new_name="")
+    assert inputs(card)["new_name"]["value"] == "john smith"
+    (chosen, *_) = [c["value"] for c in inputs(card)["customer_id"]["choices"]]
+    await dialog.press("Next", customer_id=chosen)
+    await dialog.press("Next", **WHAT)
+    await dialog.press("Next", **BEHAVIOUR)
+    card = await dialog.press("Next", **ACTION)
+    assert "John Smith" in texts(card) and "new to the register" not in texts(card)
+
+
+async def test_every_step_says_the_same_number_of_steps(council):
+    dialog = Dialog(council, SAM)
+    seen = [texts(await dialog.open())]
+    for values in ({"new_name": "Pat Jones"}, WHAT, BEHAVIOUR, ACTION):
+        seen.append(texts(await dialog.press("Next", **values)))
+    for number, shown in enumerate(seen, start=1):
+        assert f"Step {number} of 5" in shown

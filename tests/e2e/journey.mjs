@@ -76,13 +76,13 @@ async function reportIncident(page) {
   await page.getByRole('button', { name: 'Create' }).click();
   const dialog = page.getByRole('dialog');
 
-  await dialog.getByText('Step 1 of 4').waitFor({ timeout: WAIT });
+  await dialog.getByText('Step 1 of 5').waitFor({ timeout: WAIT });
   await dialog.getByLabel('Name', { exact: true }).fill(CUSTOMER);
   await dialog.getByLabel('Postcode', { exact: true }).fill('AB1 2CD');
   await shot(dialog, '03-report-customer');
   await dialog.getByRole('button', { name: 'Next' }).click();
 
-  await dialog.getByText('Step 2 of 4').waitFor({ timeout: WAIT });
+  await dialog.getByText('Step 2 of 5').waitFor({ timeout: WAIT });
   const yesterday = new Date(Date.now() - 24 * 3600 * 1000);
   const combos = dialog.getByRole('combobox');
   await combos.nth(0).click();
@@ -113,7 +113,7 @@ async function reportIncident(page) {
   await dialog.getByRole('button', { name: 'Send' }).click();
   // Teams shows the closing `task` message in a small box; the playground shows the box empty, so
   // the confirmation card in the chat is what this journey reads.
-  await dialog.getByText('Step 4 of 4').waitFor({ state: 'detached', timeout: WAIT });
+  await dialog.getByText('Step 5 of 5').waitFor({ state: 'detached', timeout: WAIT });
   if (await dialog.count()) await dialog.getByRole('button', { name: 'Close' }).click();
 }
 

@@ -43,7 +43,7 @@ SHOTS = Path(os.environ.get("E2E_SCREENSHOTS", ROOT / "build" / "e2e"))
 CUSTOMER = "Jordan Blake"
 
 # The people `make run` signs in as, from the roles in roles.example.toml.
-PLAYGROUND_CONFIGS = ROOT / "scripts" / "playground"
+PLAYGROUND_START = ROOT / "scripts" / "playground" / "start"
 ROLES = ROOT / "roles.example.toml"
 STAFF_EMAIL = "sam.staff@council.example"
 MANAGER_EMAIL = "amy.manager@council.example"
@@ -145,26 +145,18 @@ def journey_world(tmp_path: Path) -> Iterator[dict]:
         for who in ("manager", "staff"):
             home = tmp_path / who
             home.mkdir()
-            config = PLAYGROUND_CONFIGS / f"{who}.yml"
             port = _free_port()
             log = home / "playground.out"
+            # As `make run` starts it: signed in by scripts/playground/config.py, on loopback only.
             playground = running.start(
                 [
-                    str(PLAYGROUND),
-                    "-e",
-                    f"http://127.0.0.1:{bot_port}/api/messages",
-                    "-c",
-                    "msteams",
-                    "--port",
+                    str(PLAYGROUND_START),
+                    who,
                     str(port),
-                    "--disable-telemetry",
+                    f"http://127.0.0.1:{bot_port}/api/messages",
+                    str(home),
                 ],
-                # Without TEAMSAPPTESTER_BROWSER=none the emulator tries to open a browser and exits.
-                env={
-                    "TEAMSAPPTESTER_BROWSER": "none",
-                    "M365_AGENTS_PLAYGROUND_CONFIG_PATH": str(config),
-                    "M365_AGENTS_PLAYGROUND_LOGFILE": str(home / "playground.log"),
-                },
+                env={"PYTHON": sys.executable},
                 log=log,
                 cwd=home,
             )
