@@ -211,3 +211,21 @@ async def latest_card(harness: BotHarness, person: Person) -> dict[str, Any]:
     shown = [s for s in harness.connector.to(person.chat_id) if s.cards]
     assert shown, f"nothing was sent to {person.name}"
     return shown[-1].card
+
+
+async def decide(
+    harness: BotHarness, person: Person, card: dict[str, Any], title: str, **inputs: Any
+) -> dict[str, Any]:
+    """Open a decision's dialog from the managers' card and record it; returns the person's card as
+    the outbox then updates it."""
+    form = await open_from(harness, person, card, title)
+    assert await form.press("Record decision", **inputs) is None, texts(form.card)
+    return await latest_card(harness, person)
+
+
+async def log_appeal(harness: BotHarness, person: Person, reference: str, **inputs: Any) -> str:
+    """`appeal INC-...`, then its dialog; what the dialog said as it closed, or still shows."""
+    (reply,) = await harness.say(person, f"appeal {reference}")
+    form = await open_from(harness, person, reply.card, "Log an appeal")
+    await form.press("Log appeal", **inputs)
+    return closing_text(form)
