@@ -2,6 +2,7 @@
 
 import asyncio
 import io
+import json
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -561,3 +562,61 @@ async def test_every_copy_of_the_card_is_replaced_by_one_showing_the_new_restric
     for shown in (texts(updates[0]), texts(decided)):
         assert "Decided: Active management" in shown
         assert "Restricting contact to named channels · active · From" in shown  # in the history too
+
+
+async def test_an_automatic_refresh_while_the_form_is_open_loses_nothing_typed(council):
+    # Teams refreshes the card by itself (a chat switch, another copy updated): the form is in a
+    # dialog, which the refresh answer cannot replace, and its submit still records the decision.
+    _, card = await _reported(council)
+    (incident,) = await council.rows(Incident)
+    # Cancel closes a dialog without a word and records nothing.
+    other = await open_from(council, HAL, card, "No further action")
+    assert await other.press("Cancel", reasons="Changed my mind.") is None and other.closing_message is None
+    form = await open_from(council, AMY, card, "Active management")
+    typed = await form.press("Add another restriction", **ACTIVE)
+    refresh = card["refresh"]["action"]
+    refreshed = await universal(council, AMY, refresh["verb"], refresh["data"], trigger="automatic")
+    assert "Incident INC-2026-00001" in texts(refreshed)
+    assert council.connector.sent == []  # nothing sent or updated: the dialog is untouched
+    assert form.card is typed
+    await form.press("Record decision")  # with what was typed before the refresh
+    assert "Decided: Active management" in closing_text(form)
+    (decision,) = await council.rows(Decision)
+    assert decision.reasons == ACTIVE["reasons"]
+    assert (await council.rows(Incident))[0].status == "decided" and incident.id == decision.incident_id
+    updated = await latest_card(council, AMY)
+    assert "Decided: Active management" in texts(updated)
+
+
+async def test_open_full_record_leaves_the_card_as_it_was_and_shows_the_record_in_a_dialog(council):
+    _, card = await _reported(council)
+    before = json.dumps(card)
+    status, answer = await council.invoke(
+        AMY, "task/fetch", {"data": dialog_button(card, "Open full record"), "context": {"theme": "default"}}
+    )
+    assert status == 200
+    assert answer["task"]["type"] == "continue"  # a dialog, not a replacement card
+    record = answer["task"]["value"]["card"]["content"]
+    assert "Customer record" in texts(record) and "Pat Jones" in texts(record)
+    assert "Restricted: your viewing of this record is logged." in texts(record)
+    assert council.connector.sent == []  # the manager's card is not updated
+    assert json.dumps(card) == before
+    viewed = await council.rows(AuditEvent, AuditEvent.action == "customer.record_viewed")
+    assert len(viewed) == 1
+    # The card still decides: its buttons open their forms as before.
+    form = await open_from(council, AMY, card, "No further action")
+    assert "Reasons for this decision" in texts(form.card)
+
+
+async def test_log_an_appeal_on_the_card_opens_a_dialog_and_leaves_the_card(council):
+    _, card = await _reported(council)
+    decided = await _decide_active(council, card)
+    council.connector.clear()
+    form = await open_from(council, AMY, decided, "Log an appeal")
+    assert "Log an appeal on INC-2026-00001" in texts(form.card)
+    assert council.connector.sent == []
+    await form.press("Log appeal", against="decision", grounds="It was not me calling.")
+    assert "Logged. The appeal goes to" in closing_text(form)
+    # The decided card is not replaced by the appeal: only the hearing body is sent one.
+    await council.deliver()
+    assert [s for s in council.connector.to(AMY.chat_id) if s.method == "PUT"] == []
