@@ -64,8 +64,10 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-async def _card_dialog(services: Services, actor: Actor, verb: str, data: dict[str, Any]) -> DialogAnswer:
-    if verb == CANCEL_VERB:
+async def _card_dialog(
+    services: Services, actor: Actor, verb: str, data: dict[str, Any], *, submitted: bool = False
+) -> DialogAnswer:
+    if verb == CANCEL_VERB and submitted:
         return CloseDialog()
     for prefixes, flow in DIALOG_FLOWS:
         if verb.startswith(prefixes):
@@ -87,7 +89,8 @@ async def handle(services: Services, actor: Actor, name: str, value: Any) -> Inv
         if data.get("action") == report_cards.STEP_ACTION:
             return _ok(task_response(await report.step(services, actor, data)))
         if isinstance(data.get("verb"), str):
-            return _ok(task_response(await _card_dialog(services, actor, data["verb"], data)))
+            answer = await _card_dialog(services, actor, data["verb"], data, submitted=True)
+            return _ok(task_response(answer))
     elif name == "composeExtension/fetchTask":
         if value.get("commandId") == REPORT_MESSAGE_COMMAND:
             prefill = report.prefill_from_message(_dict(value.get("messagePayload")), services)
