@@ -35,7 +35,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from tests.support import teams
-from tests.support.dialog import button, dialog_card, execute_action, values
+from tests.support.dialog import button, dialog_button, dialog_card, values
 from tests.support.reporting import ACTION, BEHAVIOUR, WHAT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -296,16 +296,24 @@ async def cards_for(http, connector: str, person: teams.Person) -> list[dict]:
     ]
 
 
-async def universal(
-    http, server: Server, connector: str, person, card: dict, title: str, **inputs
-) -> dict | None:
-    action = execute_action(card, title)
-    data = {**values(card), **inputs, **action.get("data", {})}
-    value = {"action": {"type": "Action.Execute", "verb": action["verb"], "data": data}, "trigger": "manual"}
-    status, answer = await invoke(http, server, connector, person, "adaptiveCard/action", value)
-    if status != 200 or not isinstance(answer, dict) or answer.get("statusCode") != 200:
+async def open_form(http, server: Server, connector: str, person, card: dict, title: str) -> dict | None:
+    """Press a card button that opens a dialog; the form it shows, or None."""
+    data = dialog_button(card, title)
+    status, answer = await invoke(http, server, connector, person, "task/fetch", {"data": data})
+    if status != 200 or not isinstance(answer, dict) or answer.get("task", {}).get("type") != "continue":
         return None
-    return answer["value"]
+    return dialog_card(answer)
+
+
+async def submit_form(
+    http, server: Server, connector: str, person, form: dict, title: str, **inputs
+) -> str | None:
+    """Press a dialog's button; what the dialog said as it closed, or None."""
+    data = {**values(form), **inputs, **button(form, title)}
+    status, answer = await invoke(http, server, connector, person, "task/submit", {"data": data})
+    if status != 200 or not isinstance(answer, dict) or answer.get("task", {}).get("type") != "message":
+        return None
+    return answer["task"]["value"]
 
 
 async def decisions(http, server: Server, connector: str, expected: int, label: str) -> Result:
@@ -322,23 +330,23 @@ async def decisions(http, server: Server, connector: str, expected: int, label: 
         await asyncio.sleep(0.5)
     forms: list[list[tuple[teams.Person, dict]]] = [[] for _ in MANAGERS]
 
-    def open_form(n: int, card: dict) -> Callable[[], Awaitable[bool]]:
+    def opening(n: int, card: dict) -> Callable[[], Awaitable[bool]]:
         async def press() -> bool:
-            form = await universal(http, server, connector, MANAGERS[n], card, "No further action")
+            form = await open_form(http, server, connector, MANAGERS[n], card, "No further action")
             if form is not None:
                 forms[n].append((MANAGERS[n], form))
             return form is not None
 
         return press
 
-    await drive("prepare", [[open_form(n, c) for c in queue] for n, queue in enumerate(cards)])
+    await drive("prepare", [[opening(n, c) for c in queue] for n, queue in enumerate(cards)])
 
     def decide(person: teams.Person, form: dict) -> Callable[[], Awaitable[bool]]:
         async def record() -> bool:
-            decided = await universal(
+            said = await submit_form(
                 http, server, connector, person, form, "Record decision", reasons="A one-off; apologised."
             )
-            return decided is not None and "Decided: No further action" in json.dumps(decided)
+            return said is not None and "Decided: No further action" in said
 
         return record
 
@@ -350,7 +358,7 @@ async def decisions(http, server: Server, connector: str, expected: int, label: 
 
 def _has_action(card: dict, title: str) -> bool:
     try:
-        execute_action(card, title)
+        dialog_button(card, title)
     except AssertionError:
         return False
     return True

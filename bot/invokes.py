@@ -9,18 +9,27 @@ from typing import Any
 from botbuilder.core import InvokeResponse
 
 from cards import report as report_cards
+from cards.elements import CANCEL_VERB
 
 # Imported for their commands too: records registers `check`, deliveries `undelivered`,
 # register_reports `stats`, my_incidents `my incidents`.
 from dialogs import appeals, decide, deliveries, my_incidents, records, register_reports, report, reviews  # noqa: F401
-from dialogs.turn import Actor, Services
+from dialogs.turn import Actor, CloseDialog, DialogAnswer, Services, ShowStep
+
+# Forms opened from a card open in a dialog (`task/fetch`), each step a `task/submit`, both naming
+# their verb: the card's refresh cannot reach what is typed in a dialog.
+DIALOG_FLOWS = (
+    (("decision.", "customer."), decide),
+    (("review.", "restriction."), reviews),
+    (("appeal.",), appeals),
+)
 
 REPORT_MESSAGE_COMMAND = "reportAsIncident"
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
 
-def task_response(answer: report.DialogAnswer) -> dict[str, Any]:
-    if isinstance(answer, report.ShowStep):
+def task_response(answer: DialogAnswer) -> dict[str, Any] | None:
+    if isinstance(answer, ShowStep):
         return {
             "task": {
                 "type": "continue",
@@ -35,7 +44,9 @@ def task_response(answer: report.DialogAnswer) -> dict[str, Any]:
                 },
             }
         }
-    return {"task": {"type": "message", "value": answer.message or "Done."}}
+    if answer.message is None:
+        return None  # an empty answer closes the dialog without a word (Cancel)
+    return {"task": {"type": "message", "value": answer.message}}
 
 
 def _ok(body: dict[str, Any] | None = None) -> InvokeResponse:
@@ -53,6 +64,17 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+async def _card_dialog(
+    services: Services, actor: Actor, verb: str, data: dict[str, Any], *, submitted: bool = False
+) -> DialogAnswer:
+    if verb == CANCEL_VERB and submitted:
+        return CloseDialog()
+    for prefixes, flow in DIALOG_FLOWS:
+        if verb.startswith(prefixes):
+            return await flow.on_dialog(services, actor, verb, data)
+    return CloseDialog("That action is not one I know. Type help in my chat.")
+
+
 async def handle(services: Services, actor: Actor, name: str, value: Any) -> InvokeResponse:
     value = _dict(value)
     if name == "task/fetch":
@@ -60,10 +82,15 @@ async def handle(services: Services, actor: Actor, name: str, value: Any) -> Inv
         if data.get("action") == report_cards.OPEN_ACTION:
             answer = await report.open_dialog(services, actor, fresh=bool(data.get("fresh")))
             return _ok(task_response(answer))
+        if isinstance(data.get("verb"), str):
+            return _ok(task_response(await _card_dialog(services, actor, data["verb"], data)))
     elif name == "task/submit":
         data = _dict(value.get("data"))
         if data.get("action") == report_cards.STEP_ACTION:
             return _ok(task_response(await report.step(services, actor, data)))
+        if isinstance(data.get("verb"), str):
+            answer = await _card_dialog(services, actor, data["verb"], data, submitted=True)
+            return _ok(task_response(answer))
     elif name == "composeExtension/fetchTask":
         if value.get("commandId") == REPORT_MESSAGE_COMMAND:
             prefill = report.prefill_from_message(_dict(value.get("messagePayload")), services)
@@ -75,7 +102,7 @@ async def handle(services: Services, actor: Actor, name: str, value: Any) -> Inv
             and data.get("action") == report_cards.STEP_ACTION
         ):
             answer = await report.step(services, actor, data)
-            if isinstance(answer, report.ShowStep):
+            if isinstance(answer, ShowStep):
                 return _ok(task_response(answer))
             # Closing says what happened: the reporter may never have opened the bot's chat, where
             # the confirmation card waits.

@@ -13,10 +13,13 @@ from cards.elements import (
     choice_set,
     container,
     date_input,
+    dialog_cancel,
+    dialog_submit,
     execute,
     facts,
     field_error,
     heading,
+    open_form,
     text,
     text_input,
 )
@@ -97,7 +100,17 @@ def log_form(
             ),
             *_err(errors, "restrictions"),
         ]
-    return card(body, [execute("Log appeal", LOG, {"incident": incident_id}, style="positive")])
+    return card(
+        body, [dialog_submit("Log appeal", LOG, {"incident": incident_id}, style="positive"), dialog_cancel()]
+    )
+
+
+def log_launcher(incident_id: int, reference: str) -> Card:
+    """What `appeal INC-...` answers: the form itself opens in a dialog."""
+    return card(
+        [heading(f"Log an appeal on {reference}", size="Medium"), text(CONSIDERS, subtle=True)],
+        [open_form("Log an appeal", LOG_FORM, {"incident": incident_id})],
+    )
 
 
 @dataclass(frozen=True)
@@ -165,7 +178,7 @@ def appeal_card(view: AppealView, *, notice: str | None = None) -> Card:
                 ]
     elif view.can_hear:
         actions = [
-            execute(
+            open_form(
                 f"{title} ({OUTCOME_MEANINGS[key]})", OUTCOME_FORM, {"appeal": view.appeal_id, "outcome": key}
             )
             for key, title in OUTCOME_TITLES.items()
@@ -210,9 +223,9 @@ def outcome_form(
     return card(
         body,
         [
-            execute(
+            dialog_submit(
                 "Record outcome", OUTCOME, {"appeal": view.appeal_id, "outcome": outcome}, style="positive"
             ),
-            execute("Cancel", REFRESH, {"appeal": view.appeal_id}),
+            dialog_cancel(),
         ],
     )

@@ -16,10 +16,13 @@ from cards.elements import (
     choice_set,
     container,
     date_input,
+    dialog_cancel,
+    dialog_submit,
     execute,
     facts,
     field_error,
     heading,
+    open_form,
     text,
     text_input,
     toggle,
@@ -168,7 +171,7 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
         body += [text("Before deciding", weight="Bolder"), bullets(MANAGER_CHECKLIST)]
         if view.can_decide:
             actions = [
-                execute(DECISION_LABELS[kind], FORM, {"incident": view.incident_id, "kind": kind.value})
+                open_form(DECISION_LABELS[kind], FORM, {"incident": view.incident_id, "kind": kind.value})
                 for kind in DecisionKind
             ]
         else:
@@ -178,10 +181,10 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
         if view.can_decide:
             actions = [
                 *_letter_actions(view.decision.letter),
-                execute("Log an appeal", APPEAL_FORM, {"incident": view.incident_id}),
+                open_form("Log an appeal", APPEAL_FORM, {"incident": view.incident_id}),
             ]
     if view.can_decide:
-        actions.append(execute("Open full record", RECORD, {"customer": view.customer_id}))
+        actions.append(open_form("Open full record", RECORD, {"customer": view.customer_id}))
     return card(body, actions, refresh=_refresh(view))
 
 
@@ -449,11 +452,12 @@ def decision_form(
                 max_length=64,
             )
         )
-    actions = [execute("Record decision", SUBMIT, data, style="positive")]
+    # A dialog's form: no refresh, and nothing but its own buttons can replace it.
+    actions = [dialog_submit("Record decision", SUBMIT, data, style="positive")]
     if kind is DecisionKind.ACTIVE_MANAGEMENT and slots < MAX_RESTRICTIONS:
-        actions.append(execute("Add another restriction", FORM, {**data, "slots": slots + 1}))
-    actions.append(execute("Cancel", REFRESH, {"incident": view.incident_id}))
-    return card(body, actions, refresh=_refresh(view))
+        actions.append(dialog_submit("Add another restriction", FORM, {**data, "slots": slots + 1}))
+    actions.append(dialog_cancel())
+    return card(body, actions)
 
 
 def _active_management_fields(
@@ -515,9 +519,13 @@ def _active_management_fields(
     return fields
 
 
-def no_access_card(
-    reference: str | None = None,
-    who: str = "Only its service's managers and the register keepers do.",
-) -> Card:
+MANAGERS_AND_KEEPERS = "Only its service's managers and the register keepers do."
+
+
+def no_access_text(reference: str | None = None, who: str = MANAGERS_AND_KEEPERS) -> str:
     what = f"incident {reference}" if reference else "this record"
-    return card([text(f"You do not have access to {what}. {who}")])
+    return f"You do not have access to {what}. {who}"
+
+
+def no_access_card(reference: str | None = None, who: str = MANAGERS_AND_KEEPERS) -> Card:
+    return card([text(no_access_text(reference, who))])

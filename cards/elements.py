@@ -191,6 +191,25 @@ def im_back(title: str, value: str) -> Element:
     return {"type": "Action.Submit", "title": title, "data": {"msteams": {"type": "imBack", "value": value}}}
 
 
+def open_form(title: str, verb: str, data: dict[str, Any]) -> Element:
+    """A card button opening `verb`'s form in a dialog: the card stays as it was, and what is typed
+    in the dialog is out of reach of the card's refresh."""
+    return open_dialog(title, {"verb": verb, **data})
+
+
+def dialog_submit(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> Element:
+    """A button inside a dialog: Teams sends its inputs with `verb` as `task/submit`."""
+    return submit(title, {"verb": verb, **data}, style=style)
+
+
+CANCEL_VERB = "dialog.cancel"
+
+
+def dialog_cancel() -> Element:
+    """Closes the dialog and records nothing; the inputs are not checked or sent."""
+    return {**submit("Cancel", {"verb": CANCEL_VERB}), "associatedInputs": "none"}
+
+
 def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> Element:
     """A Universal Action: Teams sends it to the bot as an `adaptiveCard/action` invoke."""
     action: Element = {"type": "Action.Execute", "title": title, "verb": verb, "data": data}

@@ -3,7 +3,19 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cards.elements import Card, Element, bullets, card, container, execute, facts, heading, im_back, text
+from cards.elements import (
+    Card,
+    Element,
+    bullets,
+    card,
+    container,
+    dialog_submit,
+    facts,
+    heading,
+    im_back,
+    open_form,
+    text,
+)
 
 RECORD = "customer.record"
 REINSTATE_FORM = "restriction.reinstate_form"
@@ -55,7 +67,7 @@ def check_card(query: str, found: Sequence[CheckedCustomer]) -> Card:
             )
         if customer.can_open:
             actions.append(
-                execute(
+                open_form(
                     f"Open full record: {customer.label}",
                     RECORD,
                     {"customer": customer.customer_id},
@@ -82,6 +94,7 @@ def full_record_card(record: FullRecord) -> Card:
             bullets(lines) if lines else text("None", subtle=True),
         ]
 
+    # Shown in a dialog: reinstating is a step of the same dialog.
     return card(
         [
             heading("Customer record", size="Medium"),
@@ -94,7 +107,7 @@ def full_record_card(record: FullRecord) -> Card:
             *section("Letters", record.letters),
         ],
         [
-            execute(f"Reinstate: {label}", REINSTATE_FORM, {"restriction": restriction_id})
+            dialog_submit(f"Reinstate: {label}", REINSTATE_FORM, {"restriction": restriction_id})
             for restriction_id, label in record.reinstatable
         ],
     )

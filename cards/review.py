@@ -13,10 +13,13 @@ from cards.elements import (
     choice_set,
     container,
     date_input,
+    dialog_cancel,
+    dialog_submit,
     execute,
     facts,
     field_error,
     heading,
+    open_form,
     text,
     text_input,
 )
@@ -111,13 +114,17 @@ def review_card(view: ReviewView, *, stage: str | None = None, notice: str | Non
     if view.outcome:
         top.append(container([text(view.outcome, weight="Bolder", color="Good")], style="good"))
         return card([*top, *_body(view)], _letter_actions(view))
-    actions = [
-        execute(
+    return card([*top, *_body(view)], _outcome_buttons(view))
+
+
+def _outcome_buttons(view: ReviewView) -> list[Element]:
+    """Each outcome's form opens in a dialog, leaving the card as it is."""
+    return [
+        open_form(
             title, FORM, {"restriction": view.restriction_id, "outcome": outcome.value, "due": view.due_on}
         )
         for outcome, title in OUTCOME_TITLES.items()
     ]
-    return card([*top, *_body(view)], actions)
 
 
 def review_form(
@@ -173,10 +180,7 @@ def review_form(
     data = {"restriction": view.restriction_id, "outcome": outcome.value, "due": view.due_on}
     return card(
         body,
-        [
-            execute("Record review", SUBMIT, data, style="positive"),
-            execute("Cancel", REFRESH, {"restriction": view.restriction_id}),
-        ],
+        [dialog_submit("Record review", SUBMIT, data, style="positive"), dialog_cancel()],
     )
 
 
@@ -187,14 +191,7 @@ def escalation_card(view: ReviewView, reviewer: str) -> Card:
             text(f"The reviewer, {reviewer}, has not recorded the review of this restriction."),
             *_body(view),
         ],
-        [
-            execute(
-                title,
-                FORM,
-                {"restriction": view.restriction_id, "outcome": outcome.value, "due": view.due_on},
-            )
-            for outcome, title in OUTCOME_TITLES.items()
-        ],
+        _outcome_buttons(view),
     )
 
 
@@ -223,5 +220,9 @@ def reinstate_form(
         restriction_slot(1, values, errors, defaults, optional=False),
     ]
     return card(
-        body, [execute("Reinstate", REINSTATE, {"restriction": view.restriction_id}, style="positive")]
+        body,
+        [
+            dialog_submit("Reinstate", REINSTATE, {"restriction": view.restriction_id}, style="positive"),
+            dialog_cancel(),
+        ],
     )

@@ -17,15 +17,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import appeal as cards
-from cards.decision import letter_not_appropriate_card, letter_sent_card, no_access_card, with_download
+from cards.decision import (
+    letter_not_appropriate_card,
+    letter_sent_card,
+    no_access_card,
+    no_access_text,
+    with_download,
+)
 from cards.elements import Card, card, execute, heading, text
 from cards.formatting import local_date, local_time
 from dialogs import decision_form, letter_links, refusals
 from dialogs.commands import command
-from dialogs.decide import NO_LINKS, customer_label, restriction_period
+from dialogs.decide import NO_LINKS, OUT_OF_DATE, customer_label, restriction_period
 from dialogs.ids import record_id
 from dialogs.notify import card_message
-from dialogs.turn import Actor, Reply, Services
+from dialogs.turn import Actor, CloseDialog, DialogAnswer, Reply, Services, ShowStep
 from policy.appeals import ROUTE_LABELS, NotAppealable, route_for
 from policy.categories import Category
 from policy.deciding import problems
@@ -75,6 +81,7 @@ BODY_OF_ROUTE = {
 
 
 ALREADY_OPEN = "There is already an open appeal on this. Nothing was stored."
+OUTCOME_RECORDED = "This appeal's outcome is already recorded. Nothing was changed."
 
 
 def open_key(incident_id: int, against: str, decision_id: int | None, previous_id: int | None) -> str:
@@ -195,9 +202,9 @@ async def _form(
     values: Mapping[str, str],
     errors: Mapping[str, str],
     notice: str | None = None,
-) -> Card:
+) -> ShowStep:
     decision = await decisions.first_for(session, incident.id)
-    return cards.log_form(
+    form = cards.log_form(
         incident.id,
         incident.reference,
         await _options(session, incident, services.zone),
@@ -207,6 +214,7 @@ async def _form(
         services.today().isoformat(),
         notice,
     )
+    return ShowStep(form, f"Log an appeal on {incident.reference}")
 
 
 @command(
@@ -246,15 +254,13 @@ async def _appeal(services: Services, actor: Actor, match: re.Match[str]) -> lis
                 )
             ]
         return [
-            Reply(
-                card=await _form(session, services, incident, {}, {}), summary=f"Log an appeal on {reference}"
-            )
+            Reply(card=cards.log_launcher(incident.id, reference), summary=f"Log an appeal on {reference}")
         ]
 
 
 async def _log(
     session: AsyncSession, services: Services, actor: Actor, incident: Incident, data: Mapping[str, Any]
-) -> Card:
+) -> DialogAnswer:
     values = {k: v for k, v in data.items() if isinstance(v, str)}
     errors: dict[str, str] = {}
     against = values.get("against", "")
@@ -396,7 +402,6 @@ async def _log(
     )
     await session.flush()
     await _send_to_hearing_body(session, services, appeal, now)
-    view = await view_of(session, services, appeal, actor)
     await session.commit()
     services.outbox_written()
     where = ROUTE_LABELS[route]
@@ -407,7 +412,7 @@ async def _log(
             f"{local_date(deadline) if deadline else ''} ({services.letters.appeal_working_days} "
             "working days). The deciding body may still accept it."
         )
-    return cards.appeal_card(view, notice=notice)
+    return CloseDialog(notice)
 
 
 async def _send_to_hearing_body(
@@ -606,31 +611,51 @@ def _slot_defaults(restrictions: list[Restriction], services: Services) -> list[
     ]
 
 
+async def _loggable(
+    session: AsyncSession, services: Services, actor: Actor, verb: str, data: Mapping[str, Any]
+) -> Incident | None:
+    """The incident named, if the actor may log an appeal on it; else the refusal is recorded."""
+    incident_id = record_id(data.get("incident"))
+    incident = await session.get(Incident, incident_id) if incident_id else None
+    area = await session.get(ServiceArea, incident.service_area_id) if incident else None
+    if incident is None or area is None or not may_log_appeal(actor.roles, service_area=area.key):
+        await refusals.record(session, services, actor, verb, record_type="incident", record_id=incident_id)
+        return None
+    return incident
+
+
+async def _readable(
+    session: AsyncSession, services: Services, actor: Actor, verb: str, data: Mapping[str, Any]
+) -> tuple[Appeal, bool] | None:
+    """The appeal named and whether the actor may hear it, if they may see it; else the refusal
+    is recorded."""
+    appeal_id = record_id(data.get("appeal"))
+    appeal = await session.get(Appeal, appeal_id) if appeal_id else None
+    if appeal is None:
+        await refusals.record(session, services, actor, verb, record_type="appeal", record_id=appeal_id)
+        return None
+    hears = await may_hear(session, actor.roles, appeal, actor.person_id)
+    if not (
+        hears or actor.roles.is_register_keeper or actor.roles.has(ROUTE_ROLES[AppealRoute(appeal.route)])
+    ):
+        await refusals.record(session, services, actor, verb, record_type="appeal", record_id=appeal.id)
+        return None
+    return appeal, hears
+
+
 async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> Card:
+    """An `Action.Execute` on an appeal's card: refresh and the outcome letter (forms open in dialogs)."""
     async with services.sessions() as session:
         if verb in (cards.LOG_FORM, cards.LOG):
-            incident_id = record_id(data.get("incident"))
-            incident = await session.get(Incident, incident_id) if incident_id else None
-            area = await session.get(ServiceArea, incident.service_area_id) if incident else None
-            if incident is None or area is None or not may_log_appeal(actor.roles, service_area=area.key):
-                await refusals.record(
-                    session, services, actor, verb, record_type="incident", record_id=incident_id
-                )
-                return no_access_card()
-            if verb == cards.LOG_FORM:
-                return await _form(session, services, incident, {}, {})
-            return await _log(session, services, actor, incident, data)
-        appeal_id = record_id(data.get("appeal"))
-        appeal = await session.get(Appeal, appeal_id) if appeal_id else None
-        if appeal is None:
-            await refusals.record(session, services, actor, verb, record_type="appeal", record_id=appeal_id)
+            # From a card sent before logging opened in a dialog.
+            incident = await _loggable(session, services, actor, verb, data)
+            return (
+                no_access_card() if incident is None else cards.log_launcher(incident.id, incident.reference)
+            )
+        readable = await _readable(session, services, actor, verb, data)
+        if readable is None:
             return no_access_card(who=HEARERS_ONLY)
-        hears = await may_hear(session, actor.roles, appeal, actor.person_id)
-        if not (
-            hears or actor.roles.is_register_keeper or actor.roles.has(ROUTE_ROLES[AppealRoute(appeal.route)])
-        ):
-            await refusals.record(session, services, actor, verb, record_type="appeal", record_id=appeal.id)
-            return no_access_card(who=HEARERS_ONLY)
+        appeal, hears = readable
         view = await view_of(session, services, appeal, actor)
         if verb == cards.REFRESH:
             await audit.record(
@@ -650,32 +675,57 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
                 )
                 return no_access_card(who=HEARERS_ONLY)
             return await _letter(session, services, actor, appeal, view, verb, data)
+        return cards.appeal_card(view, notice=OUT_OF_DATE)
+
+
+async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> DialogAnswer:
+    """Logging an appeal, and recording its outcome, in a dialog opened from a card."""
+    async with services.sessions() as session:
+        if verb in (cards.LOG_FORM, cards.LOG):
+            incident = await _loggable(session, services, actor, verb, data)
+            if incident is None:
+                return CloseDialog(no_access_text())
+            if verb == cards.LOG_FORM:
+                return await _form(session, services, incident, {}, {})
+            return await _log(session, services, actor, incident, data)
+        if verb not in (cards.OUTCOME_FORM, cards.OUTCOME):
+            return CloseDialog("That action is not one I know.")
+        readable = await _readable(session, services, actor, verb, data)
+        if readable is None:
+            return CloseDialog(no_access_text(who=HEARERS_ONLY))
+        appeal, hears = readable
         if not hears:
             await refusals.record(session, services, actor, verb, record_type="appeal", record_id=appeal.id)
-            return cards.appeal_card(
-                view,
-                notice="You took part in the decision or the report, or are not of the body that "
-                "hears this appeal, so you cannot record its outcome. Nothing was changed.",
+            return CloseDialog(
+                "You took part in the decision or the report, or are not of the body that "
+                "hears this appeal, so you cannot record its outcome. Nothing was changed."
             )
         if appeal.status != "open":
-            return cards.appeal_card(
-                view, notice="This appeal's outcome is already recorded. Nothing was changed."
-            )
+            return CloseDialog(OUTCOME_RECORDED)
         outcome = data.get("outcome")
         if not isinstance(outcome, str) or outcome not in cards.OUTCOME_TITLES:
-            return cards.appeal_card(view, notice="That is not an appeal outcome.")
+            return CloseDialog("That is not an appeal outcome.")
         in_force = [r for r in await appealed(session, appeal) if r.status == RestrictionStatus.ACTIVE.value]
         if outcome == "varied" and not in_force:
-            return cards.appeal_card(
-                view, notice="There are no restrictions to vary: the outcome is upheld or overturned."
-            )
+            return CloseDialog("There are no restrictions to vary: the outcome is upheld or overturned.")
+        view = await view_of(session, services, appeal, actor)
         values = {k: v for k, v in data.items() if isinstance(v, str)}
         slots = _slot_defaults(in_force, services)
         if verb == cards.OUTCOME_FORM:
-            return cards.outcome_form(view, outcome, values, {}, slots)
+            return _outcome_step(view, outcome, values, {}, slots)
         return await _record_outcome(
             session, services, actor, appeal, outcome, data, values, in_force, slots, view
         )
+
+
+def _outcome_step(
+    view: cards.AppealView,
+    outcome: str,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    slots: list[tuple[int, dict[str, str]]],
+) -> ShowStep:
+    return ShowStep(cards.outcome_form(view, outcome, values, errors, slots), f"Appeal on {view.reference}")
 
 
 async def _record_outcome(
@@ -689,7 +739,7 @@ async def _record_outcome(
     appealed: list[Restriction],
     slots: list[tuple[int, dict[str, str]]],
     view: cards.AppealView,
-) -> Card:
+) -> DialogAnswer:
     reasons = values.get("reasons", "").strip()
     errors: dict[str, str] = {} if reasons else {"reasons": "Give the reasons for the outcome"}
     draft = None
@@ -714,7 +764,7 @@ async def _record_outcome(
             )
             errors.update({k: v for k, v in found.items() if k.startswith("restriction_")})
     if errors:
-        return cards.outcome_form(view, outcome, values, errors, slots)
+        return _outcome_step(view, outcome, values, errors, slots)
     now = services.clock()
     claimed = await session.execute(
         update(Appeal)
@@ -730,9 +780,7 @@ async def _record_outcome(
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
-        return cards.appeal_card(
-            view, notice="This appeal's outcome is already recorded. Nothing was changed."
-        )
+        return CloseDialog(OUTCOME_RECORDED)
     changed: list[int] = []
     if outcome in ("varied", "overturned"):
         ending = RestrictionStatus.VARIED if outcome == "varied" else RestrictionStatus.LIFTED
@@ -814,10 +862,10 @@ async def _record_outcome(
         record_id=appeal.id,
         dedupe_key=f"appeal:{appeal.id}:outcome",
     )
-    result = cards.appeal_card(await view_of(session, services, appeal, actor))
     await session.commit()
     services.outbox_written()
-    return result
+    # The dialog closes; every copy of the appeal's card shows the outcome, from the outbox.
+    return CloseDialog(f"{fresh.outcome or ''} The appeal's card shows it, with the outcome letter.")
 
 
 async def _letter(

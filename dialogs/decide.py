@@ -19,7 +19,7 @@ from cards.report import Summary
 from dialogs import decision_form, letter_links, records, refusals
 from dialogs.ids import record_id
 from dialogs.notify import card_message
-from dialogs.turn import Actor, Services
+from dialogs.turn import Actor, CloseDialog, DialogAnswer, Services, ShowStep
 from policy.appeals import ROUTE_LABELS
 from policy.categories import CATEGORIES, Category, is_urgent
 from policy.channels import CHANNEL_LABELS, ContactChannel
@@ -457,70 +457,118 @@ def card_updates(
 # --- universal actions --------------------------------------------------------------------------
 
 
+OUT_OF_DATE = "That button is from an older card. Nothing was changed: use the card as it is now."
+
+
 async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> Card:
     """Answer an `Action.Execute` on a managers' card with the card to show now."""
-    if verb == cards.RECORD:
-        async with services.sessions() as session:
-            return await records.full_record(session, services, actor, _int(data, "customer"))
-    if verb in (
-        cards.LETTER_LINK,
-        cards.LETTER_SENT_FORM,
-        cards.LETTER_SENT,
-        cards.LETTER_NOT_APPROPRIATE_FORM,
-        cards.LETTER_NOT_APPROPRIATE,
-    ):
-        async with services.sessions() as session:
+    async with services.sessions() as session:
+        if verb in (
+            cards.LETTER_LINK,
+            cards.LETTER_SENT_FORM,
+            cards.LETTER_SENT,
+            cards.LETTER_NOT_APPROPRIATE_FORM,
+            cards.LETTER_NOT_APPROPRIATE,
+        ):
             return await _letter_action(session, services, actor, verb, data)
-    incident_id = _int(data, "incident")
-    # What the card shows is read in a transaction that only reads; what is written (a view, a
-    # refusal, a decision) goes in a transaction of its own, holding the register's writer for
-    # no more than the writes.
-    async with services.reading() as session:
-        # A decision's submission reads the copies of the card it replaces with the rest.
-        found = None
-        if incident_id is not None:
-            found = await _read_for_card(session, services, incident_id, copies=verb == cards.SUBMIT)
-        if found is None:
-            await refusals.record_alone(services, actor, verb, record_type="incident", record_id=incident_id)
-            return cards.no_access_card()
-        read, deciders, history, sent = found
-        incident = read.incident
-        views = await incident_views(session, services, read, deciders=deciders, history=history)
+        if verb == cards.RECORD:
+            # From a card sent before the record opened in a dialog: it names no incident to show.
+            return card(
+                [text("The full record now opens in a dialog: press Open full record on the latest card.")]
+            )
+        allowed = await _allowed(session, services, actor, verb, _int(data, "incident"), copies=False)
+        if isinstance(allowed, str):
+            return cards.no_access_card(allowed or None)
+        _, views, _ = allowed
         view = views.for_viewer(actor.person_id, actor.roles)
-        if not view.can_decide:
-            await refusals.record_alone(services, actor, verb, record_type="incident", record_id=incident.id)
-            return cards.no_access_card(incident.reference)
         if verb == cards.REFRESH:
             # Opening the card reads the customer's record: every read is in the audit trail.
-            async with services.sessions() as writing:
-                await audit.record(
-                    writing,
-                    now=services.clock(),
-                    actor_id=actor.person_id,
-                    action="incident.viewed",
-                    record_type="incident",
-                    record_id=incident.id,
-                )
-                await writing.commit()
+            await audit.record(
+                session,
+                now=services.clock(),
+                actor_id=actor.person_id,
+                action="incident.viewed",
+                record_type="incident",
+                record_id=view.incident_id,
+            )
+            await session.commit()
             return cards.incident_card(view)
+        # Deciding and the full record open in dialogs (`on_dialog`); a card sent before that
+        # changed is answered with the card as it is now.
+        return cards.incident_card(view, notice=OUT_OF_DATE)
+
+
+async def _allowed(
+    session: AsyncSession,
+    services: Services,
+    actor: Actor,
+    verb: str,
+    incident_id: int | None,
+    *,
+    copies: bool,
+) -> tuple[incidents.ForCard, IncidentViews, list[outbox.Copy] | None] | str:
+    """The incident and its views if the actor may decide on it; else the refusal is recorded and
+    the incident's reference returned ("" when it is not found)."""
+    found = None
+    if incident_id is not None:
+        found = await _read_for_card(session, services, incident_id, copies=copies)
+    if found is None:
+        await refusals.record(session, services, actor, verb, record_type="incident", record_id=incident_id)
+        return ""
+    read, deciders, history, sent = found
+    views = await incident_views(session, services, read, deciders=deciders, history=history)
+    if not views.for_viewer(actor.person_id, actor.roles).can_decide:
+        await refusals.record(
+            session, services, actor, verb, record_type="incident", record_id=read.incident.id
+        )
+        return read.incident.reference
+    return read, views, sent
+
+
+async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> DialogAnswer:
+    """The decision form and the full record, in a dialog opened from the managers' card."""
+    async with services.sessions() as session:
+        if verb == cards.RECORD:
+            return ShowStep(
+                await records.full_record(session, services, actor, _int(data, "customer")), "Customer record"
+            )
+        # A decision's submission reads the copies of the card it replaces with the rest.
+        allowed = await _allowed(
+            session, services, actor, verb, _int(data, "incident"), copies=verb == cards.SUBMIT
+        )
+        if isinstance(allowed, str):
+            return CloseDialog(cards.no_access_text(allowed or None))
+        read, views, sent = allowed
+        view = views.for_viewer(actor.person_id, actor.roles)
         if view.decision is not None:
-            return cards.incident_card(
-                view,
-                notice=f"Already decided by {view.decision.by}, {view.decision.at}. Nothing was changed.",
+            return CloseDialog(
+                f"Already decided by {view.decision.by}, {view.decision.at}. Nothing was changed."
             )
         try:
             kind = DecisionKind(data.get("kind"))
         except ValueError:
-            return cards.incident_card(view, notice="That is not one of the policy's decisions.")
+            return CloseDialog("That is not one of the policy's decisions.")
         slots = decision_form.slots_of(data, cards.MAX_RESTRICTIONS)
         values = {k: v for k, v in data.items() if isinstance(v, str)}
         if verb == cards.FORM:
-            return cards.decision_form(
-                view, kind, values, {}, slots=slots, restriction_defaults=_defaults(services)
-            )
+            return _form_step(services, view, kind, values, {}, slots)
         if verb == cards.SUBMIT:
             return await _submit(session, services, actor, read, views, kind, data, values, slots, sent)
-        return cards.incident_card(view, notice="That action is not one I know.")
+        return CloseDialog("That action is not one I know.")
+
+
+def _form_step(
+    services: Services,
+    view: cards.IncidentView,
+    kind: DecisionKind,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    slots: int,
+) -> ShowStep:
+    form = cards.decision_form(
+        view, kind, values, errors, slots=slots, restriction_defaults=_defaults(services)
+    )
+    return ShowStep(form, f"Decide on {view.reference}")
 
 
 async def _read_for_card(
@@ -564,7 +612,7 @@ async def _submit(
     values: dict[str, str],
     slots: int,
     sent: list[outbox.Copy] | None = None,
-) -> Card:
+) -> DialogAnswer:
     incident = read.incident
     view = views.for_viewer(actor.person_id, actor.roles)
     draft, errors = decision_form.parse(kind, data, slots=slots)
@@ -587,37 +635,34 @@ async def _submit(
         else:
             reviewer = named
     if errors or draft is None:
-        return cards.decision_form(
-            view, kind, values, errors, slots=slots, restriction_defaults=_defaults(services)
-        )
+        return _form_step(services, view, kind, values, errors, slots)
     now = services.clock()
     # Read before the claim: a copy is never added once the incident exists.
     copies = await _sent_copies(session, views, sent)
     by = decider_name(views, actor.person_id) or await decisions.name_of(session, actor.person_id)
-    async with services.sessions() as writing:
-        result = await _decided(
-            writing,
-            services,
-            actor,
-            incident,
-            draft,
-            views,
-            copies,
-            reviewer=reviewer,
-            by=by,
-            now=now,
-        )
-    if result is None:
-        # Read again, anew: the decision that won was not there when the incident was first read.
-        async with services.reading() as again:
-            winner = await decisions.first_for(again, incident.id)
-            now_read = await incidents.for_card(again, incident.id)
-            fresh = await view_of(again, services, now_read or read, actor)
-            who = await decisions.name_of(again, winner.decided_by_id) if winner else "another manager"
+    decided = await _decided(
+        session,
+        services,
+        actor,
+        incident,
+        draft,
+        views,
+        copies,
+        reviewer=reviewer,
+        by=by,
+        now=now,
+    )
+    if not decided:
+        winner = await decisions.first_for(session, incident.id)
+        who = await decisions.name_of(session, winner.decided_by_id) if winner else "another manager"
         when = local_time(winner.decided_at, services.zone) if winner else "just now"
-        return cards.incident_card(fresh, notice=f"Already decided by {who}, {when}. Nothing was changed.")
+        return CloseDialog(f"Already decided by {who}, {when}. Nothing was changed.")
     services.outbox_written()
-    return result
+    # The dialog closes; every copy of the card, this manager's too, is updated from the outbox.
+    return CloseDialog(
+        f"Decided: {DECISION_LABELS[kind]}. Incident {incident.reference} is recorded as decided, "
+        "and the card shows the decision."
+    )
 
 
 async def _decided(
@@ -632,12 +677,12 @@ async def _decided(
     reviewer: int,
     by: str,
     now: datetime,
-) -> Card | None:
+) -> bool:
     """A manager's decision, committed: the claim, the decision, its letter, the updated cards
-    and the audit events; the card to show, or None if another manager's decision won the
-    claim. Everything it needs was read before."""
+    and the audit events; False if another manager's decision won the claim. Everything it needs
+    was read before."""
     if not await decisions.claim(session, incident.id):
-        return None
+        return False
     decision, restrictions = await decisions.record(
         session,
         incident,
@@ -671,7 +716,6 @@ async def _decided(
         also=[_outcome_for_reporter(incident, decision, restrictions)],
     )
     await outbox.enqueue_all(session, updates, now=now)
-    result = views.card_for(actor.person_id, actor.roles)
     # Last, so the audit head's lock is held only until the commit.
     await audit.record_many(
         session,
@@ -707,7 +751,7 @@ async def _decided(
         now=now,
     )
     await session.commit()
-    return result
+    return True
 
 
 def _outcome_for_reporter(

@@ -23,31 +23,13 @@ from dialogs import report_form as form
 from dialogs.commands import command
 from dialogs.ids import record_id
 from dialogs.notify import card_message
-from dialogs.turn import Actor, Reply, Services
+from dialogs.turn import Actor, CloseDialog, DialogAnswer, Reply, Services, ShowStep
 from policy.categories import CATEGORIES, Category, is_urgent
 from policy.channels import CHANNEL_LABELS, ContactChannel
 from policy.incidents import AFFECTED_LABELS, DESCRIPTION_MAX, AffectedParty
 from policy.roles import Role
 from storage import audit, customers, decisions, drafts, incidents, outbox, people
 from storage.models import Customer, Incident, ReportDraft, ServiceArea
-
-
-@dataclass(frozen=True)
-class ShowStep:
-    """Keep the dialog open, showing this card."""
-
-    card: Card
-    title: str = report_cards.DIALOG_TITLE
-
-
-@dataclass(frozen=True)
-class CloseDialog:
-    """Close the dialog, with a message for the person when there is something to say."""
-
-    message: str | None = None
-
-
-DialogAnswer = ShowStep | CloseDialog
 
 GONE = CloseDialog(
     "This report is no longer open (drafts are kept for 24 hours). Type report to start again."
@@ -76,7 +58,7 @@ async def open_dialog(
             values = {**_happened_now(services), **form.clean(prefill or {})}
             draft = drafts.start(session, actor.person_id, step="customer", values=values, now=now)
             await session.flush()
-        answer = ShowStep(await _render(session, services, draft, {}))
+        answer = ShowStep(await _render(session, services, draft, {}), report_cards.DIALOG_TITLE)
         await session.commit()
     return answer
 
@@ -209,7 +191,7 @@ async def step(services: Services, actor: Actor, data: Mapping[str, Any]) -> Dia
         # The server knows the step; a card claiming another one is stale or forged.
         current = draft.step
         if data.get("step") != current:
-            answer = ShowStep(await _render(session, services, draft, {}))
+            answer = ShowStep(await _render(session, services, draft, {}), report_cards.DIALOG_TITLE)
             return answer
         values = {**draft.values, **_inputs_of(current, data)}
         errors: form.Errors = {}
@@ -249,7 +231,7 @@ async def step(services: Services, actor: Actor, data: Mapping[str, Any]) -> Dia
         drafts.save(draft, step=current, values=values, now=now)
         card = await _render(session, services, draft, errors)
         await session.commit()
-    return ShowStep(card)
+    return ShowStep(card, report_cards.DIALOG_TITLE)
 
 
 def _inputs_of(step_name: str, data: Mapping[str, Any]) -> dict[str, str]:
@@ -444,7 +426,7 @@ async def _show_again(
         drafts.save(shown, step=refused.step, values=refused.values, now=now)
         card = await _render(session, services, shown, refused.errors)
         await session.commit()
-    return ShowStep(card)
+    return ShowStep(card, report_cards.DIALOG_TITLE)
 
 
 @dataclass(frozen=True)

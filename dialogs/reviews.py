@@ -14,14 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import review as cards
-from cards.decision import no_access_card
+from cards.decision import no_access_card, no_access_text
 from cards.elements import Card, card, heading, text
 from cards.formatting import local_date, local_time
 from dialogs import decision_form, refusals
-from dialogs.decide import customer_label, restriction_period, restriction_review
+from dialogs.decide import OUT_OF_DATE, customer_label, restriction_period, restriction_review
 from dialogs.ids import record_id
 from dialogs.notify import card_message
-from dialogs.turn import Actor, Services
+from dialogs.turn import Actor, CloseDialog, DialogAnswer, Services, ShowStep
 from policy.categories import CATEGORIES, Category
 from policy.deciding import DecisionDraft, problems
 from policy.decisions import (
@@ -40,6 +40,7 @@ from storage import audit, decisions, outbox, people
 from storage.models import Customer, Decision, Incident, Letter, Restriction, Review, ServiceArea
 
 BATCH = 500
+ALREADY_REVIEWED = "This review was already recorded. Nothing was changed."
 
 
 # --- what the reviewer sees ---------------------------------------------------------------------
@@ -347,51 +348,71 @@ def _restriction_defaults(r: Restriction, services: Services) -> dict[str, str]:
     }
 
 
+async def _reviewable(
+    session: AsyncSession, services: Services, actor: Actor, verb: str, data: Mapping[str, Any]
+) -> Restriction | None:
+    """The restriction named, if the actor may review it now; else the refusal is recorded."""
+    restriction_id = record_id(data.get("restriction"))
+    r = await session.get(Restriction, restriction_id) if restriction_id else None
+    if r is None or not await may_review(session, actor, r):
+        await refusals.record(
+            session, services, actor, verb, record_type="restriction", record_id=restriction_id
+        )
+        return None
+    return r
+
+
 async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> Card:
+    """An `Action.Execute` on a review card: the card as it is now (the forms open in dialogs)."""
     async with services.sessions() as session:
-        restriction_id = record_id(data.get("restriction"))
-        r = await session.get(Restriction, restriction_id) if restriction_id else None
-        if r is None or not await may_review(session, actor, r):
-            await refusals.record(
-                session, services, actor, verb, record_type="restriction", record_id=restriction_id
-            )
+        r = await _reviewable(session, services, actor, verb, data)
+        if r is None:
             return no_access_card()
+        view = await view_of(session, services, r)
+        if verb != cards.REFRESH:
+            return cards.review_card(view, notice=OUT_OF_DATE)
+        await audit.record(
+            session,
+            now=services.clock(),
+            actor_id=actor.person_id,
+            action="restriction.viewed",
+            record_type="restriction",
+            record_id=r.id,
+        )
+        await session.commit()
+        return cards.review_card(view)
+
+
+async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> DialogAnswer:
+    """A review's form, or reinstating from the full record, in a dialog."""
+    async with services.sessions() as session:
+        r = await _reviewable(session, services, actor, verb, data)
+        if r is None:
+            return CloseDialog(no_access_text())
         if verb in (cards.REINSTATE_FORM, cards.REINSTATE):
             return await _reinstate(session, services, actor, r, verb, data)
-        view = await view_of(session, services, r)
-        if verb == cards.REFRESH:
-            await audit.record(
-                session,
-                now=services.clock(),
-                actor_id=actor.person_id,
-                action="restriction.viewed",
-                record_type="restriction",
-                record_id=r.id,
-            )
-            await session.commit()
-            return cards.review_card(view)
         if r.status != RestrictionStatus.ACTIVE.value:
-            return cards.review_card(
-                view,
-                notice=f"This restriction is {r.status}: there is nothing to review. Nothing was changed.",
+            return CloseDialog(
+                f"This restriction is {r.status}: there is nothing to review. Nothing was changed."
             )
         outcome = next((o for o in cards.OUTCOME_TITLES if o.value == data.get("outcome")), None)
-        if outcome is None:
-            return cards.review_card(view, notice="That is not a review outcome.")
+        if outcome is None or verb not in (cards.FORM, cards.SUBMIT):
+            return CloseDialog("That is not a review outcome.")
+        if data.get("due", "") != (r.review_due_on.isoformat() if r.review_due_on else ""):
+            return CloseDialog(ALREADY_REVIEWED)
+        view = await view_of(session, services, r)
         values = {k: v for k, v in data.items() if isinstance(v, str)}
-        next_default = services.reviews.default_review(services.today()).isoformat()
-        defaults = _restriction_defaults(r, services)
-        if data.get("due", "") != view.due_on:
-            return cards.review_card(view, notice="This review was already recorded. Nothing was changed.")
-        if verb == cards.FORM:
-            return cards.review_form(
-                view, outcome, values, {}, next_review_default=next_default, restriction_defaults=defaults
+        errors, draft = ({}, None) if verb == cards.FORM else _check(services, r, outcome, data)
+        if verb == cards.FORM or errors:
+            form = cards.review_form(
+                view,
+                outcome,
+                values,
+                errors,
+                next_review_default=services.reviews.default_review(services.today()).isoformat(),
+                restriction_defaults=_restriction_defaults(r, services),
             )
-        errors, draft = _check(services, r, outcome, data)
-        if errors:
-            return cards.review_form(
-                view, outcome, values, errors, next_review_default=next_default, restriction_defaults=defaults
-            )
+            return ShowStep(form, "Review a restriction")
         return await _record(session, services, actor, r, outcome, data, draft)
 
 
@@ -441,7 +462,7 @@ async def _record(
     outcome: ReviewOutcome,
     data: Mapping[str, Any],
     draft: DecisionDraft | None,
-) -> Card:
+) -> DialogAnswer:
     now = services.clock()
     reasons = str(data.get("reasons", "")).strip()[:4000]
     next_review = None
@@ -472,11 +493,7 @@ async def _record(
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
-        await session.refresh(r)
-        return cards.review_card(
-            await view_of(session, services, r),
-            notice="This review was already recorded. Nothing was changed.",
-        )
+        return CloseDialog(ALREADY_REVIEWED)
     notify = outcome is not ReviewOutcome.LIFT or data.get("notify_customer") == "yes"
     review = Review(
         restriction_id=r.id,
@@ -538,8 +555,35 @@ async def _record(
         + ("; a letter tells the customer." if notify else "; the customer is not told (reasons recorded)."),
     }[outcome]
     view = await view_of(session, services, letter_about if letter_about is not r else r, outcome=summary)
+    await _update_review_cards(session, r.id, cards.review_card(view), review.id, now)
     await session.commit()
-    return cards.review_card(view)
+    services.outbox_written()
+    return CloseDialog(summary)
+
+
+REVIEW_CARD_PURPOSES = ("review.due_soon", "review.due", "review.overdue", "review.escalated")
+
+
+async def _update_review_cards(
+    session: AsyncSession, restriction_id: int, done: Card, review_id: int, now: datetime
+) -> None:
+    """Every reminder card about the restriction now shows the outcome: the reviewer's, with the
+    letter's buttons, and the register keepers' escalations."""
+    for purpose in REVIEW_CARD_PURPOSES:
+        for sent in await outbox.for_record(session, "restriction", restriction_id, purpose=purpose):
+            if sent.status == outbox.FAILED or sent.person_id is None:
+                continue
+            outbox.enqueue(
+                session,
+                outbox.Recipient(person_id=sent.person_id),
+                card_message(done, summary="Restriction reviewed"),
+                purpose="review.card_updated",
+                now=now,
+                record_type="restriction",
+                record_id=restriction_id,
+                dedupe_key=f"review:{review_id}:updated:{sent.id}",
+                updates_id=sent.id,
+            )
 
 
 async def _reinstate(
@@ -549,16 +593,14 @@ async def _reinstate(
     r: Restriction,
     verb: str,
     data: Mapping[str, Any],
-) -> Card:
-    view = await view_of(session, services, r)
+) -> DialogAnswer:
     if r.status not in (RestrictionStatus.LIFTED.value, RestrictionStatus.EXPIRED.value):
-        return cards.review_card(
-            view, notice="Only a lifted or ended restriction can be reinstated. Nothing was changed."
-        )
+        return CloseDialog("Only a lifted or ended restriction can be reinstated. Nothing was changed.")
+    view = await view_of(session, services, r)
     defaults = _restriction_defaults(r, services)
     values = {k: v for k, v in data.items() if isinstance(v, str)}
     if verb == cards.REINSTATE_FORM:
-        return cards.reinstate_form(view, values, {}, defaults)
+        return ShowStep(cards.reinstate_form(view, values, {}, defaults), "Reinstate a restriction")
     reasons = str(data.get("reasons") or "").strip()
     draft, errors = decision_form.parse(DecisionKind.ACTIVE_MANAGEMENT, {**data, "reasons": reasons}, slots=1)
     if draft is not None:
@@ -573,7 +615,7 @@ async def _reinstate(
     if not reasons:
         errors["reasons"] = "Record why engagement deteriorated and the restriction is reinstated"
     if errors or draft is None:
-        return cards.reinstate_form(view, values, errors, defaults)
+        return ShowStep(cards.reinstate_form(view, values, errors, defaults), "Reinstate a restriction")
     now = services.clock()
     try:
         async with session.begin_nested():
@@ -583,7 +625,7 @@ async def _reinstate(
             await session.flush()
     except IntegrityError:
         # Reinstated a moment ago by someone else (or a second press): once is enough.
-        return cards.review_card(view, notice="This restriction was already reinstated. Nothing was changed.")
+        return CloseDialog("This restriction was already reinstated. Nothing was changed.")
     # The reasons are kept as a review of the lifted restriction: the letter explains them.
     review = Review(
         restriction_id=r.id,
@@ -620,5 +662,20 @@ async def _reinstate(
         restored,
         outcome=f"Reinstated by {actor.display_name}. The customer must be told: download the letter below.",
     )
+    # The dialog closes; the letter's buttons come on a card in the actor's chat, to keep.
+    outbox.enqueue(
+        session,
+        outbox.Recipient(person_id=actor.person_id),
+        card_message(cards.review_card(view), summary="Restriction reinstated"),
+        purpose="restriction.reinstated",
+        now=now,
+        record_type="restriction",
+        record_id=restored.id,
+        dedupe_key=f"restriction:{restored.id}:reinstated",
+    )
     await session.commit()
-    return cards.review_card(view)
+    services.outbox_written()
+    return CloseDialog(
+        f"Reinstated by {actor.display_name}. The customer must be told: the card with the letter "
+        "is in your chat with me."
+    )

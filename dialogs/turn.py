@@ -35,6 +35,24 @@ class Reply:
     summary: str | None = None  # the notification preview Teams shows for a card
 
 
+@dataclass(frozen=True)
+class ShowStep:
+    """Keep the dialog open, showing this card."""
+
+    card: Card
+    title: str
+
+
+@dataclass(frozen=True)
+class CloseDialog:
+    """Close the dialog, with a message for the person when there is something to say."""
+
+    message: str | None = None
+
+
+DialogAnswer = ShowStep | CloseDialog
+
+
 @dataclass
 class Services:
     """The side effects a dialog may use, injected so tests can drive time and delivery."""

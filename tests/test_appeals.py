@@ -10,7 +10,15 @@ from bot.app import SERVICES
 from dialogs import appeals
 from storage.models import Appeal, AuditEvent, Letter, OutboxMessage, Restriction
 from tests.support import teams
-from tests.support.dialog import inputs, press_execute, texts, universal
+from tests.support.dialog import (
+    Dialog,
+    closing_text,
+    inputs,
+    open_from,
+    press_execute,
+    submit_dialog,
+    texts,
+)
 from tests.support.harness import BotHarness
 from tests.support.reporting import report
 from tests.support.teams import AMY, CATH, CERI, CHIEF, KIM, SAM, Person
@@ -63,16 +71,25 @@ async def _restricted(council, reporter=SAM) -> str:
     reference = await report(council, reporter)
     await council.deliver()
     (notice,) = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"]
-    form = await press_execute(council, AMY, notice.card, "Active management")
-    await press_execute(council, AMY, form, "Record decision", **ACTIVE)
+    form = await open_from(council, AMY, notice.card, "Active management")
+    assert await form.press("Record decision", **ACTIVE) is None
     await council.deliver()
     council.connector.clear()
     return reference
 
 
-async def _log(council, who, reference, **values) -> dict:
+async def _log(council, who, reference, **values) -> str:
+    """`appeal INC-...`, then the form in its dialog; what the dialog said or still shows."""
     (reply,) = await council.say(who, f"appeal {reference}")
-    return await press_execute(council, who, reply.card, "Log appeal", **values)
+    form = await open_from(council, who, reply.card, "Log an appeal")
+    await form.press("Log appeal", **values)
+    return closing_text(form)
+
+
+async def _outcome_form(council, who, appeal_id: int, outcome: str) -> Dialog:
+    return await submit_dialog(
+        council, who, {"verb": "appeal.outcome_form", "appeal": appeal_id, "outcome": outcome}
+    )
 
 
 GROUNDS = "I only called so often because nobody answered my repairs complaint."
@@ -81,7 +98,7 @@ GROUNDS = "I only called so often because nobody answered my repairs complaint."
 async def test_a_managers_decision_goes_to_the_review_group_as_a_new_thread(council):
     reference = await _restricted(council)
     logged = await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
-    assert "Logged. The appeal goes to the Complaints Review Group." in texts(logged)
+    assert "Logged. The appeal goes to the Complaints Review Group." in logged
     (appeal,) = await council.rows(Appeal)
     assert (appeal.route, appeal.against, appeal.late, appeal.status) == (
         "complaints_review_group",
@@ -118,15 +135,13 @@ async def test_the_panel_records_the_outcome_and_the_register_and_letter_follow(
     council.connector.clear()
 
     # Amy decided, so she may not hear it, even as a panel member.
-    refused = await press_execute(council, AMY, thread.card, "Overturned (restrictions lifted)")
-    assert "You took part in the decision or the report" in texts(refused)
-    form = await press_execute(council, CERI, thread.card, "Overturned (restrictions lifted)")
-    empty = await press_execute(council, CERI, form, "Record outcome")
+    refused = await open_from(council, AMY, thread.card, "Overturned (restrictions lifted)")
+    assert "You took part in the decision or the report" in closing_text(refused)
+    form = await open_from(council, CERI, thread.card, "Overturned (restrictions lifted)")
+    empty = await form.press("Record outcome")
     assert "Give the reasons for the outcome" in texts(empty)
-    done = await press_execute(
-        council, CERI, form, "Record outcome", reasons="Calls were about an unanswered complaint."
-    )
-    assert "Overturned by Ceri Panel" in texts(done)
+    await form.press("Record outcome", reasons="Calls were about an unanswered complaint.")
+    assert "Overturned by Ceri Panel" in closing_text(form)
     (restriction,) = await council.rows(Restriction)
     assert (restriction.status, restriction.ended_reason) == ("lifted", "Overturned on appeal")
     (appeal,) = await council.rows(Appeal)
@@ -138,12 +153,13 @@ async def test_the_panel_records_the_outcome_and_the_register_and_letter_follow(
     await council.deliver()
     updates = [s for s in council.connector.sent if s.method == "PUT"]
     (update,) = updates  # the thread's first message, replaced for everyone in the channel
+    done = update.card
     assert update.conversation_id.startswith(f"{CHANNEL};messageid=")
     assert "Overturned by Ceri Panel" in texts(update.card)
     assert any("Appeal on" in texts(s.card) for s in council.connector.to(CATH.chat_id))  # the logger told
 
-    again = await press_execute(council, DEV, thread.card, "Upheld (the decision stands)")
-    assert "already recorded. Nothing was changed." in texts(again)
+    again = await open_from(council, DEV, thread.card, "Upheld (the decision stands)")
+    assert "already recorded. Nothing was changed." in closing_text(again)
 
     ready = await press_execute(council, CERI, done, "Download outcome letter")
     (link,) = [a for a in _walk_actions(ready) if a.get("type") == "Action.OpenUrl"]
@@ -172,18 +188,15 @@ async def test_varied_on_appeal_replaces_the_restriction(council):
     reference = await _restricted(council)
     await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
     (appeal,) = await council.rows(Appeal)
-    form = await universal(council, CERI, "appeal.outcome_form", {"appeal": appeal.id, "outcome": "varied"})
-    done = await press_execute(
-        council,
-        CERI,
-        form,
+    form = await _outcome_form(council, CERI, appeal.id, "varied")
+    await form.press(
         "Record outcome",
         reasons="Email only is too strict.",
         restriction_1_type="limit_time_volume_topics",
         restriction_1_details="One call a week.",
         restriction_1_frontline_instructions="Take one call a week.",
     )
-    assert "Varied by Ceri Panel" in texts(done)
+    assert "Varied by Ceri Panel" in closing_text(form)
     old, new = sorted(await council.rows(Restriction), key=lambda r: r.id)
     assert (old.status, new.status, new.replaces_id, new.details) == (
         "varied",
@@ -198,19 +211,20 @@ async def test_an_immediate_action_goes_to_the_complaints_procedure(council):
     await council.deliver()
     council.connector.clear()
     logged = await _log(council, CATH, reference, against="immediate_action", grounds="She hung up on me.")
-    assert "Logged. The appeal goes to the complaints handling procedure." in texts(logged)
+    assert "Logged. The appeal goes to the complaints handling procedure." in logged
     await council.deliver()
     (posted,) = [
         s for s in council.connector.to(CATH.chat_id) if s.activity.get("summary", "").startswith("Appeal on")
     ]
     assert "Against an employee's immediate action (ending the contact)" in texts(posted.card)
     assert [s for s in council.connector.sent if s.method == "THREAD"] == []
-    refused = await press_execute(council, SAM, posted.card, "Upheld (the decision stands)")
-    assert "Only the body hearing the appeal and the register keepers do." in texts(refused)
-    form = await press_execute(council, CATH, posted.card, "Upheld (the decision stands)")
-    done = await press_execute(
-        council, CATH, form, "Record outcome", reasons="Ending the call was reasonable."
-    )
+    refused = await open_from(council, SAM, posted.card, "Upheld (the decision stands)")
+    assert "Only the body hearing the appeal and the register keepers do." in closing_text(refused)
+    form = await open_from(council, CATH, posted.card, "Upheld (the decision stands)")
+    await form.press("Record outcome", reasons="Ending the call was reasonable.")
+    assert "Upheld by Cath Complaints" in closing_text(form)
+    await council.deliver()
+    done = [s for s in council.connector.to(CATH.chat_id) if s.method == "PUT"][-1].card
     assert "Upheld by Cath Complaints" in texts(done)
     ready = await press_execute(council, CATH, done, "Download outcome letter")
     (link,) = [a for a in _walk_actions(ready) if a.get("type") == "Action.OpenUrl"]
@@ -224,7 +238,7 @@ async def test_an_elected_members_action_is_not_appealable_and_nothing_is_stored
     logged = await _log(
         council, CATH, reference, against="immediate_action", grounds="The councillor walked out."
     )
-    assert "The appeal process does not apply to action taken by elected members" in texts(logged)
+    assert "The appeal process does not apply to action taken by elected members" in logged
     assert await council.rows(Appeal) == []
 
 
@@ -232,27 +246,27 @@ async def test_the_review_groups_decision_goes_to_the_chief_executive_and_no_fur
     reference = await _restricted(council)
     await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
     (first,) = await council.rows(Appeal)
-    form = await universal(council, CERI, "appeal.outcome_form", {"appeal": first.id, "outcome": "upheld"})
-    await press_execute(council, CERI, form, "Record outcome", reasons="The restriction is proportionate.")
+    form = await _outcome_form(council, CERI, first.id, "upheld")
+    await form.press("Record outcome", reasons="The restriction is proportionate.")
     await council.deliver()
     council.connector.clear()
 
     logged = await _log(
         council, CATH, reference, against=f"appeal:{first.id}", grounds="The panel did not listen."
     )
-    assert "Logged. The appeal goes to the Chief Executive." in texts(logged)
+    assert "Logged. The appeal goes to the Chief Executive." in logged
     await council.deliver()
     (posted,) = council.connector.to(CHIEF.chat_id)
     assert "Review group outcome" in texts(posted.card)
-    refused = await press_execute(council, CERI, posted.card, "Upheld (the decision stands)")
-    assert "Only the body hearing the appeal and the register keepers do." in texts(refused)
-    form = await press_execute(council, CHIEF, posted.card, "Upheld (the decision stands)")
-    await press_execute(council, CHIEF, form, "Record outcome", reasons="I agree with the panel.")
+    refused = await open_from(council, CERI, posted.card, "Upheld (the decision stands)")
+    assert "Only the body hearing the appeal and the register keepers do." in closing_text(refused)
+    form = await open_from(council, CHIEF, posted.card, "Upheld (the decision stands)")
+    await form.press("Record outcome", reasons="I agree with the panel.")
     second = (await council.rows(Appeal, Appeal.route == "chief_executive"))[0]
     assert second.outcome == "upheld"
 
     refused = await _log(council, CATH, reference, against=f"appeal:{second.id}", grounds="Still unhappy.")
-    assert "no further internal appeal against the Chief Executive's decision" in texts(refused)
+    assert "no further internal appeal against the Chief Executive's decision" in refused
     assert len(await council.rows(Appeal)) == 2
 
 
@@ -260,14 +274,14 @@ async def test_refusals_store_nothing(council):
     reference = await report(council, SAM)
     # No decision yet: only the immediate action can be appealed; a forged "decision" is refused.
     refused = await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
-    assert f"There is no decision on {reference} to appeal yet" in texts(refused)
+    assert f"There is no decision on {reference} to appeal yet" in refused
     refused = await _log(council, CATH, reference, against="appeal:1", grounds=GROUNDS)
-    assert "Choose what is appealed from the list" in texts(refused)
+    assert "Choose what is appealed from the list" in refused
     refused = await _log(
         council, CATH, reference, against="immediate_action", grounds="", received_on="2027-01-01"
     )
-    assert "The date received cannot be in the future" in texts(refused)
-    assert "Record the grounds of the appeal, in the customer's words" in texts(refused)
+    assert "The date received cannot be in the future" in refused
+    assert "Record the grounds of the appeal, in the customer's words" in refused
     (reply,) = await council.say(SAM, f"appeal {reference}")
     assert (
         "Appeals are logged by the complaints team, the service's managers and the register keepers."
@@ -280,7 +294,7 @@ async def test_a_second_open_appeal_on_the_same_decision_is_refused(council):
     reference = await _restricted(council)
     await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
     again = await _log(council, KIM, reference, against="decision", grounds="Again.")
-    assert "There is already an open appeal on this" in texts(again)
+    assert "There is already an open appeal on this" in again
     assert len(await council.rows(Appeal)) == 1
 
 
@@ -290,7 +304,7 @@ async def test_a_late_appeal_is_logged_with_a_warning(council):
     logged = await _log(
         council, CATH, reference, against="decision", grounds=GROUNDS, received_on="2027-01-14"
     )
-    assert "It is late: received Thu 14 Jan 2027, after the deadline of Mon 21 Dec 2026" in texts(logged)
+    assert "It is late: received Thu 14 Jan 2027, after the deadline of Mon 21 Dec 2026" in logged
     (appeal,) = await council.rows(Appeal)
     assert appeal.late
     await council.deliver()
@@ -343,27 +357,28 @@ async def test_two_people_logging_the_same_appeal_at_once_store_one(council):
     reference = await _restricted(council)
     (form_cath,) = await council.say(CATH, f"appeal {reference}")
     (form_kim,) = await council.say(KIM, f"appeal {reference}")
-    answers = await asyncio.gather(
-        press_execute(council, CATH, form_cath.card, "Log appeal", against="decision", grounds=GROUNDS),
-        press_execute(council, KIM, form_kim.card, "Log appeal", against="decision", grounds=GROUNDS),
-    )
+    forms = [
+        await open_from(council, CATH, form_cath.card, "Log an appeal"),
+        await open_from(council, KIM, form_kim.card, "Log an appeal"),
+    ]
+    await asyncio.gather(*(f.press("Log appeal", against="decision", grounds=GROUNDS) for f in forms))
     assert len(await council.rows(Appeal)) == 1
-    assert sum("Logged. The appeal goes to" in texts(a) for a in answers) == 1
-    assert sum("There is already an open appeal on this" in texts(a) for a in answers) == 1
+    answers = [closing_text(f) for f in forms]
+    assert sum("Logged. The appeal goes to" in a for a in answers) == 1
+    assert sum("There is already an open appeal on this" in a for a in answers) == 1
 
 
 async def test_after_the_review_group_decides_the_managers_decision_is_not_heard_again(council):
     reference = await _restricted(council)
     await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
     (first,) = await council.rows(Appeal)
-    form = await universal(council, CERI, "appeal.outcome_form", {"appeal": first.id, "outcome": "upheld"})
-    await press_execute(council, CERI, form, "Record outcome", reasons="Proportionate.")
+    form = await _outcome_form(council, CERI, first.id, "upheld")
+    await form.press("Record outcome", reasons="Proportionate.")
     (reply,) = await council.say(CATH, f"appeal {reference}")
-    offered = [c["value"] for c in inputs(reply.card)["against"]["choices"]]
+    log = await open_from(council, CATH, reply.card, "Log an appeal")
+    offered = [c["value"] for c in inputs(log.card)["against"]["choices"]]
     assert "decision" not in offered and f"appeal:{first.id}" in offered
-    refused = await press_execute(
-        council, CATH, reply.card, "Log appeal", against="decision", grounds="Again."
-    )
+    refused = await log.press("Log appeal", against="decision", grounds="Again.")
     assert "This decision's appeal has been decided: appeal against that outcome instead" in texts(refused)
     assert len(await council.rows(Appeal)) == 1
 
@@ -372,9 +387,11 @@ async def test_a_varied_outcome_must_set_out_every_appealed_restriction(council)
     reference = await _restricted(council)
     await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
     (appeal,) = await council.rows(Appeal)
-    form = await universal(council, CERI, "appeal.outcome_form", {"appeal": appeal.id, "outcome": "varied"})
-    refused = await press_execute(council, CERI, form, "Record outcome", reasons="x", restriction_1_type="")
+    form = await _outcome_form(council, CERI, appeal.id, "varied")
+    refused = await form.press("Record outcome", reasons="x", restriction_1_type="")
     assert "Choose a restriction from the policy's list" in texts(refused)
-    forged = await universal(council, CERI, "appeal.outcome", {"appeal": appeal.id, "outcome": ["varied"]})
-    assert "That is not an appeal outcome." in texts(forged)
+    forged = await submit_dialog(
+        council, CERI, {"verb": "appeal.outcome", "appeal": appeal.id, "outcome": ["varied"]}
+    )
+    assert "That is not an appeal outcome." in closing_text(forged)
     assert (await council.rows(Appeal))[0].status == "open"

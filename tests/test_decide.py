@@ -2,6 +2,7 @@
 
 import asyncio
 import io
+import json
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -21,7 +22,19 @@ from storage.models import (
     Restriction,
 )
 from storage.models import Person as PersonRow
-from tests.support.dialog import execute_action, inputs, press_execute, texts, universal
+from tests.support.dialog import (
+    Dialog,
+    closing_text,
+    dialog_button,
+    execute_action,
+    inputs,
+    latest_card,
+    open_from,
+    press_execute,
+    submit_dialog,
+    texts,
+    universal,
+)
 from tests.support.reporting import report
 from tests.support.teams import AMY, KIM, SAM, Person
 
@@ -88,26 +101,26 @@ async def test_the_card_shows_the_incident_history_checklist_and_decisions(counc
         "Active management",
         "Refer to police / legal action",
     ]
-    assert all(a["type"] == "Action.Execute" for a in card["actions"])
+    # Each opens its form in a dialog, where the card's refresh cannot reach what is typed.
+    assert all(a["data"]["msteams"] == {"type": "task/fetch"} for a in card["actions"])
     assert set(card["refresh"]["userIds"]) == {AMY.teams_id, HAL.teams_id, KIM.teams_id}
 
 
 async def test_no_further_action_updates_every_managers_card_and_tells_the_reporter(council):
     reference, card = await _reported(council)
-    form = await press_execute(council, AMY, card, "No further action")
-    assert "Reasons for this decision" in texts(form)
-    empty = await press_execute(council, AMY, form, "Record decision")
+    form = await open_from(council, AMY, card, "No further action")
+    assert "Reasons for this decision" in texts(form.card)
+    empty = await form.press("Record decision")
     assert "Give the reasons for this decision: every decision needs them" in texts(empty)
-    decided = await press_execute(
-        council, AMY, empty, "Record decision", reasons="A one-off; the customer apologised."
-    )
-    assert "Decided: No further action" in texts(decided)
-    assert "By Amy Manager" in texts(decided)
+    assert await form.press("Record decision", reasons="A one-off; the customer apologised.") is None
+    assert "Decided: No further action" in form.closing_message
     (incident,) = await council.rows(Incident)
     assert incident.status == "decided"
     assert await council.rows(Letter) == []  # nothing to tell the customer
+    decided = await latest_card(council, AMY)
+    assert "Decided: No further action" in texts(decided)
+    assert "By Amy Manager" in texts(decided)
 
-    await council.deliver()
     updates = [s for s in council.connector.sent if s.method == "PUT"]
     assert {u.conversation_id for u in updates} == {AMY.chat_id, HAL.chat_id}
     assert all("Decided: No further action" in texts(u.card) for u in updates)
@@ -117,18 +130,17 @@ async def test_no_further_action_updates_every_managers_card_and_tells_the_repor
     assert f"Decision on {reference}" in texts(told.card)
 
     # A stale copy pressed later changes nothing and says who decided.
-    again = await press_execute(council, HAL, card, "Active management")
-    assert "Already decided by Amy Manager, Mon 23 Nov 2026, 10:00. Nothing was changed." in texts(again)
+    again = await open_from(council, HAL, card, "Active management")
+    assert "Already decided by Amy Manager, Mon 23 Nov 2026, 10:00. Nothing was changed." in closing_text(
+        again
+    )
     assert len(await council.rows(Decision)) == 1
 
 
 async def test_restorative_approach_records_the_steps_taken(council):
     _, card = await _reported(council)
-    form = await press_execute(council, AMY, card, "Restorative approach")
-    decided = await press_execute(
-        council,
-        AMY,
-        form,
+    form = await open_from(council, AMY, card, "Restorative approach")
+    await form.press(
         "Record decision",
         reasons="First incident; customer open to talking.",
         restorative_steps="discussed_behaviour,explained_concern,asked_to_change,explained_consequences",
@@ -136,7 +148,7 @@ async def test_restorative_approach_records_the_steps_taken(council):
         signposting="Citizens Advice",
         follow_up_on="2026-12-07",
     )
-    assert "Decided: Restorative approach" in texts(decided)
+    assert "Decided: Restorative approach" in closing_text(form)
     steps = sorted(s.step for s in await council.rows(RestorativeStepTaken))
     assert steps == [
         "asked_to_change",
@@ -151,17 +163,14 @@ async def test_restorative_approach_records_the_steps_taken(council):
 
 async def test_active_management_needs_what_the_policy_asks_then_restricts(council):
     _, card = await _reported(council)
-    form = await press_execute(council, AMY, card, "Active management")
-    shown = texts(form)
+    form = await open_from(council, AMY, card, "Active management")
+    shown = texts(form.card)
     assert "No restorative steps are recorded: why were they not possible or appropriate?" in shown
     assert "This acts without prior warning: why does the threat demand it?" in shown
     # The defaults: starts today, review in six months.
-    assert form["body"][-1]["items"][-5]["value"] == "2026-11-23"
+    assert form.card["body"][-1]["items"][-5]["value"] == "2026-11-23"
 
-    refused = await press_execute(
-        council,
-        AMY,
-        form,
+    refused = await form.press(
         "Record decision",
         reasons="Too many calls.",
         restriction_1_type="contact_channels",
@@ -179,11 +188,9 @@ async def test_active_management_needs_what_the_policy_asks_then_restricts(counc
         assert message in shown
     assert await council.rows(Decision) == []
 
-    more = await press_execute(council, AMY, refused, "Add another restriction", **ACTIVE)
-    decided = await press_execute(
-        council,
-        AMY,
-        more,
+    more = await form.press("Add another restriction", **ACTIVE)
+    assert "Restriction 2" in texts(more)
+    await form.press(
         "Record decision",
         **ACTIVE,
         restriction_2_type="matter_closed",
@@ -193,7 +200,7 @@ async def test_active_management_needs_what_the_policy_asks_then_restricts(counc
         restriction_2_no_review="true",
         restriction_2_no_review_reason="The matter is closed for good.",
     )
-    assert "Decided: Active management" in texts(decided)
+    assert "Decided: Active management" in closing_text(form)
     first, second = sorted(await council.rows(Restriction), key=lambda r: r.id)
     assert (first.type, first.status, first.starts_on, first.review_due_on) == (
         "contact_channels",
@@ -240,8 +247,8 @@ async def test_active_management_needs_what_the_policy_asks_then_restricts(counc
 )
 async def test_forged_or_wrong_restrictions_are_refused_and_nothing_is_stored(council, change, message):
     _, card = await _reported(council)
-    form = await press_execute(council, AMY, card, "Active management")
-    refused = await press_execute(council, AMY, form, "Record decision", **{**ACTIVE, **change})
+    form = await open_from(council, AMY, card, "Active management")
+    refused = await form.press("Record decision", **{**ACTIVE, **change})
     assert message in texts(refused)
     assert await council.rows(Decision) == []
     assert (await council.rows(Incident))[0].status == "reported"
@@ -254,15 +261,13 @@ async def test_category_one_may_be_managed_without_restorative_steps_but_not_wit
         council, category="one", behaviour={"behaviours": "violent_aggressive_threatening"}
     )
     assert "URGENT: category one, zero tolerance" in texts(card)
-    form = await press_execute(council, AMY, card, "Active management")
-    assert "why were they not possible" not in texts(form)
+    form = await open_from(council, AMY, card, "Active management")
+    assert "why were they not possible" not in texts(form.card)
     data = {k: v for k, v in ACTIVE.items() if k != "restorative_not_possible_reason"}
-    decided = await press_execute(
-        council, AMY, form, "Record decision", **{**data, "without_prior_warning_reason": ""}
-    )
-    assert "This is action without prior warning: record why the threat demands it" in texts(decided)
-    decided = await press_execute(council, AMY, form, "Record decision", **data)
-    assert "Decided: Active management" in texts(decided)
+    refused = await form.press("Record decision", **{**data, "without_prior_warning_reason": ""})
+    assert "This is action without prior warning: record why the threat demands it" in texts(refused)
+    await form.press("Record decision", **data)
+    assert "Decided: Active management" in closing_text(form)
 
 
 async def test_only_managers_of_the_service_or_keepers_may_decide_whatever_the_card_says(council):
@@ -270,40 +275,38 @@ async def test_only_managers_of_the_service_or_keepers_may_decide_whatever_the_c
     (incident,) = await council.rows(Incident)
     forged = {"incident": incident.id, "kind": "no_further_action", "reasons": "I say so"}
     for outsider in (SAM, WES):
-        answer = await universal(council, outsider, "decision.submit", forged)
-        assert "You do not have access to incident" in texts(answer)
+        answer = await _submit(council, outsider, forged)
+        assert "You do not have access to incident" in closing_text(answer)
     answer = await universal(council, SAM, "incident.refresh", {"incident": incident.id})
     assert "You do not have access" in texts(answer)
     # A manager who may decide, with ids no card would send: refused, never an error.
     for bad in ("1; DROP TABLE incidents", "²", "3000000000", ["1"], {"id": 1}, None, True):
-        answer = await universal(
-            council, AMY, "decision.submit", {"incident": bad, "kind": "no_further_action", "reasons": "x"}
-        )
-        assert "You do not have access" in texts(answer), bad
-    answer = await universal(
-        council, AMY, "decision.submit", {"incident": incident.id, "kind": ["active_management"]}
-    )
-    assert "That is not one of the policy's decisions." in texts(answer)
+        answer = await _submit(council, AMY, {"incident": bad, "kind": "no_further_action", "reasons": "x"})
+        assert "You do not have access" in closing_text(answer), bad
+    answer = await _submit(council, AMY, {"incident": incident.id, "kind": ["active_management"]})
+    assert "That is not one of the policy's decisions." in closing_text(answer)
     answer = await universal(
         council, AMY, "letter.sent", {"letter": 1, "method": ["post"], "sent_on": "2026-11-23"}
     )
     assert "You do not have access" in texts(answer)
     assert await council.rows(Decision) == []
     # A register keeper may.
-    decided = await universal(council, KIM, "decision.submit", {**forged, "reasons": "Keeper's decision."})
-    assert "Decided: No further action" in texts(decided)
+    decided = await _submit(council, KIM, {**forged, "reasons": "Keeper's decision."})
+    assert "Decided: No further action" in closing_text(decided)
+
+
+async def _submit(council, person, data) -> Dialog:
+    """A decision sent from the dialog, with whatever the sender put in it."""
+    return await submit_dialog(council, person, {"verb": "decision.submit", **data})
 
 
 async def test_the_reporter_never_decides_their_own_report(council):
     _, _ = await _reported(council, reporter=AMY)
     (incident,) = await council.rows(Incident)
-    answer = await universal(
-        council,
-        AMY,
-        "decision.submit",
-        {"incident": incident.id, "kind": "no_further_action", "reasons": "Mine."},
+    answer = await _submit(
+        council, AMY, {"incident": incident.id, "kind": "no_further_action", "reasons": "Mine."}
     )
-    assert "You do not have access" in texts(answer)
+    assert "You do not have access" in closing_text(answer)
     assert await council.rows(Decision) == []
 
 
@@ -318,24 +321,26 @@ async def test_two_managers_deciding_at_once_store_one_decision(council):
         "restorative_steps": "discussed_behaviour",
     }
     answers = await asyncio.gather(
-        universal(council, AMY, "decision.submit", amy),
-        universal(council, HAL, "decision.submit", hal),
+        _submit(council, AMY, amy),
+        _submit(council, HAL, hal),
     )
     (decision,) = await council.rows(Decision)
     winner, loser = (
         (answers[0], answers[1]) if decision.kind == "no_further_action" else (answers[1], answers[0])
     )
-    assert "Decided:" in texts(winner)
-    assert "Already decided by" in texts(loser)
-    assert "Nothing was changed." in texts(loser)
+    assert "Decided:" in closing_text(winner)
+    assert "Already decided by" in closing_text(loser)
+    assert "Nothing was changed." in closing_text(loser)
     assert len(await council.rows(RestorativeStepTaken)) == (
         1 if decision.kind == "restorative_approach" else 0
     )
 
 
 async def _decide_active(council, card) -> dict:
-    form = await press_execute(council, AMY, card, "Active management")
-    return await press_execute(council, AMY, form, "Record decision", **ACTIVE)
+    """Decide in the dialog; returns Amy's card as the outbox then updates it."""
+    form = await open_from(council, AMY, card, "Active management")
+    assert await form.press("Record decision", **ACTIVE) is None, texts(form.card)
+    return await latest_card(council, AMY)
 
 
 async def _download(council, url: str) -> tuple[int, bytes]:
@@ -459,16 +464,15 @@ async def test_check_tells_front_line_staff_only_what_to_do(council):
     ]
 
     (for_manager,) = await council.say(HAL, "check TD6 0SA")
-    record = await press_execute(council, HAL, for_manager.card, "Open full record: Pat Jones · TD6 0SA")
-    assert "Three calls a day" in texts(record)
-    assert "Restricted: your viewing of this record is logged." in texts(record)
+    record = await open_from(council, HAL, for_manager.card, "Open full record: Pat Jones · TD6 0SA")
+    assert "Three calls a day" in texts(record.card)
+    assert "Restricted: your viewing of this record is logged." in texts(record.card)
     viewed = await council.rows(AuditEvent, AuditEvent.action == "customer.record_viewed")
     assert [(e.actor_id, e.record_id) for e in viewed] == [(viewed[0].actor_id, "1")]
 
-    forged = await universal(council, SAM, "customer.record", {"customer": 1})
-    assert "You do not have access" in texts(forged)
-    forged = await universal(council, WES, "customer.record", {"customer": 1})
-    assert "You do not have access" in texts(forged)
+    for outsider in (SAM, WES):
+        forged = await submit_dialog(council, outsider, {"verb": "customer.record", "customer": 1})
+        assert "You do not have access" in closing_text(forged)
     assert len(await council.rows(AuditEvent, AuditEvent.action == "customer.record_viewed")) == 1
 
 
@@ -483,13 +487,13 @@ async def test_opening_the_card_is_an_audited_read(council):
 
 async def test_another_manager_may_be_named_to_review_but_not_just_anyone(council):
     _, card = await _reported(council)
-    form = await press_execute(council, AMY, card, "Active management")
-    reviewers = {c["title"]: c["value"] for c in inputs(form)["reviewer"]["choices"]}
+    form = await open_from(council, AMY, card, "Active management")
+    reviewers = {c["title"]: c["value"] for c in inputs(form.card)["reviewer"]["choices"]}
     assert set(reviewers) == {"I will", "Hal Manager", "Kim Keeper"}
     (sam,) = await council.rows(PersonRow, PersonRow.email == SAM.email)
-    refused = await press_execute(council, AMY, form, "Record decision", **ACTIVE, reviewer=str(sam.id))
+    refused = await form.press("Record decision", **ACTIVE, reviewer=str(sam.id))
     assert "Choose the reviewer from the list" in texts(refused)
-    await press_execute(council, AMY, form, "Record decision", **ACTIVE, reviewer=reviewers["Hal Manager"])
+    await form.press("Record decision", **ACTIVE, reviewer=reviewers["Hal Manager"])
     (restriction,) = await council.rows(Restriction)
     assert str(restriction.reviewer_id) == reviewers["Hal Manager"]
 
@@ -497,19 +501,16 @@ async def test_another_manager_may_be_named_to_review_but_not_just_anyone(counci
 async def test_the_nothing_chosen_choices_have_values_the_form_reads_and_forgeries_do_not_pass(council):
     # Adaptive Cards refuse an empty choice value, so "I will" and "(none)" carry real ones.
     _, card = await _reported(council)
-    form = await press_execute(council, AMY, card, "Active management")
-    form = await press_execute(council, AMY, form, "Add another restriction", **ACTIVE)
-    reviewers = {c["title"]: c["value"] for c in inputs(form)["reviewer"]["choices"]}
-    unused = {c["title"]: c["value"] for c in inputs(form)["restriction_2_type"]["choices"]}
+    form = await open_from(council, AMY, card, "Active management")
+    await form.press("Add another restriction", **ACTIVE)
+    reviewers = {c["title"]: c["value"] for c in inputs(form.card)["reviewer"]["choices"]}
+    unused = {c["title"]: c["value"] for c in inputs(form.card)["restriction_2_type"]["choices"]}
     assert reviewers["I will"] and unused["(none)"]
     for forged in ({"reviewer": "someone"}, {"restriction_1_type": unused["(none)"]}):
-        refused = await press_execute(council, AMY, form, "Record decision", **{**ACTIVE, **forged})
+        refused = await form.press("Record decision", **{**ACTIVE, **forged})
         assert await council.rows(Restriction) == [], forged
         assert "Choose" in texts(refused)
-    await press_execute(
-        council,
-        AMY,
-        form,
+    await form.press(
         "Record decision",
         **ACTIVE,
         reviewer=reviewers["I will"],
@@ -533,7 +534,7 @@ async def test_every_manager_and_keeper_told_of_a_report_is_sent_the_same_card(c
     cards = [sent[who.chat_id] for who in (AMY, HAL, KIM)]
     assert cards[0] == cards[1] == cards[2]
     assert f"Incident {reference}" in texts(cards[0])
-    execute_action(cards[0], "No further action")  # each of them may decide
+    dialog_button(cards[0], "No further action")  # each of them may decide
 
 
 async def test_a_decision_writes_its_audit_events_in_order_and_the_chain_verifies(council):
@@ -555,10 +556,67 @@ async def test_a_decision_writes_its_audit_events_in_order_and_the_chain_verifie
 async def test_every_copy_of_the_card_is_replaced_by_one_showing_the_new_restriction(council):
     _, card = await _reported(council)
     decided = await _decide_active(council, card)
-    await council.deliver()
     updates = [s.card for s in council.connector.sent if s.method == "PUT"]
     assert len(updates) == 2
     assert updates[0] == updates[1]
     for shown in (texts(updates[0]), texts(decided)):
         assert "Decided: Active management" in shown
         assert "Restricting contact to named channels · active · From" in shown  # in the history too
+
+
+async def test_an_automatic_refresh_while_the_form_is_open_loses_nothing_typed(council):
+    # Teams refreshes the card by itself (a chat switch, another copy updated): the form is in a
+    # dialog, which the refresh answer cannot replace, and its submit still records the decision.
+    _, card = await _reported(council)
+    (incident,) = await council.rows(Incident)
+    # Cancel closes a dialog without a word and records nothing.
+    other = await open_from(council, HAL, card, "No further action")
+    assert await other.press("Cancel", reasons="Changed my mind.") is None and other.closing_message is None
+    form = await open_from(council, AMY, card, "Active management")
+    typed = await form.press("Add another restriction", **ACTIVE)
+    refresh = card["refresh"]["action"]
+    refreshed = await universal(council, AMY, refresh["verb"], refresh["data"], trigger="automatic")
+    assert "Incident INC-2026-00001" in texts(refreshed)
+    assert council.connector.sent == []  # nothing sent or updated: the dialog is untouched
+    assert form.card is typed
+    await form.press("Record decision")  # with what was typed before the refresh
+    assert "Decided: Active management" in closing_text(form)
+    (decision,) = await council.rows(Decision)
+    assert decision.reasons == ACTIVE["reasons"]
+    assert (await council.rows(Incident))[0].status == "decided" and incident.id == decision.incident_id
+    updated = await latest_card(council, AMY)
+    assert "Decided: Active management" in texts(updated)
+
+
+async def test_open_full_record_leaves_the_card_as_it_was_and_shows_the_record_in_a_dialog(council):
+    _, card = await _reported(council)
+    before = json.dumps(card)
+    status, answer = await council.invoke(
+        AMY, "task/fetch", {"data": dialog_button(card, "Open full record"), "context": {"theme": "default"}}
+    )
+    assert status == 200
+    assert answer["task"]["type"] == "continue"  # a dialog, not a replacement card
+    record = answer["task"]["value"]["card"]["content"]
+    assert "Customer record" in texts(record) and "Pat Jones" in texts(record)
+    assert "Restricted: your viewing of this record is logged." in texts(record)
+    assert council.connector.sent == []  # the manager's card is not updated
+    assert json.dumps(card) == before
+    viewed = await council.rows(AuditEvent, AuditEvent.action == "customer.record_viewed")
+    assert len(viewed) == 1
+    # The card still decides: its buttons open their forms as before.
+    form = await open_from(council, AMY, card, "No further action")
+    assert "Reasons for this decision" in texts(form.card)
+
+
+async def test_log_an_appeal_on_the_card_opens_a_dialog_and_leaves_the_card(council):
+    _, card = await _reported(council)
+    decided = await _decide_active(council, card)
+    council.connector.clear()
+    form = await open_from(council, AMY, decided, "Log an appeal")
+    assert "Log an appeal on INC-2026-00001" in texts(form.card)
+    assert council.connector.sent == []
+    await form.press("Log appeal", against="decision", grounds="It was not me calling.")
+    assert "Logged. The appeal goes to" in closing_text(form)
+    # The decided card is not replaced by the appeal: only the hearing body is sent one.
+    await council.deliver()
+    assert [s for s in council.connector.to(AMY.chat_id) if s.method == "PUT"] == []

@@ -5,7 +5,7 @@ import json
 from docx import Document
 
 from storage.models import AuditEvent
-from tests.support.dialog import press_execute
+from tests.support.dialog import decide, log_appeal
 from tests.support.reporting import report
 from tests.support.teams import AMY, KIM, SAM
 from tests.test_cli import run
@@ -22,11 +22,9 @@ async def test_the_export_holds_every_table_for_that_customer_and_none_of_anothe
     await report(harness, SAM, customer={"new_name": "Other Person", "new_email": "other@mail.example"})
     await harness.deliver()
     notice = next(s for s in harness.connector.to(AMY.chat_id) if "INC-2026-00001" in str(s.card))
-    form = await press_execute(harness, AMY, notice.card, "Active management")
-    await press_execute(harness, AMY, form, "Record decision", **ACTIVE)
+    await decide(harness, AMY, notice.card, "Active management", **ACTIVE)
     await harness.say(SAM, "add to INC-2026-00001 He rang again.")
-    (appeal_form,) = await harness.say(KIM, "appeal INC-2026-00001")
-    await press_execute(harness, KIM, appeal_form.card, "Log appeal", against="decision", grounds="Unfair.")
+    await log_appeal(harness, KIM, "INC-2026-00001", against="decision", grounds="Unfair.")
 
     result = run(
         "export",

@@ -9,7 +9,7 @@ import pytest
 from bot.config import ConfigError, load_settings
 from bot.proactive import ConversationPace, per_worker
 from storage import outbox
-from tests.support.dialog import press_execute
+from tests.support.dialog import decide
 from tests.support.reporting import report
 from tests.support.teams import AMY, KIM, SAM
 
@@ -137,8 +137,7 @@ async def _day_of_work(harness, reporter) -> None:
     await harness.deliver()
     (notice,) = [s.card for s in harness.connector.to(AMY.chat_id) if "No further action" in str(s.cards)]
     harness.connector.clear()
-    form = await press_execute(harness, AMY, notice, "No further action")
-    await press_execute(harness, AMY, form, "Record decision", reasons="A one-off; apologised.")
+    await decide(harness, AMY, notice, "No further action", reasons="A one-off; apologised.")
     await harness.deliver()
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from bot.app import SERVICES
 from dialogs import retention
 from storage.models import AuditEvent, Customer, Decision, Incident, OutboxMessage, Restriction
-from tests.support.dialog import press_execute, texts
+from tests.support.dialog import decide, texts
 from tests.support.reporting import report
 from tests.support.teams import AMY, KIM, SAM
 from tests.test_cli import run
@@ -35,9 +35,12 @@ async def _register(council) -> None:
         for s in council.connector.to(AMY.chat_id)
         if s.method == "POST" and "Incident INC-2026-00003" in texts(s.card)
     ]
-    form = await press_execute(council, AMY, rita.card, "Active management")
-    await press_execute(
-        council, AMY, form, "Record decision", **{**ACTIVE, "restriction_1_review_due_on": "2027-05-01"}
+    await decide(
+        council,
+        AMY,
+        rita.card,
+        "Active management",
+        **{**ACTIVE, "restriction_1_review_due_on": "2027-05-01"},
     )
     await council.deliver()
 

@@ -11,7 +11,17 @@ from bot.app import SERVICES, build_services
 from dialogs import reviews
 from storage.db import create_engine, session_factory
 from storage.models import AuditEvent, Letter, OutboxMessage, Restriction, Review
-from tests.support.dialog import press_execute, texts, universal
+from tests.support.dialog import (
+    button,
+    closing_text,
+    latest_card,
+    open_from,
+    press_execute,
+    submit_dialog,
+    texts,
+    universal,
+    values,
+)
 from tests.support.harness import BotHarness
 from tests.support.reporting import report
 from tests.support.teams import AMY, KIM, SAM
@@ -37,8 +47,8 @@ async def _restrict(council, **restriction) -> Restriction:
     await report(council, SAM)
     await council.deliver()
     (notice,) = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"]
-    form = await press_execute(council, AMY, notice.card, "Active management")
-    await press_execute(council, AMY, form, "Record decision", **{**ACTIVE, **restriction})
+    form = await open_from(council, AMY, notice.card, "Active management")
+    assert await form.press("Record decision", **{**ACTIVE, **restriction}) is None
     await council.deliver()
     council.connector.clear()
     (restriction_row,) = await council.rows(Restriction)
@@ -107,10 +117,8 @@ async def test_a_restart_in_the_middle_of_a_sweep_loses_and_repeats_nothing(coun
     await report(council, SAM, customer={"customer_query": "pat jones", "customer_id": "1"})
     await council.deliver()
     second = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"][-1]
-    form = await press_execute(council, AMY, second.card, "Active management")
-    await press_execute(
-        council, AMY, form, "Record decision", **{**ACTIVE, "restriction_1_review_due_on": "2026-12-24"}
-    )
+    form = await open_from(council, AMY, second.card, "Active management")
+    await form.press("Record decision", **{**ACTIVE, "restriction_1_review_due_on": "2026-12-24"})
     services = council.app[SERVICES]
     council.clock.now = datetime(2026, 12, 10, 10, tzinfo=UTC)
     real = reviews._remind
@@ -156,10 +164,8 @@ async def _restrict_again(council) -> None:
     await council.deliver()
     latest = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"][-1]
     council.connector.clear()
-    form = await press_execute(council, AMY, latest.card, "Active management")
-    await press_execute(
-        council, AMY, form, "Record decision", **{**ACTIVE, "restriction_1_review_due_on": "2026-12-24"}
-    )
+    form = await open_from(council, AMY, latest.card, "Active management")
+    await form.press("Record decision", **{**ACTIVE, "restriction_1_review_due_on": "2026-12-24"})
 
 
 async def test_teams_down_then_back_delivers_each_reminder_once(council):
@@ -200,15 +206,17 @@ async def test_continue_sets_the_next_review_and_the_schedule_starts_again(counc
     card = await _review_card(council)
     shown = texts(card)
     assert "Restricting contact to named channels" in shown and "Incidents since it began" in shown
-    form = await press_execute(council, AMY, card, "Continue")
-    refused = await press_execute(
-        council, AMY, form, "Record review", reasons="Still calling daily.", next_review_on="2028-06-01"
-    )
+    form = await open_from(council, AMY, card, "Continue")
+    stale = await open_from(council, HAL, card, "Continue")
+    refused = await form.press("Record review", reasons="Still calling daily.", next_review_on="2028-06-01")
     assert "Review within 12 months, by 2027-12-24" in texts(refused)
-    done = await press_execute(
-        council, AMY, form, "Record review", reasons="Still calling daily.", next_review_on="2027-03-24"
-    )
+    await form.press("Record review", reasons="Still calling daily.", next_review_on="2027-03-24")
+    assert "Continued by Amy Manager; next review by Wed 24 Mar 2027." in closing_text(form)
+    # The reminder card itself now shows the outcome, updated in place.
+    council.connector.clear()
+    done = await latest_card(council, AMY)
     assert "Continued by Amy Manager; next review by Wed 24 Mar 2027." in texts(done)
+    assert [s.method for s in council.connector.to(AMY.chat_id)] == ["PUT"]
     (row,) = await council.rows(Restriction)
     assert (row.status, row.review_due_on, row.next_reminder_on, row.reminder_stage) == (
         "active",
@@ -222,27 +230,24 @@ async def test_continue_sets_the_next_review_and_the_schedule_starts_again(counc
         date(2026, 12, 24),
         date(2027, 3, 24),
     )
-    stale = await press_execute(
-        council, HAL, form, "Record review", reasons="Me too.", next_review_on="2027-02-01"
-    )
-    assert "already recorded. Nothing was changed." in texts(stale)
+    await stale.press("Record review", reasons="Me too.", next_review_on="2027-02-01")
+    assert "already recorded. Nothing was changed." in closing_text(stale)
     assert len(await council.rows(Review)) == 1
 
 
 async def test_vary_replaces_the_restriction_and_produces_a_new_letter(council):
     await _restrict(council, restriction_1_review_due_on="2026-12-24")
     card = await _review_card(council)
-    form = await press_execute(council, AMY, card, "Vary")
-    done = await press_execute(
-        council,
-        AMY,
-        form,
+    form = await open_from(council, AMY, card, "Vary")
+    await form.press(
         "Record review",
         reasons="Calls are calmer; email and one call a week.",
         restriction_1_type="limit_time_volume_topics",
         restriction_1_details="One call a week, 20 minutes, plus email.",
         restriction_1_frontline_instructions="Take one call a week (Tuesdays), up to 20 minutes.",
     )
+    assert "Varied by Amy Manager" in closing_text(form)
+    done = await latest_card(council, AMY)
     assert "Varied by Amy Manager" in texts(done)
     old, new = sorted(await council.rows(Restriction), key=lambda r: r.id)
     assert (old.status, new.status, new.replaces_id, new.type) == (
@@ -268,17 +273,10 @@ async def test_vary_replaces_the_restriction_and_produces_a_new_letter(council):
 async def test_lifting_records_whether_the_customer_is_told(council, notify, letters):
     await _restrict(council, restriction_1_review_due_on="2026-12-24")
     card = await _review_card(council)
-    form = await press_execute(council, AMY, card, "Lift")
-    assert "ombudsmen have found fault where people were never told" in texts(form)
-    done = await press_execute(
-        council,
-        AMY,
-        form,
-        "Record review",
-        reasons="No contact problems for 6 weeks.",
-        notify_customer=notify,
-    )
-    assert "Lifted by Amy Manager" in texts(done)
+    form = await open_from(council, AMY, card, "Lift")
+    assert "ombudsmen have found fault where people were never told" in texts(form.card)
+    await form.press("Record review", reasons="No contact problems for 6 weeks.", notify_customer=notify)
+    assert "Lifted by Amy Manager" in closing_text(form)
     (row,) = await council.rows(Restriction)
     assert (row.status, row.next_reminder_on) == ("lifted", None)
     (review,) = await council.rows(Review)
@@ -302,18 +300,16 @@ async def test_a_restriction_with_an_end_date_ends_by_itself_and_the_decider_is_
 async def test_a_lifted_restriction_can_be_reinstated_from_the_record_with_a_letter(council):
     await _restrict(council, restriction_1_review_due_on="2026-12-24")
     card = await _review_card(council)
-    form = await press_execute(council, AMY, card, "Lift")
-    await press_execute(council, AMY, form, "Record review", reasons="Calmer.", notify_customer="yes")
+    form = await open_from(council, AMY, card, "Lift")
+    await form.press("Record review", reasons="Calmer.", notify_customer="yes")
     await council.say(HAL, "check TD6 0SA")  # nothing active now; Hal manages housing
-    record = await universal(council, HAL, "customer.record", {"customer": 1})
-    form = await press_execute(
-        council, HAL, record, "Reinstate: Restricting contact to named channels (lifted)"
-    )
-    refused = await press_execute(council, HAL, form, "Reinstate")
+    record = await submit_dialog(council, HAL, {"verb": "customer.record", "customer": 1})
+    form = await record.press("Reinstate: Restricting contact to named channels (lifted)")
+    refused = await record.press("Reinstate")
     assert "Record why engagement deteriorated and the restriction is reinstated" in texts(refused)
-    done = await press_execute(
-        council, HAL, form, "Reinstate", reasons="Abusive emails resumed on 20 December."
-    )
+    await record.press("Reinstate", reasons="Abusive emails resumed on 20 December.")
+    assert "Reinstated by Hal Manager" in closing_text(record)
+    done = await latest_card(council, HAL)
     assert "Reinstated by Hal Manager" in texts(done)
     old, new = sorted(await council.rows(Restriction), key=lambda r: r.id)
     assert (new.status, new.replaces_id, new.reviewer_id is not None) == ("active", old.id, True)
@@ -325,8 +321,10 @@ async def test_a_lifted_restriction_can_be_reinstated_from_the_record_with_a_let
     assert status == 200
     assert "Restrictions reinstated" in words and "Abusive emails resumed on 20 December." in words
     assert letter.restriction_id == new.id
-    again = await press_execute(council, HAL, form, "Reinstate", reasons="Pressed twice.")
-    assert "already reinstated. Nothing was changed." in texts(again)
+    again = await submit_dialog(
+        council, HAL, {**values(form), **button(form, "Reinstate"), "reasons": "Pressed twice."}
+    )
+    assert "already reinstated. Nothing was changed." in closing_text(again)
     assert len(await council.rows(Restriction)) == 2
 
 
@@ -338,15 +336,19 @@ async def test_staff_cannot_review_or_reinstate_whatever_the_card_says(council):
         ("review.refresh", {"restriction": "1 or 1=1"}),
     ):
         for outsider in (SAM, WES):
+            answer = await submit_dialog(council, outsider, {"verb": verb, **data})
+            assert "You do not have access" in closing_text(answer)
             answer = await universal(council, outsider, verb, data)
             assert "You do not have access" in texts(answer)
     for forged in ("1 or 1=1", ["1"], None, "99"):  # as a manager who may review
-        answer = await universal(council, AMY, "review.submit", {"restriction": forged, "outcome": "lift"})
-        assert "You do not have access" in texts(answer)
-    answer = await universal(
-        council, AMY, "review.form", {"restriction": 1, "outcome": "reinstate", "due": "2026-12-24"}
+        answer = await submit_dialog(
+            council, AMY, {"verb": "review.submit", "restriction": forged, "outcome": "lift"}
+        )
+        assert "You do not have access" in closing_text(answer)
+    answer = await submit_dialog(
+        council, AMY, {"verb": "review.form", "restriction": 1, "outcome": "reinstate", "due": "2026-12-24"}
     )
-    assert "That is not a review outcome." in texts(answer)
+    assert "That is not a review outcome." in closing_text(answer)
     (row,) = await council.rows(Restriction)
     assert row.status == "active"
 
@@ -355,11 +357,8 @@ async def test_follow_ups_remind_the_manager_on_their_date(council):
     await report(council, SAM)
     await council.deliver()
     (notice,) = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"]
-    form = await press_execute(council, AMY, notice.card, "Restorative approach")
-    await press_execute(
-        council,
-        AMY,
-        form,
+    form = await open_from(council, AMY, notice.card, "Restorative approach")
+    await form.press(
         "Record decision",
         reasons="Talked it through.",
         restorative_steps="discussed_behaviour",

@@ -39,7 +39,7 @@ from tests.security.conftest import snapshot
 from tests.support import teams
 from tests.support.clock import FakeClock
 from tests.support.connector import RecordingConnector
-from tests.support.dialog import press_execute, texts
+from tests.support.dialog import decide, log_appeal, texts
 from tests.support.harness import BotHarness
 from tests.support.reporting import report
 from tests.support.teams import AMY, CATH, CERI, CHIEF, KIM, SAM, Person
@@ -122,14 +122,10 @@ async def _build(folder: Path) -> Scenario:
         reference = await report(bot, SAM)
         await bot.deliver()
         (notice,) = [s for s in connector.to(AMY.chat_id) if s.method == "POST"]
-        form = await press_execute(bot, AMY, notice.card, "Active management")
-        decided = await press_execute(bot, AMY, form, "Record decision", **ACTIVE)
+        decided = await decide(bot, AMY, notice.card, "Active management", **ACTIVE)
         assert "Decided: Active management" in texts(decided)
-        (reply,) = await bot.say(CATH, f"appeal {reference}")
-        logged = await press_execute(
-            bot, CATH, reply.card, "Log appeal", against="decision", grounds="Unfair."
-        )
-        assert "Logged." in texts(logged)
+        logged = await log_appeal(bot, CATH, reference, against="decision", grounds="Unfair.")
+        assert "Logged." in logged
         second = await report(bot, AMY, customer={"customer_query": "pat jones", "customer_id": "1"})
         assert second
         await bot.deliver()
@@ -216,8 +212,21 @@ async def _invoke(bot: BotHarness, person: Person, name: str, value: dict[str, A
 
 
 async def _execute(bot: BotHarness, person: Person, verb: str, data: dict[str, Any]) -> str:
+    if verb in DIALOG_VERBS:
+        # Forms and the full record are dialogs: their steps come as task/submit.
+        return await _invoke(bot, person, "task/submit", {"data": {"verb": verb, **data}})
     value = {"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"}
     return await _invoke(bot, person, "adaptiveCard/action", value)
+
+
+DIALOG_VERBS = {
+    "decision.submit",
+    "review.submit",
+    "restriction.reinstate",
+    "appeal.log",
+    "appeal.outcome",
+    "customer.record",
+}
 
 
 # --- the actions --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from docx import Document
 import letters
 from letters.render import fill, placeholders
 from storage.models import Customer, Incident
-from tests.support.dialog import press_execute, walk
+from tests.support.dialog import decide, press_execute, walk
 from tests.support.reporting import report
 from tests.support.teams import AMY, SAM
 from tests.test_decide import ACTIVE, _local
@@ -91,9 +91,8 @@ async def test_what_cannot_be_stored_is_dropped_and_the_rest_is_kept(council):
 
 async def test_hostile_text_cannot_break_the_letter(council):
     card = await _reported(council)
-    form = await press_execute(council, AMY, card, "Active management")
-    decided = await press_execute(
-        council, AMY, form, "Record decision", **{**ACTIVE, "reasons": "Calls\x07 </w:t><w:p/> ]]> & <b>"}
+    decided = await decide(
+        council, AMY, card, "Active management", **{**ACTIVE, "reasons": "Calls\x07 </w:t><w:p/> ]]> & <b>"}
     )
     ready = await press_execute(council, AMY, decided, "Download letter")
     (link,) = [n for n in walk(ready) if n.get("type") == "Action.OpenUrl"]

@@ -17,7 +17,7 @@ from bot.config import load_settings
 from bot.logs import JsonFormatter, configure
 from storage.models import Appeal, Incident
 from storage.models import Person as PersonRow
-from tests.support.dialog import press_execute, universal, walk
+from tests.support.dialog import decide, press_execute, submit_dialog, walk
 from tests.support.harness import BotHarness
 from tests.support.reporting import report
 from tests.support.teams import AMY, CATH, CERI, KIM, SAM, Person
@@ -108,8 +108,7 @@ async def _journey(council: BotHarness) -> tuple[dict, str]:
     reference = await report(council, SAM, customer=CUSTOMER, behaviour=FREE_TEXT)
     await council.deliver()
     (notice,) = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"]
-    form = await press_execute(council, AMY, notice.card, "Active management")
-    decided = await press_execute(council, AMY, form, "Record decision", **ACTIVE)
+    decided = await decide(council, AMY, notice.card, "Active management", **ACTIVE)
     ready = await press_execute(council, AMY, decided, "Download letter")
     (link,) = [n for n in walk(ready) if n.get("type") == "Action.OpenUrl"]
     status, body = await _download(_local(council, link["url"]))
@@ -120,22 +119,21 @@ async def _journey(council: BotHarness) -> tuple[dict, str]:
     await council.say(SAM, "check Zebedee Quillfeather")
     await council.say(SAM, "check zebedee.q@mailbox.example")
     (incident,) = await council.rows(Incident)
-    await universal(
+    await submit_dialog(
         council,
         CATH,
-        "appeal.log",
-        {"incident": incident.id, "against": "decision", "grounds": GROUNDS, "received_on": "2026-11-23"},
+        {"verb": "appeal.log", "incident": incident.id, "against": "decision", "grounds": GROUNDS}
+        | {"received_on": "2026-11-23"},
     )
     (appeal,) = await council.rows(Appeal)
-    await universal(
+    await submit_dialog(
         council,
         CERI,
-        "appeal.outcome",
-        {"appeal": appeal.id, "outcome": "upheld", "reasons": OUTCOME_REASONS},
+        {"verb": "appeal.outcome", "appeal": appeal.id, "outcome": "upheld", "reasons": OUTCOME_REASONS},
     )
     await council.say(KIM, "stats")
     await council.say(SAM, f"appeal {reference}")  # refused: staff do not log appeals
-    await universal(council, SAM, "customer.record", {"customer": 1})  # refused
+    await submit_dialog(council, SAM, {"verb": "customer.record", "customer": 1})  # refused
     await council.deliver()
     return ready, link["url"]
 

@@ -14,8 +14,9 @@ _chars = st.one_of(
 )
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(_chars, max_size=8),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(_chars, max_size=4), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(_chars, max_size=4), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 

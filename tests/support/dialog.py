@@ -163,3 +163,69 @@ async def press_execute(
     action = execute_action(card, title)
     data = {**values(card), **inputs, **action.get("data", {})}
     return await universal(harness, person, action["verb"], data)
+
+
+def dialog_button(card: dict[str, Any], title: str) -> dict[str, Any]:
+    """The data of a card button that opens a dialog (`task/fetch`)."""
+    for action in walk(card.get("actions", [])):
+        data = action.get("data")
+        if (
+            action.get("type") == "Action.Submit"
+            and action.get("title") == title
+            and isinstance(data, dict)
+            and data.get("msteams", {}).get("type") == "task/fetch"
+        ):
+            return data
+    raise AssertionError(f"no dialog button {title!r} on the card")
+
+
+async def open_from(harness: BotHarness, person: Person, card: dict[str, Any], title: str) -> Dialog:
+    """Press a card button that opens a dialog, as Teams does: `task/fetch` with its data."""
+    dialog = Dialog(harness, person)
+    dialog.status, response = await harness.invoke(
+        person, "task/fetch", {"data": dialog_button(card, title), "context": {"theme": "default"}}
+    )
+    assert dialog.status == 200, response
+    if response and response.get("task", {}).get("type") == "continue":
+        dialog.card = dialog_card(response)
+    else:
+        dialog.closed = response or {}
+    return dialog
+
+
+async def submit_dialog(harness: BotHarness, person: Person, data: dict[str, Any]) -> Dialog:
+    """A dialog step sent as Teams would, with whatever data the sender chose (forgeries too)."""
+    dialog = Dialog(harness, person)
+    await dialog.send(data)
+    return dialog
+
+
+def closing_text(dialog: Dialog) -> str:
+    """What the dialog said as it closed, or the card it still shows."""
+    return dialog.closing_message or texts(dialog.card)
+
+
+async def latest_card(harness: BotHarness, person: Person) -> dict[str, Any]:
+    """After the outbox has run: the card last sent to or updated in this person's chat."""
+    await harness.deliver()
+    shown = [s for s in harness.connector.to(person.chat_id) if s.cards]
+    assert shown, f"nothing was sent to {person.name}"
+    return shown[-1].card
+
+
+async def decide(
+    harness: BotHarness, person: Person, card: dict[str, Any], title: str, **inputs: Any
+) -> dict[str, Any]:
+    """Open a decision's dialog from the managers' card and record it; returns the person's card as
+    the outbox then updates it."""
+    form = await open_from(harness, person, card, title)
+    assert await form.press("Record decision", **inputs) is None, texts(form.card)
+    return await latest_card(harness, person)
+
+
+async def log_appeal(harness: BotHarness, person: Person, reference: str, **inputs: Any) -> str:
+    """`appeal INC-...`, then its dialog; what the dialog said as it closed, or still shows."""
+    (reply,) = await harness.say(person, f"appeal {reference}")
+    form = await open_from(harness, person, reply.card, "Log an appeal")
+    await form.press("Log appeal", **inputs)
+    return closing_text(form)
