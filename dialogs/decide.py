@@ -462,27 +462,32 @@ OUT_OF_DATE = "That button is from an older card. Nothing was changed: use the c
 
 async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> Card:
     """Answer an `Action.Execute` on a managers' card with the card to show now."""
-    async with services.sessions() as session:
-        if verb in (
-            cards.LETTER_LINK,
-            cards.LETTER_SENT_FORM,
-            cards.LETTER_SENT,
-            cards.LETTER_NOT_APPROPRIATE_FORM,
-            cards.LETTER_NOT_APPROPRIATE,
-        ):
+    if verb in (
+        cards.LETTER_LINK,
+        cards.LETTER_SENT_FORM,
+        cards.LETTER_SENT,
+        cards.LETTER_NOT_APPROPRIATE_FORM,
+        cards.LETTER_NOT_APPROPRIATE,
+    ):
+        async with services.sessions() as session:
             return await _letter_action(session, services, actor, verb, data)
-        if verb == cards.RECORD:
-            # From a card sent before the record opened in a dialog: it names no incident to show.
-            return card(
-                [text("The full record now opens in a dialog: press Open full record on the latest card.")]
-            )
+    if verb == cards.RECORD:
+        # From a card sent before the record opened in a dialog: it names no incident to show.
+        return card(
+            [text("The full record now opens in a dialog: press Open full record on the latest card.")]
+        )
+    # What the card shows is read in a transaction that only reads; what is written (a view, a
+    # refusal, a decision) goes in a transaction of its own, holding the register's writer (on
+    # SQLite one at a time) for the writes alone.
+    async with services.reading() as session:
         allowed = await _allowed(session, services, actor, verb, _int(data, "incident"), copies=False)
-        if isinstance(allowed, str):
-            return cards.no_access_card(allowed or None)
-        _, views, _ = allowed
-        view = views.for_viewer(actor.person_id, actor.roles)
-        if verb == cards.REFRESH:
-            # Opening the card reads the customer's record: every read is in the audit trail.
+    if isinstance(allowed, str):
+        return cards.no_access_card(allowed or None)
+    _, views, _ = allowed
+    view = views.for_viewer(actor.person_id, actor.roles)
+    if verb == cards.REFRESH:
+        # Opening the card reads the customer's record: every read is in the audit trail.
+        async with services.sessions() as session:
             await audit.record(
                 session,
                 now=services.clock(),
@@ -492,10 +497,10 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
                 record_id=view.incident_id,
             )
             await session.commit()
-            return cards.incident_card(view)
-        # Deciding and the full record open in dialogs (`on_dialog`); a card sent before that
-        # changed is answered with the card as it is now.
-        return cards.incident_card(view, notice=OUT_OF_DATE)
+        return cards.incident_card(view)
+    # Deciding and the full record open in dialogs (`on_dialog`); a card sent before that
+    # changed is answered with the card as it is now.
+    return cards.incident_card(view, notice=OUT_OF_DATE)
 
 
 async def _allowed(
@@ -508,30 +513,29 @@ async def _allowed(
     copies: bool,
 ) -> tuple[incidents.ForCard, IncidentViews, list[outbox.Copy] | None] | str:
     """The incident and its views if the actor may decide on it; else the refusal is recorded and
-    the incident's reference returned ("" when it is not found)."""
+    the incident's reference returned ("" when it is not found). `session` only reads."""
     found = None
     if incident_id is not None:
         found = await _read_for_card(session, services, incident_id, copies=copies)
     if found is None:
-        await refusals.record(session, services, actor, verb, record_type="incident", record_id=incident_id)
+        await refusals.record_alone(services, actor, verb, record_type="incident", record_id=incident_id)
         return ""
     read, deciders, history, sent = found
     views = await incident_views(session, services, read, deciders=deciders, history=history)
     if not views.for_viewer(actor.person_id, actor.roles).can_decide:
-        await refusals.record(
-            session, services, actor, verb, record_type="incident", record_id=read.incident.id
-        )
+        await refusals.record_alone(services, actor, verb, record_type="incident", record_id=read.incident.id)
         return read.incident.reference
     return read, views, sent
 
 
 async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> DialogAnswer:
     """The decision form and the full record, in a dialog opened from the managers' card."""
-    async with services.sessions() as session:
-        if verb == cards.RECORD:
-            return ShowStep(
-                await records.full_record(session, services, actor, _int(data, "customer")), "Customer record"
-            )
+    if verb == cards.RECORD:
+        async with services.sessions() as session:
+            record = await records.full_record(session, services, actor, _int(data, "customer"))
+        return ShowStep(record, "Customer record")
+    # Read in a transaction that only reads; a decision writes in one of its own (`_submit`).
+    async with services.reading() as session:
         # A decision's submission reads the copies of the card it replaces with the rest.
         allowed = await _allowed(
             session, services, actor, verb, _int(data, "incident"), copies=verb == cards.SUBMIT
@@ -640,21 +644,24 @@ async def _submit(
     # Read before the claim: a copy is never added once the incident exists.
     copies = await _sent_copies(session, views, sent)
     by = decider_name(views, actor.person_id) or await decisions.name_of(session, actor.person_id)
-    decided = await _decided(
-        session,
-        services,
-        actor,
-        incident,
-        draft,
-        views,
-        copies,
-        reviewer=reviewer,
-        by=by,
-        now=now,
-    )
+    async with services.sessions() as writing:
+        decided = await _decided(
+            writing,
+            services,
+            actor,
+            incident,
+            draft,
+            views,
+            copies,
+            reviewer=reviewer,
+            by=by,
+            now=now,
+        )
     if not decided:
-        winner = await decisions.first_for(session, incident.id)
-        who = await decisions.name_of(session, winner.decided_by_id) if winner else "another manager"
+        # Read anew: the decision that won was not there when the incident was first read.
+        async with services.reading() as again:
+            winner = await decisions.first_for(again, incident.id)
+            who = await decisions.name_of(again, winner.decided_by_id) if winner else "another manager"
         when = local_time(winner.decided_at, services.zone) if winner else "just now"
         return CloseDialog(f"Already decided by {who}, {when}. Nothing was changed.")
     services.outbox_written()

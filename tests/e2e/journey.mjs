@@ -121,25 +121,16 @@ async function decide(page, reference) {
   const card = cardWith(page, `Incident ${reference}`);
   await card.waitFor({ timeout: WAIT });
   await shot(card, '08-manager-notification');
-  await card.getByRole('button', { name: 'Active management' }).click();
-
-  const form = cardWith(page, 'Reasons for this decision');
-  await form.waitFor({ timeout: WAIT });
-  await form
-    .getByLabel('Reasons for this decision')
-    .fill('Repeated calls about one repair are stopping other tenants reaching the team.');
-  await form.getByRole('radio', { name: 'Yes' }).check();
-  await form.getByLabel('What was considered').fill('No support needs are known; email suits the customer.');
-  const noSteps = form.getByLabel(/why were they not possible or appropriate/);
-  if (await noSteps.count()) await noSteps.fill('The calls continued after the customer was asked to stop.');
-  const noWarning = form.getByLabel(/why does the threat demand it/);
-  if (await noWarning.count()) await noWarning.fill('Staff were kept on the line for over an hour.');
-  await pick(page, form.getByRole('combobox', { name: 'Type' }), 'Restricting contact to named channels');
-  await form.getByLabel('What it allows and does not allow').fill('Contact by email only, about the open repair.');
-  await form.getByLabel('Instructions for front-line staff').fill('Do not take calls; ask them to email housing.');
-  await shot(form, '09-manager-decision-form');
-  await form.getByRole('button', { name: 'Record decision' }).click();
-
+  // The playground cannot open a dialog from a card button, so the test fills in Amy's decision
+  // dialog as Teams would send it (task/fetch, then task/submit) and leaves a file saying so;
+  // what Amy sees then is her card, updated in place by the bot.
+  report('awaiting the decision', { reference });
+  const done = path.join(SHOTS, `decided-${reference}`);
+  const until = Date.now() + WAIT;
+  while (!fs.existsSync(done)) {
+    if (Date.now() > until) throw new Error('the decision was not made');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
   const decided = cardWith(page, 'Download letter');
   await decided.waitFor({ timeout: WAIT });
   await shot(decided, '10-manager-decided');

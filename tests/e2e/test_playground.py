@@ -10,7 +10,9 @@ reads the register the journey left behind.
 What the playground cannot do, and where that step is covered instead (through the real endpoint
 with the recording connector on loopback):
 - It cannot open a dialog from a card button (`task/fetch`: "Task module is not supported yet"),
-  so the welcome card's "Report an incident" button is covered by
+  so the manager's decision dialog is filled in here as Teams sends it (`task/fetch`, then
+  `task/submit`, from Amy's chat) and the browser sees her card updated; the dialog's own look is
+  covered by tests/test_decide.py. The welcome card's "Report an incident" button is covered by
   tests/test_report.py::test_a_report_walked_step_by_step_reaches_the_register_and_the_managers;
   here the same dialog opens through the message-extension action (`composeExtension/fetchTask`,
   command `reportAsIncident`), which Teams offers as "Report as incident" on a message.
@@ -22,6 +24,7 @@ with the recording connector on loopback):
   tests/test_manifest.py).
 """
 
+import asyncio
 import json
 import os
 import shutil
@@ -33,7 +36,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+
+from tests.support import teams
+from tests.support.dialog import button, dialog_card, values
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / "node_modules"
@@ -162,14 +169,21 @@ def journey_world(tmp_path: Path) -> Iterator[dict]:
             )
             _wait_for(port, playground, f"the {who}'s playground", log)
             urls[who] = f"http://127.0.0.1:{port}/"
-        yield {"database": database, "urls": urls, "bot_log": bot_log, "env": env, "cli": cli}
+        yield {
+            "database": database,
+            "urls": urls,
+            "bot_log": bot_log,
+            "env": env,
+            "cli": cli,
+            "bot_port": bot_port,
+        }
     finally:
         running.stop()
 
 
 def _run_journey(world: dict) -> dict[str, dict]:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
+    journey = subprocess.Popen(
         ["node", str(JOURNEY)],
         cwd=ROOT,
         env={
@@ -179,23 +193,83 @@ def _run_journey(world: dict) -> dict[str, dict]:
             "SHOTS": str(SHOTS),
             "CUSTOMER": CUSTOMER,
         },
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=300,
     )
     steps = {}
-    for line in result.stdout.splitlines():
-        if line.startswith("{"):
+    try:
+        assert journey.stdout is not None
+        for line in journey.stdout:
+            if not line.startswith("{"):
+                continue
             entry = json.loads(line)
             steps[entry.pop("step")] = entry
-    if result.returncode != 0:
+            if "reference" in entry and "confirmation" not in entry:  # awaiting the decision
+                asyncio.run(_decide_as_amy(world, entry["reference"]))
+                (SHOTS / f"decided-{entry['reference']}").touch()
+        journey.wait(timeout=300)
+    finally:
+        if journey.poll() is None:
+            journey.kill()
+    if journey.returncode != 0:
         failed = steps.get("failed", {})
         bot_log = world["bot_log"].read_text()[-4000:]
+        stderr = journey.stderr.read() if journey.stderr else ""
         raise AssertionError(
             f"the journey stopped at {failed.get('at')!r}: {failed.get('error')}\n"
-            f"screenshots in {SHOTS}\n{result.stderr[-2000:]}\nbot log:\n{bot_log}"
+            f"screenshots in {SHOTS}\n{stderr[-2000:]}\nbot log:\n{bot_log}"
         )
     return steps
+
+
+DECISION = {
+    "reasons": "Repeated calls about one repair are stopping other tenants reaching the team.",
+    "needs_considered": "yes",
+    "needs_considered_note": "No support needs are known; email suits the customer.",
+    "restorative_not_possible_reason": "The calls continued after the customer was asked to stop.",
+    "without_prior_warning_reason": "Staff were kept on the line for over an hour.",
+    "restriction_1_type": "contact_channels",
+    "restriction_1_details": "Contact by email only, about the open repair.",
+    "restriction_1_scope": "service",
+    "restriction_1_frontline_instructions": "Do not take calls; ask them to email housing.",
+}
+
+
+async def _decide_as_amy(world: dict, reference: str) -> None:
+    """Amy's decision dialog, as Teams sends it from her chat in the playground: the button's
+    `task/fetch`, then the form's `task/submit` with what she typed."""
+    with sqlite3.connect(world["database"]) as db:
+        (incident_id,) = db.execute("SELECT id FROM incidents WHERE reference = ?", (reference,)).fetchone()
+        conversation_id, service_url, bot_id, tenant_id = db.execute(
+            "SELECT c.conversation_id, c.service_url, c.bot_id, c.tenant_id FROM conversation_refs c "
+            "JOIN people p ON p.id = c.person_id WHERE p.email = ? AND c.kind = 'personal'",
+            (MANAGER_EMAIL,),
+        ).fetchone()
+        teams_id, aad = db.execute(
+            "SELECT teams_user_id, aad_object_id FROM people WHERE email = ?", (MANAGER_EMAIL,)
+        ).fetchone()
+    amy = teams.Person("Amy Manager", MANAGER_EMAIL, aad, teams_id, conversation_id)
+    bot = f"http://127.0.0.1:{world['bot_port']}/api/messages"
+
+    async def invoke(name: str, data: dict) -> dict:
+        activity = teams.invoke(amy, service_url, name, {"data": data, "context": {"theme": "default"}})
+        # From Amy's chat in her playground, as it names the bot and the tenant.
+        activity["recipient"]["id"] = bot_id
+        activity["conversation"]["tenantId"] = tenant_id
+        activity["channelData"] = {"tenant": {"id": tenant_id}}
+        async with aiohttp.ClientSession() as http, http.post(bot, json=activity) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    opened = await invoke(
+        "task/fetch",
+        {"verb": "decision.form", "incident": incident_id, "kind": "active_management",
+         "msteams": {"type": "task/fetch"}},
+    )  # fmt: skip
+    form = dialog_card(opened)
+    closed = await invoke("task/submit", {**values(form), **DECISION, **button(form, "Record decision")})
+    assert "Decided: Active management" in closed["task"]["value"], closed
 
 
 def test_a_new_user_reports_and_the_manager_decides_in_the_teams_emulator(journey_world):
