@@ -64,6 +64,11 @@ def manifest_for(app_id: str, public_url: str, *, source: Path = MANIFEST_DIR) -
     for extension in manifest.get("composeExtensions", []):
         extension["botId"] = app_id
     manifest["validDomains"] = [host_of(public_url)]
+    # The bot's Entra app, as Microsoft Graph needs it named for the app to install itself for a
+    # person (`GRAPH_INSTALL`, TeamsAppInstallation.ReadWriteSelfForUser.All).
+    # Its resource is the Application ID URI Entra takes for an app served from a host of ours.
+    hostname = urlsplit(public_url).hostname
+    manifest["webApplicationInfo"] = {"id": app_id, "resource": f"api://{hostname}/{app_id}"}
     return manifest
 
 

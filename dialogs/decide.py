@@ -481,8 +481,9 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
     # SQLite one at a time) for the writes alone.
     async with services.reading() as session:
         allowed = await _allowed(session, services, actor, verb, _int(data, "incident"), copies=False)
-    if isinstance(allowed, str):
-        return cards.no_access_card(allowed or None)
+    if isinstance(allowed, _NotAllowed):
+        await allowed.record(services, actor, verb)
+        return cards.no_access_card(allowed.reference or None)
     _, views, _ = allowed
     view = views.for_viewer(actor.person_id, actor.roles)
     if verb == cards.REFRESH:
@@ -511,21 +512,31 @@ async def _allowed(
     incident_id: int | None,
     *,
     copies: bool,
-) -> tuple[incidents.ForCard, IncidentViews, list[outbox.Copy] | None] | str:
-    """The incident and its views if the actor may decide on it; else the refusal is recorded and
-    the incident's reference returned ("" when it is not found). `session` only reads."""
+) -> "tuple[incidents.ForCard, IncidentViews, list[outbox.Copy] | None] | _NotAllowed":
+    """The incident and its views if the actor may decide on it; else the refusal to record, once
+    the reading `session` is closed (a transaction never waits for another's connection while
+    holding one: under load the pool would run out)."""
     found = None
     if incident_id is not None:
         found = await _read_for_card(session, services, incident_id, copies=copies)
     if found is None:
-        await refusals.record_alone(services, actor, verb, record_type="incident", record_id=incident_id)
-        return ""
+        return _NotAllowed(incident_id, "")
     read, deciders, history, sent = found
     views = await incident_views(session, services, read, deciders=deciders, history=history)
     if not views.for_viewer(actor.person_id, actor.roles).can_decide:
-        await refusals.record_alone(services, actor, verb, record_type="incident", record_id=read.incident.id)
-        return read.incident.reference
+        return _NotAllowed(read.incident.id, read.incident.reference)
     return read, views, sent
+
+
+@dataclass(frozen=True)
+class _NotAllowed:
+    """A refusal to record: the incident asked about, and its reference ("" if not found)."""
+
+    incident_id: int | None
+    reference: str
+
+    async def record(self, services: Services, actor: Actor, verb: str) -> None:
+        await refusals.record_alone(services, actor, verb, record_type="incident", record_id=self.incident_id)
 
 
 async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> DialogAnswer:
@@ -534,31 +545,49 @@ async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[s
         async with services.sessions() as session:
             record = await records.full_record(session, services, actor, _int(data, "customer"))
         return ShowStep(record, "Customer record")
-    # Read in a transaction that only reads; a decision writes in one of its own (`_submit`).
+    # Everything is read in a transaction that only reads, closed before anything is written: a
+    # transaction that waited for another's connection while holding one would, under load, run
+    # the pool dry.
     async with services.reading() as session:
         # A decision's submission reads the copies of the card it replaces with the rest.
         allowed = await _allowed(
             session, services, actor, verb, _int(data, "incident"), copies=verb == cards.SUBMIT
         )
-        if isinstance(allowed, str):
-            return CloseDialog(cards.no_access_text(allowed or None))
-        read, views, sent = allowed
-        view = views.for_viewer(actor.person_id, actor.roles)
-        if view.decision is not None:
-            return CloseDialog(
-                f"Already decided by {view.decision.by}, {view.decision.at}. Nothing was changed."
-            )
-        try:
-            kind = DecisionKind(data.get("kind"))
-        except ValueError:
-            return CloseDialog("That is not one of the policy's decisions.")
-        slots = decision_form.slots_of(data, cards.MAX_RESTRICTIONS)
-        values = {k: v for k, v in data.items() if isinstance(v, str)}
-        if verb == cards.FORM:
-            return _form_step(services, view, kind, values, {}, slots)
-        if verb == cards.SUBMIT:
-            return await _submit(session, services, actor, read, views, kind, data, values, slots, sent)
-        return CloseDialog("That action is not one I know.")
+        answer: DialogAnswer | _Decision | _NotAllowed = allowed  # type: ignore[assignment]
+        if not isinstance(allowed, _NotAllowed):
+            answer = await _step(session, services, actor, verb, data, allowed)
+    if isinstance(answer, _NotAllowed):
+        await answer.record(services, actor, verb)
+        return CloseDialog(cards.no_access_text(answer.reference or None))
+    if isinstance(answer, _Decision):
+        return await _record(services, actor, answer)
+    return answer
+
+
+async def _step(
+    session: AsyncSession,
+    services: Services,
+    actor: Actor,
+    verb: str,
+    data: Mapping[str, Any],
+    allowed: tuple[incidents.ForCard, IncidentViews, list[outbox.Copy] | None],
+) -> "DialogAnswer | _Decision":
+    """The dialog's next answer, or a decision ready to record, from what `session` reads."""
+    read, views, sent = allowed
+    view = views.for_viewer(actor.person_id, actor.roles)
+    if view.decision is not None:
+        return CloseDialog(f"Already decided by {view.decision.by}, {view.decision.at}. Nothing was changed.")
+    try:
+        kind = DecisionKind(data.get("kind"))
+    except ValueError:
+        return CloseDialog("That is not one of the policy's decisions.")
+    slots = decision_form.slots_of(data, cards.MAX_RESTRICTIONS)
+    values = {k: v for k, v in data.items() if isinstance(v, str)}
+    if verb == cards.FORM:
+        return _form_step(services, view, kind, values, {}, slots)
+    if verb == cards.SUBMIT:
+        return await _submit(session, services, actor, read, views, kind, data, values, slots, sent)
+    return CloseDialog("That action is not one I know.")
 
 
 def _form_step(
@@ -616,7 +645,7 @@ async def _submit(
     values: dict[str, str],
     slots: int,
     sent: list[outbox.Copy] | None = None,
-) -> DialogAnswer:
+) -> "DialogAnswer | _Decision":
     incident = read.incident
     view = views.for_viewer(actor.person_id, actor.roles)
     draft, errors = decision_form.parse(kind, data, slots=slots)
@@ -640,22 +669,40 @@ async def _submit(
             reviewer = named
     if errors or draft is None:
         return _form_step(services, view, kind, values, errors, slots)
-    now = services.clock()
     # Read before the claim: a copy is never added once the incident exists.
     copies = await _sent_copies(session, views, sent)
     by = decider_name(views, actor.person_id) or await decisions.name_of(session, actor.person_id)
+    return _Decision(incident, kind, draft, views, copies, reviewer, by)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """A decision checked and ready to record, with what its cards need, read beforehand."""
+
+    incident: Incident
+    kind: DecisionKind
+    draft: DecisionDraft
+    views: IncidentViews
+    copies: SentCopies
+    reviewer: int
+    by: str
+
+
+async def _record(services: Services, actor: Actor, decision: _Decision) -> DialogAnswer:
+    """Record a decision in a transaction of its own, holding the register's writer for its writes."""
+    incident = decision.incident
     async with services.sessions() as writing:
         decided = await _decided(
             writing,
             services,
             actor,
             incident,
-            draft,
-            views,
-            copies,
-            reviewer=reviewer,
-            by=by,
-            now=now,
+            decision.draft,
+            decision.views,
+            decision.copies,
+            reviewer=decision.reviewer,
+            by=decision.by,
+            now=services.clock(),
         )
     if not decided:
         # Read anew: the decision that won was not there when the incident was first read.
@@ -667,8 +714,8 @@ async def _submit(
     services.outbox_written()
     # The dialog closes; every copy of the card, this manager's too, is updated from the outbox.
     return CloseDialog(
-        f"Decided: {DECISION_LABELS[kind]}. Incident {incident.reference} is recorded as decided, "
-        "and the card shows the decision."
+        f"Decided: {DECISION_LABELS[decision.kind]}. Incident {incident.reference} is recorded as "
+        "decided, and the card shows the decision."
     )
 
 

@@ -83,6 +83,8 @@ def test_the_package_offers_what_the_bot_answers(tmp_path, monkeypatch):
     assert manifest["supportsChannelFeatures"] == "tier1"
     assert "supportedChannelTypes" not in manifest
     assert manifest["validDomains"] == ["bot.example:8443"]
+    # Graph installs the app for a person only where the manifest names the bot's Entra app.
+    assert manifest["webApplicationInfo"] == {"id": APP_ID, "resource": f"api://bot.example/{APP_ID}"}
 
 
 def _built_files(tmp_path: Path, monkeypatch) -> dict[str, bytes]:
