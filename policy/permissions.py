@@ -190,12 +190,16 @@ def log_appeal(roles: Roles, person_id: int, facts: Facts) -> Verdict:
     return ALLOWED if allowed else Verdict(Refusal.ROLE)
 
 
-def visible_cases(roles: Roles, person_id: int, cases: tuple[Case, ...]) -> tuple[Case, ...]:
-    """The cases of a customer someone may see in full: a keeper all of them; a manager their own
-    service's, except one they reported (reporting grants nothing)."""
+def sees_case(roles: Roles, person_id: int, case: Case) -> bool:
+    """Whether someone may see a case in a customer's full record: a keeper any; a manager their
+    own service's, except one they reported (reporting grants nothing)."""
     if roles.is_register_keeper:
-        return cases
-    return tuple(c for c in cases if roles.manages(c.service_area) and c.reporter_id != person_id)
+        return True
+    return roles.manages(case.service_area) and case.reporter_id != person_id
+
+
+def visible_cases(roles: Roles, person_id: int, cases: tuple[Case, ...]) -> tuple[Case, ...]:
+    return tuple(c for c in cases if sees_case(roles, person_id, c))
 
 
 def open_record(roles: Roles, person_id: int, facts: Facts) -> Verdict:
