@@ -131,7 +131,9 @@ def reinstate(roles: Roles, person_id: int, facts: Facts) -> Verdict:
     if case.reporter_id == person_id:
         return Verdict(Refusal.REPORTER)
     if facts.overturned_by is not None:
-        return ALLOWED if roles.has(facts.overturned_by) else Verdict(Refusal.APPEAL_BINDS)
+        # The body that heard the appeal, through a member who took no other step on the case.
+        acted = any(s.person_id == person_id and s.kind is not StepKind.HEARD_APPEAL for s in case.steps)
+        return ALLOWED if roles.has(facts.overturned_by) and not acted else Verdict(Refusal.APPEAL_BINDS)
     return ALLOWED if _manages_or_keeps(roles, case) else Verdict(Refusal.ROLE)
 
 
