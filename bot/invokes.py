@@ -13,7 +13,18 @@ from cards.elements import CANCEL_VERB
 
 # Imported for their commands too: records registers `check`, deliveries `undelivered`,
 # register_reports `stats`, my_incidents `my incidents`.
-from dialogs import appeals, decide, deliveries, my_incidents, records, register_reports, report, reviews  # noqa: F401
+from dialogs import (  # noqa: F401
+    appeals,
+    decide,
+    deliveries,
+    my_incidents,
+    permissions,
+    records,
+    refusals,
+    register_reports,
+    report,
+    reviews,
+)
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Services, ShowStep
 
 # Forms opened from a card open in a dialog (`task/fetch`), each step a `task/submit`, both naming
@@ -25,6 +36,7 @@ DIALOG_FLOWS = (
 )
 
 REPORT_MESSAGE_COMMAND = "reportAsIncident"
+UNKNOWN = "That action is not one I know. Type help in my chat."
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
 
@@ -69,10 +81,14 @@ async def _card_dialog(
 ) -> DialogAnswer:
     if verb == CANCEL_VERB and submitted:
         return CloseDialog()
+    if permissions.permission(verb) is None:
+        # Nothing reaches a handler without a rule in dialogs/permissions.py.
+        await refusals.record_alone(services, actor, verb[:40])
+        return CloseDialog(UNKNOWN)
     for prefixes, flow in DIALOG_FLOWS:
         if verb.startswith(prefixes):
             return await flow.on_dialog(services, actor, verb, data)
-    return CloseDialog("That action is not one I know. Type help in my chat.")
+    return CloseDialog(UNKNOWN)
 
 
 async def handle(services: Services, actor: Actor, name: str, value: Any) -> InvokeResponse:
@@ -110,6 +126,9 @@ async def handle(services: Services, actor: Actor, name: str, value: Any) -> Inv
     elif name == "adaptiveCard/action":
         action = _dict(value.get("action"))
         verb = action.get("verb")
+        if isinstance(verb, str) and permissions.permission(verb) is None:
+            await refusals.record_alone(services, actor, verb[:40])
+            return message(name, UNKNOWN)
         if isinstance(verb, str):
             flow = (
                 reviews

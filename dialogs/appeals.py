@@ -26,7 +26,7 @@ from cards.decision import (
 )
 from cards.elements import Card, card, execute, heading, text
 from cards.formatting import local_date, local_time
-from dialogs import decision_form, letter_links, refusals
+from dialogs import decision_form, letter_links, permissions, refusals
 from dialogs.commands import command
 from dialogs.decide import NO_LINKS, OUT_OF_DATE, customer_label, restriction_period
 from dialogs.ids import record_id
@@ -46,9 +46,10 @@ from policy.decisions import (
     RestrictionStatus,
     RestrictionType,
 )
-from policy.roles import Role, Roles, may_log_any_appeal, may_log_appeal
+from policy.permissions import Facts
+from policy.roles import Role, may_log_any_appeal, may_log_appeal
 from policy.working_days import add_working_days, working_days_between
-from storage import audit, decisions, incidents, outbox, people
+from storage import audit, case_facts, decisions, incidents, outbox, people
 from storage.models import (
     Appeal,
     AppealedRestriction,
@@ -485,26 +486,11 @@ async def _send_to_hearing_body(
 # --- the hearing --------------------------------------------------------------------------------
 
 
-async def conflict(session: AsyncSession, appeal: Appeal, person_id: int) -> bool:
-    """Whoever took part in the decision or the report never hears the appeal against it."""
-    incident = await session.get(Incident, appeal.incident_id)
-    involved = {incident.reporter_id if incident else None}
-    decision = await session.get(Decision, appeal.decision_id) if appeal.decision_id else None
-    if decision is not None:
-        involved.add(decision.decided_by_id)
-    previous = await session.get(Appeal, appeal.previous_appeal_id) if appeal.previous_appeal_id else None
-    while previous is not None:
-        involved.add(previous.outcome_by_id)
-        previous = (
-            await session.get(Appeal, previous.previous_appeal_id) if previous.previous_appeal_id else None
-        )
-    return person_id in involved
-
-
-async def may_hear(session: AsyncSession, roles: Roles, appeal: Appeal, person_id: int) -> bool:
-    return roles.has(ROUTE_ROLES[AppealRoute(appeal.route)]) and not await conflict(
-        session, appeal, person_id
-    )
+async def may_hear(session: AsyncSession, actor: Actor, appeal: Appeal) -> bool:
+    """The hearing body, never the reporter nor anyone who took part in a step appealed (the rule
+    in dialogs/permissions.py, on the case's whole history)."""
+    facts = await case_facts.for_appeal(session, appeal)
+    return bool(permissions.judge(cards.OUTCOME, actor, facts))
 
 
 async def appealed(session: AsyncSession, appeal: Appeal) -> list[Restriction]:
@@ -589,7 +575,7 @@ async def view_of(
         outcome=outcome,
         letter_id=letter.id if letter else None,
         letter_pending=bool(letter and not (letter.sent_on or letter.not_appropriate_reason)),
-        can_hear=True if actor is None else await may_hear(session, actor.roles, appeal, actor.person_id),
+        can_hear=True if actor is None else await may_hear(session, actor, appeal),
     )
 
 
@@ -616,31 +602,26 @@ async def _loggable(
 ) -> Incident | None:
     """The incident named, if the actor may log an appeal on it; else the refusal is recorded."""
     incident_id = record_id(data.get("incident"))
-    incident = await session.get(Incident, incident_id) if incident_id else None
-    area = await session.get(ServiceArea, incident.service_area_id) if incident else None
-    if incident is None or area is None or not may_log_appeal(actor.roles, service_area=area.key):
-        await refusals.record(session, services, actor, verb, record_type="incident", record_id=incident_id)
+    facts = await case_facts.for_incident(session, incident_id)
+    if not await permissions.check(session, services, actor, verb, facts, incident_id):
         return None
-    return incident
+    return await session.get(Incident, incident_id)
 
 
 async def _readable(
     session: AsyncSession, services: Services, actor: Actor, verb: str, data: Mapping[str, Any]
-) -> tuple[Appeal, bool] | None:
-    """The appeal named and whether the actor may hear it, if they may see it; else the refusal
-    is recorded."""
+) -> tuple[Appeal, Facts] | None:
+    """The appeal named and the facts its rules are judged on, if the actor may see it; else the
+    refusal is recorded."""
     appeal_id = record_id(data.get("appeal"))
     appeal = await session.get(Appeal, appeal_id) if appeal_id else None
-    if appeal is None:
+    facts = await case_facts.for_appeal(session, appeal)
+    # Seeing the card is the route's body and the keepers (the refresh's rule); hearing and the
+    # letter are then judged by the verb's own rule.
+    if appeal is None or not permissions.judge(cards.REFRESH, actor, facts):
         await refusals.record(session, services, actor, verb, record_type="appeal", record_id=appeal_id)
         return None
-    hears = await may_hear(session, actor.roles, appeal, actor.person_id)
-    if not (
-        hears or actor.roles.is_register_keeper or actor.roles.has(ROUTE_ROLES[AppealRoute(appeal.route)])
-    ):
-        await refusals.record(session, services, actor, verb, record_type="appeal", record_id=appeal.id)
-        return None
-    return appeal, hears
+    return appeal, facts
 
 
 async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> Card:
@@ -655,7 +636,7 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         readable = await _readable(session, services, actor, verb, data)
         if readable is None:
             return no_access_card(who=HEARERS_ONLY)
-        appeal, hears = readable
+        appeal, facts = readable
         view = await view_of(session, services, appeal, actor)
         if verb == cards.REFRESH:
             await audit.record(
@@ -669,10 +650,7 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
             await session.commit()
             return cards.appeal_card(view)
         if verb in cards.LETTER_VERBS:
-            if not (hears or actor.roles.is_register_keeper):
-                await refusals.record(
-                    session, services, actor, verb, record_type="appeal", record_id=appeal.id
-                )
+            if not await permissions.check(session, services, actor, verb, facts, appeal.id):
                 return no_access_card(who=HEARERS_ONLY)
             return await _letter(session, services, actor, appeal, view, verb, data)
         return cards.appeal_card(view, notice=OUT_OF_DATE)
@@ -693,9 +671,8 @@ async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[s
         readable = await _readable(session, services, actor, verb, data)
         if readable is None:
             return CloseDialog(no_access_text(who=HEARERS_ONLY))
-        appeal, hears = readable
-        if not hears:
-            await refusals.record(session, services, actor, verb, record_type="appeal", record_id=appeal.id)
+        appeal, facts = readable
+        if not await permissions.check(session, services, actor, verb, facts, appeal.id):
             return CloseDialog(
                 "You took part in the decision or the report, or are not of the body that "
                 "hears this appeal, so you cannot record its outcome. Nothing was changed."

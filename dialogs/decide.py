@@ -16,7 +16,7 @@ from cards import decision as cards
 from cards.elements import Card, bullets, card, heading, text
 from cards.formatting import local_date, local_time
 from cards.report import Summary
-from dialogs import decision_form, letter_links, records, refusals
+from dialogs import decision_form, letter_links, permissions, records, refusals
 from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Services, ShowStep
@@ -40,7 +40,8 @@ from policy.decisions import (
     RestrictionType,
 )
 from policy.incidents import AFFECTED_LABELS, AffectedParty
-from policy.roles import Roles, may_decide
+from policy.permissions import Case, Facts
+from policy.roles import Roles
 from storage import audit, decisions, incidents, outbox, people
 from storage.models import Customer, Decision, Incident, Letter, Restriction
 
@@ -236,8 +237,12 @@ class IncidentViews:
     def for_viewer(self, person_id: int, roles: Roles) -> cards.IncidentView:
         return replace(
             self.shared,
-            can_decide=may_decide(
-                roles, service_area=self.service_area, is_reporter=self.reporter_id == person_id
+            # The deciding rule (dialogs/permissions.py) needs only the service and the reporter:
+            # nothing else has happened on an undecided case.
+            can_decide=bool(
+                permissions.allows(
+                    cards.SUBMIT, roles, person_id, Facts(case=Case(self.service_area, self.reporter_id))
+                )
             ),
             reviewers=[r for r in self.shared.reviewers if r[0] != str(person_id)],
         )

@@ -6,7 +6,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs import appeals
+from cards import appeal as appeal_cards
+from cards import decision as decision_cards
+from dialogs import appeals, permissions
 from dialogs.appeals import BODY_OF_ROUTE
 from dialogs.links import LetterLink
 from dialogs.turn import Services
@@ -23,9 +25,8 @@ from policy.decisions import (
     RestrictionScope,
     RestrictionType,
 )
-from policy.roles import may_decide
 from policy.working_days import add_working_days
-from storage import audit, decisions, people
+from storage import audit, case_facts, decisions, people
 from storage.models import (
     Appeal,
     Customer,
@@ -64,14 +65,13 @@ async def letter_file(services: Services, link: LetterLink) -> LetterFile | None
         if incident is None or area is None or customer is None or customer.anonymised_at is not None:
             return None
         roles = await people.roles_for(session, link.person_id)
+        # The same rules as the card's download button, on the case's history as it is now.
         if appeal is not None:
-            allowed = roles.is_register_keeper or await appeals.may_hear(
-                session, roles, appeal, link.person_id
-            )
+            facts = await case_facts.for_appeal(session, appeal)
+            allowed = permissions.allows(appeal_cards.LETTER_LINK, roles, link.person_id, facts)
         else:
-            allowed = may_decide(
-                roles, service_area=area.key, is_reporter=incident.reporter_id == link.person_id
-            )
+            facts = await case_facts.for_incident(session, incident.id)
+            allowed = permissions.allows(decision_cards.LETTER_LINK, roles, link.person_id, facts)
         if not allowed:
             return None
         content = await _content(session, services, letter, appeal, decision, incident, area, customer, now)

@@ -15,7 +15,7 @@ from cards import records as cards
 from cards.decision import no_access_card
 from cards.elements import Card
 from cards.formatting import local_date, local_time
-from dialogs import refusals
+from dialogs import permissions
 from dialogs.commands import command
 from dialogs.turn import Actor, Reply, Services
 from policy.categories import CATEGORIES, Category
@@ -27,8 +27,8 @@ from policy.decisions import (
     RestrictionStatus,
     RestrictionType,
 )
-from policy.roles import may_decide, may_view_full_record
-from storage import audit, customers, decisions
+from policy.permissions import Case, sees_case
+from storage import audit, case_facts, customers, decisions
 from storage.models import Appeal, Customer, Decision, Incident, Letter, Restriction, ServiceArea
 
 
@@ -44,18 +44,21 @@ async def _areas(session: AsyncSession) -> dict[int, ServiceArea]:
     return {a.id: a for a in (await session.scalars(select(ServiceArea))).all()}
 
 
-async def _customer_areas(session: AsyncSession, customer_id: int) -> list[str]:
-    rows = await session.scalars(
-        select(ServiceArea.key)
-        .join(Incident, Incident.service_area_id == ServiceArea.id)
-        .where(Incident.customer_id == customer_id)
-        .distinct()
-    )
-    return list(rows.all())
-
-
 async def may_open(session: AsyncSession, actor: Actor, customer_id: int) -> bool:
-    return may_view_full_record(actor.roles, service_areas=await _customer_areas(session, customer_id))
+    facts = await case_facts.for_customer(session, customer_id)
+    return bool(permissions.judge(cards.RECORD, actor, facts))
+
+
+async def _reinstatable(session: AsyncSession, actor: Actor, restrictions: list[Restriction]) -> set[int]:
+    """The ended restrictions the actor may reinstate, by the reinstating rule on each one's case."""
+    ended = (RestrictionStatus.LIFTED.value, RestrictionStatus.EXPIRED.value)
+    found = set()
+    for r in restrictions:
+        if r.status in ended:
+            facts = await case_facts.for_restriction(session, r)
+            if permissions.judge(cards.REINSTATE_FORM, actor, facts):
+                found.add(r.id)
+    return found
 
 
 @command(
@@ -135,19 +138,24 @@ async def full_record(
     session: AsyncSession, services: Services, actor: Actor, customer_id: int | None
 ) -> Card:
     customer = await session.get(Customer, customer_id) if customer_id is not None else None
-    if customer is None or not await may_open(session, actor, customer.id):
-        await refusals.record(
-            session, services, actor, "customer.record", record_type="customer", record_id=customer_id
-        )
+    facts = await case_facts.for_customer(session, customer.id if customer else None)
+    # No customer means no cases: the rule refuses, and the refusal is recorded like any other.
+    if not await permissions.check(session, services, actor, cards.RECORD, facts, customer_id):
         return no_access_card()
+    assert customer is not None
     now = services.clock()
     zone = services.zone
     areas = await _areas(session)
-    incidents = (
-        await session.scalars(
-            select(Incident).where(Incident.customer_id == customer.id).order_by(Incident.occurred_at)
-        )
-    ).all()
+    # A manager sees their own service's cases, not one they reported; a keeper sees all.
+    incidents = [
+        i
+        for i in (
+            await session.scalars(
+                select(Incident).where(Incident.customer_id == customer.id).order_by(Incident.occurred_at)
+            )
+        ).all()
+        if sees_case(actor.roles, actor.person_id, Case(areas[i.service_area_id].key, i.reporter_id))
+    ]
     incident_ids = [i.id for i in incidents]
     decided = (
         (
@@ -159,11 +167,16 @@ async def full_record(
         else []
     )
     references = {i.id: i.reference for i in incidents}
-    restrictions = (
-        await session.scalars(
-            select(Restriction).where(Restriction.customer_id == customer.id).order_by(Restriction.id)
-        )
-    ).all()
+    decision_ids = {d.id for d in decided}
+    restrictions = [
+        r
+        for r in (
+            await session.scalars(
+                select(Restriction).where(Restriction.customer_id == customer.id).order_by(Restriction.id)
+            )
+        ).all()
+        if r.decision_id in decision_ids
+    ]
     appeals = (
         (
             await session.scalars(
@@ -174,11 +187,17 @@ async def full_record(
         else []
     )
     replaced = {r.replaces_id for r in restrictions if r.replaces_id}
-    letters = (
-        await session.scalars(
-            select(Letter).where(Letter.customer_id == customer.id).order_by(Letter.produced_at)
-        )
-    ).all()
+    may_reinstate = await _reinstatable(session, actor, restrictions)
+    appeal_ids = {a.id for a in appeals}
+    letters = [
+        letter
+        for letter in (
+            await session.scalars(
+                select(Letter).where(Letter.customer_id == customer.id).order_by(Letter.produced_at)
+            )
+        ).all()
+        if letter.decision_id in decision_ids or letter.appeal_id in appeal_ids
+    ]
     record = cards.FullRecord(
         customer=[
             ("Name", customer.name if customer.anonymised_at is None else "(anonymised)"),
@@ -217,7 +236,7 @@ async def full_record(
             for r in restrictions
             if r.status in (RestrictionStatus.LIFTED.value, RestrictionStatus.EXPIRED.value)
             and r.id not in replaced
-            and may_decide(actor.roles, service_area=areas[r.service_area_id].key, is_reporter=False)
+            and r.id in may_reinstate
         ],
         letters=[
             f"{letter.kind} · produced {local_time(letter.produced_at, zone)} · "

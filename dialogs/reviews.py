@@ -17,7 +17,7 @@ from cards import review as cards
 from cards.decision import no_access_card, no_access_text
 from cards.elements import Card, card, heading, text
 from cards.formatting import local_date, local_time
-from dialogs import decision_form, refusals
+from dialogs import decision_form, permissions
 from dialogs.decide import OUT_OF_DATE, customer_label, restriction_period, restriction_review
 from dialogs.ids import record_id
 from dialogs.notify import card_message
@@ -35,8 +35,8 @@ from policy.decisions import (
     ReviewOutcome,
 )
 from policy.reviews import Stage, due_now, first_reminder
-from policy.roles import Role, may_decide
-from storage import audit, decisions, outbox, people
+from policy.roles import Role
+from storage import audit, case_facts, decisions, outbox, people
 from storage.models import Customer, Decision, Incident, Letter, Restriction, Review, ServiceArea
 
 BATCH = 500
@@ -103,13 +103,6 @@ async def view_of(
         letter_pending=bool(letter and not (letter.sent_on or letter.not_appropriate_reason)),
         outcome=outcome,
     )
-
-
-async def may_review(session: AsyncSession, actor: Actor, r: Restriction) -> bool:
-    """A manager of the restriction's service (its named reviewer is one) or a register keeper,
-    as the roles file says now: someone who has left the role reviews nothing."""
-    area = await session.get(ServiceArea, r.service_area_id)
-    return may_decide(actor.roles, service_area=area.key if area else "", is_reporter=False)
 
 
 # --- the sweeps ---------------------------------------------------------------------------------
@@ -354,10 +347,8 @@ async def _reviewable(
     """The restriction named, if the actor may review it now; else the refusal is recorded."""
     restriction_id = record_id(data.get("restriction"))
     r = await session.get(Restriction, restriction_id) if restriction_id else None
-    if r is None or not await may_review(session, actor, r):
-        await refusals.record(
-            session, services, actor, verb, record_type="restriction", record_id=restriction_id
-        )
+    facts = await case_facts.for_restriction(session, r)
+    if not await permissions.check(session, services, actor, verb, facts, restriction_id):
         return None
     return r
 

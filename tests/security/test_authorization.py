@@ -434,3 +434,155 @@ async def test_export_retention_and_role_import_cannot_be_done_from_teams(counci
 
         roles = {r.role for r in (await session.scalars(select(RoleAssignment))).all()}
     assert roles == {r.value for r in Role if r is not Role.ELECTED_MEMBER}
+
+
+# --- along a case's history: who reported, decided, reviewed and heard --------------------------
+#
+# Each test builds its own small register through the endpoint: the conflicts come from steps
+# taken earlier in the case, which the shared scenario above does not hold.
+
+VARY = {
+    "restriction_1_type": "limit_time_volume_topics",
+    "restriction_1_details": "One call a week, 20 minutes.",
+    "restriction_1_scope": "service",
+    "restriction_1_frontline_instructions": "Take one call a week.",
+    "restriction_1_starts_on": "2026-11-23",
+    "restriction_1_review_due_on": "2027-05-23",
+    "restriction_1_no_review": "false",
+}
+
+
+@pytest.fixture
+async def fresh(tmp_path, connector) -> AsyncIterator[BotHarness]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'history.db'}"
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    bot = BotHarness(url, connector, FakeClock(), tenant_id=teams.TENANT_ID)
+    await bot.start()
+    await bot.import_roles(ROLES)
+    for person in EVERYONE:
+        await bot.say(person, "hi")
+    yield bot
+    await bot.stop()
+
+
+async def _decided(bot: BotHarness, reporter: Person, decider: Person) -> tuple[str, Restriction]:
+    """An incident `reporter` reported for Housing, on which `decider` restricted contact."""
+    bot.connector.clear()
+    reference = await report(bot, reporter)
+    await bot.deliver()
+    (notice,) = [s for s in bot.connector.to(decider.chat_id) if s.method == "POST"]
+    decided = await decide(bot, decider, notice.card, "Active management", **ACTIVE)
+    assert "Decided: Active management" in texts(decided)
+    (restriction,) = await bot.rows(Restriction, Restriction.status == "active")
+    return reference, restriction
+
+
+async def _review_step(bot: BotHarness, who: Person, r: Restriction, outcome: str) -> str:
+    data = {
+        "restriction": r.id,
+        "outcome": outcome,
+        "due": r.review_due_on.isoformat() if r.review_due_on else "",
+        "reasons": "Calls are calmer.",
+        "notify_customer": "no",
+        **VARY,
+    }
+    return await _execute(bot, who, "review.submit", data)
+
+
+async def _reinstate(bot: BotHarness, who: Person, r: Restriction, scope: str = "service") -> str:
+    data = {"restriction": r.id, "reasons": "Abusive calls again.", **VARY, "restriction_1_scope": scope}
+    return await _execute(bot, who, "restriction.reinstate", data)
+
+
+async def _refused(bot: BotHarness, who: Person, attempt: Awaitable[str], message: str = NO_ACCESS) -> None:
+    """The attempt is refused, changes nothing, and leaves one refusal by `who` in the trail."""
+    before = await snapshot(bot)
+    audited = len(await bot.rows(AuditEvent))
+    shown = await attempt
+    assert message in shown, shown
+    assert await snapshot(bot) == before, "a refused step changed the register"
+    events = (await bot.rows(AuditEvent))[audited:]
+    assert [e.actor_id for e in events if e.action == "access.refused"] == [await _person_id(bot, who)]
+
+
+async def test_a_manager_who_reports_another_services_customer_gains_no_sight_of_their_record(fresh):
+    await _decided(fresh, SAM, AMY)  # Housing's case, with its decision
+    (customer,) = await fresh.rows(Customer)
+    # Wes, Waste's manager, reports the same customer for Waste himself.
+    waste = await report(
+        fresh,
+        WES,
+        customer={"customer_query": "pat jones", "customer_id": str(customer.id)},
+        service_area="waste",
+    )
+    assert waste
+    await _refused(fresh, WES, _full_record(fresh, WES, _ids(customer=customer.id)))
+    for allowed in (HAL, KIM):
+        assert "Customer record" in await _full_record(fresh, allowed, _ids(customer=customer.id))
+
+
+async def test_a_managers_view_of_a_record_covers_only_their_own_services_cases(fresh):
+    reference, _ = await _decided(fresh, SAM, AMY)
+    (customer,) = await fresh.rows(Customer)
+    named = {"customer_query": "pat jones", "customer_id": str(customer.id)}
+    other = await report(fresh, SAM, customer=named, service_area="waste")
+    shown = await _full_record(fresh, WES, _ids(customer=customer.id))
+    assert "Customer record" in shown
+    assert other in shown
+    assert reference not in shown  # Housing's case and its decision are not Waste's to read
+    assert "Email to housing.contact@council.example only." not in shown
+    kept = await _full_record(fresh, KIM, _ids(customer=customer.id))
+    assert reference in kept and other in kept
+
+
+async def test_the_reporter_never_reviews_lifts_or_reinstates(fresh):
+    _, restriction = await _decided(fresh, HAL, AMY)  # Hal, a Housing manager, reported it
+    for outcome in ("continue", "vary", "lift"):
+        await _refused(fresh, HAL, _review_step(fresh, HAL, restriction, outcome))
+    assert "Lifted by" in await _review_step(fresh, AMY, restriction, "lift")
+    await _refused(fresh, HAL, _reinstate(fresh, HAL, restriction))
+    assert "Reinstated by" in await _reinstate(fresh, KIM, restriction)
+
+
+async def test_a_restriction_overturned_on_appeal_is_not_reinstated_by_the_manager_it_overruled(fresh):
+    reference, restriction = await _decided(fresh, SAM, HAL)
+    assert "Logged." in await log_appeal(fresh, CATH, reference, against="decision", grounds="Unfair.")
+    (appeal,) = await fresh.rows(Appeal)
+    heard = await _execute(
+        fresh, CERI, "appeal.outcome", {"appeal": appeal.id, "outcome": "overturned", "reasons": "Too wide."}
+    )
+    assert "Overturned by Ceri Panel" in heard
+    # The same day, wider: neither the manager overruled nor a keeper may.
+    for manager in (HAL, KIM):
+        await _refused(fresh, manager, _reinstate(fresh, manager, restriction, scope="council_wide"))
+    # The body that heard the appeal may (a new incident is the other way back).
+    assert "Reinstated by" in await _reinstate(fresh, CERI, restriction)
+
+
+async def test_nobody_hears_an_appeal_on_a_step_they_took(fresh):
+    reference, restriction = await _decided(fresh, SAM, HAL)
+    # Amy, who also sits on the Complaints Review Group, varies the restriction at its review.
+    assert "Varied by" in await _review_step(fresh, AMY, restriction, "vary")
+    assert "Logged." in await log_appeal(fresh, CATH, reference, against="decision", grounds="Unfair.")
+    (appeal,) = await fresh.rows(Appeal)
+    outcome = {"appeal": appeal.id, "outcome": "upheld", "reasons": "Proportionate."}
+    await _refused(
+        fresh, AMY, _execute(fresh, AMY, "appeal.outcome", outcome), "You took part in the decision"
+    )
+    assert "Upheld by Ceri Panel" in await _execute(fresh, CERI, "appeal.outcome", outcome)
+
+
+async def test_a_verb_without_a_rule_is_refused_before_any_handler(fresh):
+    for name, value in (
+        ("adaptiveCard/action", {"action": {"type": "Action.Execute", "verb": "decision.bogus", "data": {}}}),
+        ("task/submit", {"data": {"verb": "review.bogus", "restriction": 1}}),
+        ("task/fetch", {"data": {"verb": "appeal.bogus"}}),
+    ):
+        await _refused(fresh, KIM, _invoke(fresh, KIM, name, value), "not one I know")
+
+
+def _ids(**ids: int) -> Scenario:
+    """A scenario naming only the ids a helper reads (the helpers take one)."""
+    return Scenario(Path(), 0, "", 0, ids.get("customer", 0), 0, "", 0, 0)
