@@ -102,7 +102,7 @@ def customer_step(
         # Said before the search, not only after a refusal: a name or a detail alone finds nobody.
         text(
             "Give their name and one more detail: customer reference, postcode, email or phone "
-            "(for example: Pat Jones TD6 0SA). Both must match.",
+            "(for example: Pat Jones AB1 2CD). Both must match.",
             subtle=True,
         ),
         *_field(

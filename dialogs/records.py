@@ -60,7 +60,7 @@ async def may_open(session: AsyncSession, actor: Actor, customer_id: int) -> boo
 
 CHECK_HOW = (
     "Type **check** followed by the customer's name and their reference, postcode, email or phone "
-    "(check Pat Jones TD6 0SA), or their exact customer reference."
+    "(check Pat Jones AB1 2CD), or their exact customer reference."
 )
 
 
