@@ -73,7 +73,8 @@ def _carry_name(values: dict[str, Any], query: str) -> None:
     """The name searched for becomes the new customer's name, unless the person typed one (a
     name they typed is kept; one carried from an earlier search follows the new one). The
     reference, postcode, email or phone searched with (words with digits or @) is no name."""
-    if values.get("new_name", "") not in ("", values.get("_carried_name")):
+    typed = values.get("new_name", "") not in ("", values.get("_carried_name"))
+    if typed or len(query) > form.LIMITS["customer_query"]:  # an overlong search was not run
         return
     name = customers.parse(query).name
     if name:
