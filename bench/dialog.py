@@ -76,7 +76,7 @@ class Timed(Dialog):
 async def walk(bot: BotHarness, n: int) -> None:
     dialog = Timed(bot, SAM)
     await dialog.open()
-    await dialog.press("Search", customer_query=f"customer{n * 37 % 10000} jnes")
+    await dialog.press("Search", customer_query=f"jnes CUS-{n * 37 % 10000:06d}")
     await dialog.press("Next", customer_id="new", new_name=f"New Person {n}")
     await dialog.press("Next", **{**WHAT, "service_area": "housing"})
     await dialog.press("Next", **BEHAVIOUR)

@@ -99,10 +99,16 @@ def customer_step(
 ) -> Card:
     body: list[Element] = [
         text("Search the register first, so this incident joins the customer's history."),
+        # Said before the search, not only after a refusal: a name or a detail alone finds nobody.
+        text(
+            "Give their name and one more detail: customer reference, postcode, email or phone "
+            "(for example: Pat Jones AB1 2CD). Both must match.",
+            subtle=True,
+        ),
         *_field(
             text_input(
                 "customer_query",
-                "Name, customer reference, postcode or email",
+                "Name and customer reference, postcode, email or phone",
                 value=values.get("customer_query"),
                 max_length=200,
             ),
@@ -123,7 +129,9 @@ def customer_step(
             errors,
         )
     elif searched:
-        body.append(text("No customer in the register matches that. Enter them below.", subtle=True))
+        body.append(
+            text("No customer in the register matches both. Check them, or enter them below.", subtle=True)
+        )
     if errors.get("customer_id") and not matches:
         body.append(field_error(errors["customer_id"]))
     body.append(

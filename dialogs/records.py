@@ -15,7 +15,7 @@ from cards import records as cards
 from cards.decision import no_access_card
 from cards.elements import Card
 from cards.formatting import local_date, local_time
-from dialogs import permissions
+from dialogs import finding, permissions
 from dialogs.commands import command
 from dialogs.turn import Actor, Reply, Services
 from policy.categories import CATEGORIES, Category
@@ -61,20 +61,28 @@ async def _reinstatable(session: AsyncSession, actor: Actor, restrictions: list[
     return found
 
 
+CHECK_HOW = (
+    "Type **check** followed by the customer's name and their reference, postcode, email or phone "
+    "(check Pat Jones AB1 2CD), or their exact customer reference."
+)
+
+
 @command(
     r"check(?:\s+(.*))?",
-    "check <name, reference, postcode or email>",
+    "check <name and reference, postcode, email or phone>",
     "how to handle a customer: the instructions for front-line staff",
     phrases=("look up a customer", "find a customer", "is this customer restricted", "how do I handle"),
 )
 async def _check(services: Services, actor: Actor, match: re.Match[str]) -> list[Reply]:
     query = (match.group(1) or "").strip()
     if len(query) < 2 or len(query) > customers.MAX_QUERY:
-        return [Reply(text="Type **check** followed by a name, customer reference, postcode or email.")]
+        return [Reply(text=CHECK_HOW)]
     now = services.clock()
     today = now.astimezone(services.zone).date()
     async with services.sessions() as session:
-        matches = await customers.search(session, query, limit=5)
+        # The same rule as the report form's search: `check nor` must not list the register.
+        searched = await customers.search(session, query, reference_alone=True)
+        matches = searched.matches
         areas = await _areas(session)
         found: list[cards.CheckedCustomer] = []
         for m in matches:
@@ -91,9 +99,7 @@ async def _check(services: Services, actor: Actor, match: re.Match[str]) -> list
             found.append(
                 cards.CheckedCustomer(
                     customer_id=m.candidate.id,
-                    label=" · ".join(
-                        p for p in (m.candidate.name, m.candidate.reference, m.candidate.postcode) if p
-                    ),
+                    label=finding.label(m.candidate),
                     restrictions=[
                         cards.Instruction(
                             label=RESTRICTION_LABELS[RestrictionType(r.type)],
@@ -131,6 +137,8 @@ async def _check(services: Services, actor: Actor, match: re.Match[str]) -> list
                 detail={"matched": 0},
             )
         await session.commit()
+    if searched.refused:
+        return [Reply(text=f"{finding.ASK[searched.refused]}. {CHECK_HOW}")]
     return [Reply(card=cards.check_card(query, found), summary="How to handle this customer")]
 
 

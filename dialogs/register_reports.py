@@ -67,12 +67,17 @@ async def _stats(services: Services, actor: Actor, _match: re.Match[str]) -> lis
     return [Reply(card=card(body), summary=f"The register, {year} so far")]
 
 
+def _viewed(record_type: str, record_id: str | None) -> str:
+    # A search or look-up that showed nobody is still listed: many of them are worth a question.
+    return f"{record_type} {record_id}" if record_id is not None else f"{record_type} search showing nobody"
+
+
 def access_card(month: str, lines: list[tuple[str, str]]) -> Card:
     return card(
         [
             heading(f"Who viewed customer records: {month}", size="Medium"),
             text(
-                "Every look-up, full-record view, export and letter download, by person. "
+                "Every search, look-up, full-record view, export and letter download, by person. "
                 "Look for anyone viewing records they have no reason to see.",
                 subtle=True,
             ),
@@ -100,7 +105,7 @@ async def monthly_access_report(services: Services) -> int:
         per_person: Counter[int | None] = Counter(actor for actor, _, _ in views)
         records: dict[int | None, Counter[str]] = {}
         for actor, record_type, record_id in views:
-            records.setdefault(actor, Counter())[f"{record_type} {record_id}"] += 1
+            records.setdefault(actor, Counter())[_viewed(record_type, record_id)] += 1
         names = await decisions.names_of(session, [p for p in per_person if p])
         lines = []
         for person, count in per_person.most_common():

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cards import report as report_cards
 from cards.elements import Card
 from cards.formatting import local_time
-from dialogs import decide, refusals
+from dialogs import decide, finding, refusals
 from dialogs import report_form as form
 from dialogs.commands import command
 from dialogs.ids import record_id
@@ -71,13 +71,14 @@ def _happened_now(services: Services) -> dict[str, str]:
 
 def _carry_name(values: dict[str, Any], query: str) -> None:
     """The name searched for becomes the new customer's name, unless the person typed one (a
-    name they typed is kept; one carried from an earlier search follows the new one). A search by
-    reference, postcode or email (digits or @) is no name."""
-    if values.get("new_name", "") not in ("", values.get("_carried_name")):
+    name they typed is kept; one carried from an earlier search follows the new one). The
+    reference, postcode, email or phone searched with (words with digits or @) is no name."""
+    typed = values.get("new_name", "") not in ("", values.get("_carried_name"))
+    if typed or len(query) > form.LIMITS["customer_query"]:  # an overlong search was not run
         return
-    if re.search(r"[\d@]", query):
-        return
-    values["new_name"] = values["_carried_name"] = query
+    name = customers.parse(query).name
+    if name:
+        values["new_name"] = values["_carried_name"] = name
 
 
 def prefill_from_message(payload: Mapping[str, Any], services: Services) -> dict[str, str]:
@@ -107,8 +108,8 @@ async def _areas(session: AsyncSession) -> list[ServiceArea]:
 
 
 def _customer_label(customer: Customer) -> str:
-    details = [d for d in (customer.customer_reference, customer.postcode) if d]
-    return " · ".join([customer.name, *details])
+    # A hint, not the details: the reporter found them with a detail they already knew.
+    return customers.label(customer.name, customer.customer_reference, customer.postcode)
 
 
 async def _render(
@@ -200,29 +201,11 @@ async def step(services: Services, actor: Actor, data: Mapping[str, Any]) -> Dia
             current = placement.previous
         elif go == "search" and current == "customer":
             query = values.get("customer_query", "")
-            if len(query) > form.LIMITS["customer_query"]:
-                errors["customer_query"] = (
-                    "Search with fewer words: a name, a reference, a postcode or an email"
-                )
-                values["_match_ids"] = []
-            elif len(query) < 2:
-                errors["customer_query"] = (
-                    "Type at least two letters of a name, a reference, a postcode or an email"
-                )
-                values["_match_ids"] = []
-            else:
-                matches = await customers.search(session, query)
-                values["_match_ids"] = [m.candidate.id for m in matches]
-                _carry_name(values, query)
-                await audit.record(
-                    session,
-                    now=now,
-                    actor_id=actor.person_id,
-                    action="customer.searched",
-                    record_type="customer",
-                    detail={"results": values["_match_ids"]},
-                )
-            values["_searched"] = True
+            problem, values["_match_ids"] = await _search(session, actor, query, now)
+            if problem:
+                errors["customer_query"] = problem
+            _carry_name(values, query)
+            values["_searched"] = not problem
             values.pop("customer_id", None)
         elif go == "next":
             errors = await _check(session, services, current, values)
@@ -232,6 +215,21 @@ async def step(services: Services, actor: Actor, data: Mapping[str, Any]) -> Dia
         card = await _render(session, services, draft, errors)
         await session.commit()
     return ShowStep(card, report_cards.DIALOG_TITLE)
+
+
+async def _search(
+    session: AsyncSession, actor: Actor, query: str, now: datetime
+) -> tuple[str | None, list[int]]:
+    """What is wrong with the search, if anything, and the ids of the customers it shows."""
+    if len(query) > form.LIMITS["customer_query"]:
+        return "Search with fewer words: a name and a reference, a postcode, an email or a phone", []
+    if len(query) < 2:
+        return "Type the customer's name and their reference, postcode, email or phone", []
+    found = await customers.search(session, query)
+    ids = [m.candidate.id for m in found.matches]
+    # Every search is a read of the register, listed in the monthly access report.
+    await audit.record_many(session, finding.shown(actor.person_id, "customer.searched", ids), now=now)
+    return (finding.ASK[found.refused] if found.refused else None), ids
 
 
 def _inputs_of(step_name: str, data: Mapping[str, Any]) -> dict[str, str]:

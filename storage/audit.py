@@ -121,6 +121,7 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry], *, now: d
 READ_ACTIONS = (
     "customer.record_viewed",
     "customer.checked",
+    "customer.searched",  # the report form's search shows names: a read like any other
     "customer.exported",
     "incident.viewed",
     "restriction.viewed",

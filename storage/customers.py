@@ -5,6 +5,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from rapidfuzz.fuzz import ratio
 from sqlalchemy import insert, select
@@ -14,7 +15,9 @@ from storage.models import Customer
 
 MIN_SCORE = 0.72
 MAX_QUERY = 200  # characters
-MAX_WORDS = 6  # a name, or a reference, postcode or email: more is not a search
+MAX_WORDS = 6  # a name and one detail: more is not a search
+MAX_SHOWN = 5  # more matches than this is browsing, not finding someone: nobody is listed
+MIN_NAME_LETTERS = 3  # a whole word of a name, not a fragment such as "no"
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Candidate:
     reference: str | None
     postcode: str | None
     email: str | None
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,47 @@ class Match:
     score: float
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What someone typed to find a customer: the words of a name, and one detail (a reference,
+    postcode, email or phone: the words with a digit or an @)."""
+
+    name: str
+    detail: str
+
+    @property
+    def has_name(self) -> bool:
+        return any(sum(ch.isalpha() for ch in word) >= MIN_NAME_LETTERS for word in self.name.split())
+
+
+class Refused(Enum):
+    """Why a search lists nobody without looking."""
+
+    NO_NAME = "no_name"
+    NO_DETAIL = "no_detail"
+    TOO_MANY = "too_many"
+
+
+@dataclass(frozen=True)
+class Found:
+    matches: list[Match]
+    refused: Refused | None = None
+
+
+def parse(query: str) -> Lookup:
+    words = query[:MAX_QUERY].split()[:MAX_WORDS]
+    detail = [w for w in words if re.search(r"[\d@]", w)]
+    return Lookup(" ".join(w for w in words if w not in detail), "".join(detail))
+
+
 def _fold(value: str) -> str:
     return re.sub(r"[^a-z0-9@.]", "", value.lower())
+
+
+def _phone(value: str) -> str:
+    """Digits only, a UK number written +44 as the 0 it is usually given with."""
+    digits = re.sub(r"\D", "", value)
+    return "0" + digits[2:] if value.strip().startswith("+44") else digits
 
 
 def _similar(a: str, b: str) -> float:
@@ -57,30 +100,51 @@ def _name_score(query: str, name: str) -> float:
     return max(whole, per_word)
 
 
-def score(query: str, candidate: Candidate) -> float:
-    folded = _fold(query)
-    scores = [_name_score(query, candidate.name)]
-    for exact_field in (candidate.reference, candidate.postcode, candidate.email):
-        if exact_field:
-            value = _fold(exact_field)
-            # References, postcodes and emails match whole or from the start, not loosely.
-            if value == folded:
-                scores.append(1.0)
-            elif len(folded) >= 3 and value.startswith(folded):
-                scores.append(0.85)
-            elif len(folded) >= 5:
-                scores.append(0.9 * ratio(folded, value) / 100)
-    return max(scores)
+def same_detail(detail: str, candidate: Candidate) -> bool:
+    """The detail agrees exactly with one the register holds, whatever the spacing and case."""
+    folded = _fold(detail)
+    if not folded:
+        return False
+    if any(v and _fold(v) == folded for v in (candidate.reference, candidate.postcode, candidate.email)):
+        return True
+    phone = _phone(detail)
+    return len(phone) >= 6 and bool(candidate.phone) and _phone(candidate.phone or "") == phone
 
 
-def rank(query: str, candidates: Iterable[Candidate], *, limit: int = 8) -> list[Match]:
-    # Scoring costs grow with the query: bound it, whatever the caller checked.
-    query = " ".join(query[:MAX_QUERY].split()[:MAX_WORDS])
-    if len(_fold(query)) < 2:
-        return []
-    matches = [Match(c, s) for c in candidates if (s := score(query, c)) >= MIN_SCORE]
+def same_reference(detail: str, candidate: Candidate) -> bool:
+    return bool(detail) and bool(candidate.reference) and _fold(candidate.reference or "") == _fold(detail)
+
+
+def rank(query: str, candidates: Iterable[Candidate], *, reference_alone: bool = False) -> Found:
+    """The customers whose name and one detail both agree with `query`, best name first.
+
+    A name alone or a detail alone lists nobody (a fragment such as "nor" or "TD6" would list
+    half the register); `reference_alone` lets an exact customer reference stand by itself.
+    More than `MAX_SHOWN` matches lists nobody either: the person is asked for more.
+    """
+    lookup = parse(query)
+    candidates = list(candidates)
+    by_reference = (
+        [Match(c, 1.0) for c in candidates if same_reference(lookup.detail, c)]
+        if reference_alone and not lookup.name
+        else []
+    )
+    if by_reference:
+        matches = by_reference
+    elif not lookup.has_name:
+        return Found([], Refused.NO_NAME)
+    elif not lookup.detail:
+        return Found([], Refused.NO_DETAIL)
+    else:
+        matches = [
+            Match(c, s)
+            for c in candidates
+            if same_detail(lookup.detail, c) and (s := _name_score(lookup.name, c.name)) >= MIN_SCORE
+        ]
+    if len(matches) > MAX_SHOWN:
+        return Found([], Refused.TOO_MANY)
     matches.sort(key=lambda m: (-m.score, m.candidate.name.lower(), m.candidate.id))
-    return matches[:limit]
+    return Found(matches)
 
 
 async def candidates(session: AsyncSession) -> list[Candidate]:
@@ -92,14 +156,36 @@ async def candidates(session: AsyncSession) -> list[Candidate]:
             Customer.customer_reference,
             Customer.postcode,
             Customer.email,
+            Customer.phone,
         ).where(Customer.anonymised_at.is_(None))
     )
     return [Candidate(*row) for row in rows.all()]
 
 
-async def search(session: AsyncSession, query: str, *, limit: int = 8) -> list[Match]:
+async def search(session: AsyncSession, query: str, *, reference_alone: bool = False) -> Found:
     # Scoring thousands of customers is CPU work: off the event loop, so other turns go on.
-    return await asyncio.to_thread(rank, query, await candidates(session), limit=limit)
+    return await asyncio.to_thread(rank, query, await candidates(session), reference_alone=reference_alone)
+
+
+def hint(reference: str | None, postcode: str | None) -> str:
+    """What tells two customers of the same name apart without giving their details away: the
+    last three characters of the reference and the postcode's district, never the address."""
+    parts = []
+    if reference:
+        parts.append(f"reference ends {reference[-3:]}")
+    if postcode and (district := _district(postcode)):
+        parts.append(f"postcode {district} •••")
+    return " · ".join(parts)
+
+
+def _district(postcode: str) -> str:
+    """The outward code (TD6 of TD6 0SA): the inward code is always its last three characters."""
+    folded = re.sub(r"\s", "", postcode.upper())
+    return folded[:-3] if len(folded) > 4 else ""
+
+
+def label(name: str, reference: str | None, postcode: str | None) -> str:
+    return " · ".join(p for p in (name, hint(reference, postcode)) if p)
 
 
 async def get_identifiable(session: AsyncSession, customer_id: int) -> Customer | None:

@@ -88,7 +88,8 @@ ACTIVE = {
 
 async def test_the_card_shows_the_incident_history_checklist_and_decisions(council):
     first, _ = await _reported(council)
-    reference, card = await _reported(council, customer={"customer_query": "pat jones", "customer_id": "1"})
+    pat = {"customer_query": "pat jones TD6 0SA", "customer_id": "1"}
+    reference, card = await _reported(council, customer=pat)
     shown = texts(card)
     assert f"Incident {reference}" in shown
     assert f"{first} · Mon 23 Nov 2026 · Category two · reported" in shown  # the earlier incident
@@ -444,7 +445,7 @@ async def test_the_manager_is_reminded_after_five_working_days_once(council):
 async def test_check_tells_front_line_staff_only_what_to_do(council):
     _, card = await _reported(council)
     await _decide_active(council, card)
-    (reply,) = await council.say(SAM, "check pat jones")
+    (reply,) = await council.say(SAM, "check pat jones TD6 0SA")
     shown = texts(reply.card)
     assert "Do not take calls; ask them to email housing.contact@council.example." in shown
     assert "This never stops the customer reporting an emergency." in shown
@@ -454,7 +455,7 @@ async def test_check_tells_front_line_staff_only_what_to_do(council):
         assert private not in shown
     assert "actions" not in reply.card  # no way in to the full record for staff
 
-    (nobody,) = await council.say(SAM, "check someone else entirely")
+    (nobody,) = await council.say(SAM, "check someone else TD6 0SA")
     assert "has active restrictions: deal with them as normal" in texts(nobody.card)
 
     checks = await council.rows(AuditEvent, AuditEvent.action == "customer.checked")
@@ -463,8 +464,8 @@ async def test_check_tells_front_line_staff_only_what_to_do(council):
         (None, {"matched": 0}),
     ]
 
-    (for_manager,) = await council.say(HAL, "check TD6 0SA")
-    record = await open_from(council, HAL, for_manager.card, "Open full record: Pat Jones · TD6 0SA")
+    (for_manager,) = await council.say(HAL, "check Pat Jones td60sa")
+    record = await open_from(council, HAL, for_manager.card, "Open full record: Pat Jones · postcode TD6 •••")
     assert "Three calls a day" in texts(record.card)
     assert "Restricted: your viewing of this record is logged." in texts(record.card)
     viewed = await council.rows(AuditEvent, AuditEvent.action == "customer.record_viewed")

@@ -56,10 +56,11 @@ async def test_a_report_walked_step_by_step_reaches_the_register_and_the_manager
     dialog = Dialog(council, SAM)
     await dialog.open()
 
-    # Step 1: a misspelt search still finds John Smith, best match first.
-    card = await dialog.press("Search", customer_query="jon smith")
+    # Step 1: a misspelt name with the postcode still finds John Smith, shown by a hint only.
+    card = await dialog.press("Search", customer_query="jon smith td6 0sa")
     choices = inputs(card)["customer_id"]["choices"]
-    assert choices[0] == {"title": "John Smith · CUS-1001 · TD6 0SA", "value": str(customer_id)}
+    hinted = "John Smith · reference ends 001 · postcode TD6 •••"
+    assert choices[0] == {"title": hinted, "value": str(customer_id)}
     assert choices[-1]["value"] == "new"
     card = await dialog.press("Next", customer_id=str(customer_id))
     assert "Step 2 of 5" in texts(card)
@@ -77,7 +78,7 @@ async def test_a_report_walked_step_by_step_reaches_the_register_and_the_manager
     card = await dialog.press("Next", **ACTION)
     shown = texts(card)
     assert "Step 5 of 5" in shown
-    assert "John Smith · CUS-1001 · TD6 0SA" in shown
+    assert "John Smith · reference ends 001 · postcode TD6 •••" in shown
     assert "Category two: Demands on the Council" in shown
     assert "Mon 23 Nov 2026, 09:15" in shown
     assert "Contact ended" in shown
@@ -403,7 +404,9 @@ async def test_an_overlong_search_is_refused_not_run(council):
     dialog = Dialog(council, SAM)
     await dialog.open()
     card = await dialog.press("Search", customer_query="pat " * 3000)
-    assert errors(card) == ["Search with fewer words: a name, a reference, a postcode or an email"]
+    assert errors(card) == [
+        "Search with fewer words: a name and a reference, a postcode, an email or a phone"
+    ]
 
 
 async def test_a_report_by_the_only_manager_goes_to_the_register_keepers(council):
@@ -457,7 +460,7 @@ async def test_a_send_that_no_longer_passes_a_check_shows_that_step_again_and_st
 
     await report(council, SAM)  # Pat Jones, now in the register
     dialog = Dialog(council, SAM)
-    await _to_check(dialog, {"customer_query": "pat jones", "customer_id": "1"})
+    await _to_check(dialog, {"customer_query": "pat jones TD6 0SA", "customer_id": "1"})
     # Before Sam presses Send, Pat's record is anonymised (retention): the choice is stale.
     async with council.sessions() as session:
         await session.execute(update(Customer).where(Customer.id == 1).values(anonymised_at=council.clock()))
@@ -488,13 +491,13 @@ async def test_a_name_searched_for_and_not_chosen_becomes_the_new_customers_name
     assert inputs(card)["new_name"]["value"] == "Jordan Blake"
     card = await dialog.press("Search", customer_query="Jordan Blakey")  # carried again
     assert inputs(card)["new_name"]["value"] == "Jordan Blakey"
-    card = await dialog.press("Search", customer_query="TD6 0SA")  # not a name
+    card = await dialog.press("Search", customer_query="TD6 0SA")  # no name in it
     assert inputs(card)["new_name"]["value"] == "Jordan Blakey"
     card = await dialog.press("Search", customer_query="J Blake", new_name="Jordan Blake-Smith")
     assert inputs(card)["new_name"]["value"] == "Jordan Blake-Smith"  # typed: kept
 
     # Choosing the existing customer wins over the carried name.
-    card = await dialog.press("Search", customer_query="john smith", new_name="")
+    card = await dialog.press("Search", customer_query="john smith CUS-1001", new_name="")
     assert inputs(card)["new_name"]["value"] == "john smith"
     (chosen, *_) = [c["value"] for c in inputs(card)["customer_id"]["choices"]]
     await dialog.press("Next", customer_id=chosen)

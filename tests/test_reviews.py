@@ -114,7 +114,7 @@ async def test_working_hours_follow_british_summer_time(council):
 
 async def test_a_restart_in_the_middle_of_a_sweep_loses_and_repeats_nothing(council, monkeypatch):
     await _restrict(council, restriction_1_review_due_on="2026-12-24")
-    await report(council, SAM, customer={"customer_query": "pat jones", "customer_id": "1"})
+    await report(council, SAM, customer={"customer_query": "pat jones TD6 0SA", "customer_id": "1"})
     await council.deliver()
     second = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"][-1]
     form = await open_from(council, AMY, second.card, "Active management")
@@ -282,7 +282,7 @@ async def test_lifting_records_whether_the_customer_is_told(council, notify, let
     (review,) = await council.rows(Review)
     assert review.customer_notified is (notify == "yes")
     assert len(await council.rows(Letter, Letter.kind == "lifted")) == letters
-    (answer,) = await council.say(SAM, "check pat jones")
+    (answer,) = await council.say(SAM, "check pat jones TD6 0SA")
     assert "has active restrictions: deal with them as normal" in texts(answer.card)
 
 
@@ -302,7 +302,7 @@ async def test_a_lifted_restriction_can_be_reinstated_from_the_record_with_a_let
     card = await _review_card(council)
     form = await open_from(council, AMY, card, "Lift")
     await form.press("Record review", reasons="Calmer.", notify_customer="yes")
-    await council.say(HAL, "check TD6 0SA")  # nothing active now; Hal manages housing
+    await council.say(HAL, "check pat jones TD6 0SA")  # nothing active now; Hal manages housing
     record = await submit_dialog(council, HAL, {"verb": "customer.record", "customer": 1})
     form = await record.press("Reinstate: Restricting contact to named channels (lifted)")
     refused = await record.press("Reinstate")

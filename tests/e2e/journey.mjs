@@ -177,7 +177,7 @@ async function run() {
     report(current, { card: await told.innerText() });
 
     current = 'check a customer';
-    await say(staff, `check ${CUSTOMER}`);
+    await say(staff, `check ${CUSTOMER} AB1 2CD`);
     const check = cardWith(staff, 'How to handle this customer');
     await check.waitFor({ timeout: WAIT });
     await shot(check, '12-check');

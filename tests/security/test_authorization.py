@@ -126,7 +126,7 @@ async def _build(folder: Path) -> Scenario:
         assert "Decided: Active management" in texts(decided)
         logged = await log_appeal(bot, CATH, reference, against="decision", grounds="Unfair.")
         assert "Logged." in logged
-        second = await report(bot, AMY, customer={"customer_query": "pat jones", "customer_id": "1"})
+        second = await report(bot, AMY, customer={"customer_query": "pat jones TD6 0SA", "customer_id": "1"})
         assert second
         await bot.deliver()
         first, two = sorted(await bot.rows(Incident), key=lambda i: i.id)
@@ -302,7 +302,7 @@ async def _appeal_outcome(bot: BotHarness, who: Person, s: Scenario) -> str:
 
 
 async def _check(bot: BotHarness, who: Person, s: Scenario) -> str:
-    return await _say(bot, who, "check pat jones")
+    return await _say(bot, who, "check pat jones TD6 0SA")
 
 
 async def _full_record(bot: BotHarness, who: Person, s: Scenario) -> str:

@@ -116,8 +116,9 @@ async def _journey(council: BotHarness) -> tuple[dict, str]:
         p.text for p in Document(io.BytesIO(body)).paragraphs
     )
     await council.say(SAM, f"add to {reference} {NOTE}")
-    await council.say(SAM, "check Zebedee Quillfeather")
-    await council.say(SAM, "check zebedee.q@mailbox.example")
+    await council.say(SAM, "check Zebedee Quillfeather TD5 7QQ")
+    await council.say(SAM, "check Zebedee zebedee.q@mailbox.example")
+    await council.say(SAM, "check Quillfeather 07700 900123")
     (incident,) = await council.rows(Incident)
     await submit_dialog(
         council,
