@@ -514,7 +514,7 @@ async def test_a_manager_who_reports_another_services_customer_gains_no_sight_of
     waste = await report(
         fresh,
         WES,
-        customer={"customer_query": "pat jones", "customer_id": str(customer.id)},
+        customer={"customer_query": "pat jones TD6 0SA", "customer_id": str(customer.id)},
         service_area="waste",
     )
     assert waste
@@ -526,7 +526,7 @@ async def test_a_manager_who_reports_another_services_customer_gains_no_sight_of
 async def test_a_managers_view_of_a_record_covers_only_their_own_services_cases(fresh):
     reference, _ = await _decided(fresh, SAM, AMY)
     (customer,) = await fresh.rows(Customer)
-    named = {"customer_query": "pat jones", "customer_id": str(customer.id)}
+    named = {"customer_query": "pat jones TD6 0SA", "customer_id": str(customer.id)}
     other = await report(fresh, SAM, customer=named, service_area="waste")
     shown = await _full_record(fresh, WES, _ids(customer=customer.id))
     assert "Customer record" in shown
