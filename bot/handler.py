@@ -76,16 +76,24 @@ class EngagementBot(ActivityHandler):
         log.warning("turn slowed", extra={"type": turn_context.activity.type})
         return True
 
+    async def _refuse_invoke(self, turn_context: TurnContext) -> None:
+        if turn_context.activity.type == ActivityTypes.invoke:
+            # Unanswered, the SDK would say 501: this is a refusal, not a missing feature.
+            await turn_context.send_activity(
+                Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=403))
+            )
+
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
+        if not teams.from_teams(activity.channel_id):
+            # `messages` refuses these first; any other way in is refused here too.
+            log.warning("activity not from Teams ignored", extra={"type": activity.type})
+            await self._refuse_invoke(turn_context)
+            return
         if self._tenant_id and teams.tenant_id(activity) != self._tenant_id:
             # A multi-tenant app id can be installed elsewhere; this register is one council's.
             log.warning("activity from another tenant ignored", extra={"type": activity.type})
-            if activity.type == ActivityTypes.invoke:
-                # Unanswered, the SDK would say 501: this is a refusal, not a missing feature.
-                await turn_context.send_activity(
-                    Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=403))
-                )
+            await self._refuse_invoke(turn_context)
             return
         if activity.type == ActivityTypes.invoke:
             # As the SDK's handler answers an invoke, but without its deep copy of the answer (a
