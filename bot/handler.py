@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from bot import invokes, teams
 from bot.ratelimit import SLOWED, RateLimiter
 from bot.wire import OutgoingActivity
-from dialogs import commands
+from dialogs import commands, identity
 from dialogs.turn import Actor, Reply, Services
 from storage import conversations, people
 from storage.conversations import Where
@@ -52,6 +52,14 @@ def _unchanged(candidates: list[people.Known], sender: ChannelAccount, where: Wh
 class Arrival:
     actor: Actor
     first_contact: bool  # the bot had no way to reach this person before this turn
+
+
+class NotBound(Exception):
+    """The sender's identity conflicts with the register's: the turn is answered with `words`."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(words)
+        self.words = words
 
 
 class EngagementBot(ActivityHandler):
@@ -165,6 +173,16 @@ class EngagementBot(ActivityHandler):
             except IntegrityError:
                 if attempt == 2:
                     raise
+            except people.IdentityConflict as conflict:
+                # Never re-bound silently: no roles, no conversation saved, keepers told.
+                log.warning("identity refused", extra={"type": activity.type, "why": conflict.reason})
+                words = await identity.refuse(
+                    self._services,
+                    conflict,
+                    teams_user_id=sender.id,
+                    aad_object_id=sender.aad_object_id or (directory.aad_object_id if directory else None),
+                )
+                raise NotBound(words) from None
         raise AssertionError("unreachable")
 
     async def _record_arrival(self, turn_context: TurnContext, directory: people.Directory | None) -> Arrival:
@@ -212,6 +230,8 @@ class EngagementBot(ActivityHandler):
                 replies.append(commands.welcome(arrival.actor))
             if not arrival.first_contact or (typed and not commands.is_greeting(typed)):
                 replies += await commands.dispatch(self._services, arrival.actor, typed)
+        except NotBound as refused:
+            replies = [Reply(text=refused.words)]
         except (DBAPIError, OSError) as error:
             # As for an invoke: nothing was half-written, and the person is told what to do.
             log.error("register unreachable", extra={"type": "message", "error": type(error).__name__})
@@ -226,6 +246,8 @@ class EngagementBot(ActivityHandler):
         try:
             arrival = await self._arrive(turn_context)
             return await invokes.handle(self._services, arrival.actor, activity.name or "", activity.value)
+        except NotBound as refused:
+            return invokes.message(activity.name or "", refused.words)
         except (DBAPIError, OSError) as error:
             # Each transaction commits whole or not at all, so a lost connection leaves nothing
             # half-written; the pool opens a new one for the next turn.
@@ -244,7 +266,11 @@ class EngagementBot(ActivityHandler):
         await self._installed(turn_context)
 
     async def _installed(self, turn_context: TurnContext) -> None:
-        arrival = await self._arrive(turn_context)
+        try:
+            arrival = await self._arrive(turn_context)
+        except NotBound as refused:
+            await self._send(turn_context, [Reply(text=refused.words)])
+            return
         if teams.where(turn_context.activity).team_id:
             self._joined_team()
         log.info(

@@ -5,6 +5,8 @@ them once is never silently moved; answers about customers stay out of channels,
 posted only in a channel whose every member may see them.
 """
 
+import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -51,3 +53,73 @@ async def test_a_keepers_object_id_from_another_channel_does_not_rebind_her(harn
     assert status == 403
     (kim,) = await harness.rows(Person, Person.aad_object_id == KIM.aad_object_id)
     assert kim.teams_user_id == KIM.teams_id
+
+
+# --- a person is their object id; the Teams id bound to them does not move -----------------------
+
+# Each arrives with something of Kim's once Kim has talked to the bot.
+SECOND_TEAMS_ID = replace(KIM, teams_id="29:1second-account", chat_id="a:1second-account-personal")
+OTHER_OBJECT_ID = replace(KIM, aad_object_id="0d0d0d0d-0000-4000-8000-00000000bad0")
+MAL = teams.Person.called("Mal Other", "mal.other@council.example")
+KIMS_MAIL = replace(MAL, email=KIM.email)  # Teams' roster answers Kim's mail for Mal's account
+
+
+async def _refusals(harness: Any) -> list[AuditEvent]:
+    return await harness.rows(AuditEvent, AuditEvent.action == "identity.refused")
+
+
+@pytest.mark.parametrize(
+    "impostor, reason",
+    [
+        (SECOND_TEAMS_ID, "second_teams_id"),
+        (OTHER_OBJECT_ID, "other_object_id"),
+        (KIMS_MAIL, "address_of_another"),
+    ],
+    ids=["second Teams id", "other object id", "roster gives her mail"],
+)
+async def test_an_identity_that_would_move_a_bound_record_is_refused_audited_and_keepers_told(
+    harness, impostor, reason
+):
+    await harness.import_roles()
+    await harness.say(KIM, "hello")
+    (kim_before,) = await harness.rows(Person, Person.teams_user_id == KIM.teams_id)
+    references = len(await harness.rows(ConversationRef))
+    harness.connector.clear()
+
+    (reply,) = await harness.say(impostor, "undelivered")
+    assert reply.text.startswith("I cannot act for you") and not reply.cards
+    status, answer = await harness.invoke(
+        impostor, "task/fetch", {"data": {"action": "decide", "incident_id": 1}}
+    )
+    assert status == 200 and answer["task"]["value"].startswith("I cannot act for you")
+
+    (kim,) = await harness.rows(Person, Person.id == kim_before.id)
+    assert (kim.teams_user_id, kim.aad_object_id, kim.email) == (KIM.teams_id, KIM.aad_object_id, KIM.email)
+    assert len(await harness.rows(ConversationRef)) == references  # nothing saved for the impostor
+    refusals = await _refusals(harness)
+    assert len(refusals) == 2
+    for event in refusals:
+        assert event.actor_id is None and event.detail["reason"] == reason
+        assert kim.id in event.detail["people"]
+        shown = json.dumps(event.detail)
+        for personal in (KIM.email, KIM.name, MAL.name, MAL.email):
+            assert personal not in shown
+    # The keepers are told once, however often the account tries.
+    await harness.deliver()
+    (notice,) = [s for s in harness.connector.sent if s.cards]
+    assert notice.conversation_id == KIM.chat_id
+    assert "A Teams account was refused" in json.dumps(notice.card)
+
+
+async def test_two_records_each_bound_to_teams_are_never_folded_into_one(harness):
+    """The object id's record is Kim's, the Teams id's record is Sam's: neither moves."""
+    await harness.import_roles()
+    await harness.say(KIM, "hello")
+    await harness.say(teams.SAM, "hello")
+    crossed = replace(teams.SAM, aad_object_id=KIM.aad_object_id)
+    (reply,) = await harness.say(crossed, "undelivered")
+    assert reply.text.startswith("I cannot act for you")
+    people = {p.teams_user_id: p for p in await harness.rows(Person) if p.teams_user_id}
+    assert people[KIM.teams_id].aad_object_id == KIM.aad_object_id
+    assert people[teams.SAM.teams_id].aad_object_id == teams.SAM.aad_object_id
+    assert await harness.rows(AuditEvent, AuditEvent.action == "person.merged") == []
