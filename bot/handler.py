@@ -155,7 +155,13 @@ class EngagementBot(ActivityHandler):
         if current is not None:
             # Nothing to record: the roles just read are the actor's, and the turn writes nothing.
             return Arrival(
-                Actor(current.person_id, current.display_name, current.roles, channel_id=where.channel_id),
+                Actor(
+                    current.person_id,
+                    current.display_name,
+                    current.roles,
+                    channel_id=where.channel_id,
+                    shared=where.conversation_type != "personal",
+                ),
                 first_contact=False,
             )
         # As `people.find_by_teams_identity` chooses: a match on the Teams id wins.
@@ -206,6 +212,7 @@ class EngagementBot(ActivityHandler):
                 person.display_name,
                 await people.roles_for(session, person.id),
                 channel_id=teams.where(activity).channel_id,
+                shared=teams.conversation_type(activity) != "personal",
             )
             await session.commit()
         if created:

@@ -63,6 +63,7 @@ async def may_open(session: AsyncSession, actor: Actor, customer_id: int) -> boo
     "check <name, reference, postcode or email>",
     "how to handle a customer: the instructions for front-line staff",
     phrases=("look up a customer", "find a customer", "is this customer restricted", "how do I handle"),
+    private=True,  # names a customer and how to treat them: never in a channel or group chat
 )
 async def _check(services: Services, actor: Actor, match: re.Match[str]) -> list[Reply]:
     query = (match.group(1) or "").strip()

@@ -26,6 +26,7 @@ class Actor:
     display_name: str | None
     roles: Roles
     channel_id: str | None = None  # the Teams channel they are speaking in, if any
+    shared: bool = False  # others read this conversation (a channel or group chat)
 
 
 @dataclass(frozen=True)

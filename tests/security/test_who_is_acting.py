@@ -14,7 +14,9 @@ import pytest
 from storage.models import AuditEvent, ConversationRef, Person
 from tests.security.conftest import snapshot
 from tests.support import teams
-from tests.support.teams import KIM
+from tests.support.dialog import texts
+from tests.support.teams import KIM, SAM
+from tests.test_decide import HAL, ROLES, WES, _decide_active, _reported
 
 
 async def _audit_count(harness: Any) -> int:
@@ -123,3 +125,38 @@ async def test_two_records_each_bound_to_teams_are_never_folded_into_one(harness
     assert people[KIM.teams_id].aad_object_id == KIM.aad_object_id
     assert people[teams.SAM.teams_id].aad_object_id == teams.SAM.aad_object_id
     assert await harness.rows(AuditEvent, AuditEvent.action == "person.merged") == []
+
+
+# --- answers about customers stay out of channels -------------------------------------------------
+
+TEAM = "19:team-housing@thread.tacv2"
+CHANNEL = "19:housing-general@thread.tacv2"
+
+
+@pytest.fixture
+async def council(harness):
+    """As tests/test_decide.py's: a council whose people have each opened the bot."""
+    await harness.import_roles(ROLES)
+    for person in (teams.AMY, HAL, WES, KIM, SAM):
+        await harness.say(person, "hi")
+    harness.connector.clear()
+    return harness
+
+
+async def test_check_in_a_channel_is_answered_in_the_persons_own_chat(council):
+    _, card = await _reported(council)
+    await _decide_active(council, card)
+    council.connector.clear()
+    status, _ = await council.post(
+        teams.channel_message(SAM, council.connector.url, "check pat jones", team_id=TEAM, channel_id=CHANNEL)
+    )
+    assert status == 201
+    in_channel = [s for s in council.connector.sent if s.conversation_id.startswith(CHANNEL)]
+    (told,) = in_channel
+    assert "1:1 chat" in told.text and not told.cards
+    for private in ("Pat", "Jones", "TD6", "housing.contact", "Do not take calls"):
+        assert private not in json.dumps(told.activity)
+    await council.deliver()
+    (answer,) = council.connector.to(SAM.chat_id)
+    assert "Do not take calls; ask them to email housing.contact@council.example." in texts(answer.card)
+    assert [s for s in council.connector.sent if s.conversation_id.startswith(CHANNEL)] == in_channel
