@@ -373,6 +373,7 @@ def create_app(
             reached=sender.kick,
         )
         kick_reacher.target = reacher.kick
+        services.channel_roster = reacher.channel_members  # who may read appeals in a channel
         app[REACHER] = reacher
         app[ENGINE] = engine
         app[READS] = reads

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from storage.models import AuditEvent, ConversationRef, Person
+from storage.models import AuditEvent, ConversationRef, CouncilSetting, Person
 from tests.security.conftest import snapshot
 from tests.support import teams
 from tests.support.dialog import texts
@@ -160,3 +160,26 @@ async def test_check_in_a_channel_is_answered_in_the_persons_own_chat(council):
     (answer,) = council.connector.to(SAM.chat_id)
     assert "Do not take calls; ask them to email housing.contact@council.example." in texts(answer.card)
     assert [s for s in council.connector.sent if s.conversation_id.startswith(CHANNEL)] == in_channel
+
+
+CRG_TEAM = "19:team-crg@thread.tacv2"
+CRG_CHANNEL = "19:crg-appeals@thread.tacv2"
+
+
+@pytest.mark.parametrize("members", [[KIM, teams.CERI, SAM], None], ids=["staff member", "no roster"])
+async def test_the_review_group_channel_is_set_only_where_every_member_may_see_appeals(harness, members):
+    await harness.import_roles()
+    harness.meet(KIM, teams.CERI, SAM)
+    if members is not None:
+        harness.connector.teams[CRG_TEAM] = [m.teams_id for m in members]
+    status, _ = await harness.post(
+        teams.channel_message(
+            KIM, harness.connector.url, "set review group channel", team_id=CRG_TEAM, channel_id=CRG_CHANNEL
+        )
+    )
+    assert status == 201
+    (reply,) = harness.connector.sent
+    assert "not set" in reply.text.lower() and "Done" not in reply.text
+    assert await harness.rows(CouncilSetting) == []
+    (refused,) = await harness.rows(AuditEvent, AuditEvent.action == "appeals.channel_refused")
+    assert refused.detail == ({"outsiders": 1} if members else {"roster": "unavailable"})
