@@ -23,7 +23,7 @@ from botframework.connector.auth import ServiceClientCredentialsFactory
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import configure_mappers
 
-from bot import untrusted
+from bot import teams, untrusted
 from bot.auth import credentials_factory
 from bot.clients import build_adapter
 from bot.config import Settings
@@ -113,6 +113,9 @@ async def messages(request: web.Request) -> web.Response:
     if problem:
         log.warning("activity refused", extra={"why": problem})
         return _problem(400, problem)
+    if not teams.from_teams(payload["channelId"]):
+        log.warning("activity refused", extra={"why": "not from Teams"})
+        return _problem(403, "only Microsoft Teams may talk to this bot")
     try:
         activity = activity_from_json(payload)
     except Exception:
@@ -370,6 +373,7 @@ def create_app(
             reached=sender.kick,
         )
         kick_reacher.target = reacher.kick
+        services.channel_roster = reacher.channel_members  # who may read appeals in a channel
         app[REACHER] = reacher
         app[ENGINE] = engine
         app[READS] = reads

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from bot import invokes, teams
 from bot.ratelimit import SLOWED, RateLimiter
 from bot.wire import OutgoingActivity
-from dialogs import commands
+from dialogs import commands, identity
 from dialogs.turn import Actor, Reply, Services
 from storage import conversations, people
 from storage.conversations import Where
@@ -54,6 +54,14 @@ class Arrival:
     first_contact: bool  # the bot had no way to reach this person before this turn
 
 
+class NotBound(Exception):
+    """The sender's identity conflicts with the register's: the turn is answered with `words`."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(words)
+        self.words = words
+
+
 class EngagementBot(ActivityHandler):
     def __init__(
         self,
@@ -76,16 +84,24 @@ class EngagementBot(ActivityHandler):
         log.warning("turn slowed", extra={"type": turn_context.activity.type})
         return True
 
+    async def _refuse_invoke(self, turn_context: TurnContext) -> None:
+        if turn_context.activity.type == ActivityTypes.invoke:
+            # Unanswered, the SDK would say 501: this is a refusal, not a missing feature.
+            await turn_context.send_activity(
+                Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=403))
+            )
+
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
+        if not teams.from_teams(activity.channel_id):
+            # `messages` refuses these first; any other way in is refused here too.
+            log.warning("activity not from Teams ignored", extra={"type": activity.type})
+            await self._refuse_invoke(turn_context)
+            return
         if self._tenant_id and teams.tenant_id(activity) != self._tenant_id:
             # A multi-tenant app id can be installed elsewhere; this register is one council's.
             log.warning("activity from another tenant ignored", extra={"type": activity.type})
-            if activity.type == ActivityTypes.invoke:
-                # Unanswered, the SDK would say 501: this is a refusal, not a missing feature.
-                await turn_context.send_activity(
-                    Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=403))
-                )
+            await self._refuse_invoke(turn_context)
             return
         if activity.type == ActivityTypes.invoke:
             # As the SDK's handler answers an invoke, but without its deep copy of the answer (a
@@ -139,7 +155,13 @@ class EngagementBot(ActivityHandler):
         if current is not None:
             # Nothing to record: the roles just read are the actor's, and the turn writes nothing.
             return Arrival(
-                Actor(current.person_id, current.display_name, current.roles, channel_id=where.channel_id),
+                Actor(
+                    current.person_id,
+                    current.display_name,
+                    current.roles,
+                    channel_id=where.channel_id,
+                    shared=where.conversation_type != "personal",
+                ),
                 first_contact=False,
             )
         # As `people.find_by_teams_identity` chooses: a match on the Teams id wins.
@@ -157,6 +179,16 @@ class EngagementBot(ActivityHandler):
             except IntegrityError:
                 if attempt == 2:
                     raise
+            except people.IdentityConflict as conflict:
+                # Never re-bound silently: no roles, no conversation saved, keepers told.
+                log.warning("identity refused", extra={"type": activity.type, "why": conflict.reason})
+                words = await identity.refuse(
+                    self._services,
+                    conflict,
+                    teams_user_id=sender.id,
+                    aad_object_id=sender.aad_object_id or (directory.aad_object_id if directory else None),
+                )
+                raise NotBound(words) from None
         raise AssertionError("unreachable")
 
     async def _record_arrival(self, turn_context: TurnContext, directory: people.Directory | None) -> Arrival:
@@ -180,6 +212,7 @@ class EngagementBot(ActivityHandler):
                 person.display_name,
                 await people.roles_for(session, person.id),
                 channel_id=teams.where(activity).channel_id,
+                shared=teams.conversation_type(activity) != "personal",
             )
             await session.commit()
         if created:
@@ -204,6 +237,8 @@ class EngagementBot(ActivityHandler):
                 replies.append(commands.welcome(arrival.actor))
             if not arrival.first_contact or (typed and not commands.is_greeting(typed)):
                 replies += await commands.dispatch(self._services, arrival.actor, typed)
+        except NotBound as refused:
+            replies = [Reply(text=refused.words)]
         except (DBAPIError, OSError) as error:
             # As for an invoke: nothing was half-written, and the person is told what to do.
             log.error("register unreachable", extra={"type": "message", "error": type(error).__name__})
@@ -218,6 +253,8 @@ class EngagementBot(ActivityHandler):
         try:
             arrival = await self._arrive(turn_context)
             return await invokes.handle(self._services, arrival.actor, activity.name or "", activity.value)
+        except NotBound as refused:
+            return invokes.message(activity.name or "", refused.words)
         except (DBAPIError, OSError) as error:
             # Each transaction commits whole or not at all, so a lost connection leaves nothing
             # half-written; the pool opens a new one for the next turn.
@@ -236,7 +273,11 @@ class EngagementBot(ActivityHandler):
         await self._installed(turn_context)
 
     async def _installed(self, turn_context: TurnContext) -> None:
-        arrival = await self._arrive(turn_context)
+        try:
+            arrival = await self._arrive(turn_context)
+        except NotBound as refused:
+            await self._send(turn_context, [Reply(text=refused.words)])
+            return
         if teams.where(turn_context.activity).team_id:
             self._joined_team()
         log.info(

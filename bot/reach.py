@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.connector import DeliveryError, TeamsConnector
 from bot.graph import GraphError, GraphInstaller
-from dialogs.turn import Clock
+from dialogs.turn import Clock, RosterMember
 from storage import conversations, people
 from storage.conversations import Where
 
@@ -130,6 +130,19 @@ class Reacher:
                 if member is not None and await self._start(team, person, member):
                     reached.add(person.person_id)
         return reached
+
+    async def channel_members(self, channel_id: str) -> list[RosterMember] | None:
+        """A standard channel's members (its team's), or None when Teams cannot say."""
+        async with self._sessions() as session:
+            team = await conversations.team_of_channel(session, channel_id)
+        if team is None:
+            return None
+        try:
+            members = await self.members(team)
+        except Exception as error:  # removed from the team, or Teams down: not shown to be private
+            log.warning("channel roster unavailable", extra={"error": type(error).__name__})
+            return None
+        return [RosterMember(m.teams_id, m.aad_object_id, m.addresses) for m in members]
 
     async def members(self, team: conversations.Team) -> list[Member]:
         """Every member of the team, page by page, through the SDK's TeamsInfo."""

@@ -11,6 +11,14 @@ from bot.wire import OutgoingActivity
 from dialogs.turn import Reply
 from storage.conversations import Where
 
+# The only Bot Framework channel believed. Others (Direct Line, Web Chat, the emulator) let their
+# client write `from`, so a sender's Teams id and object id there prove nothing.
+TEAMS_CHANNEL = "msteams"
+
+
+def from_teams(channel_id: object) -> bool:
+    return channel_id == TEAMS_CHANNEL
+
 
 def channel_data(activity: Activity) -> dict[str, Any]:
     data = activity.channel_data

@@ -26,7 +26,7 @@ from cards.decision import (
 )
 from cards.elements import Card, card, execute, heading, text
 from cards.formatting import local_date, local_time
-from dialogs import decision_form, letter_links, permissions, refusals
+from dialogs import decision_form, letter_links, permissions, refusals, review_channel
 from dialogs.commands import command
 from dialogs.decide import NO_LINKS, OUT_OF_DATE, customer_label, restriction_period
 from dialogs.ids import record_id
@@ -109,6 +109,9 @@ async def _set_channel(services: Services, actor: Actor, _match: re.Match[str]) 
         return [
             Reply(text="Run **set review group channel** in the Complaints Review Group's channel itself.")
         ]
+    refused = await review_channel.refusal(services, actor, actor.channel_id)
+    if refused:
+        return [Reply(text=refused)]
     now = services.clock()
     async with services.sessions() as session:
         setting = await session.get(CouncilSetting, CRG_CHANNEL)

@@ -9,9 +9,10 @@ from rapidfuzz import fuzz, process, utils
 from cards import report as report_cards
 from cards.elements import Element, im_back, open_dialog
 from cards.welcome import CommandHelp, help_card, suggestion_card, welcome_card
-from dialogs import refusals
+from dialogs import notify, refusals
 from dialogs.turn import Actor, Reply, Services
 from policy.roles import ROLE_LABELS, Roles
+from storage import outbox
 
 Handler = Callable[[Services, Actor, re.Match[str]], Awaitable[list[Reply]]]
 
@@ -27,6 +28,7 @@ class Command:
     phrases: tuple[str, ...] = ()  # what people type meaning this, for suggestions
     button: str | None = None  # a button on the welcome and help cards, sending `usage`
     listed: bool = True  # in help; "thanks" is answered but not offered
+    private: bool = False  # answered in the person's 1:1 chat, never where others read it
 
     def help(self) -> CommandHelp:
         return CommandHelp(self.usage, self.summary)
@@ -54,6 +56,7 @@ def command(
     phrases: tuple[str, ...] = (),
     button: str | None = None,
     listed: bool = True,
+    private: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register a handler for text matching `pattern` (whole message, case-insensitive)."""
 
@@ -69,6 +72,7 @@ def command(
                 phrases,
                 button,
                 listed,
+                private,
             )
         )
         return handler
@@ -166,10 +170,36 @@ async def dispatch(services: Services, actor: Actor, typed: str) -> list[Reply]:
             await refusals.record_alone(services, actor, cmd.usage)
             refusal = f"Only some roles may use **{cmd.usage}**, and yours is not one."
             return [Reply(text=f"{refusal} {cmd.refusal}" if cmd.refusal else refusal)]
-        return await cmd.handler(services, actor, match)
+        replies = await cmd.handler(services, actor, match)
+        if cmd.private and actor.shared:
+            return await _in_private(services, actor, replies)
+        return replies
     if not typed:
         return [welcome(actor)]
     return [_not_understood(actor.roles, typed)]
+
+
+SENT_PRIVATELY = (
+    "I have sent my answer to our 1:1 chat: answers about customers and the register are not "
+    "posted where others can read them."
+)
+
+
+async def _in_private(services: Services, actor: Actor, replies: list[Reply]) -> list[Reply]:
+    """Queue the answers to the person's 1:1 chat; the channel or group is told only that."""
+    now = services.clock()
+    async with services.sessions() as session:
+        for reply in replies:
+            outbox.enqueue(
+                session,
+                outbox.Recipient(person_id=actor.person_id),
+                notify.reply_message(reply),
+                purpose="answer.private",
+                now=now,
+            )
+        await session.commit()
+    services.outbox_written()
+    return [Reply(text=SENT_PRIVATELY)]
 
 
 @command(

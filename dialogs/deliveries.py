@@ -66,6 +66,7 @@ def _keepers_only(roles: Roles) -> bool:
     phrases=("failed notifications", "undelivered notifications", "outbox"),
     button="Undelivered",
     allowed=_keepers_only,
+    private=True,
 )
 async def _undelivered(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
     async with services.sessions() as session:
@@ -98,6 +99,7 @@ async def _undelivered(services: Services, actor: Actor, _match: re.Match[str]) 
     "unreachable",
     "who holds a role but cannot be reached yet (never opened the bot, nor shares a team with it)",
     allowed=_keepers_only,
+    private=True,
 )
 async def _unreachable(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
     now = services.clock()

@@ -72,6 +72,7 @@ CHECK_HOW = (
     "check <name and reference, postcode, email or phone>",
     "how to handle a customer: the instructions for front-line staff",
     phrases=("look up a customer", "find a customer", "is this customer restricted", "how do I handle"),
+    private=True,  # names a customer and how to treat them: never in a channel or group chat
 )
 async def _check(services: Services, actor: Actor, match: re.Match[str]) -> list[Reply]:
     query = (match.group(1) or "").strip()

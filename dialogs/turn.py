@@ -1,6 +1,6 @@
 """What a dialog is given and what it gives back."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -19,6 +19,19 @@ Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
+class RosterMember:
+    """A member of a channel as Teams' roster names them."""
+
+    teams_id: str
+    aad_object_id: str | None
+    addresses: frozenset[str]  # mail and UPN, folded; empty for a guest
+
+
+# The members of a channel (by its id), or None when Teams cannot say: read in bot/ with the SDK.
+ChannelRoster = Callable[[str], Awaitable[list[RosterMember] | None]]
+
+
+@dataclass(frozen=True)
 class Actor:
     """The person acting, with their roles as the register holds them right now."""
 
@@ -26,6 +39,7 @@ class Actor:
     display_name: str | None
     roles: Roles
     channel_id: str | None = None  # the Teams channel they are speaking in, if any
+    shared: bool = False  # others read this conversation (a channel or group chat)
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ class Services:
     review_group_channel: str | None = None  # configured; a register keeper may set it from Teams
     retention: RetentionRules = field(default_factory=RetentionRules)
     appeal_outcome_working_days: int = 20  # the target for an appeal's outcome, then a reminder
+    channel_roster: ChannelRoster | None = None  # unset: no channel can be shown to be private
 
     def reading(self) -> AsyncSession:
         """A session that only reads."""

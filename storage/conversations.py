@@ -127,6 +127,17 @@ async def teams(session: AsyncSession) -> list[Team]:
     return list(found.values())
 
 
+async def team_of_channel(session: AsyncSession, channel_id: str) -> Team | None:
+    """The team of a channel the bot has saved a reference for, to ask for its roster."""
+    ref = await session.scalar(
+        select(ConversationRef)
+        .where(ConversationRef.conversation_id == channel_id, ConversationRef.team_id.is_not(None))
+        .order_by(ConversationRef.updated_at.desc())
+        .limit(1)
+    )
+    return Team(ref.team_id or "", ref.service_url, ref.bot_id, ref.tenant_id) if ref else None
+
+
 async def any_service_url(session: AsyncSession) -> tuple[str, str, str | None] | None:
     """The service URL, bot id and tenant of the latest saved conversation: Teams' region for
     this tenant, where a chat found through Graph is reached."""

@@ -234,15 +234,60 @@ async def _assignments(session: AsyncSession, person_id: int) -> list[RoleAssign
     return list(rows.all())
 
 
-async def _one_record(
-    session: AsyncSession, *, teams_user_id: str, aad: str | None, directory: Directory, now: datetime
-) -> Person | None:
-    """Every record this sender's names find, folded into one."""
+class IdentityConflict(Exception):
+    """The sender's names point at a record already bound to another Teams identity.
+
+    A person is their tenant and Entra object id; the Teams id bound to them once is theirs.
+    Moving either silently would hand one person's roles and record to another account.
+    """
+
+    def __init__(self, reason: str, person_ids: Collection[int]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.person_ids = sorted(set(person_ids))
+
+
+SECOND_TEAMS_ID = "second_teams_id"  # the object id's record has another Teams id
+OTHER_OBJECT_ID = "other_object_id"  # the Teams id's record has another object id
+ADDRESS_OF_ANOTHER = "address_of_another"  # the roster's mail or UPN names someone else's record
+
+
+def _bound_elsewhere(person: Person, teams_user_id: str, aad: str | None) -> bool:
+    """Whether this record is tied to a Teams id or object id other than the sender's."""
+    other_teams = person.teams_user_id is not None and person.teams_user_id != teams_user_id
+    other_aad = aad is not None and person.aad_object_id is not None and person.aad_object_id != aad
+    return other_teams or other_aad
+
+
+async def _by_teams_identity(session: AsyncSession, teams_user_id: str, aad: str | None) -> list[Person]:
+    """The records the sender's Teams id or object id find, the Teams id's own first; refused
+    when any of them is bound to another identity."""
     clauses = [Person.teams_user_id == teams_user_id]
     if aad:
         clauses.append(Person.aad_object_id == aad)
     found = list((await session.scalars(select(Person).where(or_(*clauses)).order_by(Person.id))).all())
-    found.sort(key=lambda p: p.teams_user_id != teams_user_id)  # the Teams id's own record first
+    found.sort(key=lambda p: p.teams_user_id != teams_user_id)
+    for person in found:
+        if person.teams_user_id == teams_user_id and aad and person.aad_object_id not in (None, aad):
+            raise IdentityConflict(OTHER_OBJECT_ID, [p.id for p in found])
+        if person.teams_user_id not in (None, teams_user_id):
+            raise IdentityConflict(SECOND_TEAMS_ID, [p.id for p in found])
+    return found
+
+
+async def _one_record(
+    session: AsyncSession, *, teams_user_id: str, aad: str | None, directory: Directory, now: datetime
+) -> Person | None:
+    """Every record this sender's names find, folded into one.
+
+    Only records no other Teams identity is bound to are folded: a mail or UPN naming someone
+    else's record is refused, never a way into it."""
+    found = await _by_teams_identity(session, teams_user_id, aad)
+    if not directory.guest:
+        named = await _named_by(session, directory.addresses)
+        taken = [p for p in named if _bound_elsewhere(p, teams_user_id, aad)]
+        if taken:
+            raise IdentityConflict(ADDRESS_OF_ANOTHER, [p.id for p in taken + found])
     if directory.guest:
         tied = [p for p in found if p.email or p.upn]
         for person in tied:
@@ -276,12 +321,14 @@ async def link_teams_identity(
     The roles file names people by mail, UPN or AAD object id; Teams names them by its own user
     id. The first time a person talks to the bot (with `directory`, from Teams' roster) they are
     tied together here. A guest is matched by object id alone: another organisation's account
-    may carry any mail or UPN, so neither may bring it a role.
+    may carry any mail or UPN, so neither may bring it a role. Once tied, never moved: a second
+    Teams id for the object id, another object id for the Teams id, or a mail or UPN of a record
+    tied to someone else raises `IdentityConflict` before anything is written.
     """
     aad = aad_object_id or (directory.aad_object_id if directory else None)
     aad = aad if aad and len(aad) <= 64 else None
     if directory is None:  # the roster did not answer: the record Teams' ids find, if any
-        person = await find_by_teams_identity(session, teams_user_id=teams_user_id, aad_object_id=aad)
+        person = next(iter(await _by_teams_identity(session, teams_user_id, aad)), None)
     else:
         person = await _one_record(
             session, teams_user_id=teams_user_id, aad=aad, directory=directory, now=now

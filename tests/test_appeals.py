@@ -52,6 +52,7 @@ async def council(database_url, connector, clock):
     for person in (AMY, CERI, DEV, CHIEF, CATH, KIM, SAM, ELLE):
         await bot.say(person, "hi")
     bot.meet(KIM)
+    connector.teams[TEAM] = [KIM.teams_id, CERI.teams_id, DEV.teams_id]  # the group's own team
     status, _ = await bot.post(
         teams.channel_message(
             KIM, connector.url, "set review group channel", team_id=TEAM, channel_id=CHANNEL

@@ -138,6 +138,7 @@ async def test_no_mail_or_upn_is_logged(harness):
 async def test_a_keepers_first_words_in_a_channel_find_their_roles(harness):
     await harness.import_roles()
     harness.meet(KIM)
+    harness.connector.teams[TEAM] = [KIM.teams_id]
     activity = teams.channel_message(
         KIM, harness.connector.url, "set review group channel", team_id=TEAM, channel_id=CHANNEL
     )

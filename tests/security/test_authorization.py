@@ -112,6 +112,7 @@ async def _build(folder: Path) -> Scenario:
         await bot.import_roles(ROLES)
         for person in EVERYONE:
             await bot.say(person, "hi")
+        connector.teams[TEAM] = [KIM.teams_id, CERI.teams_id]  # the group's own team
         status, _ = await bot.post(
             teams.channel_message(
                 KIM, connector.url, "set review group channel", team_id=TEAM, channel_id=CHANNEL
@@ -163,6 +164,8 @@ async def council(scenario, tmp_path, connector) -> AsyncIterator[BotHarness]:
         f"sqlite+aiosqlite:///{tmp_path / 'cell.db'}", connector, FakeClock(), tenant_id=teams.TENANT_ID
     )
     await bot.start()
+    bot.meet(KIM, CERI)
+    connector.teams[TEAM] = [KIM.teams_id, CERI.teams_id]  # the group's own team, as in _build
     yield bot
     await bot.stop()
 
