@@ -214,6 +214,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     public_url = get("PUBLIC_URL")
     if public_url and not public_url.startswith(("https://", "http://")):
         raise ConfigError("PUBLIC_URL must start with https://")
+    if app_id and not public_url.startswith("https://"):
+        # Letter links carry a decision letter's download to a browser: in the clear, anyone on the
+        # way could read or reuse them. Plain http is for this machine only, with no app id.
+        raise ConfigError("PUBLIC_URL must be an https:// address when MICROSOFT_APP_ID is set")
     if link_key and len(link_key) < 32:
         raise ConfigError("LINK_SIGNING_KEY must be at least 32 characters")
     template_dir = get("LETTER_TEMPLATE_DIR")
