@@ -57,6 +57,8 @@ class Settings:
     port: int = 3978
     timezone: str = "Europe/London"
     max_body_bytes: int = 512 * 1024
+    # The longest one request's body may take to arrive (408 after): Teams sends it at once.
+    body_read_seconds: float = 10.0
     # Where Bot Framework publishes its signing keys; tests and sovereign clouds point it elsewhere.
     openid_metadata_url: str = ""
     outbox_interval_seconds: float = 5.0
