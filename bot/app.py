@@ -98,15 +98,25 @@ async def messages(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         return _problem(415, "send the activity as application/json")
     try:
-        body = await request.read()
+        # A body trickled in byte by byte would otherwise hold its connection, and memory, for ever.
+        body = await asyncio.wait_for(request.read(), request.app[SETTINGS].body_read_seconds)
     except web.HTTPRequestEntityTooLarge:
         log.warning("activity refused", extra={"why": "body too large"})
         return _problem(413, "the activity is too large")
+    except TimeoutError:
+        log.warning("activity refused", extra={"why": "body too slow"})
+        response = _problem(408, "the activity took too long to arrive")
+        response.force_close()
+        return response
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deeper than the parser's stack allows is malformed, not a fault.
         log.warning("activity refused", extra={"why": "not JSON"})
         return _problem(400, "the body is not JSON")
+    if untrusted.too_deep(payload):
+        log.warning("activity refused", extra={"why": "nested too deeply"})
+        return _problem(400, "the activity is nested too deeply")
     if untrusted.may_hold_unstorable(body):
         payload = untrusted.scrub(payload)
     problem = shape_problem(payload) or untrusted.envelope_problem(payload)
@@ -358,9 +368,7 @@ def create_app(
                 settings.outbox_pace, overall=per_worker(settings.outbox_app_pace, settings.workers)
             ),
         )
-        services = build_services(
-            settings, sessions, clock, coalesced(sender.kick), session_factory(reads)
-        )
+        services = build_services(settings, sessions, clock, coalesced(sender.kick), session_factory(reads))
         adapter = build_adapter(settings, http, credentials)
         adapter.on_turn_error = _on_turn_error
         reacher = Reacher(

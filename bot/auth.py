@@ -26,6 +26,7 @@ from botframework.connector.auth import (
 )
 from botframework.connector.skills import BotFrameworkClient
 
+from bot import signing_keys
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ def credentials_factory(settings: Settings) -> ServiceClientCredentialsFactory:
 def build_authentication(
     settings: Settings, credentials: ServiceClientCredentialsFactory | None = None
 ) -> StrictAuthentication:
+    # The SDK's own key cache blocks the event loop while it fetches, with no timeout.
+    signing_keys.install()
     if settings.openid_metadata_url:
         # The SDK reads this class attribute when it validates Teams' tokens.
         ChannelValidation.open_id_metadata_endpoint = settings.openid_metadata_url

@@ -287,12 +287,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dry_run:
             as_of = args.as_of
             clock = (lambda: datetime.combine(as_of, time(12), UTC)) if as_of else system_clock
-            items = asyncio.run(_with_services(settings, retention.due, clock))
-            for item in items:
+            found = asyncio.run(_with_services(settings, retention.plan, clock))
+            for item in found.due:
                 print(
                     f"customer {item.customer_id}: {item.incidents} incident(s), due since {item.due_since}"
                 )
-            print(f"{len(items)} customer(s) would be anonymised (dry run: nothing changed)")
+            for skipped in found.skipped:
+                print(f"customer {skipped.customer_id} kept: incident {skipped.incident_id}: {skipped.why}")
+            print(f"{len(found.due)} customer(s) would be anonymised (dry run: nothing changed)")
         else:
             done = asyncio.run(_with_services(settings, retention.run))
             print(f"{done} customer(s) anonymised")

@@ -57,6 +57,8 @@ class Settings:
     port: int = 3978
     timezone: str = "Europe/London"
     max_body_bytes: int = 512 * 1024
+    # The longest one request's body may take to arrive (408 after): Teams sends it at once.
+    body_read_seconds: float = 10.0
     # Where Bot Framework publishes its signing keys; tests and sovereign clouds point it elsewhere.
     openid_metadata_url: str = ""
     outbox_interval_seconds: float = 5.0
@@ -214,6 +216,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     public_url = get("PUBLIC_URL")
     if public_url and not public_url.startswith(("https://", "http://")):
         raise ConfigError("PUBLIC_URL must start with https://")
+    if app_id and not public_url.startswith("https://"):
+        # Letter links carry a decision letter's download to a browser: in the clear, anyone on the
+        # way could read or reuse them. Plain http is for this machine only, with no app id.
+        raise ConfigError("PUBLIC_URL must be an https:// address when MICROSOFT_APP_ID is set")
     if link_key and len(link_key) < 32:
         raise ConfigError("LINK_SIGNING_KEY must be at least 32 characters")
     template_dir = get("LETTER_TEMPLATE_DIR")

@@ -36,6 +36,26 @@ def scrub(value: Any) -> Any:
     return value
 
 
+# How deeply an activity may nest. Teams' deepest is a card's data inside an invoke, a handful of
+# levels; far deeper JSON would take the parser, and everything that walks the activity after it,
+# beyond Python's recursion limit (a 500 where a 400 belongs).
+MAX_DEPTH = 64
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether this JSON value nests objects and lists more than `limit` deep (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 # Lists the SDK walks on every turn, assuming each item is an object of the right shape.
 _LISTS_OF_OBJECTS = {
     "entities": "type",

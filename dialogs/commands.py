@@ -61,20 +61,21 @@ def command(
     """Register a handler for text matching `pattern` (whole message, case-insensitive)."""
 
     def register(handler: Handler) -> Handler:
-        _COMMANDS.append(
-            Command(
-                re.compile(pattern, re.IGNORECASE | re.DOTALL),
-                usage,
-                summary,
-                handler,
-                allowed or (lambda roles: True),
-                refusal,
-                phrases,
-                button,
-                listed,
-                private,
-            )
+        cmd = Command(
+            re.compile(pattern, re.IGNORECASE | re.DOTALL),
+            usage,
+            summary,
+            handler,
+            allowed or (lambda roles: True),
+            refusal,
+            phrases,
+            button,
+            listed,
+            private,
         )
+        _COMMANDS.append(cmd)
+        # Refusals record a command by these names, and nothing typed beyond them.
+        refusals.know(cmd.usage, cmd.keyword)
         return handler
 
     return register

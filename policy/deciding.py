@@ -88,6 +88,8 @@ def problems(
             found["restorative_steps"] = "Record which restorative steps were taken"
         if draft.follow_up_on is not None and draft.follow_up_on < today:
             found["follow_up_on"] = "The follow-up date cannot be in the past"
+        elif far := _too_far(draft.follow_up_on, today):
+            found["follow_up_on"] = far
     if draft.kind is DecisionKind.ACTIVE_MANAGEMENT:
         found.update(_active_management(draft, category, restorative_recorded, today, reviews))
     return found
@@ -127,9 +129,39 @@ def _active_management(
     return found
 
 
+# The furthest ahead a decision may set a date. Restrictions are reviewed within months and the
+# longest retention is ten years: a date beyond this is a slip of the keyboard (9999-12-31), and
+# dates near the calendar's end break the arithmetic every later sweep does on them.
+FURTHEST_AHEAD_YEARS = 10
+
+
+def furthest_ahead(today: date) -> date:
+    return add_months(today, 12 * FURTHEST_AHEAD_YEARS)
+
+
+def _too_far(day: date | None, today: date) -> str | None:
+    """What to say when `day` is further ahead than any decision may reach, or None."""
+    if day is None or day <= furthest_ahead(today):
+        return None
+    latest = furthest_ahead(today).isoformat()
+    return f"Check the date: no decision reaches more than {FURTHEST_AHEAD_YEARS} years ahead, to {latest}"
+
+
 def _restriction(number: int, r: RestrictionDraft, today: date, reviews: ReviewRules) -> Problems:
     found: Problems = {}
     prefix = f"restriction_{number}_"
+    far = {
+        name: problem
+        for name, day in (
+            ("starts_on", r.starts_on),
+            ("ends_on", r.ends_on),
+            ("review_due_on", r.review_due_on),
+        )
+        if (problem := _too_far(day, today))
+    }
+    if far:
+        # The other checks count months from these dates: they wait until the dates are in reach.
+        return {prefix + name: problem for name, problem in far.items()}
     if not r.details.strip():
         found[prefix + "details"] = "Say exactly what this restriction allows and does not allow"
     if not r.frontline_instructions.strip():

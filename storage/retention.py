@@ -8,6 +8,7 @@ an appeal is open.
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, true, update
@@ -38,15 +39,31 @@ class Due:
     due_since: date
 
 
-async def due(
+@dataclass(frozen=True)
+class Skipped:
+    """A row retention could not count from: its customer is kept until someone corrects it."""
+
+    customer_id: int
+    incident_id: int
+    why: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    due: list[Due]
+    skipped: tuple[Skipped, ...]
+
+
+async def plan(
     session: AsyncSession,
     rules: RetentionRules,
     today: date,
     zone: ZoneInfo,
     *,
     customer_id: int | None = None,
-) -> list[Due]:
-    """Customers whose retention period has passed; with `customer_id`, only that one."""
+) -> Plan:
+    """Customers whose retention period has passed, and the rows that could not be counted;
+    with `customer_id`, only that customer's."""
     incidents = (
         await session.execute(
             select(
@@ -87,29 +104,27 @@ async def due(
         r.customer_id for r in restrictions if r.status == RestrictionStatus.ACTIVE.value
     }
     ended: dict[int, date] = {}
+    skipped: list[Skipped] = []
     for r in restrictions:
-        end = r.ended_at.astimezone(zone).date() if r.ended_at else r.ends_on
+        try:
+            end = r.ended_at.astimezone(zone).date() if r.ended_at else r.ends_on
+        except (ValueError, OverflowError):
+            # A time at the calendar's edge: the incident's period cannot be counted from it.
+            skipped.append(Skipped(r.customer_id, r.incident_id, "its restriction's end is out of range"))
+            held.add(r.customer_id)
+            continue
         if end is not None:
             ended[r.incident_id] = max(end, ended.get(r.incident_id, end))
     by_customer: dict[int, list[date]] = defaultdict(list)
     for i in incidents:
-        counted_from = ended.get(i.id, i.occurred_at.astimezone(zone).date())
-        by_customer[i.customer_id].append(
-            rules.due_on(
-                counted_from,
-                i.category,
-                i.behaviours,
-                [
-                    f
-                    for f, on in (
-                        ("physical_violence", i.physical_violence),
-                        ("weapon_or_animal", i.weapon_or_animal),
-                    )
-                    if on
-                ],
-            )
-        )
-    return sorted(
+        try:
+            by_customer[i.customer_id].append(_due_on(rules, i, ended, zone))
+        except (ValueError, OverflowError):
+            # One row's dates (say a restriction ending 9999-12-31) must not stop the run for the
+            # whole register: its customer is kept, and the row reported for someone to correct.
+            skipped.append(Skipped(i.customer_id, i.id, "its retention period ends beyond the calendar"))
+            held.add(i.customer_id)
+    found = sorted(
         (
             Due(customer_id, len(dates), max(dates))
             for customer_id, dates in by_customer.items()
@@ -117,6 +132,33 @@ async def due(
         ),
         key=lambda d: (d.due_since, d.customer_id),
     )
+    return Plan(found, tuple(skipped))
+
+
+def _due_on(rules: RetentionRules, incident: Any, ended: dict[int, date], zone: ZoneInfo) -> date:
+    """When the incident's retention period ends: ValueError or OverflowError past the calendar."""
+    counted_from = ended.get(incident.id) or incident.occurred_at.astimezone(zone).date()
+    flags = [
+        f
+        for f, on in (
+            ("physical_violence", incident.physical_violence),
+            ("weapon_or_animal", incident.weapon_or_animal),
+        )
+        if on
+    ]
+    return rules.due_on(counted_from, incident.category, incident.behaviours, flags)
+
+
+async def due(
+    session: AsyncSession,
+    rules: RetentionRules,
+    today: date,
+    zone: ZoneInfo,
+    *,
+    customer_id: int | None = None,
+) -> list[Due]:
+    """Customers whose retention period has passed; with `customer_id`, only that one."""
+    return list((await plan(session, rules, today, zone, customer_id=customer_id)).due)
 
 
 async def anonymise(session: AsyncSession, customer_id: int, *, now: datetime) -> bool:

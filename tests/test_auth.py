@@ -4,10 +4,12 @@ The signing keys are served by a JSON Web Key Set on loopback; the SDK fetches t
 blocking HTTP client, so the key server runs in a thread of its own.
 """
 
+import asyncio
 import json
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from bot import signing_keys
 from bot.connector import AppCredentialsTokenSource
 from tests.support import teams
 from tests.support.harness import BotHarness
@@ -305,3 +308,97 @@ async def test_a_managed_identity_token_is_refused_for_another_identity(
         await bot.stop()
     assert status == 401
     assert connector.sent == [] and identity_endpoint.asked == []
+
+
+# --- a slow key server -------------------------------------------------------------------------
+
+
+class SlowKeySet(KeySet):
+    """The same keys, each answer held back `delay` seconds, and every request counted."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.asked = 0
+        super().__init__()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        inner = super()._handler()
+        keyset = self
+
+        class Slow(inner):  # type: ignore[misc,valid-type]
+            def do_GET(self) -> None:
+                keyset.asked += 1
+                time.sleep(keyset.delay)
+                super().do_GET()
+
+        return Slow
+
+
+@pytest.fixture
+async def slow_keys(database_url, connector, clock, request) -> Any:
+    from botframework.connector.auth import ChannelValidation
+
+    keys = SlowKeySet(delay=request.param)
+    keys.start()
+    bot = BotHarness(
+        database_url,
+        connector,
+        clock,
+        app_id=APP_ID,
+        app_password="not-used-in-these-tests",
+        tenant_id=teams.TENANT_ID,
+        # A path of its own: the key sets are per process, by URL.
+        openid_metadata_url=f"{keys.base}/{uuid.uuid4()}/../.well-known/openid-configuration",
+    )
+    await bot.start()
+    yield bot, keys
+    await bot.stop()
+    keys.stop()
+    ChannelValidation.open_id_metadata_endpoint = None
+
+
+async def _timed(call: Any) -> tuple[float, Any]:
+    started = time.monotonic()
+    result = await call
+    return time.monotonic() - started, result
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("slow_keys", [2.0], indirect=True)
+async def test_healthz_answers_promptly_while_a_forged_token_waits_for_slow_keys(slow_keys, connector):
+    # The SDK fetched keys with a blocking call in the event loop: every request, /healthz too, waited.
+    bot, keys = slow_keys
+    forged = keys.token(connector.url, key=keys.stranger)
+    # Timed from a thread of its own: a blocked event loop would stop a timer kept in it as well.
+    health: list[tuple[float, int]] = []
+    watcher = threading.Thread(target=lambda: health.append(_healthz_after(bot, 0.3)))
+    watcher.start()
+    took, (status, _) = await _timed(
+        bot.post(_activity(connector.url), headers={"Authorization": f"Bearer {forged}"})
+    )
+    assert status == 401 and took >= 1.5  # it waited for the keys; nobody else did
+    await asyncio.to_thread(watcher.join)
+    ((waited, healthy),) = health
+    assert healthy == 200 and waited < 0.5, waited
+
+
+def _healthz_after(bot: BotHarness, delay: float) -> tuple[float, int]:
+    time.sleep(delay)
+    started = time.monotonic()
+    url = bot.endpoint.replace("/api/messages", "/healthz")
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return time.monotonic() - started, response.status
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("slow_keys", [30.0], indirect=True)
+async def test_a_key_server_that_hangs_is_given_up_on_and_not_asked_on_every_request(
+    slow_keys, connector, monkeypatch
+):
+    monkeypatch.setattr(signing_keys, "FETCH_SECONDS", 0.5)
+    bot, keys = slow_keys
+    forged = {"Authorization": f"Bearer {keys.token(connector.url, kid='made-up')}"}
+    for _ in range(5):
+        took, (status, _) = await _timed(bot.post(_activity(connector.url), headers=forged))
+        assert status == 401 and took < 2, took
+    assert keys.asked == 1  # one fetch, timed out; then the bot waits before asking again

@@ -239,6 +239,13 @@ async def test_active_management_needs_what_the_policy_asks_then_restricts(counc
         ({"restriction_1_type": "banishment"}, "Choose a restriction from the policy's list"),
         ({"restriction_1_scope": "galaxy"}, "Choose this service only, or council-wide"),
         ({"restriction_1_ends_on": "2026-11-22"}, "The end date must be after the start"),
+        # Past ten years is a slip of the keyboard, and 9999-12-31 broke retention for everyone.
+        (
+            {"restriction_1_ends_on": "9999-12-31"},
+            "no decision reaches more than 10 years ahead, to 2036-11-23",
+        ),
+        ({"restriction_1_starts_on": "9999-12-30"}, "no decision reaches more than 10 years ahead"),
+        ({"restriction_1_ends_on": "2036-11-24"}, "no decision reaches more than 10 years ahead"),
         (
             {"needs_considered": "no"},
             "Consider the customer's circumstances, support needs and reasonable adjustments "

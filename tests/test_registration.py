@@ -8,6 +8,7 @@ from bot.config import ConfigError, Settings, load_settings
 APP_ID = "00000000-0000-4000-8000-00000000a991"
 TENANT_ID = "72f988bf-0000-4000-8000-00000000c0c1"
 LINK_KEY = "k" * 32
+PUBLIC_URL = "https://engagement.council.example"
 
 
 def test_new_registrations_are_single_tenant_by_default():
@@ -15,7 +16,12 @@ def test_new_registrations_are_single_tenant_by_default():
     assert Settings().app_type == "SingleTenant"
     assert load_settings({}).app_type == "SingleTenant"
     settings = load_settings(
-        {"MICROSOFT_APP_ID": APP_ID, "MICROSOFT_APP_PASSWORD": "secret", "MICROSOFT_APP_TENANT_ID": TENANT_ID}
+        {
+            "MICROSOFT_APP_ID": APP_ID,
+            "MICROSOFT_APP_PASSWORD": "secret",
+            "MICROSOFT_APP_TENANT_ID": TENANT_ID,
+            "PUBLIC_URL": PUBLIC_URL,
+        }
     )
     assert (settings.app_type, settings.tenant_id) == ("SingleTenant", TENANT_ID)
     assert sdk_configuration(settings).APP_TYPE == "SingleTenant"
@@ -34,6 +40,7 @@ def test_a_user_assigned_managed_identity_needs_no_password():
             "MICROSOFT_APP_ID": APP_ID,
             "MICROSOFT_APP_TENANT_ID": TENANT_ID,
             "LINK_SIGNING_KEY": LINK_KEY,
+            "PUBLIC_URL": PUBLIC_URL,
         }
     )
     assert (settings.app_type, settings.app_id, settings.app_password) == ("UserAssignedMSI", APP_ID, "")
@@ -59,6 +66,22 @@ def test_a_managed_identity_is_refused_without_what_it_needs(change, message):
     }
     with pytest.raises(ConfigError, match=message):
         load_settings(env)
+
+
+@pytest.mark.parametrize("public_url", ["", "http://engagement.council.example"])
+def test_letter_links_never_travel_in_the_clear_once_the_bot_is_registered(public_url):
+    # Plain http is for a local bot with no app id; a registered one sends letters to browsers.
+    env = {
+        "MICROSOFT_APP_ID": APP_ID,
+        "MICROSOFT_APP_PASSWORD": "secret",
+        "MICROSOFT_APP_TENANT_ID": TENANT_ID,
+        "PUBLIC_URL": public_url,
+    }
+    with pytest.raises(
+        ConfigError, match="PUBLIC_URL must be an https:// address when MICROSOFT_APP_ID is set"
+    ):
+        load_settings(env)
+    assert load_settings({"PUBLIC_URL": "http://127.0.0.1:3978"}).base_url == "http://127.0.0.1:3978"
 
 
 @pytest.mark.parametrize("app_type", ["SingleTenant", "MultiTenant"])

@@ -1,7 +1,7 @@
 """Retention: personal data goes when its time is up; the counts stay; held records stay."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from bot.app import SERVICES
 from dialogs import retention
@@ -131,3 +131,27 @@ async def test_two_instances_running_retention_at_once_anonymise_each_customer_o
     assert sorted(done) == [0, 1]
     events = await harness.rows(AuditEvent, AuditEvent.action == "retention.anonymised")
     assert [e.record_id for e in events] == ["1"]
+
+
+async def test_one_row_beyond_the_calendar_is_reported_and_the_run_goes_on(harness, tmp_path, database_url):
+    # Rita's restriction, lifted, with an end of 9999-12-31 (written before dates were bounded):
+    # counting years from it was "year 10002 is out of range", and stopped retention for everyone.
+    await _register(harness)
+    (restriction,) = await harness.rows(Restriction)
+    async with harness.sessions() as session:
+        row = await session.get(Restriction, restriction.id)
+        row.status, row.ends_on = "lifted", date(9999, 12, 31)
+        await session.commit()
+    services = harness.app[SERVICES]
+    harness.clock.now = datetime(2028, 11, 24, 3, tzinfo=UTC)
+    plan = await retention.plan(services)
+    assert [d.customer_id for d in plan.due] == [1]
+    assert [(s.customer_id, s.incident_id) for s in plan.skipped] == [(3, 3)]
+    result = run(
+        "retention", "--dry-run", "--as-of", "2028-11-24", cwd=tmp_path, env={"DATABASE_URL": database_url}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "customer 3 kept: incident 3: its retention period ends beyond the calendar" in result.stdout
+    assert await retention.run(services) == 1
+    abe, _, rita = sorted(await harness.rows(Customer), key=lambda c: c.id)
+    assert abe.anonymised_at is not None and rita.anonymised_at is None

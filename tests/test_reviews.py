@@ -269,6 +269,22 @@ async def test_vary_replaces_the_restriction_and_produces_a_new_letter(council):
     assert "Calls are calmer" in words
 
 
+async def test_a_variation_cannot_set_dates_beyond_ten_years(council):
+    await _restrict(council, restriction_1_review_due_on="2026-12-24")
+    card = await _review_card(council)
+    form = await open_from(council, AMY, card, "Vary")
+    refused = await form.press(
+        "Record review",
+        reasons="Calls are calmer.",
+        restriction_1_type="limit_time_volume_topics",
+        restriction_1_details="One call a week.",
+        restriction_1_frontline_instructions="Take one call a week.",
+        restriction_1_ends_on="9999-12-31",
+    )
+    assert "no decision reaches more than 10 years ahead, to 2036-12-24" in texts(refused)
+    assert len(await council.rows(Restriction)) == 1
+
+
 @pytest.mark.parametrize(("notify", "letters"), [("yes", 1), ("no", 0)])
 async def test_lifting_records_whether_the_customer_is_told(council, notify, letters):
     await _restrict(council, restriction_1_review_due_on="2026-12-24")

@@ -409,6 +409,31 @@ async def test_a_manager_of_another_service_forging_ids_is_refused_and_audited(c
     assert refusal.detail == {"attempted": verb}
 
 
+# --- forged verbs: free text must not enter the audit trail ---------------------------------------
+
+# What someone typed into a card's verb by hand. The trail is never anonymised, so none of it may stay.
+FREE_TEXT = "Pat Customer, 1 High Street, HIV positive"
+
+
+@pytest.mark.parametrize(
+    "prefix", ["incident.", "decision.", "letter.", "review.", "restriction.", "appeal.", "customer."]
+)
+async def test_a_forged_verb_is_refused_and_the_trail_keeps_no_free_text(council, scenario, prefix):
+    ids = {"incident": scenario.second, "restriction": scenario.restriction, "appeal": scenario.appeal}
+    data = {**ids, "letter": scenario.letter, "customer": scenario.customer}
+    before = len(await council.rows(AuditEvent))
+    forged = prefix + FREE_TEXT
+    await _execute(council, WES, forged, data)
+    await _invoke(council, WES, "task/fetch", {"data": {"verb": forged, **data}})
+    await _invoke(council, WES, "task/submit", {"data": {"verb": forged, **data}})
+    events = (await council.rows(AuditEvent))[before:]
+    assert [e for e in events if e.action == "access.refused"], "a forged verb went unrecorded"
+    written = json.dumps([e.detail for e in events]).lower()
+    for word in ("pat", "high street", "hiv", "positive"):
+        assert word not in written, (word, written)
+    assert {e.detail.get("attempted") for e in events if e.action == "access.refused"} == {"unknown"}
+
+
 # --- what only the server's operator does -------------------------------------------------------
 
 

@@ -1,5 +1,7 @@
 """Limits: the size of one request, and how many one person may send."""
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -93,3 +95,41 @@ async def test_a_script_sending_thousands_of_reports_is_slowed_and_others_are_no
     for _ in range(5):
         (reply,) = await bot.say(SAM, "help")
         assert reply.card is not None
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("opening", [b"[", b'{"a":'])
+async def test_json_nested_beyond_reason_is_refused_with_400_not_a_fault(harness, opening):
+    # 50,000 levels took the parser past Python's recursion limit: a 500, logged as a fault.
+    closing = b"]" if opening == b"[" else b"}"
+    for depth in (50_000, 500):
+        status, body = await harness.post(None, raw=opening * depth + b"1" + closing * depth)
+        assert status == 400, (depth, status, body)
+    status, _ = await harness.post(teams.message(SAM, harness.connector.url, "help"))
+    assert status == 201
+
+
+@SQLITE_ONLY
+async def test_a_body_trickled_in_is_answered_408_and_others_are_served_meanwhile(
+    database_url, connector, clock
+):
+    bot = BotHarness(database_url, connector, clock, body_read_seconds=0.5)
+    await bot.start()
+    try:
+        host, port = bot._server.host, bot._server.port  # type: ignore[union-attr]
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(
+            b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
+        await writer.drain()
+        started = time.monotonic()
+        # Someone else is answered while the slow body is held.
+        status, _ = await bot.post(teams.message(SAM, connector.url, "help"))
+        assert status == 201
+        answer = await asyncio.wait_for(reader.readline(), timeout=5)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:40]
+        assert time.monotonic() - started < 3
+        writer.close()
+    finally:
+        await bot.stop()

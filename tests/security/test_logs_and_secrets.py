@@ -192,6 +192,7 @@ def test_secrets_come_only_from_the_environment_and_never_print(database_url):
         "MICROSOFT_APP_PASSWORD": PASSWORD,
         "MICROSOFT_APP_TENANT_ID": "72f988bf-0000-4000-8000-00000000c0c1",
         "LINK_SIGNING_KEY": "k" * 40,
+        "PUBLIC_URL": "https://engagement.council.example",
         "DATABASE_URL": database_url,
     }
     settings = load_settings(env)
