@@ -125,7 +125,7 @@ async function decide(page, reference) {
   // dialog as Teams would send it (task/fetch, then task/submit) and leaves a file saying so;
   // what Amy sees then is her card, updated in place by the bot.
   report('awaiting the decision', { reference });
-  const done = path.join(SHOTS, `decided-${reference}`);
+  const done = path.join(process.env.SIGNALS || SHOTS, `decided-${reference}`);
   const until = Date.now() + WAIT;
   while (!fs.existsSync(done)) {
     if (Date.now() > until) throw new Error('the decision was not made');

@@ -191,6 +191,7 @@ def _run_journey(world: dict) -> dict[str, dict]:
             "STAFF_URL": world["urls"]["staff"],
             "MANAGER_URL": world["urls"]["manager"],
             "SHOTS": str(SHOTS),
+            "SIGNALS": str(world["database"].parent),
             "CUSTOMER": CUSTOMER,
         },
         stdout=subprocess.PIPE,
@@ -207,7 +208,7 @@ def _run_journey(world: dict) -> dict[str, dict]:
             steps[entry.pop("step")] = entry
             if "reference" in entry and "confirmation" not in entry:  # awaiting the decision
                 asyncio.run(_decide_as_amy(world, entry["reference"]))
-                (SHOTS / f"decided-{entry['reference']}").touch()
+                (world["database"].parent / f"decided-{entry['reference']}").touch()
         journey.wait(timeout=300)
     finally:
         if journey.poll() is None:
