@@ -495,10 +495,16 @@ def confirmation_card(
 
 
 def note_card(reference: str, author: str, words: str) -> Card:
-    return card(
-        [
-            heading(f"More information on {reference}", size="Medium"),
-            text(f"Added by {author}:", subtle=True),
-            text(words),
-        ]
-    )
+    return notes_card(reference, [(author, words)])
+
+
+def notes_card(reference: str, notes: Sequence[tuple[str, str]]) -> Card:
+    """Notes added to an incident, oldest first: a run of them waiting for a manager is one card."""
+    body = [heading(notes_heading(reference, len(notes)), size="Medium")]
+    for author, words in notes:
+        body += [text(f"Added by {author}:", subtle=True), text(words)]
+    return card(body)
+
+
+def notes_heading(reference: str, count: int) -> str:
+    return f"More information on {reference}" if count == 1 else f"{count} notes added to {reference}"

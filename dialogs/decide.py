@@ -385,6 +385,8 @@ def notifications(
             record_type="incident",
             record_id=incident.id,
             dedupe_key=f"incident:{incident.id}:reported:{person.id}",
+            # A category-one card overtakes what else waits for them (the updates keep its lane).
+            priority=outbox.URGENT if incident.urgent else outbox.NORMAL,
         )
         for person in recipients
     ]

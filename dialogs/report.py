@@ -579,6 +579,29 @@ async def _report(services: Services, actor: Actor, _match: re.Match[str]) -> li
 
 
 REFERENCE = r"INC-\d{4}-\d{5}"
+NOTE_PURPOSE = "incident.note_added"
+# The most notes one notification carries: more would be cut to fit Teams' message size.
+NOTES_PER_MESSAGE = 20
+
+
+async def _gather_note(session: AsyncSession, incident_id: int, reference: str, manager_id: int) -> bool:
+    """Add the note just written to the manager's notification of notes on this incident that is
+    still waiting, if there is one: a run of notes from one person then takes one message of
+    Teams' pace for that manager, not one each. False if a message must be queued for it."""
+    to = outbox.Recipient(person_id=manager_id)
+    waiting = await outbox.waiting_to_gather(
+        session, to, purpose=NOTE_PURPOSE, record_type="incident", record_id=incident_id
+    )
+    if waiting is None or waiting.gathered >= NOTES_PER_MESSAGE:
+        return False
+    # Every note by others since the waiting message was queued went into it, so it carries the
+    # newest ones: those it had and this one.
+    notes = await incidents.latest_notes(session, incident_id, count=waiting.gathered + 1, besides=manager_id)
+    shown = [(n.author or "A member of staff", n.text) for n in notes]
+    message = card_message(
+        report_cards.notes_card(reference, shown), summary=report_cards.notes_heading(reference, len(shown))
+    )
+    return await outbox.gather(session, waiting.id, message, gathered=len(shown))
 
 
 @command(
@@ -637,6 +660,8 @@ async def _add_to(services: Services, actor: Actor, match: re.Match[str]) -> lis
         ):
             if manager.id == actor.person_id:
                 continue
+            if await _gather_note(session, incident.id, reference, manager.id):
+                continue
             outbox.enqueue(
                 session,
                 outbox.Recipient(person_id=manager.id),
@@ -644,7 +669,7 @@ async def _add_to(services: Services, actor: Actor, match: re.Match[str]) -> lis
                     report_cards.note_card(reference, actor.display_name or "A member of staff", words),
                     summary=f"More information on {reference}",
                 ),
-                purpose="incident.note_added",
+                purpose=NOTE_PURPOSE,
                 now=now,
                 record_type="incident",
                 record_id=incident.id,

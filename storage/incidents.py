@@ -140,6 +140,29 @@ def add_note(
 
 
 @dataclass(frozen=True)
+class NoteShown:
+    """A note as its notification shows it."""
+
+    author: str | None
+    text: str
+
+
+async def latest_notes(
+    session: AsyncSession, incident_id: int, *, count: int, besides: int
+) -> list[NoteShown]:
+    """The incident's newest `count` notes by anyone but `besides` (who is not told of their own),
+    oldest first: what a manager's waiting notification gathers."""
+    rows = await session.execute(
+        select(Person.display_name, IncidentNote.text)
+        .join(Person, Person.id == IncidentNote.author_id)
+        .where(IncidentNote.incident_id == incident_id, IncidentNote.author_id != besides)
+        .order_by(IncidentNote.id.desc())
+        .limit(count)
+    )
+    return [NoteShown(*row) for row in reversed(rows.all())]
+
+
+@dataclass(frozen=True)
 class Area:
     id: int
     key: str

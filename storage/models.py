@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -359,6 +360,9 @@ class OutboxMessage(Base):
         # Every decision, appeal and retention run finds the messages sent about one record; the
         # outbox keeps every message it ever sent, so without this each did a scan of them all.
         Index("ix_outbox_record", "record_type", "record_id"),
+        # The claim picks each recipient's next message from the pending rows, by recipient and
+        # priority (`storage.outbox._next_in_line`): read from this index alone, without the rows.
+        Index("ix_outbox_in_line", "status", "person_id", "channel_id", "priority", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -373,6 +377,12 @@ class OutboxMessage(Base):
     operation: Mapped[str] = mapped_column(String(10), default="send", server_default="send")
     updates_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     status: Mapped[str] = mapped_column(String(20))  # pending, sent, failed
+    # 1 (urgent) goes before the recipient's 0 (normal) messages; an update or a reply keeps its
+    # root's, so it is never sent before the message it follows.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # How many notifications this one message carries: a run of notes on one incident is merged
+    # into the message still waiting for them rather than queued one by one.
+    gathered: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]

@@ -3,7 +3,10 @@
 A batch of messages is claimed with a lease before they are sent (one UPDATE only one sender can
 win for each row), so two bot instances never send a message twice; a sender that dies mid-send
 leaves the lease to run out and another picks the message up. Only the oldest pending message of
-each recipient is ever claimed, so a recipient's messages arrive in the order they were written.
+each recipient is ever claimed, so a recipient's messages arrive in the order they were written;
+except that an urgent message (a category-one incident's card) goes before the recipient's normal
+ones, so nobody's run of notes can hold it up. An update or a reply takes the priority of the
+message it follows, so it is never sent before it.
 """
 
 import json
@@ -21,9 +24,11 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
+    case,
     cast,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -36,6 +41,8 @@ from storage.models import OutboxMessage
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
+NORMAL = 0
+URGENT = 1
 NO_CONVERSATION = "no saved conversation: waiting for them to open the bot in Teams"
 
 
@@ -61,13 +68,18 @@ def enqueue(
     dedupe_key: str | None = None,
     updates_id: int | None = None,
     reply_to_id: int | None = None,
+    priority: int = NORMAL,
 ) -> OutboxMessage:
     """Queue a message; with `updates_id`, replace what that earlier message showed instead; with
-    `reply_to_id`, answer in the thread that earlier message started in a channel."""
+    `reply_to_id`, answer in the thread that earlier message started in a channel (either keeps
+    that message's priority, whatever `priority` says)."""
     operation = "update" if updates_id is not None else "reply" if reply_to_id is not None else "send"
+    root = updates_id if updates_id is not None else reply_to_id
     message = OutboxMessage(
         operation=operation,
-        updates_id=updates_id if updates_id is not None else reply_to_id,
+        updates_id=root,
+        # An expression the flush evaluates: the root is read in the INSERT itself.
+        priority=priority if root is None else _root_priority(literal(root), literal(priority)),
         person_id=to.person_id,
         channel_id=to.channel_id,
         purpose=purpose,
@@ -122,9 +134,23 @@ class Queued:
     dedupe_key: str | None = None
     updates_id: int | None = None
     reply_to_id: int | None = None
+    priority: int = NORMAL
 
 
-_INSERT = insert(OutboxMessage.__table__).values(activity=bindparam("activity", type_=_Encoded()))
+_root = OutboxMessage.__table__.alias("root")
+
+
+def _root_priority(root_id: ColumnElement[Any], asked: ColumnElement[Any]) -> ColumnElement[int]:
+    """The priority of the message an update or reply follows, or `asked` if it follows none:
+    a follower in the same lane as its root, behind it, can never be sent before it."""
+    root = select(_root.c.priority).where(_root.c.id == root_id).scalar_subquery()
+    return func.coalesce(root, asked)
+
+
+_INSERT = insert(OutboxMessage.__table__).values(
+    activity=bindparam("activity", type_=_Encoded()),
+    priority=_root_priority(bindparam("q_root", type_=Integer), bindparam("q_priority", type_=Integer)),
+)
 
 
 async def enqueue_all(session: AsyncSession, messages: Sequence[Queued], *, now: datetime) -> None:
@@ -146,6 +172,8 @@ def _rows(messages: Sequence[Queued], now: datetime) -> list[dict[str, Any]]:
             if m.reply_to_id is not None
             else "send",
             "updates_id": m.updates_id if m.updates_id is not None else m.reply_to_id,
+            "q_root": m.updates_id if m.updates_id is not None else m.reply_to_id,
+            "q_priority": m.priority,
             "person_id": m.to.person_id,
             "channel_id": m.to.channel_id,
             "purpose": m.purpose,
@@ -163,10 +191,12 @@ def _rows(messages: Sequence[Queued], now: datetime) -> list[dict[str, Any]]:
 
 
 def _next_in_line() -> Select[tuple[int]]:
-    """Each recipient's oldest pending message: one pass over the pending rows by the status
-    index, where asking of every row whether an earlier one is pending costs a scan each."""
+    """Each recipient's next message: their oldest pending urgent one if they have one, else their
+    oldest pending one. One pass over the pending rows by `ix_outbox_in_line`, where asking of
+    every row whether an earlier one is pending costs a scan each."""
+    urgent = case((OutboxMessage.priority == URGENT, OutboxMessage.id))
     return (
-        select(func.min(OutboxMessage.id))
+        select(func.coalesce(func.min(urgent), func.min(OutboxMessage.id)))
         .where(OutboxMessage.status == PENDING)
         .group_by(OutboxMessage.person_id, OutboxMessage.channel_id)
     )
@@ -359,6 +389,60 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
         if params:
             await session.execute(statement, params)
     await session.commit()
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A message still waiting for its recipient, held by no sender: one more may gather into it."""
+
+    id: int
+    gathered: int
+
+
+async def waiting_to_gather(
+    session: AsyncSession, to: Recipient, *, purpose: str, record_type: str, record_id: int | str
+) -> Waiting | None:
+    """The newest message of `purpose` about a record still waiting for this recipient, if no
+    sender holds it. Only the newest: every notification since it was queued went into it, so it
+    carries the latest ones (an older one a sender let go of does not).
+
+    Locked until the transaction ends (on PostgreSQL; SQLite has one writer at a time), so a
+    sender skips it meanwhile and a second merge waits to build on what this one writes.
+    """
+    row = (
+        await session.execute(
+            select(OutboxMessage.id, OutboxMessage.gathered, OutboxMessage.claimed_until)
+            .where(
+                OutboxMessage.person_id == to.person_id
+                if to.person_id is not None
+                else OutboxMessage.channel_id == to.channel_id,
+                OutboxMessage.purpose == purpose,
+                OutboxMessage.record_type == record_type,
+                OutboxMessage.record_id == str(record_id),
+                OutboxMessage.operation == "send",
+                OutboxMessage.status == PENDING,
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+    ).first()
+    return None if row is None or row.claimed_until is not None else Waiting(row.id, row.gathered)
+
+
+_GATHER = (
+    update(_table)
+    # Only while no sender holds it: a claimed message may be on its way to Teams as it was.
+    .where(_table.c.id == bindparam("g_id"), _table.c.status == PENDING, _table.c.claimed_until.is_(None))
+    .values(activity=bindparam("g_activity", type_=_Encoded()), gathered=bindparam("g_gathered"))
+)
+
+
+async def gather(session: AsyncSession, message_id: int, activity: dict[str, Any], *, gathered: int) -> bool:
+    """Make a waiting message show `activity`, which now carries `gathered` notifications; False if
+    a sender claimed it first (then queue a message of its own instead)."""
+    params = {"g_id": message_id, "g_activity": encode(activity), "g_gathered": gathered}
+    return (await session.execute(_GATHER, params)).rowcount == 1
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ async def test_a_register_one_migration_behind_is_brought_up_to_date(tmp_path):
                 "ix_outbox_record",
                 "ix_role_assignments_role_area",
                 "ix_audit_events_action_at",
+                "ix_outbox_in_line",
             } <= indexes
         await upgrade(engine)  # and a start on an up-to-date register changes nothing
         assert await current_revision(engine) == HEAD
@@ -122,3 +123,10 @@ async def test_the_monthly_access_report_reads_one_months_views_by_index(engine)
     plan = await _plan(engine, month, {})
     assert any("ix_audit_events_action_at" in step for step in plan), plan
     assert not any(step.startswith("SCAN audit_events") for step in plan), plan
+
+
+async def test_each_recipients_next_message_is_found_from_the_index_alone(engine):
+    from storage.outbox import _next_in_line
+
+    plan = await _plan(engine, _next_in_line(), {})
+    assert any("COVERING INDEX ix_outbox_in_line" in step for step in plan), plan
