@@ -148,13 +148,15 @@ async def test_check_in_a_channel_is_answered_in_the_persons_own_chat(council):
     await _decide_active(council, card)
     council.connector.clear()
     status, _ = await council.post(
-        teams.channel_message(SAM, council.connector.url, "check pat jones", team_id=TEAM, channel_id=CHANNEL)
+        teams.channel_message(
+            SAM, council.connector.url, "check pat jones TD6 0SA", team_id=TEAM, channel_id=CHANNEL
+        )
     )
     assert status == 201
     in_channel = [s for s in council.connector.sent if s.conversation_id.startswith(CHANNEL)]
     (told,) = in_channel
     assert "1:1 chat" in told.text and not told.cards
-    for private in ("Pat", "Jones", "TD6", "housing.contact", "Do not take calls"):
+    for private in ("Pat", "Jones", "TD6", "0SA", "housing.contact", "Do not take calls"):
         assert private not in json.dumps(told.activity)
     await council.deliver()
     (answer,) = council.connector.to(SAM.chat_id)
