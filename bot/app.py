@@ -34,7 +34,7 @@ from bot.proactive import ConversationPace, OutboxSender, per_worker
 from bot.reach import Reacher
 from bot.scheduler import build_scheduler
 from bot.wire import activity_from_json
-from dialogs import deliveries
+from dialogs import appeals, deliveries, review_channel
 from dialogs.letter_files import letter_file
 from dialogs.links import LinkSigner
 from dialogs.turn import Clock, Services
@@ -298,7 +298,8 @@ def coalesced(kick: Callable[[], None], delay: float = WAKE_AFTER_SECONDS) -> Ca
 
 
 class Kick:
-    """A callback whose target is set once what it calls exists (the sender needs it first)."""
+    """A callback whose target is set once what it calls exists (each of the sender and the
+    services needs the other's first)."""
 
     def __init__(self) -> None:
         self.target: Callable[[], None] | None = None
@@ -357,18 +358,21 @@ def create_app(
         # One set of credentials signs the bot's replies and its proactive messages alike.
         credentials = credentials_factory(settings)
         connector = TeamsConnector(http, AppCredentialsTokenSource(settings, credentials))
-        kick_reacher = Kick()
+        kick_reacher, kick_sender = Kick(), Kick()
+        services = build_services(settings, sessions, clock, coalesced(kick_sender), session_factory(reads))
         sender = OutboxSender(
             sessions,
             connector,
             clock,
             on_failure=deliveries.notify_failed,
             on_held=kick_reacher,
+            # The review group's channel is read again before each appeal is posted in it.
+            guard=review_channel.ChannelGuard(services, appeals.FOR_THE_GROUP_ONLY),
             pace=ConversationPace(
                 settings.outbox_pace, overall=per_worker(settings.outbox_app_pace, settings.workers)
             ),
         )
-        services = build_services(settings, sessions, clock, coalesced(sender.kick), session_factory(reads))
+        kick_sender.target = sender.kick
         adapter = build_adapter(settings, http, credentials)
         adapter.on_turn_error = _on_turn_error
         reacher = Reacher(

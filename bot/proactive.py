@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 
 FailureHandler = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[None]]
+# Asked just before a message is posted in a channel: why it must not be (fixed words, naming no
+# one; the guard has already sent it some other way), or None to post it.
+ChannelGuard = Callable[[outbox.Claim], Awaitable[str | None]]
 
 
 class ConversationPace:
@@ -171,12 +174,14 @@ class OutboxSender:
         no_conversation_recheck: timedelta = timedelta(hours=1),
         on_failure: FailureHandler | None = None,
         on_held: Callable[[], None] | None = None,
+        guard: ChannelGuard | None = None,
         pace: ConversationPace | None = None,
         concurrency: int = 32,
         batch: int = 500,
     ) -> None:
         self._on_failure = on_failure
         self._on_held = on_held
+        self._guard = guard
         self._pace = pace or ConversationPace(())
         self._concurrency = concurrency
         self._batch = batch
@@ -289,6 +294,11 @@ class OutboxSender:
                 next_attempt_at=now + self._no_conversation_recheck,
                 count_attempt=False,
             )
+        if claim.channel_id is not None and self._guard is not None:
+            if not await self._still_ours(claim):
+                return None
+            if withheld := await self._guard(claim):
+                return outbox.Outcome(claim.id, outbox.FAILED, self._clock(), error=withheld)
         address = Address(ref.service_url, ref.conversation_id)
         if later := await self._pace.wait(address.conversation_id):
             now = self._clock()

@@ -68,6 +68,11 @@ WHO_LOGS_APPEALS = (
 )
 HEARERS_ONLY = "Only the body hearing the appeal and the register keepers do."
 POSTED = "appeal.posted"
+CARD_UPDATED = "appeal.card_updated"
+# Channel messages that show the appeal's card (the customer, the substance): the sender reads the
+# channel's roster again before posting them (`review_channel.ChannelGuard`). The overdue reminder
+# in the thread names only the incident's reference, and goes unchecked.
+FOR_THE_GROUP_ONLY = frozenset({POSTED, CARD_UPDATED})
 REFERENCE = r"INC-\d{4}-\d{5}"
 ROUTE_ROLES = {
     AppealRoute.COMPLAINTS_PROCEDURE: Role.COMPLAINTS_TEAM,
@@ -123,6 +128,7 @@ async def _set_channel(services: Services, actor: Actor, _match: re.Match[str]) 
             )
         else:
             setting.value, setting.changed_by_id, setting.changed_at = actor.channel_id, actor.person_id, now
+        await review_channel.trust_again(session)
         await audit.record(
             session,
             now=now,
@@ -817,7 +823,7 @@ async def _record_outcome(
             session,
             recipient,
             card_message(done_card, summary=f"Appeal on {incident.reference}: {outcome}"),
-            purpose="appeal.card_updated",
+            purpose=CARD_UPDATED,
             now=now,
             record_type="appeal",
             record_id=appeal.id,
@@ -938,6 +944,8 @@ async def sweep_outcome_reminders(services: Services) -> int:
                 ]
             )
             for posted in await outbox.for_record(session, "appeal", appeal.id, purpose=POSTED):
+                if posted.status == outbox.FAILED:
+                    continue  # withheld from the channel, say: no thread to remind; its copies are
                 recipient = outbox.Recipient(person_id=posted.person_id, channel_id=posted.channel_id)
                 outbox.enqueue(
                     session,

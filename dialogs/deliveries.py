@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.elements import bullets, card, facts, heading, text
 from cards.formatting import local_time
+from dialogs import review_channel
 from dialogs.commands import command, role_labels
 from dialogs.notify import card_message
 from dialogs.turn import Actor, Reply, Services
@@ -22,6 +23,8 @@ async def notify_failed(session: AsyncSession, message: OutboxMessage, now: date
     """Tell the register keepers (other than the recipient) that a message failed for good."""
     if message.purpose == FAILED_PURPOSE:
         return  # a notice about a failure that itself fails is in the list below, not re-sent
+    if message.last_error == review_channel.WITHHELD:
+        return  # not a failure of Teams: sent to the group's chats, and the keepers were told
     recipient = await decisions.name_of(session, message.person_id) if message.person_id else "a channel"
     notice = card(
         [

@@ -1,13 +1,14 @@
 """Appeals routed to the right body: the review group's channel, the Chief Executive, complaints."""
 
 import io
+import json
 from datetime import UTC, date, datetime
 
 import pytest
 from docx import Document
 
 from bot.app import SERVICES
-from dialogs import appeals
+from dialogs import appeals, review_channel
 from storage.models import Appeal, AuditEvent, Letter, OutboxMessage, Restriction
 from tests.support import teams
 from tests.support.dialog import (
@@ -126,6 +127,76 @@ async def test_a_managers_decision_goes_to_the_review_group_as_a_new_thread(coun
         "Varied (change the restrictions)",
         "Overturned (restrictions lifted)",
     ]
+
+
+def _in_channel(council) -> list:
+    return [s for s in council.connector.sent if s.conversation_id.startswith(CHANNEL)]
+
+
+async def test_a_clean_roster_is_read_before_posting_and_a_burst_reads_it_once(council):
+    first, second = await _restricted(council), await _restricted(council)
+    council.connector.roster_reads.clear()
+    await _log(council, CATH, first, against="decision", grounds=GROUNDS)
+    await _log(council, CATH, second, against="decision", grounds=GROUNDS)
+    await council.deliver()
+    threads = [s for s in _in_channel(council) if s.method == "THREAD"]
+    assert [t.conversation_id for t in threads] == [CHANNEL, CHANNEL]
+    assert council.connector.roster_reads == [TEAM]  # once for the burst, within a minute
+    for member in (CERI, DEV, AMY):
+        assert not any(GROUNDS in texts(s.card) for s in council.connector.to(member.chat_id) if s.card)
+
+
+@pytest.mark.parametrize("change", ["stranger joins", "roster unavailable"])
+async def test_an_appeal_is_withheld_from_a_channel_whose_team_gained_a_stranger(council, change):
+    reference = await _restricted(council)
+    if change == "stranger joins":
+        council.meet(SAM)  # staff, on neither the group nor the keepers
+        council.connector.teams[TEAM].append(SAM.teams_id)
+    else:
+        del council.connector.teams[TEAM]  # Teams answers 404 for its members
+    await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
+    await council.deliver()
+
+    assert _in_channel(council) == []
+    for member in (CERI, DEV, AMY):  # the whole group, each in their own chat
+        (copy,) = [s for s in council.connector.to(member.chat_id) if s.card]
+        assert f"Appeal on {reference}" in texts(copy.card) and GROUNDS in texts(copy.card)
+    assert not any(GROUNDS in json.dumps(s.activity) for s in council.connector.to(SAM.chat_id))
+    (told,) = [s for s in council.connector.to(KIM.chat_id) if s.card]
+    assert review_channel.UNTRUSTED_NOTICE in texts(told.card)  # and no "could not be delivered"
+
+    (withheld,) = await council.rows(
+        OutboxMessage, OutboxMessage.channel_id == CHANNEL, OutboxMessage.purpose == appeals.POSTED
+    )
+    assert (withheld.status, withheld.last_error) == ("failed", review_channel.WITHHELD)
+    (event,) = await council.rows(AuditEvent, AuditEvent.action == "appeals.channel_withheld")
+    why = {"outsiders": 1} if change == "stranger joins" else {"roster": "unavailable"}
+    assert (event.record_type, event.record_id, event.detail) == (
+        "outbox",
+        str(withheld.id),
+        {**why, "members": 3},
+    )
+
+    # Until a keeper sets it again, even a roster clean once more gets no appeal.
+    council.connector.teams[TEAM] = [KIM.teams_id, CERI.teams_id, DEV.teams_id]
+    council.connector.clear()
+    again = await _restricted(council)
+    await _log(council, CATH, again, against="decision", grounds=GROUNDS)
+    await council.deliver()
+    assert _in_channel(council) == []
+    assert [s for s in council.connector.to(CERI.chat_id) if s.card]
+    assert not [s for s in council.connector.to(KIM.chat_id) if s.card]  # told once
+    status, _ = await council.post(
+        teams.channel_message(
+            KIM, council.connector.url, "set review group channel", team_id=TEAM, channel_id=CHANNEL
+        )
+    )
+    assert status == 201 and "Done" in council.connector.sent[-1].text
+    council.connector.clear()
+    last = await _restricted(council)
+    await _log(council, CATH, last, against="decision", grounds=GROUNDS)
+    await council.deliver()
+    assert [s.method for s in _in_channel(council)] == ["THREAD"]
 
 
 async def test_the_panel_records_the_outcome_and_the_register_and_letter_follow(council):

@@ -156,7 +156,7 @@ async def test_check_in_a_channel_is_answered_in_the_persons_own_chat(council):
     in_channel = [s for s in council.connector.sent if s.conversation_id.startswith(CHANNEL)]
     (told,) = in_channel
     assert "1:1 chat" in told.text and not told.cards
-    for private in ("Pat", "Jones", "TD6", "housing.contact", "Do not take calls"):
+    for private in ("Pat", "Jones", "TD6", "0SA", "housing.contact", "Do not take calls"):
         assert private not in json.dumps(told.activity)
     await council.deliver()
     (answer,) = council.connector.to(SAM.chat_id)

@@ -68,6 +68,7 @@ class RecordingConnector:
     teams: dict[str, list[str]] = field(default_factory=dict)
     chats: dict[str, str] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)  # Teams ids of the 1:1 chats the bot started
+    roster_reads: list[str] = field(default_factory=list)  # team ids, a page of members each
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -189,6 +190,7 @@ class RecordingConnector:
 
     async def _paged_members(self, request: web.Request) -> web.Response:
         """A team's members, a page at a time, as Teams pages them (a continuation token)."""
+        self.roster_reads.append(request.match_info["conversation_id"])
         members = self.teams.get(request.match_info["conversation_id"])
         if members is None:
             return web.json_response({"error": {"code": "ConversationNotFound"}}, status=404)
