@@ -17,6 +17,17 @@ The matrix (SECURITY.md has it as a table):
 - stats, set review group channel: the keepers.
 - export, retention, role import: nobody in Teams. They are the server operator's, on the
   command line (`engagement-bot export|retention|roles import`), and Teams offers no way to them.
+
+Along a case's history (`ALONG_THE_CASE`, one table, one test): for each kind of decision a case
+can hold (a manager's restorative approach, active management or police/legal; a variation at
+review; a reinstatement; an employee's immediate action; the Complaints Review Group's outcome;
+the Chief Executive's), who of ten people (the reporter, the service's other manager, the deciding
+manager, another service's manager, a review group member, one who took the later step, the Chief
+Executive, a keeper, plain staff, the complaints team) may review it, reinstate it, log an appeal
+on it, hear that appeal, download its letter and open the customer's full record. Its conflict
+rows: the reporter (here a manager on the group) never reviews, reinstates, hears or reads; nobody
+hears an appeal on a step they took (decided, varied, reinstated, or heard the stage before); a
+restriction overturned on appeal comes back only through the body that heard it.
 """
 
 import asyncio
