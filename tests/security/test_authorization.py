@@ -17,6 +17,17 @@ The matrix (SECURITY.md has it as a table):
 - stats, set review group channel: the keepers.
 - export, retention, role import: nobody in Teams. They are the server operator's, on the
   command line (`engagement-bot export|retention|roles import`), and Teams offers no way to them.
+
+Along a case's history (`ALONG_THE_CASE`, one table, one test): for each kind of decision a case
+can hold (a manager's restorative approach, active management or police/legal; a variation at
+review; a reinstatement; an employee's immediate action; the Complaints Review Group's outcome;
+the Chief Executive's), who of ten people (the reporter, the service's other manager, the deciding
+manager, another service's manager, a review group member, one who took the later step, the Chief
+Executive, a keeper, plain staff, the complaints team) may review it, reinstate it, log an appeal
+on it, hear that appeal, download its letter and open the customer's full record. Its conflict
+rows: the reporter (here a manager on the group) never reviews, reinstates, hears or reads; nobody
+hears an appeal on a step they took (decided, varied, reinstated, or heard the stage before); a
+restriction overturned on appeal comes back only through the body that heard it.
 """
 
 import asyncio
@@ -614,3 +625,362 @@ async def test_a_verb_without_a_rule_is_refused_before_any_handler(fresh):
 def _ids(**ids: int) -> Scenario:
     """A scenario naming only the ids a helper reads (the helpers take one)."""
     return Scenario(Path(), 0, "", 0, ids.get("customer", 0), 0, "", 0, 0)
+
+
+# --- every kind of decision on a case, against every person ------------------------------------
+#
+# One table: each row is a case whose latest step is one kind of decision (a manager's first
+# decision of each kind, a review that varies, a reinstatement, an employee's immediate action,
+# the Complaints Review Group's outcome, the Chief Executive's), or a conflict along its history
+# (reported by a manager who could otherwise act; overturned on appeal); then one action on that
+# step and who may take it. Each row's case is built once through the endpoint and copied for
+# every person. Dev is a Housing manager on the review group, so only the steps he took keep him
+# from acting. Amy, also on the group, takes every row's first decision.
+
+DEV = Person.called("Dev Panel", "dev.manager@council.example")
+PIP = Person.called("Pip Staff", "pip.staff@council.example")
+HISTORY_ROLES = ROLES.replace(
+    '"hal.manager@council.example"]', '"hal.manager@council.example", "dev.manager@council.example"]'
+).replace('"amy.manager@council.example"]', '"amy.manager@council.example", "dev.manager@council.example"]')
+ALONG = {
+    "reporter (staff)": SAM,
+    "the service's other manager": HAL,
+    "the deciding manager (on the group)": AMY,
+    "another service's manager": WES,
+    "review group member": CERI,
+    "took the later step (manager on the group)": DEV,
+    "chief executive": CHIEF,
+    "register keeper": KIM,
+    "plain staff": PIP,
+    "complaints team": CATH,
+}
+TODAY = "2026-11-23"  # the FakeClock's day: an appeal received today is never early nor late
+RESTORATIVE = {
+    "reasons": "First incident; customer open to talking.",
+    "restorative_steps": "discussed_behaviour,explained_concern",
+    "follow_up_on": "2026-12-07",
+}
+POLICE = {"reasons": "Threats to staff.", "police_reference": "PS-2026-1", "needs_considered": "yes"}
+
+
+@dataclass(frozen=True)
+class Made:
+    """A case built for a row: the ids its actions name."""
+
+    database: Path
+    incident: int
+    customer: int
+    against: str  # what an appeal on the row's step is logged against
+    letter: dict[str, Any]  # the row's letter, as its download button names it (verb and data)
+
+
+async def _first(bot: BotHarness, reporter: Person, title: str, inputs: dict[str, Any]) -> str:
+    bot.connector.clear()
+    reference = await report(bot, reporter)
+    await bot.deliver()
+    (notice,) = [s for s in bot.connector.to(AMY.chat_id) if s.method == "POST"]
+    decided = await decide(bot, AMY, notice.card, title, **inputs)
+    assert f"Decided: {title}" in texts(decided)
+    return reference
+
+
+async def _appeal_heard(bot: BotHarness, against: str, hearer: Person, outcome: str = "upheld") -> Appeal:
+    (incident,) = await bot.rows(Incident)
+    logged = await _execute(
+        bot,
+        CATH,
+        "appeal.log",
+        {"incident": incident.id, "against": against, "grounds": "Unfair.", "received_on": TODAY},
+    )
+    assert "Logged." in logged, logged
+    appeal = max(await bot.rows(Appeal), key=lambda a: a.id)
+    heard = await _execute(
+        bot, hearer, "appeal.outcome", {"appeal": appeal.id, "outcome": outcome, "reasons": "Heard."}
+    )
+    assert f"{outcome.capitalize()} by {hearer.name}" in heard, heard
+    return appeal
+
+
+async def _active(bot: BotHarness) -> Restriction:
+    (restriction,) = await bot.rows(Restriction, Restriction.status == "active")
+    return restriction
+
+
+def _decision_letter(kind: str) -> Callable[[BotHarness], Awaitable[dict[str, Any]]]:
+    async def letter(bot: BotHarness) -> dict[str, Any]:
+        found = max((x for x in await bot.rows(Letter) if x.kind == kind), key=lambda x: x.id)
+        return {"verb": "letter.link", "letter": found.id, "large": False}
+
+    return letter
+
+
+async def _story_restorative(bot: BotHarness) -> str:
+    await _first(bot, SAM, "Restorative approach", RESTORATIVE)
+    return "decision"
+
+
+async def _story_active(bot: BotHarness) -> str:
+    await _first(bot, SAM, "Active management", ACTIVE)
+    return "decision"
+
+
+async def _story_police(bot: BotHarness) -> str:
+    await _first(bot, SAM, "Refer to police / legal action", POLICE)
+    return "decision"
+
+
+async def _story_varied(bot: BotHarness) -> str:
+    await _first(bot, SAM, "Active management", ACTIVE)
+    assert "Varied by" in await _review_step(bot, DEV, await _active(bot), "vary")
+    return "decision"
+
+
+async def _story_reinstated(bot: BotHarness) -> str:
+    await _first(bot, SAM, "Active management", ACTIVE)
+    restriction = await _active(bot)
+    assert "Lifted by" in await _review_step(bot, AMY, restriction, "lift")
+    assert "Reinstated by" in await _reinstate(bot, DEV, restriction)
+    return "decision"
+
+
+async def _story_immediate(bot: BotHarness) -> str:
+    bot.connector.clear()
+    assert await report(bot, SAM)  # Sam ended the contact; no manager has decided
+    return "immediate_action"
+
+
+async def _story_group(bot: BotHarness) -> str:
+    await _first(bot, SAM, "Active management", ACTIVE)
+    return f"appeal:{(await _appeal_heard(bot, 'decision', DEV)).id}"
+
+
+async def _story_chief(bot: BotHarness) -> str:
+    await _story_group(bot)
+    (heard,) = await bot.rows(Appeal)
+    return f"appeal:{(await _appeal_heard(bot, f'appeal:{heard.id}', CHIEF)).id}"
+
+
+async def _story_reported_by_dev(bot: BotHarness) -> str:
+    await _first(bot, DEV, "Active management", ACTIVE)
+    return "decision"
+
+
+async def _story_overturned(bot: BotHarness) -> str:
+    await _first(bot, SAM, "Active management", ACTIVE)
+    return f"appeal:{(await _appeal_heard(bot, 'decision', CERI, 'overturned')).id}"
+
+
+STORIES: dict[str, Callable[[BotHarness], Awaitable[str]]] = {
+    "restorative approach": _story_restorative,
+    "active management": _story_active,
+    "police/legal": _story_police,
+    "varied at review (by Dev)": _story_varied,
+    "reinstated (by Dev)": _story_reinstated,
+    "immediate action (contact ended)": _story_immediate,
+    "review group's outcome (Dev heard)": _story_group,
+    "chief executive's outcome": _story_chief,
+    "reported by Dev": _story_reported_by_dev,
+    "overturned on appeal (Ceri heard)": _story_overturned,
+}
+
+
+async def _made(folder: Path, story: str) -> Made:
+    database = folder / "story.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    connector = RecordingConnector()
+    await connector.start()
+    bot = BotHarness(url, connector, FakeClock(), tenant_id=teams.TENANT_ID)
+    await bot.start()
+    try:
+        await bot.import_roles(HISTORY_ROLES)
+        for person in ALONG.values():
+            await bot.say(person, "hi")
+        against = await STORIES[story](bot)
+        (incident,) = await bot.rows(Incident)
+        letters = sorted(await bot.rows(Letter), key=lambda x: x.id)
+        letter: dict[str, Any] = {}
+        if letters and letters[-1].appeal_id:
+            letter = {"verb": "appeal.letter_link", "appeal": letters[-1].appeal_id, "large": False}
+        elif letters:
+            letter = {"verb": "letter.link", "letter": letters[-1].id, "large": False}
+        return Made(database, incident.id, incident.customer_id, against, letter)
+    finally:
+        await bot.stop()
+        await connector.stop()
+
+
+@pytest.fixture(scope="module")
+def stories(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Made], pytest.TempPathFactory]:
+    """Each row's case, built the first time a cell needs it."""
+    return {}, tmp_path_factory
+
+
+# The steps, each on the row's case as the register now holds it.
+
+
+async def _lift_it(bot: BotHarness, who: Person, m: Made) -> str:
+    return await _review_step(bot, who, await _active(bot), "lift")
+
+
+async def _reinstate_it(bot: BotHarness, who: Person, m: Made) -> str:
+    lifted = max(await bot.rows(Restriction, Restriction.status == "lifted"), key=lambda r: r.id)
+    return await _reinstate(bot, who, lifted)
+
+
+async def _keeper_lifts(bot: BotHarness, m: Made) -> None:
+    assert "Lifted by" in await _review_step(bot, KIM, await _active(bot), "lift")
+
+
+async def _log_it(bot: BotHarness, who: Person, m: Made) -> str:
+    data = {"incident": m.incident, "against": m.against, "grounds": "Unfair.", "received_on": TODAY}
+    return await _execute(bot, who, "appeal.log", data)
+
+
+async def _cath_logs(bot: BotHarness, m: Made) -> None:
+    assert "Logged." in await _log_it(bot, CATH, m)
+
+
+async def _hear_it(bot: BotHarness, who: Person, m: Made) -> str:
+    appeal = max(await bot.rows(Appeal, Appeal.status == "open"), key=lambda a: a.id)
+    return await _execute(
+        bot, who, "appeal.outcome", {"appeal": appeal.id, "outcome": "upheld", "reasons": "Fair."}
+    )
+
+
+async def _letter_of_it(bot: BotHarness, who: Person, m: Made) -> str:
+    return await _execute(bot, who, m.letter["verb"], {k: v for k, v in m.letter.items() if k != "verb"})
+
+
+async def _record_of_it(bot: BotHarness, who: Person, m: Made) -> str:
+    return await _execute(bot, who, "customer.record", {"customer": m.customer})
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[BotHarness, Person, Made], Awaitable[str]]
+    done: str  # what an allowed person is shown ({name}: theirs)
+    refused: str = NO_ACCESS
+    before: Callable[[BotHarness, Made], Awaitable[None]] | None = None  # what must happen first
+
+
+REVIEW = Step("review (lift)", _lift_it, "Lifted by")
+REINSTATE = Step("reinstate (after a keeper lifts it)", _reinstate_it, "Reinstated by", before=_keeper_lifts)
+REINSTATE_LIFTED = Step("reinstate", _reinstate_it, "Reinstated by")
+LOG = Step("log an appeal", _log_it, "Logged.")
+LOG_AT_THE_TOP = Step("log an appeal", _log_it, "no further internal appeal")
+HEAR = Step(
+    "hear the appeal",
+    _hear_it,
+    "Upheld by {name}",
+    "You took part in the decision or the report, or are not of the body|You do not have access",
+    before=_cath_logs,
+)
+LETTERS = Step("download the letter", _letter_of_it, "letter is ready")
+RECORD = Step("open the full record", _record_of_it, "Customer record")
+
+MANAGING = frozenset({HAL, AMY, DEV, KIM})  # the service's managers and the keepers
+LOGGING = MANAGING | {CATH}
+# (row's case, step, who may): Sam (staff) reported each case but "reported by Dev".
+ALONG_THE_CASE = [
+    ("restorative approach", LOG, LOGGING),
+    ("restorative approach", HEAR, {CERI, DEV}),  # to the group; Amy decided
+    ("restorative approach", LETTERS, MANAGING),
+    ("restorative approach", RECORD, MANAGING),
+    ("active management", REVIEW, MANAGING),
+    ("active management", REINSTATE, MANAGING),
+    ("active management", LOG, LOGGING),
+    ("active management", HEAR, {CERI, DEV}),
+    ("active management", LETTERS, MANAGING),
+    ("active management", RECORD, MANAGING),
+    ("police/legal", LOG, LOGGING),
+    ("police/legal", HEAR, {CERI, DEV}),
+    ("police/legal", LETTERS, MANAGING),
+    ("police/legal", RECORD, MANAGING),
+    ("varied at review (by Dev)", REVIEW, MANAGING),
+    ("varied at review (by Dev)", REINSTATE, MANAGING),
+    ("varied at review (by Dev)", LOG, LOGGING),
+    ("varied at review (by Dev)", HEAR, {CERI}),  # Dev varied what is appealed
+    ("varied at review (by Dev)", LETTERS, MANAGING),
+    ("varied at review (by Dev)", RECORD, MANAGING),
+    ("reinstated (by Dev)", REVIEW, MANAGING),
+    ("reinstated (by Dev)", REINSTATE, MANAGING),
+    ("reinstated (by Dev)", LOG, LOGGING),
+    ("reinstated (by Dev)", HEAR, {CERI}),  # Dev reinstated what is appealed
+    ("reinstated (by Dev)", LETTERS, MANAGING),
+    ("reinstated (by Dev)", RECORD, MANAGING),
+    ("immediate action (contact ended)", LOG, LOGGING),
+    ("immediate action (contact ended)", HEAR, {CATH}),  # the complaints procedure
+    ("immediate action (contact ended)", RECORD, MANAGING),
+    ("review group's outcome (Dev heard)", REVIEW, MANAGING),
+    ("review group's outcome (Dev heard)", REINSTATE, MANAGING),
+    ("review group's outcome (Dev heard)", LOG, LOGGING),
+    ("review group's outcome (Dev heard)", HEAR, {CHIEF}),  # to the Chief Executive
+    ("review group's outcome (Dev heard)", LETTERS, {CERI, DEV, KIM}),  # the body that heard it
+    ("review group's outcome (Dev heard)", RECORD, MANAGING),
+    ("chief executive's outcome", REVIEW, MANAGING),
+    ("chief executive's outcome", REINSTATE, MANAGING),
+    ("chief executive's outcome", LOG_AT_THE_TOP, LOGGING),  # then only the SPSO
+    ("chief executive's outcome", LETTERS, {CHIEF, KIM}),
+    ("chief executive's outcome", RECORD, MANAGING),
+    # The reporter never decides, reviews, lifts, reinstates or hears, even as the service's manager.
+    ("reported by Dev", REVIEW, MANAGING - {DEV}),
+    ("reported by Dev", REINSTATE, MANAGING - {DEV}),
+    ("reported by Dev", LOG, LOGGING),
+    ("reported by Dev", HEAR, {CERI}),
+    ("reported by Dev", LETTERS, MANAGING - {DEV}),
+    ("reported by Dev", RECORD, MANAGING - {DEV}),  # reporting grants no sight of the record
+    # An appeal's outcome binds: only the body that heard it brings the restriction back, through a
+    # member who took no other step (or a new incident does).
+    ("overturned on appeal (Ceri heard)", REINSTATE_LIFTED, {CERI, DEV}),
+    ("overturned on appeal (Ceri heard)", LOG, LOGGING),
+    ("overturned on appeal (Ceri heard)", HEAR, {CHIEF}),
+    ("overturned on appeal (Ceri heard)", LETTERS, {CERI, DEV, KIM}),
+    ("overturned on appeal (Ceri heard)", RECORD, MANAGING),
+]
+ALONG_CELLS = [
+    pytest.param(story, step, frozenset(allowed), person, id=f"{story} / {step.name} / {label}")
+    for story, step, allowed in ALONG_THE_CASE
+    for label, person in ALONG.items()
+]
+
+
+@pytest.fixture
+async def case_copy(request, stories, tmp_path, connector) -> AsyncIterator[tuple[BotHarness, Made]]:
+    built, folders = stories
+    story = request.node.callspec.params["story"]
+    if story not in built:
+        built[story] = await _made(folders.mktemp("story"), story)
+    made = built[story]
+    shutil.copy(made.database, tmp_path / "cell.db")
+    bot = BotHarness(
+        f"sqlite+aiosqlite:///{tmp_path / 'cell.db'}", connector, FakeClock(), tenant_id=teams.TENANT_ID
+    )
+    await bot.start()
+    yield bot, made
+    await bot.stop()
+
+
+@pytest.mark.parametrize(("story", "step", "allowed", "person"), ALONG_CELLS)
+async def test_each_step_on_each_kind_of_decision_is_taken_only_by_whom_the_policy_allows(
+    case_copy, story, step, allowed, person
+):
+    bot, made = case_copy
+    if step.before is not None:
+        await step.before(bot, made)
+    if person in allowed:
+        shown = await step.run(bot, person, made)
+        assert step.done.format(name=person.name) in shown, shown.splitlines()[-3:]
+        refusals = [e for e in await bot.rows(AuditEvent) if e.action == "access.refused"]
+        assert not refusals, [e.detail for e in refusals]
+        return
+    before = await snapshot(bot)
+    audited = len(await bot.rows(AuditEvent))
+    shown = await step.run(bot, person, made)
+    assert any(message in shown for message in step.refused.split("|")), shown
+    assert await snapshot(bot) == before, "a refused step changed the register"
+    events = (await bot.rows(AuditEvent))[audited:]
+    assert [e.actor_id for e in events if e.action == "access.refused"] == [await _person_id(bot, person)]
