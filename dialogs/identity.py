@@ -11,10 +11,9 @@ import hashlib
 from sqlalchemy import select
 
 from cards.elements import card, facts, heading, text
-from dialogs.notify import card_message
+from dialogs.notify import card_message, tell_keepers
 from dialogs.turn import Services
-from policy.roles import Role
-from storage import audit, decisions, outbox, people
+from storage import audit, decisions, people
 from storage.models import OutboxMessage
 
 REFUSED = (
@@ -78,17 +77,15 @@ async def refuse(
                 ]
             )
             message = card_message(notice, summary="A Teams account was refused")
-            for keeper in await people.with_role(session, Role.REGISTER_KEEPER):
-                outbox.enqueue(
-                    session,
-                    outbox.Recipient(person_id=keeper.id),
-                    message,
-                    purpose=PURPOSE,
-                    now=now,
-                    record_type="person",
-                    record_id=conflict.person_ids[0] if conflict.person_ids else None,
-                    dedupe_key=f"{key}:{keeper.id}",
-                )
+            await tell_keepers(
+                session,
+                message,
+                purpose=PURPOSE,
+                now=now,
+                record_type="person",
+                record_id=conflict.person_ids[0] if conflict.person_ids else None,
+                dedupe=key,
+            )
         await session.commit()
     if told is None:
         services.outbox_written()

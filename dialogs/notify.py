@@ -1,9 +1,14 @@
 """Notifications as the outbox stores them: Bot Framework activity JSON, built without the SDK."""
 
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.elements import Card
 from dialogs.turn import Reply
+from policy.roles import Role
+from storage import outbox, people
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
@@ -25,3 +30,28 @@ def reply_message(reply: Reply) -> dict[str, Any]:
     if reply.text:
         message["text"] = reply.text
     return message
+
+
+async def tell_keepers(
+    session: AsyncSession,
+    message: dict[str, Any],
+    *,
+    purpose: str,
+    now: datetime,
+    record_type: str,
+    record_id: int | str | None,
+    dedupe: str,
+) -> None:
+    """Queue `message` to every register keeper, in the caller's transaction; `dedupe` keeps one
+    copy each of what is told again."""
+    for keeper in await people.with_role(session, Role.REGISTER_KEEPER):
+        outbox.enqueue(
+            session,
+            outbox.Recipient(person_id=keeper.id),
+            message,
+            purpose=purpose,
+            now=now,
+            record_type=record_type,
+            record_id=record_id,
+            dedupe_key=f"{dedupe}:{keeper.id}",
+        )

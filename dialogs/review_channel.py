@@ -13,7 +13,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.elements import card, heading, text
-from dialogs.notify import card_message
+from dialogs.notify import card_message, tell_keepers
 from dialogs.turn import Actor, RosterMember, Services
 from policy.roles import Role
 from storage import audit, outbox, people
@@ -203,14 +203,12 @@ async def _tell_keepers(session: AsyncSession, outbox_id: int, now: datetime) ->
         ]
     )
     message = card_message(notice, summary="The review group's channel is not private")
-    for keeper in await people.with_role(session, Role.REGISTER_KEEPER):
-        outbox.enqueue(
-            session,
-            outbox.Recipient(person_id=keeper.id),
-            message,
-            purpose="appeals.channel_untrusted",
-            now=now,
-            record_type="setting",
-            record_id=DISTRUSTED,
-            dedupe_key=f"untrusted:{outbox_id}:{keeper.id}",
-        )
+    await tell_keepers(
+        session,
+        message,
+        purpose="appeals.channel_untrusted",
+        now=now,
+        record_type="setting",
+        record_id=DISTRUSTED,
+        dedupe=f"untrusted:{outbox_id}",
+    )
