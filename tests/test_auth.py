@@ -30,12 +30,11 @@ APP_ID = "00000000-0000-4000-8000-00000000a991"
 ISSUER = "https://api.botframework.com"
 
 
-class KeySet:
+class LoopbackJson:
+    """A JSON server on loopback, in a thread of its own (what asks it, the SDK or MSAL, uses a
+    blocking client). Each GET is answered with what `answer` gives: a body, or None for an error."""
+
     def __init__(self) -> None:
-        self.trusted = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        jwk = json.loads(RSAAlgorithm.to_jwk(self.trusted.public_key()))
-        self.keys = {"keys": [{**jwk, "kid": "trusted-key", "use": "sig", "endorsements": ["msteams"]}]}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -43,16 +42,17 @@ class KeySet:
     def base(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    def answer(self, path: str, params: dict[str, str], headers: Any) -> dict[str, Any] | None:
+        raise NotImplementedError
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        keyset = self
+        server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": ISSUER, "jwks_uri": f"{keyset.base}/keys"}
-                elif self.path == "/keys":
-                    body = keyset.keys
-                else:
+                path, _, query = self.path.partition("?")
+                body = server.answer(path, dict(urllib.parse.parse_qsl(query)), self.headers)
+                if body is None:
                     self.send_error(404)
                     return
                 data = json.dumps(body).encode()
@@ -73,6 +73,20 @@ class KeySet:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class KeySet(LoopbackJson):
+    def __init__(self) -> None:
+        self.trusted = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.trusted.public_key()))
+        self.keys = {"keys": [{**jwk, "kid": "trusted-key", "use": "sig", "endorsements": ["msteams"]}]}
+        super().__init__()
+
+    def answer(self, path: str, params: dict[str, str], headers: Any) -> dict[str, Any] | None:
+        if path == "/.well-known/openid-configuration":
+            return {"issuer": ISSUER, "jwks_uri": f"{self.base}/keys"}
+        return self.keys if path == "/keys" else None
 
     def token(self, service_url: str, *, key: Any = None, kid: str = "trusted-key", **claims: Any) -> str:
         now = int(time.time())
@@ -176,53 +190,24 @@ async def test_bad_tokens_get_401_never_500(secured, keyset, connector, case):
 # --- a user-assigned managed identity --------------------------------------------------------
 
 
-class IdentityEndpoint:
+class IdentityEndpoint(LoopbackJson):
     """A stand-in for Azure's managed identity endpoints on loopback: IMDS as on a virtual machine or
-    container, and App Service's. MSAL asks it with a blocking client, so it runs in a thread."""
+    container, and App Service's."""
 
     def __init__(self) -> None:
         self.asked: list[dict[str, Any]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path, _, query = self.path.partition("?")
-                params = dict(urllib.parse.parse_qsl(query))
-                endpoint.asked.append({"path": path, "params": params, "headers": dict(self.headers)})
-                token = f"msi-token-for-{params.get('client_id')}"
-                if path == "/metadata/identity/oauth2/token" and self.headers.get("Metadata") == "true":
-                    body = {"access_token": token, "expires_in": "3600", "token_type": "Bearer"}
-                elif path == "/msi/token" and self.headers.get("X-IDENTITY-HEADER") == "app-service-header":
-                    body = {"access_token": token, "expires_on": str(int(time.time()) + 3600)}
-                else:
-                    self.send_error(400)
-                    return
-                data = json.dumps({**body, "resource": params.get("resource")}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def answer(self, path: str, params: dict[str, str], headers: Any) -> dict[str, Any] | None:
+        self.asked.append({"path": path, "params": params, "headers": dict(headers)})
+        token = f"msi-token-for-{params.get('client_id')}"
+        if path == "/metadata/identity/oauth2/token" and headers.get("Metadata") == "true":
+            body = {"access_token": token, "expires_in": "3600", "token_type": "Bearer"}
+        elif path == "/msi/token" and headers.get("X-IDENTITY-HEADER") == "app-service-header":
+            body = {"access_token": token, "expires_on": str(int(time.time()) + 3600)}
+        else:
+            return None
+        return {**body, "resource": params.get("resource")}
 
 
 @pytest.fixture
