@@ -30,7 +30,7 @@ from dialogs import decision_form, letter_links, permissions, refusals, review_c
 from dialogs.commands import command
 from dialogs.decide import NO_LINKS, OUT_OF_DATE, customer_label, restriction_period
 from dialogs.ids import record_id
-from dialogs.notify import card_message
+from dialogs.notify import card_message, tell_keepers
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Reply, Services, ShowStep
 from policy.appeals import ROUTE_LABELS, NotAppealable, route_for
 from policy.categories import Category
@@ -479,17 +479,15 @@ async def _send_to_hearing_body(
                 ),
             ]
         )
-        for keeper in await people.with_role(session, Role.REGISTER_KEEPER):
-            outbox.enqueue(
-                session,
-                outbox.Recipient(person_id=keeper.id),
-                card_message(notice, summary="An appeal needs a home"),
-                purpose="appeal.unrouted",
-                now=now,
-                record_type="appeal",
-                record_id=appeal.id,
-                dedupe_key=f"appeal:{appeal.id}:unrouted:{keeper.id}",
-            )
+        await tell_keepers(
+            session,
+            card_message(notice, summary="An appeal needs a home"),
+            purpose="appeal.unrouted",
+            now=now,
+            record_type="appeal",
+            record_id=appeal.id,
+            dedupe=f"appeal:{appeal.id}:unrouted",
+        )
 
 
 # --- the hearing --------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from cards.elements import bullets, card, facts, heading, text
 from cards.formatting import local_time
 from dialogs import review_channel
 from dialogs.commands import command, role_labels
-from dialogs.notify import card_message
+from dialogs.notify import card_message, tell_keepers
 from dialogs.turn import Actor, Reply, Services
-from policy.roles import Role, Roles
+from policy.roles import Roles
 from storage import audit, decisions, outbox, people
 from storage.models import OutboxMessage
 
@@ -43,19 +43,16 @@ async def notify_failed(session: AsyncSession, message: OutboxMessage, now: date
             ),
         ]
     )
-    for keeper in await people.with_role(session, Role.REGISTER_KEEPER):
-        if keeper.id == message.person_id:
-            continue
-        outbox.enqueue(
-            session,
-            outbox.Recipient(person_id=keeper.id),
-            card_message(notice, summary="A notification could not be delivered"),
-            purpose=FAILED_PURPOSE,
-            now=now,
-            record_type="outbox",
-            record_id=message.id,
-            dedupe_key=f"failed:{message.id}:{keeper.id}",
-        )
+    await tell_keepers(
+        session,
+        card_message(notice, summary="A notification could not be delivered"),
+        purpose=FAILED_PURPOSE,
+        now=now,
+        record_type="outbox",
+        record_id=message.id,
+        dedupe=f"failed:{message.id}",
+        besides=message.person_id,
+    )
 
 
 def _keepers_only(roles: Roles) -> bool:

@@ -41,10 +41,13 @@ async def tell_keepers(
     record_type: str,
     record_id: int | str | None,
     dedupe: str,
+    besides: int | None = None,
 ) -> None:
-    """Queue `message` to every register keeper, in the caller's transaction; `dedupe` keeps one
-    copy each of what is told again."""
+    """Queue `message` to every register keeper (but `besides`, a person it is about), in the
+    caller's transaction; `dedupe` keeps one copy each of what is told again."""
     for keeper in await people.with_role(session, Role.REGISTER_KEEPER):
+        if keeper.id == besides:
+            continue
         outbox.enqueue(
             session,
             outbox.Recipient(person_id=keeper.id),

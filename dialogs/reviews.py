@@ -20,7 +20,7 @@ from cards.formatting import local_date, local_time
 from dialogs import decision_form, permissions
 from dialogs.decide import OUT_OF_DATE, customer_label, restriction_period, restriction_review
 from dialogs.ids import record_id
-from dialogs.notify import card_message
+from dialogs.notify import card_message, tell_keepers
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Services, ShowStep
 from policy.categories import CATEGORIES, Category
 from policy.deciding import DecisionDraft, problems
@@ -35,8 +35,7 @@ from policy.decisions import (
     ReviewOutcome,
 )
 from policy.reviews import Stage, due_now, first_reminder
-from policy.roles import Role
-from storage import audit, case_facts, decisions, outbox, people
+from storage import audit, case_facts, decisions, outbox
 from storage.models import Customer, Decision, Incident, Letter, Restriction, Review, ServiceArea
 
 BATCH = 500
@@ -169,19 +168,15 @@ async def _remind(session: AsyncSession, services: Services, r: Restriction, sta
     key = f"review:{r.id}:{r.review_due_on}:{stage.value}"
     if stage is Stage.ESCALATED:
         reviewer = await decisions.name_of(session, r.reviewer_id)
-        for keeper in await people.with_role(session, Role.REGISTER_KEEPER):
-            outbox.enqueue(
-                session,
-                outbox.Recipient(person_id=keeper.id),
-                card_message(
-                    cards.escalation_card(view, reviewer), summary=f"Review overdue: {view.customer}"
-                ),
-                purpose="review.escalated",
-                now=now,
-                record_type="restriction",
-                record_id=r.id,
-                dedupe_key=f"{key}:{keeper.id}",
-            )
+        await tell_keepers(
+            session,
+            card_message(cards.escalation_card(view, reviewer), summary=f"Review overdue: {view.customer}"),
+            purpose="review.escalated",
+            now=now,
+            record_type="restriction",
+            record_id=r.id,
+            dedupe=key,
+        )
     elif r.reviewer_id is not None:
         outbox.enqueue(
             session,
