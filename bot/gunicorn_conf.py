@@ -41,6 +41,9 @@ def on_starting(server: Any) -> None:
     except ConfigError as error:
         print(f"engagement-bot: configuration error: {error}", file=sys.stderr)
         sys.exit(2)
+    # Each worker reads its share of Teams' limit per app (OUTBOX_PER_APP) from WORKERS: it must
+    # be the number gunicorn forks, however that was given.
+    os.environ["WORKERS"] = str(server.cfg.workers)
     if not settings.link_signing_key and not settings.app_password:
         # Local use: letter links made by one worker must open on another, so they share a key.
         os.environ["LINK_SIGNING_KEY"] = secrets.token_urlsafe(32)

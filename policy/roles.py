@@ -57,13 +57,6 @@ class Roles:
         return self.has(Role.REGISTER_KEEPER)
 
 
-def may_decide(roles: Roles, *, service_area: str, is_reporter: bool) -> bool:
-    """A manager of the incident's service area, or a register keeper; never the reporter."""
-    if is_reporter:
-        return False
-    return roles.manages(service_area) or roles.is_register_keeper
-
-
 def may_log_appeal(roles: Roles, *, service_area: str) -> bool:
     """Appeals reach the register through the complaints team, the service's managers or a keeper."""
     return roles.has(Role.COMPLAINTS_TEAM) or roles.is_register_keeper or roles.manages(service_area)
@@ -71,10 +64,3 @@ def may_log_appeal(roles: Roles, *, service_area: str) -> bool:
 
 def may_log_any_appeal(roles: Roles) -> bool:
     return roles.has(Role.COMPLAINTS_TEAM) or roles.is_register_keeper or bool(roles.managed_areas)
-
-
-def may_view_full_record(roles: Roles, *, service_areas: Iterable[str]) -> bool:
-    """Register keepers see everything; managers see customers of their service areas."""
-    if roles.is_register_keeper:
-        return True
-    return bool(roles.managed_areas & set(service_areas))
