@@ -264,7 +264,7 @@ def build_services(
         reviews=ReviewRules(settings.review_default_months, settings.review_max_months),
         letters=letters,
         links=LinkSigner(_link_secret(settings), settings.base_url),
-        holidays=settings.bank_holidays,
+        holidays=settings.calendar(),
         opens=settings.opens,
         closes=settings.closes,
         review_group_channel=settings.review_group_channel or None,

@@ -2,12 +2,13 @@
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -71,6 +72,9 @@ class Settings:
     appeal_working_days: int = 20
     review_default_months: int = 6
     review_max_months: int = 12
+    # The council's public holidays (ISO 3166-2: GB-SCT is Scotland, this policy's), plus its own
+    # local days in BANK_HOLIDAYS; working days skip both.
+    public_holidays: str = "GB-SCT"
     bank_holidays: frozenset[date] = frozenset()
     opens: time = time(9, 0)
     closes: time = time(17, 0)
@@ -103,9 +107,26 @@ class Settings:
         """No app id: requests are not authenticated, fit only for the local emulator."""
         return not self.app_id
 
+    def calendar(self) -> Collection[date]:
+        """Every day that is not a working day besides weekends, for any year asked about."""
+        return council_calendar(self.public_holidays, self.bank_holidays)
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def council_calendar(region: str, local: Iterable[date] = ()) -> Collection[date]:
+    """The public holidays of `region` ("GB-SCT", or a country code alone; "none" for none) from
+    the maintained `holidays` library, which works out each year as it is asked for, with the
+    council's local days added."""
+    days = {day: "Local holiday" for day in local}
+    if region.lower() == "none":
+        return frozenset(days)
+    country, _, subdivision = region.upper().partition("-")
+    calendar = holidays.country_holidays(country, subdiv=subdivision or None)
+    calendar.update(days)
+    return calendar
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -206,12 +227,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}")
 
-    holidays: set[date] = set()
+    local_days: set[date] = set()
     for raw in filter(None, (d.strip() for d in get("BANK_HOLIDAYS").split(","))):
         try:
-            holidays.add(date.fromisoformat(raw))
+            local_days.add(date.fromisoformat(raw))
         except ValueError:
             raise ConfigError(f"BANK_HOLIDAYS must list dates like 2026-12-25, not {raw!r}") from None
+
+    region = get("PUBLIC_HOLIDAYS") or "GB-SCT"
+    try:
+        council_calendar(region)
+    except NotImplementedError:
+        raise ConfigError(
+            f"PUBLIC_HOLIDAYS must be a country or region code like GB-SCT (or none), not {region!r}"
+        ) from None
 
     public_url = get("PUBLIC_URL")
     if public_url and not public_url.startswith(("https://", "http://")):
@@ -257,7 +286,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         appeal_working_days=_int(env, "APPEAL_WORKING_DAYS", 20, 5, 60),
         review_default_months=review_default,
         review_max_months=review_max,
-        bank_holidays=frozenset(holidays),
+        public_holidays=region,
+        bank_holidays=frozenset(local_days),
         opens=opens,
         closes=closes,
         review_group_channel=get("REVIEW_GROUP_CHANNEL_ID"),

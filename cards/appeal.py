@@ -43,12 +43,18 @@ LETTER_VERBS = (
 )
 
 CONSIDERS = "Appeals consider only the arguments about the restrictions."
-OUTCOME_TITLES = {"upheld": "Upheld", "varied": "Varied", "overturned": "Overturned"}
-OUTCOME_MEANINGS = {
-    "upheld": "the decision stands",
-    "varied": "change the restrictions",
-    "overturned": "restrictions lifted",
+COMPLAINT_CONSIDERS = (
+    "A complaint about an employee's immediate action is handled under the complaints handling "
+    "procedure: Stage 1 within 5 working days, Stage 2 within 20."
+)
+# The words are the customer's side, the same in buttons, cards, letters and the register.
+APPEAL_BUTTONS = {
+    "not_upheld": "Not upheld (confirm the decision)",
+    "partly_upheld": "Partly upheld (vary the restrictions)",
+    "upheld": "Upheld (overturn the decision)",
 }
+COMPLAINT_BUTTONS = {"not_upheld": "Not upheld", "partly_upheld": "Partly upheld", "upheld": "Upheld"}
+ESCALATE = "Customer still dissatisfied: Stage 2"
 
 
 def _err(errors: Mapping[str, str], name: str) -> list[Element]:
@@ -65,13 +71,15 @@ def log_form(
     today: str,
     notice: str | None = None,
 ) -> Card:
+    """`appealable`: the decisions that can still be appealed, newest first, each with its route
+    and time limit in its label."""
     body: list[Element | None] = [
         container([text(notice, weight="Bolder")], style="warning") if notice else None,
         heading(f"Log an appeal on {reference}", size="Medium"),
         text(CONSIDERS, subtle=True),
         choice_set(
             "against",
-            "What is appealed",
+            "What is appealed or complained about",
             list(appealable),
             value=values.get("against") or (appealable[0][0] if appealable else None),
             expanded=True,
@@ -92,9 +100,9 @@ def log_form(
         body += [
             choice_set(
                 "restrictions",
-                "Which restrictions are appealed",
+                "Which restrictions are appealed (none ticked: all of the decision appealed)",
                 list(restrictions),
-                value=values.get("restrictions") or ",".join(v for v, _ in restrictions),
+                value=values.get("restrictions") or None,
                 multi=True,
                 expanded=True,
             ),
@@ -132,41 +140,54 @@ class AppealView:
     letter_id: int | None = None
     letter_pending: bool = False
     can_hear: bool = True
+    complaint: bool = False  # under the complaints handling procedure, not an appeal
+    deadlines: Sequence[tuple[str, str | None]] = ()  # time limit, outcome due
+    not_heard: str | None = None  # why it goes no further here
+    incident_id: int | None = None
+    escalate: bool = False  # a Stage 1 response the customer may take to Stage 2
 
 
 def appeal_card(view: AppealView, *, notice: str | None = None) -> Card:
+    noun = "Complaint" if view.complaint else "Appeal"
     body: list[Element | None] = [
         container([text(notice, weight="Bolder")], style="warning") if notice else None,
-        heading(f"Appeal on {view.reference}", size="Medium"),
-        text(f"Against {view.against}. Heard by {view.route}.", subtle=True),
-        text(CONSIDERS, weight="Bolder"),
+        heading(f"{noun} on {view.reference}", size="Medium"),
+        text(f"Against {view.against}. " + (f"Heard by {view.route}." if view.route else ""), subtle=True),
+        text(COMPLAINT_CONSIDERS if view.complaint else CONSIDERS, weight="Bolder"),
         facts(
             [
                 ("Customer", view.customer),
                 ("Received", view.received),
                 ("Logged by", view.logged_by),
                 ("Status", view.status),
+                *view.deadlines,
             ]
         ),
     ]
+    if view.not_heard:
+        body.append(container([text(view.not_heard, weight="Bolder")], style="attention"))
     if view.late_warning:
         body.append(container([text(view.late_warning, weight="Bolder")], style="attention"))
     body += [
         text("The decision appealed", weight="Bolder"),
         facts(view.decision),
         text("Restrictions appealed", weight="Bolder"),
-        bullets(view.restrictions) if view.restrictions else text("None: an immediate action", subtle=True),
+        bullets(view.restrictions)
+        if view.restrictions
+        else text("None: " + ("an immediate action" if view.complaint else "no restriction"), subtle=True),
         text("The grounds, in the customer's words", weight="Bolder"),
         text(view.grounds),
         text("The customer's history in summary", weight="Bolder"),
         bullets(view.history) if view.history else text("Nothing else recorded", subtle=True),
     ]
     actions: list[Element] = []
-    if view.outcome:
-        body.append(container([text(view.outcome, weight="Bolder", color="Good")], style="good"))
+    if view.outcome or view.not_heard:
+        if view.outcome:
+            body.append(container([text(view.outcome, weight="Bolder", color="Good")], style="good"))
         if view.letter_id is not None:
+            title = "Download letter" if view.not_heard else "Download outcome letter"
             actions += [
-                execute("Download outcome letter", LETTER_LINK, {"appeal": view.appeal_id, "large": False}),
+                execute(title, LETTER_LINK, {"appeal": view.appeal_id, "large": False}),
                 execute("Large print", LETTER_LINK, {"appeal": view.appeal_id, "large": True}),
             ]
             if view.letter_pending:
@@ -176,12 +197,17 @@ def appeal_card(view: AppealView, *, notice: str | None = None) -> Card:
                         "Not appropriate to explain", LETTER_NOT_APPROPRIATE_FORM, {"appeal": view.appeal_id}
                     ),
                 ]
-    elif view.can_hear:
-        actions = [
-            open_form(
-                f"{title} ({OUTCOME_MEANINGS[key]})", OUTCOME_FORM, {"appeal": view.appeal_id, "outcome": key}
+        if view.escalate and view.incident_id is not None:
+            actions.append(
+                open_form(
+                    ESCALATE, LOG_FORM, {"incident": view.incident_id, "against": f"appeal:{view.appeal_id}"}
+                )
             )
-            for key, title in OUTCOME_TITLES.items()
+    elif view.can_hear:
+        buttons = COMPLAINT_BUTTONS if view.complaint else APPEAL_BUTTONS
+        actions = [
+            open_form(title, OUTCOME_FORM, {"appeal": view.appeal_id, "outcome": key})
+            for key, title in buttons.items()
         ]
     else:
         body.append(
@@ -201,9 +227,14 @@ def outcome_form(
     slots: Sequence[tuple[int, Mapping[str, str]]],
 ) -> Card:
     body: list[Element | None] = [
-        text(f"Appeal on {view.reference} · {view.customer}", subtle=True),
-        heading(f"Outcome: {OUTCOME_TITLES[outcome]}", size="Medium"),
-        text(CONSIDERS, subtle=True),
+        text(
+            f"{'Complaint' if view.complaint else 'Appeal'} on {view.reference} · {view.customer}",
+            subtle=True,
+        ),
+        heading(
+            f"Outcome: {(COMPLAINT_BUTTONS if view.complaint else APPEAL_BUTTONS)[outcome]}", size="Medium"
+        ),
+        text(COMPLAINT_CONSIDERS if view.complaint else CONSIDERS, subtle=True),
     ]
     if errors:
         body.append(text("Please check the fields marked below.", color="Attention", weight="Bolder"))
@@ -213,10 +244,18 @@ def outcome_form(
         ),
         *_err(errors, "reasons"),
     ]
-    if outcome == "varied":
-        body.append(text("Each appealed restriction as it will be from now on.", subtle=True))
+    if outcome == "partly_upheld" and not view.complaint:
+        body.append(
+            text(
+                "Each appealed restriction as it will be from now on: change at least one. Those left "
+                "as they are continue unchanged.",
+                subtle=True,
+            )
+        )
+        if "restrictions" in errors:
+            body.append(field_error(errors["restrictions"]))
         body += [restriction_slot(n, values, errors, defaults, optional=False) for n, defaults in slots]
-    if outcome == "overturned":
+    if outcome == "upheld" and not view.complaint:
         body.append(
             text("The appealed restrictions will be lifted, and the customer told in writing.", subtle=True)
         )

@@ -70,6 +70,7 @@ class RestrictionView:
     instructions: str
     period: str
     review: str
+    state: str = "In force"  # or how it ended: varied or lifted at review or on appeal, expired
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,9 @@ def _decision(decision: DecisionView) -> list[Element | None]:
                 [
                     text(f"Restriction {number}: {r.label}", weight="Bolder"),
                     text(r.details),
-                    facts([("Scope", r.scope), ("Period", r.period), ("Review", r.review)]),
+                    facts(
+                        [("State", r.state), ("Scope", r.scope), ("Period", r.period), ("Review", r.review)]
+                    ),
                     text("Instructions for front-line staff", weight="Bolder", size="Small"),
                     text(r.instructions),
                 ],

@@ -1,16 +1,16 @@
-"""Appeals, routed by who made the decision appealed against.
+"""Appeals, routed by who took the decision appealed, in what capacity (`policy.appeals`).
 
-An employee's immediate action goes to the complaints handling procedure; a manager's decision
-to the Complaints Review Group, in its channel; a decision of the Complaints Review Group to the
-Chief Executive. Action taken by elected members is not appealable under the policy, and there is
-no internal appeal beyond the Chief Executive: the customer may go to the SPSO.
+An employee's immediate action goes to the complaints handling procedure (Stage 1, then Stage 2);
+a manager's decision (a first decision, a review's variation, a reinstatement) to the Complaints
+Review Group, in its channel; a decision of the Complaints Review Group to the Chief Executive.
+An appeal the policy gives no route (an elected member's action; beyond the Chief Executive or
+Stage 2) is recorded as going no further, with a letter saying where else the customer can go.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -26,15 +26,28 @@ from cards.decision import (
 )
 from cards.elements import Card, card, execute, heading, text
 from cards.formatting import local_date, local_time
-from dialogs import decision_form, letter_links, permissions, refusals, review_channel
+from dialogs import decide, decision_form, letter_links, permissions, refusals, review_channel
 from dialogs.commands import command
 from dialogs.decide import NO_LINKS, OUT_OF_DATE, customer_label, restriction_period
 from dialogs.ids import record_id
 from dialogs.notify import card_message, tell_keepers
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Reply, Services, ShowStep
-from policy.appeals import ROUTE_LABELS, NotAppealable, route_for
+from policy.appeals import (
+    EFFECTS,
+    NOT_HEARD_REASONS,
+    OUTCOME_LABELS,
+    ROUTE_LABELS,
+    STAGE_LABELS,
+    Appealable,
+    Clock,
+    Effect,
+    NotHeard,
+    hearing_for,
+    outcome_words,
+    respond_by,
+)
 from policy.categories import Category
-from policy.deciding import problems
+from policy.deciding import RestrictionDraft, problems
 from policy.decisions import (
     DECISION_LABELS,
     RESTRICTION_LABELS,
@@ -45,11 +58,12 @@ from policy.decisions import (
     LetterKind,
     RestrictionStatus,
     RestrictionType,
+    ReviewOutcome,
 )
 from policy.permissions import Facts
 from policy.roles import Role, may_log_any_appeal, may_log_appeal
-from policy.working_days import add_working_days, working_days_between
-from storage import audit, case_facts, decisions, incidents, outbox, people
+from policy.working_days import add_working_days
+from storage import appealable, audit, case_facts, decisions, incidents, outbox, people
 from storage.models import (
     Appeal,
     AppealedRestriction,
@@ -59,6 +73,7 @@ from storage.models import (
     Incident,
     Letter,
     Restriction,
+    Review,
     ServiceArea,
 )
 
@@ -79,19 +94,10 @@ ROUTE_ROLES = {
     AppealRoute.COMPLAINTS_REVIEW_GROUP: Role.COMPLAINTS_REVIEW_GROUP,
     AppealRoute.CHIEF_EXECUTIVE: Role.CHIEF_EXECUTIVE,
 }
-BODY_OF_ROUTE = {
-    AppealRoute.COMPLAINTS_PROCEDURE: DecidingBody.CHIEF_EXECUTIVE,  # then only the SPSO
-    AppealRoute.COMPLAINTS_REVIEW_GROUP: DecidingBody.COMPLAINTS_REVIEW_GROUP,
-    AppealRoute.CHIEF_EXECUTIVE: DecidingBody.CHIEF_EXECUTIVE,
-}
 
 
 ALREADY_OPEN = "There is already an open appeal on this. Nothing was stored."
 OUTCOME_RECORDED = "This appeal's outcome is already recorded. Nothing was changed."
-
-
-def open_key(incident_id: int, against: str, decision_id: int | None, previous_id: int | None) -> str:
-    return f"{incident_id}:{against}:{decision_id or ''}:{previous_id or ''}"
 
 
 # --- the Complaints Review Group's channel ------------------------------------------------------
@@ -149,60 +155,72 @@ async def _set_channel(services: Services, actor: Actor, _match: re.Match[str]) 
 # --- logging an appeal --------------------------------------------------------------------------
 
 
-async def _options(session: AsyncSession, incident: Incident, zone: ZoneInfo) -> list[tuple[str, str]]:
-    options: list[tuple[str, str]] = []
-    if incident.ended_contact:
-        options.append(("immediate_action", "The employee's immediate action (ending the contact)"))
-    decision = await decisions.first_for(session, incident.id)
-    already_heard = decision is not None and await session.scalar(
-        select(Appeal.id).where(
-            Appeal.decision_id == decision.id, Appeal.against == "decision", Appeal.status == "decided"
-        )
+def clock_of(services: Services) -> Clock:
+    return Clock(
+        services.letters.appeal_working_days, services.appeal_outcome_working_days, services.holidays
     )
-    if decision is not None and not already_heard:
-        options.append(
-            (
-                "decision",
-                f"The manager's decision: {DECISION_LABELS[DecisionKind(decision.kind)]} "
-                f"({local_date(decision.decided_at.astimezone(zone).date())})",
-            )
-        )
-    heard = (
-        await session.scalars(
-            select(Appeal)
-            .where(Appeal.incident_id == incident.id, Appeal.status == "decided")
-            .order_by(Appeal.id)
-        )
-    ).all()
-    for appeal in heard:
-        label = {
-            AppealRoute.COMPLAINTS_REVIEW_GROUP.value: "The Complaints Review Group's decision",
-            AppealRoute.CHIEF_EXECUTIVE.value: "The Chief Executive's decision",
-            AppealRoute.COMPLAINTS_PROCEDURE.value: "The complaints procedure's outcome",
-        }[appeal.route]
-        options.append(
-            (
-                f"appeal:{appeal.id}",
-                f"{label} on appeal ({appeal.outcome}, "
-                f"{local_date(appeal.outcome_at.astimezone(zone).date())})",
-            )
-        )
-    return options
 
 
-async def _restriction_choices(session: AsyncSession, decision_id: int | None) -> list[tuple[str, str]]:
-    if decision_id is None:
-        return []
-    rows = (
-        await session.scalars(
-            select(Restriction)
-            .where(
-                Restriction.decision_id == decision_id, Restriction.status == RestrictionStatus.ACTIVE.value
+def _what(d: appealable.Decided, incident: Incident) -> str:
+    """The decision in a line, as the person logging the appeal recognises it."""
+    taken = d.taken
+    day = local_date(taken.taken_on)
+    if taken.kind is Appealable.IMMEDIATE_ACTION:
+        acts = [
+            words
+            for on, words in (
+                (incident.ended_contact, "ended the contact"),
+                (incident.left_premises, "asked them to leave the premises"),
             )
-            .order_by(Restriction.id)
-        )
-    ).all()
-    return [(str(r.id), f"{RESTRICTION_LABELS[RestrictionType(r.type)]}: {r.details}") for r in rows]
+            if on
+        ]
+        return f"The employee's immediate action: {' and '.join(acts)}, {day}"
+    if taken.kind is Appealable.DECISION and d.decision is not None:
+        return f"The manager's decision: {DECISION_LABELS[DecisionKind(d.decision.kind)]}, {day}"
+    if taken.kind is Appealable.VARIATION:
+        return f"The variation of a restriction at review, {day}"
+    if taken.kind is Appealable.REINSTATEMENT:
+        return f"The reinstatement of a restriction, {day}"
+    earlier = d.earlier
+    outcome = OUTCOME_LABELS[AppealOutcome(earlier.outcome)] if earlier and earlier.outcome else ""
+    if taken.kind is Appealable.COMPLAINT_RESPONSE:
+        return f"The Stage {taken.stage} response to the complaint ({outcome.lower()}), {day}"
+    body = (
+        "The Complaints Review Group's"
+        if taken.capacity is DecidingBody.COMPLAINTS_REVIEW_GROUP
+        else "The Chief Executive's"
+    )
+    return f"{body} decision on appeal ({outcome.lower()}), {day}"
+
+
+def _where(d: appealable.Decided, clock: Clock, today: date) -> str:
+    """Where an appeal against it goes and by when, or why it goes no further."""
+    hearing = hearing_for(d.taken, clock)
+    if isinstance(hearing, NotHeard):
+        return {
+            NotHeard.ELECTED_MEMBER: "taken by an elected member: not appealable",
+            NotHeard.CHIEF_EXECUTIVE: "no further internal appeal: the SPSO",
+            NotHeard.STAGE_TWO_DONE: "the complaints handling procedure is finished: the SPSO",
+        }[hearing]
+    where = ROUTE_LABELS[hearing.route]
+    if hearing.stage:
+        where = f"{where}, {STAGE_LABELS[hearing.stage]}"
+    if today > hearing.time_limit:
+        return f"{where}; the time limit passed on {local_date(hearing.time_limit)}"
+    return f"{where}, by {local_date(hearing.time_limit)}"
+
+
+async def _offered(session: AsyncSession, services: Services, incident: Incident) -> list[appealable.Decided]:
+    """What can still be appealed: nothing open or heard against it; newest first."""
+    return [d for d in await appealable.on_incident(session, incident, services.zone) if d.can_be_appealed]
+
+
+def _restriction_choices(offered: Sequence[appealable.Decided]) -> list[tuple[str, str]]:
+    seen: dict[int, str] = {}
+    for d in offered:
+        for r in d.restrictions:
+            seen.setdefault(r.id, f"{RESTRICTION_LABELS[RestrictionType(r.type)]}: {r.details}")
+    return [(str(k), v) for k, v in sorted(seen.items())]
 
 
 async def _form(
@@ -213,15 +231,16 @@ async def _form(
     errors: Mapping[str, str],
     notice: str | None = None,
 ) -> ShowStep:
-    decision = await decisions.first_for(session, incident.id)
+    offered = await _offered(session, services, incident)
+    clock, today = clock_of(services), services.today()
     form = cards.log_form(
         incident.id,
         incident.reference,
-        await _options(session, incident, services.zone),
-        await _restriction_choices(session, decision.id if decision else None),
+        [(d.step, f"{_what(d, incident)} · {_where(d, clock, today)}") for d in offered],
+        _restriction_choices(offered),
         values,
         errors,
-        services.today().isoformat(),
+        today.isoformat(),
         notice,
     )
     return ShowStep(form, f"Log an appeal on {incident.reference}")
@@ -230,8 +249,8 @@ async def _form(
 @command(
     rf"appeal\s+({REFERENCE})",
     "appeal INC-2026-00042",
-    "log an appeal the customer made",
-    phrases=("log an appeal", "customer appealed", "record an appeal"),
+    "log an appeal or complaint the customer made",
+    phrases=("log an appeal", "customer appealed", "record an appeal", "log a complaint"),
     allowed=may_log_any_appeal,
     refusal=WHO_LOGS_APPEALS,
 )
@@ -255,12 +274,11 @@ async def _appeal(services: Services, actor: Actor, match: re.Match[str]) -> lis
                     + WHO_LOGS_APPEALS
                 )
             ]
-        options = await _options(session, incident, services.zone)
-        if not options:
+        if not await _offered(session, services, incident):
             return [
                 Reply(
-                    text=f"There is nothing on {reference} to appeal yet: no decision has been taken "
-                    "and no contact was ended."
+                    text=f"There is nothing on {reference} to appeal now: no decision applying the "
+                    "policy, no contact ended, or every one is already appealed."
                 )
             ]
         return [
@@ -273,59 +291,22 @@ async def _log(
 ) -> DialogAnswer:
     values = {k: v for k, v in data.items() if isinstance(v, str)}
     errors: dict[str, str] = {}
-    against = values.get("against", "")
-    decision: Decision | None = None
-    previous: Appeal | None = None
-    base: date | None = None
-    route: AppealRoute | None = None
-    if against == "immediate_action" and incident.ended_contact:
-        if (await people.roles_for(session, incident.reporter_id)).has(Role.ELECTED_MEMBER):
-            return await _form(
-                session,
-                services,
-                incident,
-                values,
-                {},
-                "The appeal process does not apply to action taken by elected members, so this "
-                "cannot be logged as an appeal. Nothing was stored.",
-            )
-        route, base = AppealRoute.COMPLAINTS_PROCEDURE, incident.occurred_at.astimezone(services.zone).date()
-    elif against == "decision":
-        decision = await decisions.first_for(session, incident.id)
-        heard = await session.scalar(
-            select(Appeal).where(
-                Appeal.decision_id == (decision.id if decision else -1),
-                Appeal.against == "decision",
-                Appeal.status == "decided",
-            )
-        )
-        if decision is None:
-            errors["against"] = f"There is no decision on {incident.reference} to appeal yet"
-        elif heard is not None:
-            # Heard once: what can be appealed now is that body's decision, which goes higher.
-            errors["against"] = "This decision's appeal has been decided: appeal against that outcome instead"
-        else:
-            route = route_for(DecidingBody(decision.deciding_body))
-            letter = await decisions.letter_for(session, decision.id)
-            base = (
-                letter.sent_on
-                if letter and letter.sent_on
-                else decision.decided_at.astimezone(services.zone).date()
-            )
-    elif against.startswith("appeal:"):
-        previous_id = record_id(against.removeprefix("appeal:"))
-        previous = await session.get(Appeal, previous_id) if previous_id else None
-        if previous is None or previous.incident_id != incident.id or previous.status != "decided":
-            errors["against"] = "Choose what is appealed from the list"
-        else:
-            try:
-                route = route_for(BODY_OF_ROUTE[AppealRoute(previous.route)])
-            except NotAppealable as refusal:
-                return await _form(session, services, incident, values, {}, f"{refusal} Nothing was stored.")
-            decision = await session.get(Decision, previous.decision_id) if previous.decision_id else None
-            base = previous.outcome_at.astimezone(services.zone).date() if previous.outcome_at else None
-    else:
+    everything = await appealable.on_incident(session, incident, services.zone)
+    chosen = next((d for d in everything if d.step == values.get("against")), None)
+    if chosen is None:
         errors["against"] = "Choose what is appealed from the list"
+    elif chosen.open_appeal is not None:
+        return await _form(
+            session,
+            services,
+            incident,
+            values,
+            {},
+            f"There is already an open appeal on this, logged {local_date(chosen.open_appeal.received_on)}. "
+            "Nothing was stored.",
+        )
+    elif chosen.heard is not None:
+        errors["against"] = "This has been heard: appeal against the outcome instead"
     try:
         received = date.fromisoformat(values.get("received_on", ""))
     except ValueError:
@@ -333,59 +314,43 @@ async def _log(
         errors["received_on"] = "Enter the date the appeal was received, like 2026-11-23"
     if received is not None and received > services.today():
         errors["received_on"] = "The date received cannot be in the future"
-    elif received is not None and base is not None and received < base:
+    elif received is not None and chosen is not None and received < chosen.taken.taken_on:
         errors["received_on"] = "The appeal cannot have been received before the decision"
     grounds = values.get("grounds", "").strip()
     if not grounds:
         errors["grounds"] = "Record the grounds of the appeal, in the customer's words"
     elif len(grounds) > 4000:
         errors["grounds"] = "Keep this to 4,000 characters"
-    offered = {int(v) for v, _ in await _restriction_choices(session, decision.id if decision else None)}
-    chosen = {record_id(v) for v in values.get("restrictions", "").split(",") if v}
-    if not chosen <= offered:
-        errors["restrictions"] = "Choose restrictions of the decision appealed"
-    if errors or route is None or received is None:
+    offered = {r.id for r in chosen.restrictions} if chosen else set()
+    ticked = {record_id(v) for v in values.get("restrictions", "").split(",") if v}
+    if not ticked <= offered:
+        errors["restrictions"] = "Choose only restrictions of the decision appealed"
+    if errors or chosen is None or received is None:
         return await _form(session, services, incident, values, errors)
-    kind = against.split(":")[0]
-    open_already = await session.scalar(
-        select(Appeal).where(
-            Appeal.incident_id == incident.id,
-            Appeal.status == "open",
-            Appeal.against == kind,
-            Appeal.decision_id == decision.id if decision else Appeal.decision_id.is_(None),
-            Appeal.previous_appeal_id == previous.id if previous else Appeal.previous_appeal_id.is_(None),
-        )
-    )
-    if open_already is not None:
-        return await _form(
-            session,
-            services,
-            incident,
-            values,
-            {},
-            f"There is already an open appeal on this, logged {local_date(open_already.received_on)}. "
-            "Nothing was stored.",
-        )
-    deadline = (
-        add_working_days(base, services.letters.appeal_working_days, services.holidays) if base else None
-    )
-    late = bool(deadline and received > deadline)
+    clock = clock_of(services)
+    hearing = hearing_for(chosen.taken, clock)
     now = services.clock()
+    if isinstance(hearing, NotHeard):
+        return await _not_heard(session, services, actor, incident, chosen, hearing, received, grounds, now)
+    late = received > hearing.time_limit
     appeal = Appeal(
         incident_id=incident.id,
-        against=kind,
-        decision_id=decision.id if decision else None,
-        previous_appeal_id=previous.id if previous else None,
-        route=route.value,
+        against=chosen.taken.kind.value,
+        step=chosen.step,
+        decision_id=chosen.decision.id if chosen.decision else None,
+        review_id=chosen.review.id if chosen.review else None,
+        previous_appeal_id=chosen.earlier.id if chosen.earlier else None,
+        route=hearing.route.value,
+        stage=hearing.stage,
         received_on=received,
         grounds=grounds,
+        time_limit_on=hearing.time_limit,
+        respond_by=respond_by(hearing, received, clock),
         late=late,
         logged_by_id=actor.person_id,
         logged_at=now,
-        status="open",
-        open_key=open_key(
-            incident.id, kind, decision.id if decision else None, previous.id if previous else None
-        ),
+        status=appealable.OPEN,
+        open_key=f"{incident.id}:{chosen.step}",
     )
     try:
         async with session.begin_nested():
@@ -394,7 +359,8 @@ async def _log(
     except IntegrityError:
         # Logged at the same moment by someone else: theirs stands.
         return await _form(session, services, incident, values, {}, ALREADY_OPEN)
-    for restriction_id in sorted(chosen or offered):
+    covered = sorted(ticked or offered)
+    for restriction_id in covered:
         session.add(AppealedRestriction(appeal_id=appeal.id, restriction_id=restriction_id))
     await audit.record(
         session,
@@ -405,24 +371,103 @@ async def _log(
         record_id=appeal.id,
         detail={
             "incident": incident.reference,
-            "route": route.value,
+            "against": chosen.step,
+            "route": hearing.route.value,
+            "stage": hearing.stage,
             "late": late,
-            "restrictions": sorted(chosen or offered),
+            "restrictions": covered,
         },
     )
     await session.flush()
     await _send_to_hearing_body(session, services, appeal, now)
     await session.commit()
     services.outbox_written()
-    where = ROUTE_LABELS[route]
-    notice = f"Logged. The appeal goes to {where}."
+    where = ROUTE_LABELS[hearing.route]
+    if hearing.stage:
+        where = f"{where} at {STAGE_LABELS[hearing.stage]}"
+    notice = f"Logged. The {'complaint' if hearing.stage else 'appeal'} goes to {where}."
+    notice += f" Its outcome is due by {local_date(appeal.respond_by)}." if appeal.respond_by else ""
     if late:
         notice += (
-            f" It is late: received {local_date(received)}, after the deadline of "
-            f"{local_date(deadline) if deadline else ''} ({services.letters.appeal_working_days} "
-            "working days). The deciding body may still accept it."
+            f" It is late: received {local_date(received)}, after the time limit of "
+            f"{local_date(hearing.time_limit)}. {ROUTE_LABELS[hearing.route].capitalize()} may still "
+            "accept it."
         )
     return CloseDialog(notice)
+
+
+async def _not_heard(
+    session: AsyncSession,
+    services: Services,
+    actor: Actor,
+    incident: Incident,
+    chosen: appealable.Decided,
+    why: NotHeard,
+    received: date,
+    grounds: str,
+    now: datetime,
+) -> DialogAnswer:
+    """An appeal the policy gives no route: recorded as received, with a letter telling the
+    customer why and where else they can go."""
+    appeal = Appeal(
+        incident_id=incident.id,
+        against=chosen.taken.kind.value,
+        step=chosen.step,
+        decision_id=chosen.decision.id if chosen.decision else None,
+        review_id=chosen.review.id if chosen.review else None,
+        previous_appeal_id=chosen.earlier.id if chosen.earlier else None,
+        route=None,
+        not_heard=why.value,
+        received_on=received,
+        grounds=grounds,
+        late=False,
+        logged_by_id=actor.person_id,
+        logged_at=now,
+        status=appealable.NOT_HEARD,
+    )
+    session.add(appeal)
+    await session.flush()
+    letter = await decisions.add_letter(
+        session,
+        LetterKind.APPEAL_NOT_HEARD,
+        customer_id=incident.customer_id,
+        produced_by=actor.person_id,
+        now=now,
+        decision_id=appeal.decision_id,
+        appeal_id=appeal.id,
+    )
+    # A code, never the grounds: the trail holds no free text.
+    await audit.record(
+        session,
+        now=now,
+        actor_id=actor.person_id,
+        action="appeal.not_heard",
+        record_type="appeal",
+        record_id=appeal.id,
+        detail={
+            "incident": incident.reference,
+            "against": chosen.step,
+            "reason": why.value,
+            "letter": letter.id,
+        },
+    )
+    view = await view_of(session, services, appeal, None)
+    outbox.enqueue(
+        session,
+        outbox.Recipient(person_id=actor.person_id),
+        card_message(cards.appeal_card(view), summary=f"Appeal on {incident.reference}: goes no further"),
+        purpose=POSTED,
+        now=now,
+        record_type="appeal",
+        record_id=appeal.id,
+        dedupe_key=f"appeal:{appeal.id}:posted:{actor.person_id}",
+    )
+    await session.commit()
+    services.outbox_written()
+    return CloseDialog(
+        f"{NOT_HEARD_REASONS[why]} It is recorded as received and going no further. A short letter "
+        "telling the customer why and where else they can go is on the card in your chat with me."
+    )
 
 
 async def _send_to_hearing_body(
@@ -430,9 +475,9 @@ async def _send_to_hearing_body(
 ) -> None:
     route = AppealRoute(appeal.route)
     card_for_body = cards.appeal_card(await view_of(session, services, appeal, None))
-    summary = (
-        f"Appeal on {(await session.get(Incident, appeal.incident_id)).reference} for {ROUTE_LABELS[route]}"
-    )
+    incident = await session.get(Incident, appeal.incident_id)
+    noun = "Complaint" if route is AppealRoute.COMPLAINTS_PROCEDURE else "Appeal"
+    summary = f"{noun} on {incident.reference if incident else ''} for {ROUTE_LABELS[route]}"
     message = card_message(card_for_body, summary=summary)
     channel = (
         await review_group_channel(session, services.review_group_channel)
@@ -501,16 +546,46 @@ async def may_hear(session: AsyncSession, actor: Actor, appeal: Appeal) -> bool:
 
 
 async def appealed(session: AsyncSession, appeal: Appeal) -> list[Restriction]:
-    return list(
-        (
-            await session.scalars(
-                select(Restriction)
-                .join(AppealedRestriction, AppealedRestriction.restriction_id == Restriction.id)
-                .where(AppealedRestriction.appeal_id == appeal.id)
-                .order_by(Restriction.id)
+    return await appealable.appealed_restrictions(session, appeal)
+
+
+AGAINST = {
+    Appealable.IMMEDIATE_ACTION.value: "an employee's immediate action",
+    Appealable.DECISION.value: "a manager's decision",
+    Appealable.VARIATION.value: "the variation of a restriction at review",
+    Appealable.REINSTATEMENT.value: "the reinstatement of a restriction",
+    Appealable.COMPLAINT_RESPONSE.value: "the Stage 1 response to a complaint",
+}
+
+
+def _against(appeal: Appeal, incident: Incident) -> str:
+    if appeal.against == Appealable.IMMEDIATE_ACTION.value:
+        acts = [
+            w
+            for on, w in (
+                (incident.ended_contact, "ending the contact"),
+                (incident.left_premises, "asking them to leave the premises"),
             )
-        ).all()
-    )
+            if on
+        ]
+        return f"an employee's immediate action ({' and '.join(acts)})"
+    if appeal.against == Appealable.APPEAL_OUTCOME.value:
+        # Heard, it goes to the Chief Executive; not heard, it was the Chief Executive's.
+        return (
+            "the Chief Executive's decision on appeal"
+            if appeal.not_heard
+            else "a decision of the Complaints Review Group"
+        )
+    if appeal.against == Appealable.COMPLAINT_RESPONSE.value and appeal.not_heard:
+        return "the Stage 2 response to a complaint"
+    return AGAINST.get(appeal.against, appeal.against)
+
+
+def outcome_line(appeal: Appeal) -> str:
+    """The outcome in the customer's words: "Partly upheld: the decision is varied"."""
+    if not appeal.outcome or not appeal.route:
+        return ""
+    return outcome_words(AppealOutcome(appeal.outcome), AppealRoute(appeal.route))
 
 
 async def view_of(
@@ -523,13 +598,24 @@ async def view_of(
     decision = await session.get(Decision, appeal.decision_id) if appeal.decision_id else None
     history = await decisions.history_of(session, incident.customer_id, excluding_incident=incident.id)
     letter = await session.scalar(select(Letter).where(Letter.appeal_id == appeal.id))
-    against = {
-        "immediate_action": "an employee's immediate action (ending the contact)",
-        "decision": "a manager's decision",
-        "appeal": "a decision of the Complaints Review Group",
-    }.get(appeal.against, appeal.against)
+    route = AppealRoute(appeal.route) if appeal.route else None
+    complaint = (
+        route is AppealRoute.COMPLAINTS_PROCEDURE or appeal.against == Appealable.IMMEDIATE_ACTION.value
+    )
     deciding: list[tuple[str, str | None]] = []
-    if decision is not None:
+    if appeal.review_id:
+        review = await session.get(Review, appeal.review_id)
+        if review is not None:
+            deciding = [
+                ("Review", "Reinstated" if review.outcome == ReviewOutcome.REINSTATE.value else "Varied"),
+                (
+                    "By",
+                    f"{await decisions.name_of(session, review.reviewer_id)}, "
+                    f"{local_time(review.done_at, zone)}",
+                ),
+                ("Reasons", review.reasons),
+            ]
+    elif decision is not None:
         deciding = [
             ("Decision", DECISION_LABELS[DecisionKind(decision.kind)]),
             (
@@ -539,30 +625,51 @@ async def view_of(
             ),
             ("Reasons", decision.reasons),
         ]
-    else:
+    if appeal.against == Appealable.IMMEDIATE_ACTION.value or (complaint and not deciding):
         deciding = [
-            ("Action", "Contact ended by the member of staff"),
+            (
+                "Action",
+                _against(appeal, incident)
+                .removeprefix("an employee's immediate action ")
+                .strip("()")
+                .capitalize(),
+            ),
             ("When", local_time(incident.occurred_at, zone)),
         ]
     if appeal.previous_appeal_id:
         previous = await session.get(Appeal, appeal.previous_appeal_id)
         if previous is not None:
-            deciding.append(("Review group outcome", f"{previous.outcome}: {previous.outcome_reasons}"))
+            label = f"Stage {previous.stage} outcome" if previous.stage else "Review group outcome"
+            deciding.append((label, f"{outcome_line(previous)}. {previous.outcome_reasons or ''}"))
     outcome = None
-    if appeal.status == "decided" and appeal.outcome:
+    if appeal.status == appealable.DECIDED and appeal.outcome:
         by = await decisions.name_of(session, appeal.outcome_by_id)
         when = local_time(appeal.outcome_at, zone) if appeal.outcome_at else ""
-        outcome = f"{appeal.outcome.capitalize()} by {by}, {when}: {appeal.outcome_reasons}"
+        outcome = f"{outcome_line(appeal)}. Recorded by {by}, {when}: {appeal.outcome_reasons}"
+    deadlines: list[tuple[str, str | None]] = []
+    if appeal.time_limit_on:
+        deadlines.append(("Time limit", local_date(appeal.time_limit_on)))
+    if appeal.respond_by and appeal.status == appealable.OPEN:
+        deadlines.append(("Outcome due", local_date(appeal.respond_by)))
+    if appeal.stage:
+        deadlines.append(("Stage", STAGE_LABELS[appeal.stage]))
+    status = {
+        appealable.OPEN: "Open",
+        appealable.DECIDED: "Decided",
+        appealable.NOT_HEARD: "Goes no further",
+    }.get(appeal.status, appeal.status)
     return cards.AppealView(
         appeal_id=appeal.id,
         reference=incident.reference,
-        route=ROUTE_LABELS[AppealRoute(appeal.route)],
-        against=against,
+        route=ROUTE_LABELS[route] if route else "",
+        against=_against(appeal, incident),
         customer=customer_label(customer),
         received=local_date(appeal.received_on),
-        late_warning="Late: received after the time to appeal. The deciding body may still accept it."
-        if appeal.late
-        else None,
+        late_warning=(
+            f"Late: received after the time limit. {ROUTE_LABELS[route].capitalize()} may still accept it."
+            if appeal.late and route
+            else None
+        ),
         logged_by=await decisions.name_of(session, appeal.logged_by_id),
         decision=deciding,
         restrictions=[
@@ -578,11 +685,21 @@ async def view_of(
             f"{len(history.restorative_steps)} restorative step(s) recorded",
             f"{len(history.appeals)} appeal(s)",
         ],
-        status=appeal.status,
+        status=status,
         outcome=outcome,
         letter_id=letter.id if letter else None,
         letter_pending=bool(letter and not (letter.sent_on or letter.not_appropriate_reason)),
-        can_hear=True if actor is None else await may_hear(session, actor, appeal),
+        can_hear=route is not None and (True if actor is None else await may_hear(session, actor, appeal)),
+        complaint=complaint,
+        deadlines=deadlines,
+        not_heard=NOT_HEARD_REASONS[NotHeard(appeal.not_heard)] if appeal.not_heard else None,
+        incident_id=incident.id,
+        escalate=bool(
+            appeal.stage == 1
+            and appeal.status == appealable.DECIDED
+            and appeal.outcome != AppealOutcome.UPHELD.value
+            and not await session.scalar(select(Appeal.id).where(Appeal.step == f"appeal:{appeal.id}"))
+        ),
     )
 
 
@@ -671,7 +788,11 @@ async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[s
             if incident is None:
                 return CloseDialog(no_access_text())
             if verb == cards.LOG_FORM:
-                return await _form(session, services, incident, {}, {})
+                # From a Stage 1 response's card, the escalation comes chosen.
+                chosen = data.get("against")
+                return await _form(
+                    session, services, incident, {"against": chosen} if isinstance(chosen, str) else {}, {}
+                )
             return await _log(session, services, actor, incident, data)
         if verb not in (cards.OUTCOME_FORM, cards.OUTCOME):
             return CloseDialog("That action is not one I know.")
@@ -684,32 +805,51 @@ async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[s
                 "You took part in the decision or the report, or are not of the body that "
                 "hears this appeal, so you cannot record its outcome. Nothing was changed."
             )
-        if appeal.status != "open":
+        if appeal.status != appealable.OPEN or appeal.route is None:
             return CloseDialog(OUTCOME_RECORDED)
-        outcome = data.get("outcome")
-        if not isinstance(outcome, str) or outcome not in cards.OUTCOME_TITLES:
+        outcome = next((o for o in AppealOutcome if o.value == data.get("outcome")), None)
+        if outcome is None:
             return CloseDialog("That is not an appeal outcome.")
+        complaint = appeal.route == AppealRoute.COMPLAINTS_PROCEDURE.value
         in_force = [r for r in await appealed(session, appeal) if r.status == RestrictionStatus.ACTIVE.value]
-        if outcome == "varied" and not in_force:
-            return CloseDialog("There are no restrictions to vary: the outcome is upheld or overturned.")
+        if outcome is AppealOutcome.PARTLY_UPHELD and not complaint and not in_force:
+            return CloseDialog(
+                "There are no restrictions in force to vary: the appeal is upheld or not upheld. "
+                "Nothing was changed."
+            )
         view = await view_of(session, services, appeal, actor)
         values = {k: v for k, v in data.items() if isinstance(v, str)}
-        slots = _slot_defaults(in_force, services)
+        slots = [] if complaint else _slot_defaults(in_force, services)
         if verb == cards.OUTCOME_FORM:
             return _outcome_step(view, outcome, values, {}, slots)
         return await _record_outcome(
-            session, services, actor, appeal, outcome, data, values, in_force, slots, view
+            session, services, actor, appeal, outcome, values, in_force if not complaint else [], slots, view
         )
 
 
 def _outcome_step(
     view: cards.AppealView,
-    outcome: str,
+    outcome: AppealOutcome,
     values: Mapping[str, str],
     errors: Mapping[str, str],
     slots: list[tuple[int, dict[str, str]]],
 ) -> ShowStep:
-    return ShowStep(cards.outcome_form(view, outcome, values, errors, slots), f"Appeal on {view.reference}")
+    noun = "Complaint" if view.complaint else "Appeal"
+    return ShowStep(
+        cards.outcome_form(view, outcome.value, values, errors, slots), f"{noun} on {view.reference}"
+    )
+
+
+def _changes(old: Restriction, new: RestrictionDraft) -> bool:
+    """Whether the panel changed what the restriction does (its start date alone is not a change)."""
+    return (
+        old.type != new.type.value
+        or old.details.strip() != new.details.strip()
+        or old.scope != new.scope.value
+        or old.frontline_instructions.strip() != new.frontline_instructions.strip()
+        or old.ends_on != new.ends_on
+        or old.review_due_on != new.review_due_on
+    )
 
 
 async def _record_outcome(
@@ -717,24 +857,24 @@ async def _record_outcome(
     services: Services,
     actor: Actor,
     appeal: Appeal,
-    outcome: str,
-    data: Mapping[str, Any],
+    outcome: AppealOutcome,
     values: dict[str, str],
-    appealed: list[Restriction],
+    in_force: list[Restriction],
     slots: list[tuple[int, dict[str, str]]],
     view: cards.AppealView,
 ) -> DialogAnswer:
     reasons = values.get("reasons", "").strip()
     errors: dict[str, str] = {} if reasons else {"reasons": "Give the reasons for the outcome"}
-    draft = None
-    if outcome == "varied":
+    effect = EFFECTS[outcome] if in_force else None  # a complaint, or nothing in force: no change
+    varied: list[tuple[Restriction, RestrictionDraft]] = []
+    if effect is Effect.VARIED:
         merged = {**{f"restriction_{n}_{k}": v for n, d in slots for k, v in d.items()}, **values}
         draft, parse_errors = decision_form.parse(
             DecisionKind.ACTIVE_MANAGEMENT, {**merged, "reasons": reasons}, slots=len(slots)
         )
         errors.update(parse_errors)
         if draft is not None and len(draft.restrictions) != len(slots):
-            # Each appealed restriction is set out as it will be; lifting one is "overturned".
+            # Each appealed restriction is set out as it will be; lifting them all is "upheld".
             missing = len(draft.restrictions) + 1
             errors[f"restriction_{missing}_type"] = "Set out every appealed restriction as it will be"
             draft = None
@@ -747,15 +887,25 @@ async def _record_outcome(
                 reviews=services.reviews,
             )
             errors.update({k: v for k, v in found.items() if k.startswith("restriction_")})
+            varied = [
+                (old, new)
+                for old, new in zip(in_force, draft.restrictions, strict=True)
+                if _changes(old, new)
+            ]
+            if not varied and not errors:
+                errors["restrictions"] = (
+                    "Partly upheld varies the decision: change at least one restriction, or record the "
+                    "appeal as not upheld"
+                )
     if errors:
         return _outcome_step(view, outcome, values, errors, slots)
     now = services.clock()
     claimed = await session.execute(
         update(Appeal)
-        .where(Appeal.id == appeal.id, Appeal.status == "open")
+        .where(Appeal.id == appeal.id, Appeal.status == appealable.OPEN)
         .values(
-            status="decided",
-            outcome=AppealOutcome(outcome).value,
+            status=appealable.DECIDED,
+            outcome=outcome.value,
             outcome_reasons=reasons[:4000],
             outcome_by_id=actor.person_id,
             outcome_at=now,
@@ -765,30 +915,32 @@ async def _record_outcome(
     )
     if claimed.rowcount != 1:
         return CloseDialog(OUTCOME_RECORDED)
+    ending = {
+        Effect.OVERTURNED: (in_force, RestrictionStatus.LIFTED),
+        Effect.VARIED: ([o for o, _ in varied], RestrictionStatus.VARIED),
+    }
+    ended, status = (
+        ending.get(effect, ([], RestrictionStatus.ACTIVE)) if effect else ([], RestrictionStatus.ACTIVE)
+    )
     changed: list[int] = []
-    if outcome in ("varied", "overturned"):
-        ending = RestrictionStatus.VARIED if outcome == "varied" else RestrictionStatus.LIFTED
-        for n, r in enumerate(appealed, start=1):
-            await session.execute(
-                update(Restriction)
-                .where(Restriction.id == r.id, Restriction.status == RestrictionStatus.ACTIVE.value)
-                .values(
-                    status=ending.value,
-                    ended_at=now,
-                    ended_reason=f"{outcome.capitalize()} on appeal",
-                    next_reminder_on=None,
-                )
-                .execution_options(synchronize_session=False)
+    for r in ended:
+        await session.execute(
+            update(Restriction)
+            .where(Restriction.id == r.id, Restriction.status == RestrictionStatus.ACTIVE.value)
+            .values(
+                status=status.value,
+                ended_at=now,
+                ended_reason=f"{'Varied' if effect is Effect.VARIED else 'Lifted'}: the appeal was "
+                f"{OUTCOME_LABELS[outcome].lower()}",
+                next_reminder_on=None,
             )
-            changed.append(r.id)
-            if draft is not None:
-                decisions.replace_restriction(
-                    session,
-                    r,
-                    draft.restrictions[n - 1],
-                    reviewer_id=r.reviewer_id or actor.person_id,
-                    holidays=services.holidays,
-                )
+            .execution_options(synchronize_session=False)
+        )
+        changed.append(r.id)
+    for old, new in varied:
+        decisions.replace_restriction(
+            session, old, new, reviewer_id=old.reviewer_id or actor.person_id, holidays=services.holidays
+        )
     incident = await session.get(Incident, appeal.incident_id)
     assert incident is not None
     letter = await decisions.add_letter(
@@ -807,12 +959,34 @@ async def _record_outcome(
         action="appeal.outcome",
         record_type="appeal",
         record_id=appeal.id,
-        detail={"outcome": outcome, "restrictions_changed": changed, "letter": letter.id},
+        detail={"outcome": outcome.value, "restrictions_changed": changed, "letter": letter.id},
     )
     await session.refresh(appeal)
-    # Every copy of the appeal's card shows the outcome, and the thread or chat is told.
     fresh = await view_of(session, services, appeal, None)
+    await _tell_outcome(session, services, appeal, incident, fresh, now)
+    if changed:
+        # The managers' card shows the restrictions as they stand after the appeal.
+        await decide.refresh_sent_cards(session, services, incident.id, now, version=f"appeal:{appeal.id}")
+    await session.commit()
+    services.outbox_written()
+    # The dialog closes; every copy of the appeal's card shows the outcome, from the outbox.
+    return CloseDialog(f"{fresh.outcome or ''} The card shows it, with the outcome letter.")
+
+
+async def _tell_outcome(
+    session: AsyncSession,
+    services: Services,
+    appeal: Appeal,
+    incident: Incident,
+    fresh: cards.AppealView,
+    now: datetime,
+) -> None:
+    """Who hears the outcome: every copy of the appeal's card; the person who logged it; whoever
+    took the decision appealed (the outcome and its reasons); the reporter (the outcome alone);
+    and, when the Chief Executive decides on the group's decision, the group's thread."""
     done_card = cards.appeal_card(fresh)
+    noun = "Complaint" if fresh.complaint else "Appeal"
+    line = outcome_line(appeal)
     for posted in await outbox.for_record(session, "appeal", appeal.id, purpose=POSTED):
         if posted.status == outbox.FAILED:
             continue
@@ -820,7 +994,7 @@ async def _record_outcome(
         outbox.enqueue(
             session,
             recipient,
-            card_message(done_card, summary=f"Appeal on {incident.reference}: {outcome}"),
+            card_message(done_card, summary=f"{noun} on {incident.reference}: {line.lower()}"),
             purpose=CARD_UPDATED,
             now=now,
             record_type="appeal",
@@ -828,28 +1002,70 @@ async def _record_outcome(
             dedupe_key=f"appeal:{appeal.id}:updated:{posted.id}",
             updates_id=posted.id,
         )
-    outbox.enqueue(
-        session,
-        outbox.Recipient(person_id=appeal.logged_by_id),
-        card_message(
-            card(
-                [
-                    heading(f"Appeal on {incident.reference}: {outcome}", size="Medium"),
-                    text(fresh.outcome or ""),
-                ]
-            ),
-            summary=f"Appeal outcome: {incident.reference}",
-        ),
-        purpose="appeal.outcome",
-        now=now,
-        record_type="appeal",
-        record_id=appeal.id,
-        dedupe_key=f"appeal:{appeal.id}:outcome",
+    full = card(
+        [
+            heading(f"{noun} on {incident.reference}: {line}", size="Medium"),
+            text(f"Against {fresh.against}."),
+            text(fresh.outcome or ""),
+        ]
     )
-    await session.commit()
-    services.outbox_written()
-    # The dialog closes; every copy of the appeal's card shows the outcome, from the outbox.
-    return CloseDialog(f"{fresh.outcome or ''} The appeal's card shows it, with the outcome letter.")
+    brief = card(
+        [
+            heading(f"{noun} on {incident.reference}: {line}", size="Medium"),
+            text(
+                f"The customer's {noun.lower()} against {fresh.against} on the incident you "
+                "reported has been decided."
+            ),
+        ]
+    )
+    taker = await _taker(session, appeal, incident)
+    told: dict[int, dict[str, Any]] = {appeal.logged_by_id: full}
+    if taker is not None and taker != incident.reporter_id:
+        told.setdefault(taker, full)
+    told.setdefault(incident.reporter_id, brief)
+    for person_id, shown in told.items():
+        outbox.enqueue(
+            session,
+            outbox.Recipient(person_id=person_id),
+            card_message(shown, summary=f"{noun} outcome: {incident.reference}"),
+            purpose="appeal.outcome",
+            now=now,
+            record_type="appeal",
+            record_id=appeal.id,
+            dedupe_key=f"appeal:{appeal.id}:outcome:{person_id}",
+        )
+    if appeal.route == AppealRoute.CHIEF_EXECUTIVE.value and appeal.previous_appeal_id:
+        # The group hears what became of its decision, where it heard the appeal.
+        for posted in await outbox.for_record(session, "appeal", appeal.previous_appeal_id, purpose=POSTED):
+            if posted.status == outbox.FAILED:
+                continue
+            outbox.enqueue(
+                session,
+                outbox.Recipient(person_id=posted.person_id, channel_id=posted.channel_id),
+                card_message(full, summary=f"Chief Executive's decision: {incident.reference}"),
+                purpose="appeal.outcome",
+                now=now,
+                record_type="appeal",
+                record_id=appeal.id,
+                dedupe_key=f"appeal:{appeal.id}:group:{posted.id}",
+                reply_to_id=posted.id if posted.channel_id else None,
+            )
+
+
+async def _taker(session: AsyncSession, appeal: Appeal, incident: Incident) -> int | None:
+    """Who took the decision appealed: the manager, the reviewer, the employee; for an appeal's
+    outcome, its hearing body is told in its own thread instead."""
+    if appeal.review_id:
+        return await session.scalar(select(Review.reviewer_id).where(Review.id == appeal.review_id))
+    if appeal.against == Appealable.IMMEDIATE_ACTION.value:
+        return incident.reporter_id
+    if appeal.against == Appealable.DECISION.value and appeal.decision_id:
+        return await session.scalar(select(Decision.decided_by_id).where(Decision.id == appeal.decision_id))
+    if appeal.against == Appealable.COMPLAINT_RESPONSE.value and appeal.previous_appeal_id:
+        return await session.scalar(
+            select(Appeal.outcome_by_id).where(Appeal.id == appeal.previous_appeal_id)
+        )
+    return None
 
 
 async def _letter(
@@ -915,12 +1131,12 @@ async def sweep_outcome_reminders(services: Services) -> int:
             )
         ).all()
         for appeal in waiting:
-            if (
-                working_days_between(
-                    appeal.logged_at.astimezone(services.zone).date(), today, services.holidays
-                )
-                < services.appeal_outcome_working_days
-            ):
+            due = appeal.respond_by or add_working_days(
+                appeal.logged_at.astimezone(services.zone).date(),
+                services.appeal_outcome_working_days,
+                services.holidays,
+            )
+            if today < due:
                 continue
             claimed = await session.execute(
                 update(Appeal)
@@ -935,9 +1151,10 @@ async def sweep_outcome_reminders(services: Services) -> int:
                 [
                     heading("No outcome recorded yet", size="Medium", color="Attention"),
                     text(
-                        f"The appeal on {incident.reference if incident else ''} was logged on "
-                        f"{local_date(appeal.logged_at.astimezone(services.zone).date())}: "
-                        f"{services.appeal_outcome_working_days} working days ago. Please record its outcome."
+                        f"The {'complaint' if appeal.stage else 'appeal'} on "
+                        f"{incident.reference if incident else ''} was logged on "
+                        f"{local_date(appeal.logged_at.astimezone(services.zone).date())}; its outcome was "
+                        f"due by {local_date(due)}. Please record its outcome."
                     ),
                 ]
             )

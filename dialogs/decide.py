@@ -20,7 +20,7 @@ from dialogs import decision_form, letter_links, permissions, records, refusals
 from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Services, ShowStep
-from policy.appeals import ROUTE_LABELS
+from policy.appeals import ROUTE_LABELS, outcome_words
 from policy.categories import CATEGORIES, Category, is_urgent
 from policy.channels import CHANNEL_LABELS, ContactChannel
 from policy.deciding import DecisionDraft, problems, restorative_required
@@ -37,6 +37,7 @@ from policy.decisions import (
     LetterKind,
     RestorativeStep,
     RestrictionScope,
+    RestrictionStatus,
     RestrictionType,
 )
 from policy.incidents import AFFECTED_LABELS, AffectedParty
@@ -125,6 +126,22 @@ def restriction_review(r: Restriction) -> str:
     return local_date(r.review_due_on) if r.review_due_on else f"No review: {r.no_review_reason}"
 
 
+STATE_WORDS = {
+    RestrictionStatus.VARIED.value: "Varied",
+    RestrictionStatus.LIFTED.value: "Lifted",
+    RestrictionStatus.EXPIRED.value: "Ended",
+}
+
+
+def restriction_state(services: Services, r: Restriction) -> str:
+    """In force, or when and why it stopped: the card shows the case as it stands now."""
+    if r.status == RestrictionStatus.ACTIVE.value:
+        return "In force (replaces an earlier one)" if r.replaces_id else "In force"
+    when = f" {local_date(r.ended_at.astimezone(services.zone).date())}" if r.ended_at else ""
+    why = f": {r.ended_reason}" if r.ended_reason else ""
+    return f"{STATE_WORDS.get(r.status, r.status.capitalize())}{when}{why}"
+
+
 async def customer_history(
     session: AsyncSession, services: Services, customer_id: int, *, excluding_incident: int | None
 ) -> tuple[cards.HistoryView, bool]:
@@ -150,8 +167,12 @@ def history_view(services: Services, history: decisions.History) -> tuple[cards.
             for r in history.restrictions
         ],
         appeals=[
-            f"{ROUTE_LABELS[AppealRoute(a.route)]} · {a.status}"
-            + (f" · {AppealOutcome(a.outcome).value}" if a.outcome else "")
+            (
+                f"{ROUTE_LABELS[AppealRoute(a.route)]} · "
+                + (outcome_words(AppealOutcome(a.outcome), AppealRoute(a.route)) if a.outcome else a.status)
+            )
+            if a.route
+            else "An appeal the policy gives no route (it went no further)"
             for a in history.appeals
         ],
     )
@@ -209,6 +230,7 @@ def decision_view(
                 instructions=r.frontline_instructions,
                 period=restriction_period(r),
                 review=restriction_review(r),
+                state=restriction_state(services, r),
             )
             for r in restrictions
         ],
@@ -428,6 +450,16 @@ async def _sent_copies(
     known = views.deciders.roles
     others = {s.person_id for s in sent if s.person_id is not None and s.person_id not in known}
     return SentCopies(sent, {**known, **await people.roles_of(session, others)} if others else known)
+
+
+async def refresh_sent_cards(
+    session: AsyncSession, services: Services, incident_id: int, now: datetime, *, version: str
+) -> None:
+    """Every manager's copy of the incident's card shows the case as it stands now (after an
+    appeal changed its restrictions, say)."""
+    read = await incidents.for_card(session, incident_id)
+    if read is not None:
+        await _update_sent_cards(session, await incident_views(session, services, read), now, version)
 
 
 async def _update_sent_cards(

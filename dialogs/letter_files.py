@@ -9,11 +9,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cards import appeal as appeal_cards
 from cards import decision as decision_cards
 from dialogs import appeals, permissions
-from dialogs.appeals import BODY_OF_ROUTE
+from dialogs.appeals import clock_of
 from dialogs.links import LetterLink
 from dialogs.turn import Services
 from letters.content import DecisionLetter, RestrictionLine, decision_docx
-from policy.appeals import NotAppealable, route_for
+from policy.appeals import (
+    EFFECTS,
+    NOT_HEARD_REASONS,
+    Appealable,
+    Effect,
+    NotHeard,
+    Taken,
+    body_of,
+    hearing_for,
+)
 from policy.decisions import (
     RESTORATIVE_STEP_LABELS,
     AppealOutcome,
@@ -25,7 +34,6 @@ from policy.decisions import (
     RestrictionScope,
     RestrictionType,
 )
-from policy.working_days import add_working_days
 from storage import audit, case_facts, decisions, people
 from storage.models import (
     Appeal,
@@ -102,25 +110,44 @@ async def _content(
     now: datetime,
 ) -> DecisionLetter:
     kind = LetterKind(letter.kind)
-    # The letter is dated when it was produced, so every download says the same, and the time
-    # to appeal it gives matches the deadline the register checks appeals against.
-    letter_date = letter.produced_at.astimezone(services.zone).date()
+    # Dated the day it was sent once that is recorded, and until then the day it is downloaded
+    # (to send): the time to appeal it prints runs from that date, as the register's does.
+    letter_date = letter.sent_on or now.astimezone(services.zone).date()
     review = await session.get(Review, letter.review_id) if letter.review_id else None
     about = await session.get(Restriction, letter.restriction_id) if letter.restriction_id else None
     restrictions: list[Restriction] = []
     lifted: list[Restriction] = []
-    spso_next = False
-    route = AppealRoute.COMPLAINTS_REVIEW_GROUP
+    taken: Taken | None = None
     reasons = review.reasons if review is not None else decision.reasons if decision else ""
     signer = decision.decided_by_id if decision else letter.produced_by_id
+    outcome = AppealOutcome(appeal.outcome) if appeal is not None and appeal.outcome else None
     if kind is LetterKind.DECISION and decision is not None:
-        restrictions = await decisions.restrictions_of(session, decision.id)
-        route = route_for(DecidingBody(decision.deciding_body))
+        restrictions = [
+            r for r in await decisions.restrictions_of(session, decision.id) if r.replaces_id is None
+        ]
+        taken = Taken(
+            Appealable.DECISION,
+            DecidingBody(decision.deciding_body),
+            decision.decided_at.astimezone(services.zone).date(),
+            letter_date,
+        )
     elif kind is LetterKind.LIFTED and about is not None:
         lifted = [about]
-    elif kind is LetterKind.APPEAL_OUTCOME and appeal is not None:
+    elif kind in (LetterKind.VARIATION, LetterKind.REINSTATEMENT) and review is not None:
+        restrictions = [about] if about is not None else []
+        signer = review.reviewer_id
+        taken = Taken(
+            Appealable.REINSTATEMENT if kind is LetterKind.REINSTATEMENT else Appealable.VARIATION,
+            DecidingBody(review.deciding_body),
+            review.done_at.astimezone(services.zone).date(),
+            letter_date,
+        )
+    elif kind is LetterKind.APPEAL_OUTCOME and appeal is not None and appeal.route is not None:
         appealed = await appeals.appealed(session, appeal)
-        if appeal.outcome == AppealOutcome.VARIED.value:
+        effect = EFFECTS[outcome] if outcome else Effect.CONFIRMED
+        if appeal.route == AppealRoute.COMPLAINTS_PROCEDURE.value:
+            pass  # a complaint's response changes no restriction
+        elif effect is Effect.VARIED:
             restrictions = list(
                 (
                     await session.scalars(
@@ -128,21 +155,30 @@ async def _content(
                     )
                 ).all()
             )
-        elif appeal.outcome == AppealOutcome.OVERTURNED.value:
+        elif effect is Effect.OVERTURNED:
             lifted = appealed
         else:
             restrictions = appealed
         reasons = appeal.outcome_reasons or ""
         signer = appeal.outcome_by_id or letter.produced_by_id
-        heard_by = BODY_OF_ROUTE[AppealRoute(appeal.route)]
-        try:
-            route = route_for(heard_by)
-        except NotAppealable:
-            spso_next = True
-        if appeal.route == AppealRoute.COMPLAINTS_PROCEDURE.value:
-            spso_next = True
+        route = AppealRoute(appeal.route)
+        complaint = route is AppealRoute.COMPLAINTS_PROCEDURE
+        taken = Taken(
+            Appealable.COMPLAINT_RESPONSE if complaint else Appealable.APPEAL_OUTCOME,
+            body_of(route),
+            (appeal.outcome_at or now).astimezone(services.zone).date(),
+            letter_date,
+            stage=appeal.stage,
+            action_on=incident.occurred_at.astimezone(services.zone).date() if complaint else None,
+        )
+    elif kind is LetterKind.APPEAL_NOT_HEARD and appeal is not None:
+        reasons = NOT_HEARD_REASONS[NotHeard(appeal.not_heard)] if appeal.not_heard else ""
+        signer = letter.produced_by_id
     elif about is not None:
         restrictions = [about]
+    hearing = hearing_for(taken, clock_of(services)) if taken is not None else None
+    if isinstance(hearing, NotHeard) or (outcome is AppealOutcome.UPHELD):
+        hearing = None  # nothing further here: the ombudsman, or nothing left to appeal
     steps = (
         (
             await session.scalars(
@@ -152,7 +188,11 @@ async def _content(
         if decision is not None and kind is LetterKind.DECISION
         else []
     )
-    signatory = ROUTE_SIGNATURES.get(appeal.route, "") if appeal is not None else f"for {area.name}"
+    signatory = (
+        ROUTE_SIGNATURES.get(appeal.route or "", f"for {area.name}")
+        if appeal is not None
+        else (f"for {area.name}")
+    )
     return DecisionLetter(
         reference=incident.reference,
         letter_date=letter_date,
@@ -162,8 +202,8 @@ async def _content(
         reasons=reasons,
         service_area=area.name,
         council_wide=any(r.scope == RestrictionScope.COUNCIL_WIDE.value for r in restrictions),
-        appeal_route=route,
-        appeal_by=add_working_days(letter_date, services.letters.appeal_working_days, services.holidays),
+        appeal_route=hearing.route if hearing else None,
+        appeal_by=hearing.time_limit if hearing else None,
         signatory=f"{await decisions.name_of(session, signer)}, {signatory}",
         restorative_steps=[RESTORATIVE_STEP_LABELS[RestorativeStep(s)] for s in steps],
         reasonable_adjustments=decision.reasonable_adjustments if decision else None,
@@ -172,8 +212,10 @@ async def _content(
         restrictions=[_line(r) for r in restrictions],
         letter_kind=kind,
         lifted=[_line(r) for r in lifted],
-        appeal_outcome=appeal.outcome if appeal else None,
-        spso_next=spso_next,
+        appeal_outcome=outcome,
+        spso_next=hearing is None,
+        complaint_stage=appeal.stage if appeal is not None and kind is LetterKind.APPEAL_OUTCOME else None,
+        not_heard=NotHeard(appeal.not_heard) if appeal is not None and appeal.not_heard else None,
     )
 
 

@@ -1,6 +1,6 @@
 """What a dialog is given and what it gives back."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -86,7 +86,7 @@ class Services:
     reviews: ReviewRules = field(default_factory=ReviewRules)
     letters: LetterSettings = field(default_factory=LetterSettings)
     links: LinkSigner | None = None
-    holidays: frozenset[date] = frozenset()
+    holidays: Collection[date] = frozenset()  # the council's calendar: not working days
     opens: time = time(9, 0)
     closes: time = time(17, 0)
     review_group_channel: str | None = None  # configured; a register keeper may set it from Teams

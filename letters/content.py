@@ -7,8 +7,15 @@ from datetime import date
 from pathlib import Path
 
 from letters.render import Value, fill
-from policy.appeals import ROUTE_LABELS
-from policy.decisions import RESTRICTION_LABELS, AppealRoute, DecisionKind, LetterKind, RestrictionType
+from policy.appeals import ROUTE_LABELS, NotHeard
+from policy.decisions import (
+    RESTRICTION_LABELS,
+    AppealOutcome,
+    AppealRoute,
+    DecisionKind,
+    LetterKind,
+    RestrictionType,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -25,7 +32,13 @@ class LetterSettings:
     spso: str = (
         "If you remain dissatisfied, you can ask the Scottish Public Services Ombudsman (SPSO) to "
         "look at your complaint. The SPSO is independent and free to use: complain online at "
-        "www.spso.org.uk, call freephone 0800 377 7330, or write to Freepost SPSO."
+        "www.spso.org.uk, call freephone 0800 377 7330, or write to Freepost SPSO. You should "
+        "normally do so within 12 months of when you first knew of the matter."
+    )
+    # Complaints about a councillor's conduct go to the Ethical Standards Commissioner.
+    councillor_conduct: str = (
+        "If you are unhappy with how a councillor behaved towards you, you can complain to the "
+        "Ethical Standards Commissioner: www.ethicalstandards.org.uk, telephone 0300 011 0550."
     )
 
 
@@ -48,8 +61,8 @@ class DecisionLetter:
     reasons: str
     service_area: str
     council_wide: bool
-    appeal_route: AppealRoute
-    appeal_by: date
+    appeal_route: AppealRoute | None  # where an appeal against this goes; none: no further here
+    appeal_by: date | None  # the last day to appeal (or to ask for Stage 2), as the register holds it
     signatory: str
     restorative_steps: Sequence[str] = ()
     reasonable_adjustments: str | None = None
@@ -58,8 +71,10 @@ class DecisionLetter:
     restrictions: Sequence[RestrictionLine] = ()
     letter_kind: LetterKind = LetterKind.DECISION
     lifted: Sequence[RestrictionLine] = ()  # for a lifting, what no longer applies
-    appeal_outcome: str | None = None  # upheld, varied or overturned
+    appeal_outcome: AppealOutcome | None = None
     spso_next: bool = False  # no further internal appeal: the ombudsman is the next step
+    complaint_stage: int | None = None  # a complaint's response: the stage it was at
+    not_heard: NotHeard | None = None  # an appeal the policy gives no route: why
 
 
 def _day(value: date) -> str:
@@ -91,6 +106,10 @@ OPENINGS = {
         "You appealed against a decision we made under our Managing Customer Engagement Policy. "
         "This letter tells you the outcome of your appeal and the reasons for it."
     ),
+    LetterKind.APPEAL_NOT_HEARD: (
+        "You asked us to look again at action taken under our Managing Customer Engagement Policy. "
+        "This letter explains why we cannot consider it as an appeal, and where else you can go."
+    ),
     LetterKind.REINSTATEMENT: (
         "We wrote to you before about arrangements for how you contact us, which we later lifted. "
         "Unfortunately we have had to reinstate them. This letter explains why and what applies."
@@ -101,17 +120,51 @@ KIND_TITLES = {
     LetterKind.LIFTED: "Restrictions lifted",
     LetterKind.REINSTATEMENT: "Restrictions reinstated",
     LetterKind.APPEAL_OUTCOME: "The outcome of your appeal",
+    LetterKind.APPEAL_NOT_HEARD: "Your appeal",
 }
+COMPLAINT_OPENING = (
+    "You complained about action a member of our staff took when dealing with you. This letter "
+    "tells you the outcome of your complaint at {stage} of our complaints handling procedure, and "
+    "the reasons for it."
+)
+STAGES = {1: "Stage 1", 2: "Stage 2"}
+# The customer's side: upheld means the decision appealed is overturned.
 APPEAL_OUTCOME_LINES = {
-    "upheld": "Your appeal was not upheld: the decision and its restrictions stay as they were.",
-    "varied": "Your appeal was partly upheld: we have changed the restrictions as set out below.",
-    "overturned": "Your appeal was upheld: the restrictions are lifted.",
+    AppealOutcome.NOT_UPHELD: (
+        "Your appeal was not upheld: the decision and its restrictions stay as they were."
+    ),
+    AppealOutcome.PARTLY_UPHELD: (
+        "Your appeal was partly upheld: we have changed the restrictions as set out below."
+    ),
+    AppealOutcome.UPHELD: "Your appeal was upheld: we have overturned the decision.",
+}
+COMPLAINT_OUTCOME_LINES = {
+    AppealOutcome.NOT_UPHELD: "Your complaint was not upheld.",
+    AppealOutcome.PARTLY_UPHELD: "Your complaint was partly upheld.",
+    AppealOutcome.UPHELD: "Your complaint was upheld.",
+}
+NOT_HEARD_LINES = {
+    NotHeard.ELECTED_MEMBER: (
+        "The appeal process of our policy does not apply to action taken by elected members."
+    ),
+    NotHeard.CHIEF_EXECUTIVE: (
+        "Your appeal has already been considered by the Chief Executive, the last stage of appeal "
+        "within the council."
+    ),
+    NotHeard.STAGE_TWO_DONE: (
+        "Your complaint has already been considered at Stage 2, the last stage of our complaints "
+        "handling procedure."
+    ),
 }
 
 
 def _what_action(letter: DecisionLetter) -> list[str]:
+    if letter.letter_kind is LetterKind.APPEAL_NOT_HEARD and letter.not_heard is not None:
+        return [NOT_HEARD_LINES[letter.not_heard]]
+    if letter.letter_kind is LetterKind.APPEAL_OUTCOME and letter.complaint_stage:
+        return [COMPLAINT_OUTCOME_LINES[letter.appeal_outcome]] if letter.appeal_outcome else []
     if letter.letter_kind is LetterKind.APPEAL_OUTCOME:
-        lines = [APPEAL_OUTCOME_LINES.get(letter.appeal_outcome or "", "")]
+        lines = [APPEAL_OUTCOME_LINES[letter.appeal_outcome]] if letter.appeal_outcome else []
         lines += [f"{RESTRICTION_LABELS[r.type]}: {r.details}" for r in letter.restrictions]
         lines += [f"No longer applies: {RESTRICTION_LABELS[r.type]}: {r.details}" for r in letter.lifted]
         return [line for line in lines if line]
@@ -136,6 +189,8 @@ def _what_action(letter: DecisionLetter) -> list[str]:
 
 
 def _how_long(letter: DecisionLetter) -> list[str]:
+    if letter.letter_kind is LetterKind.APPEAL_NOT_HEARD or letter.complaint_stage:
+        return []
     if letter.letter_kind is LetterKind.APPEAL_OUTCOME and not letter.restrictions:
         return ["From the date of this letter."]
     if letter.letter_kind is LetterKind.LIFTED:
@@ -157,21 +212,45 @@ def _how_long(letter: DecisionLetter) -> list[str]:
     return lines or ["Until we tell you otherwise."]
 
 
-def decision_values(letter: DecisionLetter, settings: LetterSettings) -> dict[str, Value]:
-    route = ROUTE_LABELS[letter.appeal_route]
+def _appeal(letter: DecisionLetter, settings: LetterSettings) -> str:
+    """What the customer can do next: the route and the date the register holds them to."""
+    if letter.letter_kind is LetterKind.LIFTED:
+        return "There is nothing to appeal. If you have any questions about this letter, please contact us."
+    if letter.letter_kind is LetterKind.APPEAL_NOT_HEARD:
+        if letter.not_heard is NotHeard.ELECTED_MEMBER:
+            return f"{settings.councillor_conduct} {settings.spso}"
+        return settings.spso
+    if letter.appeal_route is None or letter.appeal_by is None or letter.spso_next:
+        return settings.spso
+    by = _day(letter.appeal_by)
+    if letter.complaint_stage == 1:
+        # The ombudsman normally looks at a complaint only once Stage 2 is done.
+        return (
+            "If you remain dissatisfied, you can ask us to look at your complaint again at Stage 2 of "
+            f"our complaints handling procedure. Please {settings.appeal_contact} by {by}, saying why "
+            "you remain dissatisfied."
+        )
     appeal = (
         f"If you disagree with this decision you can appeal. Your appeal will be considered by "
-        f"{route}. Please {settings.appeal_contact} by {_day(letter.appeal_by)} "
+        f"{ROUTE_LABELS[letter.appeal_route]}. Please {settings.appeal_contact} by {by} "
         f"({settings.appeal_working_days} working days from the date of this letter), saying why "
         "you disagree. Appeals consider only arguments about the restrictions."
     )
-    if letter.letter_kind is LetterKind.LIFTED:
-        appeal = "There is nothing to appeal. If you have any questions about this letter, please contact us."
-    if letter.spso_next:
-        appeal = settings.spso
-    elif letter.letter_kind is LetterKind.APPEAL_OUTCOME:
-        # However it was decided, the customer who remains dissatisfied may go to the ombudsman.
-        appeal = f"{appeal} {settings.spso}"
+    if letter.letter_kind is LetterKind.APPEAL_OUTCOME:
+        appeal += (
+            " If you remain dissatisfied once the Chief Executive has considered your appeal, you "
+            "can then go to the Scottish Public Services Ombudsman; that letter will tell you how."
+        )
+    return appeal
+
+
+def decision_values(letter: DecisionLetter, settings: LetterSettings) -> dict[str, Value]:
+    appeal = _appeal(letter, settings)
+    opening = OPENINGS[letter.letter_kind]
+    title = KIND_TITLES.get(letter.letter_kind, TITLES[letter.kind])
+    if letter.complaint_stage:
+        opening = COMPLAINT_OPENING.format(stage=STAGES[letter.complaint_stage])
+        title = "The outcome of your complaint"
     shared = (
         "Staff across the council who may deal with you are told how to handle your contact."
         if letter.council_wide
@@ -183,8 +262,8 @@ def decision_values(letter: DecisionLetter, settings: LetterSettings) -> dict[st
         "date": _day(letter.letter_date),
         "customer_name": letter.customer_name,
         "customer_address": letter.customer_address,
-        "title": KIND_TITLES.get(letter.letter_kind, TITLES[letter.kind]),
-        "opening": OPENINGS[letter.letter_kind],
+        "title": title,
+        "opening": opening,
         "why": letter.reasons,
         "what_action": _what_action(letter),
         "how_long": _how_long(letter),

@@ -26,6 +26,7 @@ class DecidingBody(StrEnum):
     COMPLAINTS_REVIEW_GROUP = "complaints_review_group"
     CHIEF_EXECUTIVE = "chief_executive"
     ELECTED_MEMBER = "elected_member"
+    COMPLAINTS_TEAM = "complaints_team"  # a response under the complaints handling procedure
 
 
 class RestorativeStep(StrEnum):
@@ -94,9 +95,11 @@ class AppealRoute(StrEnum):
 
 
 class AppealOutcome(StrEnum):
+    """From the customer's side: upheld means the decision appealed is overturned."""
+
     UPHELD = "upheld"
-    VARIED = "varied"
-    OVERTURNED = "overturned"
+    PARTLY_UPHELD = "partly_upheld"
+    NOT_UPHELD = "not_upheld"
 
 
 class LetterKind(StrEnum):
@@ -104,7 +107,8 @@ class LetterKind(StrEnum):
     VARIATION = "variation"
     LIFTED = "lifted"
     REINSTATEMENT = "reinstatement"
-    APPEAL_OUTCOME = "appeal_outcome"
+    APPEAL_OUTCOME = "appeal_outcome"  # or a complaint's response, at its stage
+    APPEAL_NOT_HEARD = "appeal_not_heard"  # why an appeal goes no further, and where else to go
 
 
 # What every restriction's instructions to front-line staff must say, whatever the manager wrote.

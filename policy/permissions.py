@@ -35,13 +35,15 @@ class Step:
 
 @dataclass(frozen=True)
 class Hearing:
-    """An appeal as its hearing is judged: the route that hears it, the lines it covers (none: the
-    whole decision or immediate action), and the earlier appeals of its chain."""
+    """An appeal as its hearing is judged: the route that hears it (none: the policy gives it no
+    route, and it went no further), the lines it covers (none: the whole decision or immediate
+    action), the earlier appeals of its chain, and who logged it."""
 
     appeal_id: int
-    route_role: Role
+    route_role: Role | None
     lines: frozenset[int] = frozenset()
     earlier: frozenset[int] = frozenset()
+    logged_by: int | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ def hear_appeal(roles: Roles, person_id: int, facts: Facts) -> Verdict:
     case, hearing = facts.case, facts.hearing
     if case is None or hearing is None:
         return Verdict(Refusal.NOT_FOUND)
-    if not roles.has(hearing.route_role):
+    if hearing.route_role is None or not roles.has(hearing.route_role):
         return Verdict(Refusal.ROLE)
     if case.reporter_id == person_id:
         return Verdict(Refusal.REPORTER)
@@ -168,17 +170,35 @@ def hear_appeal(roles: Roles, person_id: int, facts: Facts) -> Verdict:
     return ALLOWED
 
 
+def _logged_unrouted(roles: Roles, person_id: int, facts: Facts) -> bool:
+    """An appeal with no route is the business of whoever logged it, while they still may log."""
+    hearing = facts.hearing
+    return (
+        hearing is not None
+        and hearing.route_role is None
+        and hearing.logged_by == person_id
+        and bool(log_appeal(roles, person_id, facts))
+    )
+
+
 def see_appeal(roles: Roles, person_id: int, facts: Facts) -> Verdict:
-    """An appeal's card: the body it is routed to (members who may not hear it see it) and keepers."""
+    """An appeal's card: the body it is routed to (members who may not hear it see it) and keepers;
+    one with no route, whoever logged it."""
     hearing = facts.hearing
     if hearing is None:
         return Verdict(Refusal.NOT_FOUND)
-    return ALLOWED if roles.has(hearing.route_role) or roles.is_register_keeper else Verdict(Refusal.ROLE)
+    if roles.is_register_keeper or _logged_unrouted(roles, person_id, facts):
+        return ALLOWED
+    routed = hearing.route_role is not None and roles.has(hearing.route_role)
+    return ALLOWED if routed else Verdict(Refusal.ROLE)
 
 
 def appeal_letter(roles: Roles, person_id: int, facts: Facts) -> Verdict:
-    """An appeal's outcome letter belongs to the body that heard it (who may hear) and keepers."""
+    """An appeal's outcome letter belongs to the body that heard it (who may hear) and keepers;
+    the letter saying an appeal goes no further, to whoever logged it."""
     if roles.is_register_keeper and facts.hearing is not None:
+        return ALLOWED
+    if _logged_unrouted(roles, person_id, facts):
         return ALLOWED
     return hear_appeal(roles, person_id, facts)
 

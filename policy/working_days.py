@@ -1,4 +1,5 @@
-"""Working days: Monday to Friday, less the bank holidays the council configures."""
+"""Working days: Monday to Friday, less the council's public holidays (a calendar such as the
+`holidays` library gives, with the council's own local days added), and calendar months."""
 
 from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
@@ -39,3 +40,14 @@ def in_working_hours(
 ) -> bool:
     """Reminders go out in working hours in the council's time zone, never at 3 a.m."""
     return is_working_day(local.date(), holidays) and opens <= local.time() < closes
+
+
+def add_months(start: date, months: int) -> date:
+    """The same day `months` calendar months on; the month's last day where it is shorter."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return min(
+        start.replace(year=year, month=month, day=1) + timedelta(days=start.day - 1),
+        following - timedelta(days=1),
+    )

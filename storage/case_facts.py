@@ -49,16 +49,19 @@ class _History:
             previous = by_id.get(previous.previous_appeal_id) if previous.previous_appeal_id else None
         return Hearing(
             appeal.id,
-            ROUTE_ROLES[AppealRoute(appeal.route)],
+            ROUTE_ROLES[AppealRoute(appeal.route)] if appeal.route else None,
             self.appealed.get(appeal.id, frozenset()),
             frozenset(earlier),
+            appeal.logged_by_id,
         )
 
     def overturned_by(self, line: int) -> Role | None:
         """The body whose appeal outcome overturned the line, if one did (the latest)."""
         found = None
         for a in self.appeals:
-            if a.outcome == AppealOutcome.OVERTURNED.value and line in self.appealed.get(a.id, frozenset()):
+            # Upheld, from the customer's side: the decision, and the line, overturned.
+            upheld = a.outcome == AppealOutcome.UPHELD.value and a.route is not None
+            if upheld and line in self.appealed.get(a.id, frozenset()):
                 found = ROUTE_ROLES[AppealRoute(a.route)]
         return found
 

@@ -64,6 +64,7 @@ class Report:
     reporter_wants_support: bool
     physical_violence: bool = False
     weapon_or_animal: bool = False
+    reported_as: str = "employee"  # or "elected_member": the capacity held when they acted
 
 
 _INSERT = insert(Incident.__table__).returning(Incident.__table__.c.id)
@@ -97,6 +98,7 @@ async def record(
         reporter_wants_support=report.reporter_wants_support,
         physical_violence=report.physical_violence,
         weapon_or_animal=report.weapon_or_animal,
+        reported_as=report.reported_as,
         urgent=is_urgent(report.category),
         status=IncidentStatus.REPORTED.value,
     )

@@ -138,6 +138,9 @@ class Incident(Base):
     physical_violence: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     weapon_or_animal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reporter_wants_support: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The capacity the reporter acted in, as they held it then: an elected member's immediate
+    # action is not appealable, whatever roles they hold later.
+    reported_as: Mapped[str] = mapped_column(String(40), default="employee", server_default="employee")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20))
 
@@ -238,6 +241,8 @@ class Review(Base):
     reasons: Mapped[str] = mapped_column(Text)
     next_review_on: Mapped[date | None] = mapped_column(Date)
     customer_notified: Mapped[bool | None] = mapped_column(Boolean)
+    # The capacity the review was taken in: a variation or reinstatement is a new decision.
+    deciding_body: Mapped[str] = mapped_column(String(40), default="manager", server_default="manager")
 
 
 class Appeal(Base):
@@ -245,18 +250,26 @@ class Appeal(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
-    # What is appealed: an employee's immediate action on the incident, a decision, or the
-    # outcome of an earlier appeal (the Complaints Review Group's decision).
+    # What is appealed (`policy.appeals.Appealable`) and which one: `step` names it as
+    # "decision:<id>", "review:<id>", "appeal:<id>" or "immediate_action:<incident id>".
     against: Mapped[str] = mapped_column(String(30))
+    step: Mapped[str | None] = mapped_column(String(60), index=True)
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), index=True)
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"))
     previous_appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"))
-    route: Mapped[str] = mapped_column(String(40))
+    # None where the appeal goes no further here (`not_heard` says why).
+    route: Mapped[str | None] = mapped_column(String(40))
+    stage: Mapped[int | None] = mapped_column(Integer)  # of the complaints handling procedure
+    not_heard: Mapped[str | None] = mapped_column(String(30))
     received_on: Mapped[date] = mapped_column(Date)
     grounds: Mapped[str] = mapped_column(Text)
+    # The last day to receive it in time, as the decision's letter gave it; and the outcome's due day.
+    time_limit_on: Mapped[date | None] = mapped_column(Date)
+    respond_by: Mapped[date | None] = mapped_column(Date)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     logged_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     logged_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20))  # open, decided
+    status: Mapped[str] = mapped_column(String(20))  # open, decided, not_heard
     # Set while the appeal is open, cleared by its outcome: one open appeal per decision appealed.
     open_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     outcome: Mapped[str | None] = mapped_column(String(20))

@@ -14,10 +14,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policy.appeals import ROUTE_LABELS
+from policy.appeals import ROUTE_LABELS, outcome_words
 from policy.categories import CATEGORIES, Category
 from policy.channels import CHANNEL_LABELS, ContactChannel
-from policy.decisions import DECISION_LABELS, RESTRICTION_LABELS, AppealRoute, DecisionKind, RestrictionType
+from policy.decisions import (
+    DECISION_LABELS,
+    RESTRICTION_LABELS,
+    AppealOutcome,
+    AppealRoute,
+    DecisionKind,
+    RestrictionType,
+)
 from policy.working_days import working_days_between
 from storage.models import Appeal, Decision, Incident, Letter, Restriction, Review, ServiceArea
 
@@ -147,7 +154,16 @@ async def year_figures(
         if working_days_between(letter.produced_at.astimezone(zone).date(), letter.sent_on, holidays) <= 5
     )
     not_explained = sum(1 for letter in letters if letter.not_appropriate_reason)
-    routes = Counter(f"{ROUTE_LABELS[AppealRoute(a.route)]}: {a.outcome or 'open'}" for a in appeals)
+    # The customer's side, as the letters and cards say it: "Partly upheld: the decision is varied".
+    routes = Counter(
+        (
+            f"{ROUTE_LABELS[AppealRoute(a.route)]}: "
+            + (outcome_words(AppealOutcome(a.outcome), AppealRoute(a.route)) if a.outcome else "open")
+        )
+        if a.route
+        else "Went no further (the policy gives no route)"
+        for a in appeals
+    )
     staff = Counter()
     for i in incidents:
         staff["Reports by staff"] += 1
