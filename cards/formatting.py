@@ -5,9 +5,11 @@ from zoneinfo import ZoneInfo
 
 
 def local_time(moment: datetime, zone: ZoneInfo) -> str:
-    """`Mon 23 Nov 2026, 14:30`, in the council's time zone."""
-    return moment.astimezone(zone).strftime("%a %d %b %Y, %H:%M")
+    """`Mon 23 Nov 2026, 14:30` (`Tue 1 Dec`: the day not padded), in the council's time zone."""
+    local = moment.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
 
 
 def local_date(day: date) -> str:
-    return day.strftime("%a %d %b %Y")
+    """As people write dates here: "Mon 8 Feb 2027", the day not padded."""
+    return f"{day:%a} {day.day} {day:%b %Y}"

@@ -155,6 +155,11 @@ async def _set_channel(services: Services, actor: Actor, _match: re.Match[str]) 
 # --- logging an appeal --------------------------------------------------------------------------
 
 
+def _sentence(label: str) -> str:
+    """ "the Complaints Review Group" at the start of a sentence."""
+    return label[:1].upper() + label[1:]
+
+
 def clock_of(services: Services) -> Clock:
     return Clock(
         services.letters.appeal_working_days, services.appeal_outcome_working_days, services.holidays
@@ -390,7 +395,7 @@ async def _log(
     if late:
         notice += (
             f" It is late: received {local_date(received)}, after the time limit of "
-            f"{local_date(hearing.time_limit)}. {ROUTE_LABELS[hearing.route].capitalize()} may still "
+            f"{local_date(hearing.time_limit)}. {_sentence(ROUTE_LABELS[hearing.route])} may still "
             "accept it."
         )
     return CloseDialog(notice)
@@ -666,7 +671,7 @@ async def view_of(
         customer=customer_label(customer),
         received=local_date(appeal.received_on),
         late_warning=(
-            f"Late: received after the time limit. {ROUTE_LABELS[route].capitalize()} may still accept it."
+            f"Late: received after the time limit. {_sentence(ROUTE_LABELS[route])} may still accept it."
             if appeal.late and route
             else None
         ),
@@ -937,6 +942,7 @@ async def _record_outcome(
             .execution_options(synchronize_session=False)
         )
         changed.append(r.id)
+        await session.refresh(r)  # the cards built below read it from this session
     for old, new in varied:
         decisions.replace_restriction(
             session, old, new, reviewer_id=old.reviewer_id or actor.person_id, holidays=services.holidays

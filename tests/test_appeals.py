@@ -9,12 +9,14 @@ from docx import Document
 
 from bot.app import SERVICES
 from dialogs import appeals, review_channel
-from storage.models import Appeal, AuditEvent, Letter, OutboxMessage, Restriction
+from storage.models import Appeal, AuditEvent, Decision, Letter, OutboxMessage, Restriction
 from tests.support import teams
 from tests.support.dialog import (
     Dialog,
+    appeal_choice,
     closing_text,
     inputs,
+    log_appeal,
     open_from,
     press_execute,
     submit_dialog,
@@ -27,6 +29,7 @@ from tests.test_decide import ACTIVE, _download, _local, _walk_actions
 
 DEV = Person.called("Dev Panel", "dev.panel@council.example")
 ELLE = Person.called("Elle Member", "elle.member@council.example")
+COL = Person.called("Col Complaints", "col.complaints@council.example")  # a senior officer for Stage 2
 TEAM = "19:team-crg@thread.tacv2"
 CHANNEL = "19:crg-appeals@thread.tacv2"
 ROLES = """
@@ -39,7 +42,7 @@ complaints_review_group = [
     "ceri.panel@council.example", "dev.panel@council.example", "amy.manager@council.example",
 ]
 chief_executive = ["chief.exec@council.example"]
-complaints_team = ["cath.complaints@council.example"]
+complaints_team = ["cath.complaints@council.example", "col.complaints@council.example"]
 register_keepers = ["kim.keeper@council.example"]
 elected_members = ["elle.member@council.example"]
 """
@@ -50,7 +53,7 @@ async def council(database_url, connector, clock):
     bot = BotHarness(database_url, connector, clock)
     await bot.start()
     await bot.import_roles(ROLES)
-    for person in (AMY, CERI, DEV, CHIEF, CATH, KIM, SAM, ELLE):
+    for person in (AMY, CERI, DEV, CHIEF, CATH, KIM, SAM, ELLE, COL):
         await bot.say(person, "hi")
     bot.meet(KIM)
     connector.teams[TEAM] = [KIM.teams_id, CERI.teams_id, DEV.teams_id]  # the group's own team
@@ -80,12 +83,7 @@ async def _restricted(council, reporter=SAM) -> str:
     return reference
 
 
-async def _log(council, who, reference, **values) -> str:
-    """`appeal INC-...`, then the form in its dialog; what the dialog said or still shows."""
-    (reply,) = await council.say(who, f"appeal {reference}")
-    form = await open_from(council, who, reply.card, "Log an appeal")
-    await form.press("Log appeal", **values)
-    return closing_text(form)
+_log = log_appeal  # `appeal INC-...`, then the form in its dialog; what it said or still shows
 
 
 async def _outcome_form(council, who, appeal_id: int, outcome: str) -> Dialog:
@@ -100,14 +98,21 @@ GROUNDS = "I only called so often because nobody answered my repairs complaint."
 async def test_a_managers_decision_goes_to_the_review_group_as_a_new_thread(council):
     reference = await _restricted(council)
     logged = await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
-    assert "Logged. The appeal goes to the Complaints Review Group." in logged
+    # 20 working days from the letter, less St Andrew's Day (Monday 30 November in Scotland).
+    assert (
+        "Logged. The appeal goes to the Complaints Review Group. Its outcome is due by Tue 22 Dec 2026."
+        in logged
+    )
     (appeal,) = await council.rows(Appeal)
-    assert (appeal.route, appeal.against, appeal.late, appeal.status) == (
+    (decision,) = await council.rows(Decision)
+    assert (appeal.route, appeal.against, appeal.step, appeal.late, appeal.status) == (
         "complaints_review_group",
         "decision",
+        f"decision:{decision.id}",
         False,
         "open",
     )
+    assert (appeal.time_limit_on, appeal.respond_by) == (date(2026, 12, 22), date(2026, 12, 22))
     await council.deliver()
     (thread,) = [s for s in council.connector.sent if s.method == "THREAD"]
     assert thread.conversation_id == CHANNEL
@@ -120,12 +125,13 @@ async def test_a_managers_decision_goes_to_the_review_group_as_a_new_thread(coun
         "Restricting contact to named channels: Email to housing.contact@council.example only.",
         GROUNDS,
         "1 active restriction(s), 1 in all",
+        "Tue 22 Dec 2026",  # the time limit and the outcome's due day
     ):
         assert expected in shown, expected
     assert [a["title"] for a in thread.card["actions"]] == [
-        "Upheld (the decision stands)",
-        "Varied (change the restrictions)",
-        "Overturned (restrictions lifted)",
+        "Not upheld (confirm the decision)",
+        "Partly upheld (vary the restrictions)",
+        "Upheld (overturn the decision)",
     ]
 
 
@@ -207,30 +213,41 @@ async def test_the_panel_records_the_outcome_and_the_register_and_letter_follow(
     council.connector.clear()
 
     # Amy decided, so she may not hear it, even as a panel member.
-    refused = await open_from(council, AMY, thread.card, "Overturned (restrictions lifted)")
+    refused = await open_from(council, AMY, thread.card, "Upheld (overturn the decision)")
     assert "You took part in the decision or the report" in closing_text(refused)
-    form = await open_from(council, CERI, thread.card, "Overturned (restrictions lifted)")
+    form = await open_from(council, CERI, thread.card, "Upheld (overturn the decision)")
     empty = await form.press("Record outcome")
     assert "Give the reasons for the outcome" in texts(empty)
     await form.press("Record outcome", reasons="Calls were about an unanswered complaint.")
-    assert "Overturned by Ceri Panel" in closing_text(form)
+    assert "Upheld: the decision is overturned. Recorded by Ceri Panel" in closing_text(form)
     (restriction,) = await council.rows(Restriction)
-    assert (restriction.status, restriction.ended_reason) == ("lifted", "Overturned on appeal")
+    assert (restriction.status, restriction.ended_reason) == ("lifted", "Lifted: the appeal was upheld")
     (appeal,) = await council.rows(Appeal)
-    assert (appeal.status, appeal.outcome) == ("decided", "overturned")
+    assert (appeal.status, appeal.outcome) == ("decided", "upheld")
     assert [
         e.detail["outcome"] for e in await council.rows(AuditEvent, AuditEvent.action == "appeal.outcome")
-    ] == ["overturned"]
+    ] == ["upheld"]
 
     await council.deliver()
-    updates = [s for s in council.connector.sent if s.method == "PUT"]
-    (update,) = updates  # the thread's first message, replaced for everyone in the channel
-    done = update.card
+    (update,) = [
+        s for s in council.connector.sent if s.method == "PUT" and s.conversation_id.startswith(CHANNEL)
+    ]
+    done = update.card  # the thread's first message, replaced for everyone in the channel
     assert update.conversation_id.startswith(f"{CHANNEL};messageid=")
-    assert "Overturned by Ceri Panel" in texts(update.card)
-    assert any("Appeal on" in texts(s.card) for s in council.connector.to(CATH.chat_id))  # the logger told
+    assert "Upheld: the decision is overturned. Recorded by Ceri Panel" in texts(update.card)
+    # The logger and the manager who decided hear the outcome and its reasons; the reporter the
+    # outcome alone; the manager's card shows the restriction lifted.
+    for person in (CATH, AMY):
+        (told,) = [s for s in council.connector.to(person.chat_id) if s.method == "POST"]
+        assert f"Appeal on {reference}: Upheld: the decision is overturned" in texts(told.card)
+        assert "Calls were about an unanswered complaint." in texts(told.card)
+    (reporter_told,) = [s for s in council.connector.to(SAM.chat_id) if s.method == "POST"]
+    assert "Upheld: the decision is overturned" in texts(reporter_told.card)
+    assert "unanswered complaint" not in texts(reporter_told.card)
+    (managers_card,) = [s for s in council.connector.to(AMY.chat_id) if s.method == "PUT"]
+    assert "Lifted" in texts(managers_card.card) and "the appeal was upheld" in texts(managers_card.card)
 
-    again = await open_from(council, DEV, thread.card, "Upheld (the decision stands)")
+    again = await open_from(council, DEV, thread.card, "Not upheld (confirm the decision)")
     assert "already recorded. Nothing was changed." in closing_text(again)
 
     ready = await press_execute(council, CERI, done, "Download outcome letter")
@@ -239,10 +256,10 @@ async def test_the_panel_records_the_outcome_and_the_register_and_letter_follow(
     words = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
     assert status == 200
     assert "The outcome of your appeal" in words
-    assert "Your appeal was upheld: the restrictions are lifted." in words
+    assert "Your appeal was upheld: we have overturned the decision." in words
     assert "Calls were about an unanswered complaint." in words
-    assert "the Chief Executive" in words  # a decision of the review group goes to the Chief Executive
-    assert "Scottish Public Services Ombudsman (SPSO)" in words  # and, beyond, the ombudsman
+    assert "the Chief Executive" not in words  # nothing is left to appeal
+    assert "Scottish Public Services Ombudsman (SPSO)" in words
 
     form = await press_execute(council, CERI, done, "Record letter sent")
     bad = await press_execute(council, CERI, form, "Record", sent_on="2030-01-01", method="post")
@@ -260,7 +277,10 @@ async def test_varied_on_appeal_replaces_the_restriction(council):
     reference = await _restricted(council)
     await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
     (appeal,) = await council.rows(Appeal)
-    form = await _outcome_form(council, CERI, appeal.id, "varied")
+    form = await _outcome_form(council, CERI, appeal.id, "partly_upheld")
+    unchanged = await form.press("Record outcome", reasons="Email only is right.")
+    assert "Partly upheld varies the decision: change at least one restriction" in texts(unchanged)
+    assert len(await council.rows(Restriction)) == 1
     await form.press(
         "Record outcome",
         reasons="Email only is too strict.",
@@ -268,7 +288,7 @@ async def test_varied_on_appeal_replaces_the_restriction(council):
         restriction_1_details="One call a week.",
         restriction_1_frontline_instructions="Take one call a week.",
     )
-    assert "Varied by Ceri Panel" in closing_text(form)
+    assert "Partly upheld: the decision is varied. Recorded by Ceri Panel" in closing_text(form)
     old, new = sorted(await council.rows(Restriction), key=lambda r: r.id)
     assert (old.status, new.status, new.replaces_id, new.details) == (
         "varied",
@@ -278,47 +298,156 @@ async def test_varied_on_appeal_replaces_the_restriction(council):
     )
 
 
-async def test_an_immediate_action_goes_to_the_complaints_procedure(council):
+async def _letter_words(council, who, card, title="Download outcome letter") -> str:
+    ready = await press_execute(council, who, card, title)
+    (link,) = [a for a in _walk_actions(ready) if a.get("type") == "Action.OpenUrl"]
+    status, body = await _download(council, _local(council, link["url"]))
+    assert status == 200
+    return "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
+
+
+def _latest_card(council, person):
+    return [s for s in council.connector.to(person.chat_id) if s.card][-1].card
+
+
+async def test_a_complaint_about_an_immediate_action_goes_through_both_stages_then_the_spso(council):
     reference = await report(council, SAM)  # Sam ended the contact
     await council.deliver()
     council.connector.clear()
-    logged = await _log(council, CATH, reference, against="immediate_action", grounds="She hung up on me.")
-    assert "Logged. The appeal goes to the complaints handling procedure." in logged
+    # Seven weeks on is well within the complaints procedure's six months.
+    council.clock.now = datetime(2027, 1, 11, 10, tzinfo=UTC)
+    logged = await _log(
+        council,
+        CATH,
+        reference,
+        against="immediate_action",
+        grounds="She hung up on me.",
+        received_on="2027-01-11",
+    )
+    assert (
+        "Logged. The complaint goes to the complaints handling procedure at Stage 1 (frontline response). "
+        "Its outcome is due by Mon 18 Jan 2027." in logged
+    )
+    (stage1,) = await council.rows(Appeal)
+    assert (stage1.stage, stage1.late, stage1.time_limit_on) == (1, False, date(2027, 5, 23))
     await council.deliver()
     (posted,) = [
-        s for s in council.connector.to(CATH.chat_id) if s.activity.get("summary", "").startswith("Appeal on")
+        s
+        for s in council.connector.to(CATH.chat_id)
+        if s.activity.get("summary", "").startswith("Complaint on")
     ]
-    assert "Against an employee's immediate action (ending the contact)" in texts(posted.card)
+    shown = texts(posted.card)
+    assert "Against an employee's immediate action (ending the contact)" in shown
+    assert "Stage 1 (frontline response)" in shown
+    assert "restriction" not in " ".join(a["title"] for a in posted.card["actions"]).lower()
     assert [s for s in council.connector.sent if s.method == "THREAD"] == []
-    refused = await open_from(council, SAM, posted.card, "Upheld (the decision stands)")
+    refused = await open_from(council, SAM, posted.card, "Not upheld")
     assert "Only the body hearing the appeal and the register keepers do." in closing_text(refused)
-    form = await open_from(council, CATH, posted.card, "Upheld (the decision stands)")
-    await form.press("Record outcome", reasons="Ending the call was reasonable.")
-    assert "Upheld by Cath Complaints" in closing_text(form)
+    form = await open_from(council, CATH, posted.card, "Not upheld")
+    await form.press("Record outcome", reasons="Ending the call was reasonable after the abuse.")
+    assert "Not upheld. Recorded by Cath Complaints" in closing_text(form)
     await council.deliver()
     done = [s for s in council.connector.to(CATH.chat_id) if s.method == "PUT"][-1].card
-    assert "Upheld by Cath Complaints" in texts(done)
-    ready = await press_execute(council, CATH, done, "Download outcome letter")
-    (link,) = [a for a in _walk_actions(ready) if a.get("type") == "Action.OpenUrl"]
-    _, body = await _download(council, _local(council, link["url"]))
-    words = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
+    words = await _letter_words(council, CATH, done)
+    assert "The outcome of your complaint" in words
+    assert "Stage 1 of our complaints handling procedure" in words
+    assert "Your complaint was not upheld." in words
+    assert "restriction" not in words.lower().replace("restricted-access", "")
+    # Stage 2 may be asked for within six months of the action (or two of this response, if later).
+    assert "again at Stage 2 of our complaints handling procedure" in words and "by 23 May 2027" in words
+    assert "Ombudsman" not in words  # the SPSO comes after Stage 2
+    # The employee whose action it was hears the outcome alone.
+    (told,) = [s for s in council.connector.to(SAM.chat_id) if s.method == "POST"]
+    assert "Complaint on" in texts(told.card) and "reasonable after the abuse" not in texts(told.card)
+
+    # The customer stays dissatisfied: the complaints team takes it to Stage 2 from the card.
+    escalate = await open_from(council, CATH, done, "Customer still dissatisfied: Stage 2")
+    assert inputs(escalate.card)["against"]["value"] == f"appeal:{stage1.id}"
+    await escalate.press("Log appeal", grounds="Nobody listened at Stage 1.")
+    assert "at Stage 2 (investigation). Its outcome is due by Mon 8 Feb 2027." in closing_text(escalate)
+    stage2 = (await council.rows(Appeal, Appeal.stage == 2))[0]
+    assert stage2.previous_appeal_id == stage1.id
+    await council.deliver()
+    posted2 = [s for s in council.connector.to(COL.chat_id) if s.method == "POST" and s.card][-1]
+    assert "Stage 1 outcome" in texts(posted2.card)
+    # Stage 2 is heard by someone who took no part at Stage 1.
+    refused = await open_from(council, CATH, posted2.card, "Partly upheld")
+    assert "You took part in the decision or the report" in closing_text(refused)
+    form = await open_from(council, COL, posted2.card, "Partly upheld")
+    await form.press("Record outcome", reasons="The call could have been ended more politely.")
+    await council.deliver()
+    done2 = [s for s in council.connector.to(COL.chat_id) if s.method == "PUT"][-1].card
+    words = await _letter_words(council, COL, done2)
+    assert "Stage 2 of our complaints handling procedure" in words
+    assert "Your complaint was partly upheld." in words
     assert "Scottish Public Services Ombudsman (SPSO)" in words
+    assert "Customer still dissatisfied: Stage 2" not in [a.get("title") for a in done2.get("actions", [])]
+
+    # Beyond Stage 2 nothing is heard here: recorded, with a letter naming the SPSO.
+    refused = await _log(council, CATH, reference, against=f"appeal:{stage2.id}", grounds="Still unhappy.")
+    assert "The complaints handling procedure is finished at Stage 2" in refused
+    last = (await council.rows(Appeal, Appeal.status == "not_heard"))[0]
+    assert (last.route, last.not_heard) == (None, "stage_two_done")
 
 
-async def test_an_elected_members_action_is_not_appealable_and_nothing_is_stored(council):
+async def test_asking_to_leave_the_premises_can_be_complained_about_and_a_late_one_is_flagged(council):
+    reference = await report(council, SAM, action={"ended_contact": "false", "left_premises": "true"})
+    council.clock.now = datetime(2027, 6, 1, 10, tzinfo=UTC)  # over six months after the action
+    (reply,) = await council.say(CATH, f"appeal {reference}")
+    form = await open_from(council, CATH, reply.card, "Log an appeal")
+    (choice,) = inputs(form.card)["against"]["choices"]
+    assert "asked them to leave the premises" in choice["title"]
+    assert "the time limit passed on Sun 23 May 2027" in choice["title"]
+    await form.press("Log appeal", against=choice["value"], grounds="I was only asking.")
+    assert "It is late: received Tue 1 Jun 2027, after the time limit of Sun 23 May 2027" in closing_text(
+        form
+    )
+
+
+async def test_an_elected_members_action_is_not_appealable_and_a_letter_says_where_else_to_go(council):
     reference = await report(council, ELLE)
     logged = await _log(
         council, CATH, reference, against="immediate_action", grounds="The councillor walked out."
     )
     assert "The appeal process does not apply to action taken by elected members" in logged
-    assert await council.rows(Appeal) == []
+    (appeal,) = await council.rows(Appeal)
+    assert (appeal.status, appeal.route, appeal.not_heard) == ("not_heard", None, "elected_member")
+    (event,) = await council.rows(AuditEvent, AuditEvent.action == "appeal.not_heard")
+    assert event.detail["reason"] == "elected_member"
+    assert "walked out" not in json.dumps(event.detail)  # no free text in the trail
+    await council.deliver()
+    card_ = _latest_card(council, CATH)
+    assert "The appeal process does not apply to action taken by elected members." in texts(card_)
+    words = await _letter_words(council, CATH, card_, "Download letter")
+    assert "does not apply to action taken by elected members" in words
+    assert "Ethical Standards Commissioner" in words and "Ombudsman" in words
+    refused = await press_execute(council, SAM, card_, "Download letter")
+    assert "Only the body hearing the appeal and the register keepers do." in texts(refused)
+
+
+async def test_an_elected_member_is_judged_by_the_role_held_when_they_acted(council):
+    # Elle reported as an elected member; Sam as staff. Then Elle leaves the council and Sam is elected.
+    by_member = await report(council, ELLE)
+    by_staff = await report(council, SAM)
+    await council.import_roles(
+        ROLES.replace(
+            'elected_members = ["elle.member@council.example"]',
+            'elected_members = ["sam.staff@council.example"]',
+        )
+    )
+    assert "does not apply to action taken by elected members" in await _log(
+        council, CATH, by_member, against="immediate_action", grounds="Walked out."
+    )
+    assert "Logged. The complaint goes to the complaints handling procedure" in await _log(
+        council, CATH, by_staff, against="immediate_action", grounds="Hung up."
+    )
 
 
 async def test_the_review_groups_decision_goes_to_the_chief_executive_and_no_further(council):
     reference = await _restricted(council)
     await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
     (first,) = await council.rows(Appeal)
-    form = await _outcome_form(council, CERI, first.id, "upheld")
+    form = await _outcome_form(council, CERI, first.id, "not_upheld")
     await form.press("Record outcome", reasons="The restriction is proportionate.")
     await council.deliver()
     council.connector.clear()
@@ -330,23 +459,33 @@ async def test_the_review_groups_decision_goes_to_the_chief_executive_and_no_fur
     await council.deliver()
     (posted,) = council.connector.to(CHIEF.chat_id)
     assert "Review group outcome" in texts(posted.card)
-    refused = await open_from(council, CERI, posted.card, "Upheld (the decision stands)")
+    assert "Not upheld: the decision is confirmed" in texts(posted.card)
+    refused = await open_from(council, CERI, posted.card, "Not upheld (confirm the decision)")
     assert "Only the body hearing the appeal and the register keepers do." in closing_text(refused)
-    form = await open_from(council, CHIEF, posted.card, "Upheld (the decision stands)")
+    council.connector.clear()
+    form = await open_from(council, CHIEF, posted.card, "Not upheld (confirm the decision)")
     await form.press("Record outcome", reasons="I agree with the panel.")
     second = (await council.rows(Appeal, Appeal.route == "chief_executive"))[0]
-    assert second.outcome == "upheld"
+    assert second.outcome == "not_upheld"
+    await council.deliver()
+    # The group hears, in the thread where it heard the appeal, what became of its decision.
+    (in_thread,) = [s for s in _in_channel(council) if s.method == "POST"]
+    assert in_thread.conversation_id.startswith(f"{CHANNEL};messageid=")  # in the group's thread
+    assert "Not upheld: the decision is confirmed" in texts(in_thread.card)
+    letter_card = [s for s in council.connector.to(CHIEF.chat_id) if s.method == "PUT"][-1].card
+    words = await _letter_words(council, CHIEF, letter_card)
+    assert "Scottish Public Services Ombudsman (SPSO)" in words and "Complaints Review Group" not in words
 
     refused = await _log(council, CATH, reference, against=f"appeal:{second.id}", grounds="Still unhappy.")
     assert "no further internal appeal against the Chief Executive's decision" in refused
-    assert len(await council.rows(Appeal)) == 2
+    assert [a.status for a in await council.rows(Appeal)] == ["decided", "decided", "not_heard"]
 
 
 async def test_refusals_store_nothing(council):
     reference = await report(council, SAM)
     # No decision yet: only the immediate action can be appealed; a forged "decision" is refused.
-    refused = await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
-    assert f"There is no decision on {reference} to appeal yet" in refused
+    refused = await _log(council, CATH, reference, against="decision:1", grounds=GROUNDS)
+    assert "Choose what is appealed from the list" in refused
     refused = await _log(council, CATH, reference, against="appeal:1", grounds=GROUNDS)
     assert "Choose what is appealed from the list" in refused
     refused = await _log(
@@ -364,10 +503,18 @@ async def test_refusals_store_nothing(council):
 
 async def test_a_second_open_appeal_on_the_same_decision_is_refused(council):
     reference = await _restricted(council)
+    (reply,) = await council.say(KIM, f"appeal {reference}")
+    stale = await open_from(council, KIM, reply.card, "Log an appeal")  # opened before Cath logs
     await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
-    again = await _log(council, KIM, reference, against="decision", grounds="Again.")
-    assert "There is already an open appeal on this" in again
+    again = await stale.press("Log appeal", grounds="Again.")
+    assert "There is already an open appeal on this, logged Mon 23 Nov 2026. Nothing was stored." in texts(
+        again
+    )
     assert len(await council.rows(Appeal)) == 1
+    (reply,) = await council.say(KIM, f"appeal {reference}")
+    fresh = await open_from(council, KIM, reply.card, "Log an appeal")
+    offered = [c["value"] for c in inputs(fresh.card)["against"]["choices"]]
+    assert [v.split(":")[0] for v in offered] == ["immediate_action"]  # the decision is under appeal
 
 
 async def test_a_late_appeal_is_logged_with_a_warning(council):
@@ -376,12 +523,12 @@ async def test_a_late_appeal_is_logged_with_a_warning(council):
     logged = await _log(
         council, CATH, reference, against="decision", grounds=GROUNDS, received_on="2027-01-14"
     )
-    assert "It is late: received Thu 14 Jan 2027, after the deadline of Mon 21 Dec 2026" in logged
+    assert "It is late: received Thu 14 Jan 2027, after the time limit of Tue 22 Dec 2026" in logged
     (appeal,) = await council.rows(Appeal)
     assert appeal.late
     await council.deliver()
     (thread,) = [s for s in council.connector.sent if s.method == "THREAD"]
-    assert "Late: received after the time to appeal. The deciding body may still accept it." in texts(
+    assert "Late: received after the time limit. The Complaints Review Group may still accept it." in texts(
         thread.card
     )
 
@@ -392,9 +539,9 @@ async def test_the_thread_is_reminded_when_no_outcome_comes_in_time(council):
     await council.deliver()
     (thread,) = [s for s in council.connector.sent if s.method == "THREAD"]
     services = council.app[SERVICES]
-    council.clock.now = datetime(2026, 12, 18, 10, tzinfo=UTC)  # 19 working days
+    council.clock.now = datetime(2026, 12, 21, 10, tzinfo=UTC)  # 19 working days (St Andrew's Day)
     assert await appeals.sweep_outcome_reminders(services) == 0
-    council.clock.now = datetime(2026, 12, 21, 10, tzinfo=UTC)  # 20 working days
+    council.clock.now = datetime(2026, 12, 22, 10, tzinfo=UTC)  # 20 working days
     assert await appeals.sweep_outcome_reminders(services) == 1
     assert await appeals.sweep_outcome_reminders(services) == 0
     council.connector.clear()
@@ -433,7 +580,8 @@ async def test_two_people_logging_the_same_appeal_at_once_store_one(council):
         await open_from(council, CATH, form_cath.card, "Log an appeal"),
         await open_from(council, KIM, form_kim.card, "Log an appeal"),
     ]
-    await asyncio.gather(*(f.press("Log appeal", against="decision", grounds=GROUNDS) for f in forms))
+    chosen = appeal_choice(forms[0].card, "decision")
+    await asyncio.gather(*(f.press("Log appeal", against=chosen, grounds=GROUNDS) for f in forms))
     assert len(await council.rows(Appeal)) == 1
     answers = [closing_text(f) for f in forms]
     assert sum("Logged. The appeal goes to" in a for a in answers) == 1
@@ -444,14 +592,14 @@ async def test_after_the_review_group_decides_the_managers_decision_is_not_heard
     reference = await _restricted(council)
     await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
     (first,) = await council.rows(Appeal)
-    form = await _outcome_form(council, CERI, first.id, "upheld")
+    form = await _outcome_form(council, CERI, first.id, "not_upheld")
     await form.press("Record outcome", reasons="Proportionate.")
     (reply,) = await council.say(CATH, f"appeal {reference}")
     log = await open_from(council, CATH, reply.card, "Log an appeal")
     offered = [c["value"] for c in inputs(log.card)["against"]["choices"]]
-    assert "decision" not in offered and f"appeal:{first.id}" in offered
-    refused = await log.press("Log appeal", against="decision", grounds="Again.")
-    assert "This decision's appeal has been decided: appeal against that outcome instead" in texts(refused)
+    assert offered == [f"appeal:{first.id}", "immediate_action:1"]  # newest first; not the decision
+    refused = await log.press("Log appeal", against=first.step, grounds="Again.")
+    assert "This has been heard: appeal against the outcome instead" in texts(refused)
     assert len(await council.rows(Appeal)) == 1
 
 
@@ -459,11 +607,11 @@ async def test_a_varied_outcome_must_set_out_every_appealed_restriction(council)
     reference = await _restricted(council)
     await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
     (appeal,) = await council.rows(Appeal)
-    form = await _outcome_form(council, CERI, appeal.id, "varied")
+    form = await _outcome_form(council, CERI, appeal.id, "partly_upheld")
     refused = await form.press("Record outcome", reasons="x", restriction_1_type="")
     assert "Choose a restriction from the policy's list" in texts(refused)
     forged = await submit_dialog(
-        council, CERI, {"verb": "appeal.outcome", "appeal": appeal.id, "outcome": ["varied"]}
+        council, CERI, {"verb": "appeal.outcome", "appeal": appeal.id, "outcome": ["partly_upheld"]}
     )
     assert "That is not an appeal outcome." in closing_text(forged)
     assert (await council.rows(Appeal))[0].status == "open"

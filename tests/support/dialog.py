@@ -223,9 +223,19 @@ async def decide(
     return await latest_card(harness, person)
 
 
-async def log_appeal(harness: BotHarness, person: Person, reference: str, **inputs: Any) -> str:
+def appeal_choice(card: dict[str, Any], against: str) -> str:
+    """The log form's choice for `against`: a kind ("decision", "immediate_action", "review",
+    "appeal") names the newest offered of that kind, as a person picks it; anything else is sent
+    as it is (a forged value, say)."""
+    offered = [c["value"] for c in inputs(card).get("against", {}).get("choices", [])]
+    return next((v for v in offered if v.startswith(f"{against}:")), against)
+
+
+async def log_appeal(harness: BotHarness, person: Person, reference: str, **fields: Any) -> str:
     """`appeal INC-...`, then its dialog; what the dialog said as it closed, or still shows."""
     (reply,) = await harness.say(person, f"appeal {reference}")
     form = await open_from(harness, person, reply.card, "Log an appeal")
-    await form.press("Log appeal", **inputs)
+    if "against" in fields:
+        fields["against"] = appeal_choice(form.card, fields["against"])
+    await form.press("Log appeal", **fields)
     return closing_text(form)
