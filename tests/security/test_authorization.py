@@ -44,7 +44,7 @@ from sqlalchemy import select
 from policy.roles import Role
 from storage.db import create_engine
 from storage.migrate import upgrade
-from storage.models import Appeal, AuditEvent, Customer, Incident, Letter, Restriction
+from storage.models import Appeal, AuditEvent, Customer, Decision, Incident, Letter, Restriction, Review
 from storage.models import Person as PersonRow
 from tests.security.conftest import snapshot
 from tests.support import teams
@@ -303,7 +303,7 @@ async def _lift(bot: BotHarness, who: Person, s: Scenario) -> str:
 async def _log_appeal(bot: BotHarness, who: Person, s: Scenario) -> str:
     data = {
         "incident": s.incident,
-        "against": "immediate_action",
+        "against": f"immediate_action:{s.incident}",
         "grounds": "I was not shouting.",
         "received_on": "2026-11-23",
     }
@@ -311,7 +311,7 @@ async def _log_appeal(bot: BotHarness, who: Person, s: Scenario) -> str:
 
 
 async def _appeal_outcome(bot: BotHarness, who: Person, s: Scenario) -> str:
-    data = {"appeal": s.appeal, "outcome": "upheld", "reasons": "Proportionate."}
+    data = {"appeal": s.appeal, "outcome": "not_upheld", "reasons": "Proportionate."}
     return await _execute(bot, who, "appeal.outcome", data)
 
 
@@ -343,7 +343,7 @@ ACTIONS = [
         "record appeal outcome",
         frozenset({CERI}),
         _appeal_outcome,
-        "Upheld by Ceri Panel",
+        "Not upheld: the decision is confirmed. Recorded by Ceri Panel",
         "You took part in the decision or the report, or are not of the body|You do not have access",
     ),
     Action("check", EVERYONE, _check, "How to handle this customer", ""),
@@ -401,7 +401,7 @@ async def test_each_action_succeeds_only_for_whom_the_policy_allows(council, sce
         ("letter.sent", {"letter": "{letter}", "sent_on": "2026-11-23", "method": "post"}),
         ("review.submit", {"restriction": "{restriction}", "outcome": "lift", "due": "{review_due}"}),
         ("restriction.reinstate", {"restriction": "{restriction}"}),
-        ("appeal.outcome", {"appeal": "{appeal}", "outcome": "overturned", "reasons": "x"}),
+        ("appeal.outcome", {"appeal": "{appeal}", "outcome": "upheld", "reasons": "x"}),
         ("appeal.letter_link", {"appeal": "{appeal}"}),
         ("customer.record", {"customer": "{customer}"}),
         ("decision.submit", {"incident": 999_999, "kind": "no_further_action", "reasons": "x"}),
@@ -590,9 +590,9 @@ async def test_a_restriction_overturned_on_appeal_is_not_reinstated_by_the_manag
     assert "Logged." in await log_appeal(fresh, CATH, reference, against="decision", grounds="Unfair.")
     (appeal,) = await fresh.rows(Appeal)
     heard = await _execute(
-        fresh, CERI, "appeal.outcome", {"appeal": appeal.id, "outcome": "overturned", "reasons": "Too wide."}
+        fresh, CERI, "appeal.outcome", {"appeal": appeal.id, "outcome": "upheld", "reasons": "Too wide."}
     )
-    assert "Overturned by Ceri Panel" in heard
+    assert "Upheld: the decision is overturned. Recorded by Ceri Panel" in heard
     # The same day, wider: neither the manager overruled nor a keeper may.
     for manager in (HAL, KIM):
         await _refused(fresh, manager, _reinstate(fresh, manager, restriction, scope="council_wide"))
@@ -606,11 +606,13 @@ async def test_nobody_hears_an_appeal_on_a_step_they_took(fresh):
     assert "Varied by" in await _review_step(fresh, AMY, restriction, "vary")
     assert "Logged." in await log_appeal(fresh, CATH, reference, against="decision", grounds="Unfair.")
     (appeal,) = await fresh.rows(Appeal)
-    outcome = {"appeal": appeal.id, "outcome": "upheld", "reasons": "Proportionate."}
+    outcome = {"appeal": appeal.id, "outcome": "not_upheld", "reasons": "Proportionate."}
     await _refused(
         fresh, AMY, _execute(fresh, AMY, "appeal.outcome", outcome), "You took part in the decision"
     )
-    assert "Upheld by Ceri Panel" in await _execute(fresh, CERI, "appeal.outcome", outcome)
+    assert "Not upheld: the decision is confirmed. Recorded by Ceri Panel" in await _execute(
+        fresh, CERI, "appeal.outcome", outcome
+    )
 
 
 async def test_a_verb_without_a_rule_is_refused_before_any_handler(fresh):
@@ -684,7 +686,7 @@ async def _first(bot: BotHarness, reporter: Person, title: str, inputs: dict[str
     return reference
 
 
-async def _appeal_heard(bot: BotHarness, against: str, hearer: Person, outcome: str = "upheld") -> Appeal:
+async def _appeal_heard(bot: BotHarness, against: str, hearer: Person, outcome: str = "not_upheld") -> Appeal:
     (incident,) = await bot.rows(Incident)
     logged = await _execute(
         bot,
@@ -697,7 +699,7 @@ async def _appeal_heard(bot: BotHarness, against: str, hearer: Person, outcome: 
     heard = await _execute(
         bot, hearer, "appeal.outcome", {"appeal": appeal.id, "outcome": outcome, "reasons": "Heard."}
     )
-    assert f"{outcome.capitalize()} by {hearer.name}" in heard, heard
+    assert f"Recorded by {hearer.name}" in heard, heard
     return appeal
 
 
@@ -714,25 +716,36 @@ def _decision_letter(kind: str) -> Callable[[BotHarness], Awaitable[dict[str, An
     return letter
 
 
+async def _decision(bot: BotHarness) -> str:
+    """The first decision, as an appeal names it."""
+    (decision,) = await bot.rows(Decision)
+    return f"decision:{decision.id}"
+
+
+async def _newest_review(bot: BotHarness) -> str:
+    """A review's variation or reinstatement: a new decision, appealed in its own right."""
+    return f"review:{max(r.id for r in await bot.rows(Review))}"
+
+
 async def _story_restorative(bot: BotHarness) -> str:
     await _first(bot, SAM, "Restorative approach", RESTORATIVE)
-    return "decision"
+    return await _decision(bot)
 
 
 async def _story_active(bot: BotHarness) -> str:
     await _first(bot, SAM, "Active management", ACTIVE)
-    return "decision"
+    return await _decision(bot)
 
 
 async def _story_police(bot: BotHarness) -> str:
     await _first(bot, SAM, "Refer to police / legal action", POLICE)
-    return "decision"
+    return await _decision(bot)
 
 
 async def _story_varied(bot: BotHarness) -> str:
     await _first(bot, SAM, "Active management", ACTIVE)
     assert "Varied by" in await _review_step(bot, DEV, await _active(bot), "vary")
-    return "decision"
+    return await _newest_review(bot)
 
 
 async def _story_reinstated(bot: BotHarness) -> str:
@@ -740,18 +753,19 @@ async def _story_reinstated(bot: BotHarness) -> str:
     restriction = await _active(bot)
     assert "Lifted by" in await _review_step(bot, AMY, restriction, "lift")
     assert "Reinstated by" in await _reinstate(bot, DEV, restriction)
-    return "decision"
+    return await _newest_review(bot)
 
 
 async def _story_immediate(bot: BotHarness) -> str:
     bot.connector.clear()
     assert await report(bot, SAM)  # Sam ended the contact; no manager has decided
-    return "immediate_action"
+    (incident,) = await bot.rows(Incident)
+    return f"immediate_action:{incident.id}"
 
 
 async def _story_group(bot: BotHarness) -> str:
     await _first(bot, SAM, "Active management", ACTIVE)
-    return f"appeal:{(await _appeal_heard(bot, 'decision', DEV)).id}"
+    return f"appeal:{(await _appeal_heard(bot, await _decision(bot), DEV)).id}"
 
 
 async def _story_chief(bot: BotHarness) -> str:
@@ -762,12 +776,12 @@ async def _story_chief(bot: BotHarness) -> str:
 
 async def _story_reported_by_dev(bot: BotHarness) -> str:
     await _first(bot, DEV, "Active management", ACTIVE)
-    return "decision"
+    return await _decision(bot)
 
 
 async def _story_overturned(bot: BotHarness) -> str:
     await _first(bot, SAM, "Active management", ACTIVE)
-    return f"appeal:{(await _appeal_heard(bot, 'decision', CERI, 'overturned')).id}"
+    return f"appeal:{(await _appeal_heard(bot, await _decision(bot), CERI, 'upheld')).id}"
 
 
 STORIES: dict[str, Callable[[BotHarness], Awaitable[str]]] = {
@@ -846,7 +860,7 @@ async def _cath_logs(bot: BotHarness, m: Made) -> None:
 async def _hear_it(bot: BotHarness, who: Person, m: Made) -> str:
     appeal = max(await bot.rows(Appeal, Appeal.status == "open"), key=lambda a: a.id)
     return await _execute(
-        bot, who, "appeal.outcome", {"appeal": appeal.id, "outcome": "upheld", "reasons": "Fair."}
+        bot, who, "appeal.outcome", {"appeal": appeal.id, "outcome": "not_upheld", "reasons": "Fair."}
     )
 
 
@@ -872,10 +886,11 @@ REINSTATE = Step("reinstate (after a keeper lifts it)", _reinstate_it, "Reinstat
 REINSTATE_LIFTED = Step("reinstate", _reinstate_it, "Reinstated by")
 LOG = Step("log an appeal", _log_it, "Logged.")
 LOG_AT_THE_TOP = Step("log an appeal", _log_it, "no further internal appeal")
+LOG_NOTHING_LEFT = Step("log an appeal", _log_it, "Choose what is appealed from the list")
 HEAR = Step(
     "hear the appeal",
     _hear_it,
-    "Upheld by {name}",
+    "Recorded by {name}",
     "You took part in the decision or the report, or are not of the body|You do not have access",
     before=_cath_logs,
 )
@@ -936,8 +951,8 @@ ALONG_THE_CASE = [
     # An appeal's outcome binds: only the body that heard it brings the restriction back, through a
     # member who took no other step (or a new incident does).
     ("overturned on appeal (Ceri heard)", REINSTATE_LIFTED, {CERI, DEV}),
-    ("overturned on appeal (Ceri heard)", LOG, LOGGING),
-    ("overturned on appeal (Ceri heard)", HEAR, {CHIEF}),
+    # An appeal upheld leaves the customer nothing of it to appeal.
+    ("overturned on appeal (Ceri heard)", LOG_NOTHING_LEFT, LOGGING),
     ("overturned on appeal (Ceri heard)", LETTERS, {CERI, DEV, KIM}),
     ("overturned on appeal (Ceri heard)", RECORD, MANAGING),
 ]
