@@ -24,6 +24,7 @@ from storage.models import (
 from storage.models import Person as PersonRow
 from tests.support.dialog import (
     Dialog,
+    appeal_choice,
     closing_text,
     dialog_button,
     execute_action,
@@ -383,7 +384,7 @@ async def test_the_decision_letter_says_what_the_policy_requires(council):
         "from 23 November 2026; we will review it by 23 May 2027",
         "How to appeal",
         "the Complaints Review Group",
-        "by 21 December 2026 (20 working days",
+        "by 22 December 2026 (20 working days",
         "Who we share this with and where it is recorded",
         "Staff in Housing",
         "secure, restricted-access register",
@@ -438,7 +439,9 @@ async def test_the_manager_is_reminded_after_five_working_days_once(council):
     services = council.app[SERVICES]
     council.clock.advance(days=6)  # Sunday 29 November: four working days, and not working hours
     assert await reminders.remind_unsent_letters(services) == 0
-    council.clock.advance(days=1)  # Monday 30 November, 10:00: five working days
+    council.clock.advance(days=1)  # Monday 30 November: St Andrew's Day, a Scottish public holiday
+    assert await reminders.remind_unsent_letters(services) == 0
+    council.clock.advance(days=1)  # Tuesday 1 December, 10:00: five working days
     assert await reminders.remind_unsent_letters(services) == 1
     assert await reminders.remind_unsent_letters(services) == 0
     council.connector.clear()
@@ -623,7 +626,9 @@ async def test_log_an_appeal_on_the_card_opens_a_dialog_and_leaves_the_card(coun
     form = await open_from(council, AMY, decided, "Log an appeal")
     assert "Log an appeal on INC-2026-00001" in texts(form.card)
     assert council.connector.sent == []
-    await form.press("Log appeal", against="decision", grounds="It was not me calling.")
+    await form.press(
+        "Log appeal", against=appeal_choice(form.card, "decision"), grounds="It was not me calling."
+    )
     assert "Logged. The appeal goes to" in closing_text(form)
     # The decided card is not replaced by the appeal: only the hearing body is sent one.
     await council.deliver()

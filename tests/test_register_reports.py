@@ -32,7 +32,7 @@ async def _known_register(harness) -> None:
     """2026: 9 incidents: 7 of category two by phone (Jan to Jul), 2 of category one in person
     (March); 3 decisions; 3 restrictions (one overdue for review); 1 review on time; 1 letter
     sent in 3 working days;
-    1 appeal to the review group, upheld."""
+    1 appeal to the review group, not upheld (the decision confirmed)."""
     await harness.import_roles(ROLES)
     when = lambda month, day=10: datetime(2026, month, day, 11, tzinfo=UTC)  # noqa: E731
     async with harness.sessions() as session:
@@ -134,7 +134,7 @@ async def _known_register(harness) -> None:
                 logged_by_id=person.id,
                 logged_at=when(3, 21),
                 status="decided",
-                outcome="upheld",
+                outcome="not_upheld",
             )
         )
         await session.commit()
@@ -160,7 +160,7 @@ async def test_the_years_figures_are_the_registers(harness):
     assert rows("time_to_decision") == {"Median": "1.0 days", "90th percentile": "1.0 days", "Decisions": 3}
     assert rows("reviews") == {"Done on time": 1, "Done late": 0, "Overdue at year end": 1}
     assert rows("letters")["Sent within 5 working days"] == 1
-    assert rows("appeals") == {"the Complaints Review Group: upheld": 1}
+    assert rows("appeals") == {"the Complaints Review Group: Not upheld: the decision is confirmed": 1}
     assert rows("staff")["Other staff affected"] == 2
     assert found.headline["Incidents"] == 9
 

@@ -81,7 +81,8 @@ async def test_the_reviewer_is_reminded_on_time_and_the_keepers_told_when_it_is_
         (date(2026, 12, 10), "Amy", "A review is due in 14 days"),
         (date(2026, 12, 24), "Amy", "A review is due today"),
         (date(2026, 12, 31), "Amy", "A review is overdue"),  # three working days, over Christmas
-        (date(2027, 1, 11), "Kim", "Review overdue: Pat Jones · TD6 0SA"),  # ten working days
+        # Ten working days, less Scotland's New Year holidays (1 January, and 4 January for the 2nd).
+        (date(2027, 1, 13), "Kim", "Review overdue: Pat Jones · TD6 0SA"),
     ]
     (row,) = await council.rows(Restriction)
     assert (row.next_reminder_on, row.reminder_stage) == (None, "escalated")
@@ -92,9 +93,11 @@ async def test_reminders_wait_for_working_hours(council):
     services = council.app[SERVICES]
     council.clock.now = datetime(2026, 11, 28, 10, tzinfo=UTC)  # Saturday: 14 days before
     assert await reviews.sweep_reviews(services) == 0
-    council.clock.now = datetime(2026, 11, 30, 3, tzinfo=UTC)  # Monday, 3 a.m.
+    council.clock.now = datetime(2026, 11, 30, 10, tzinfo=UTC)  # Monday: St Andrew's Day, a holiday
     assert await reviews.sweep_reviews(services) == 0
-    council.clock.now = datetime(2026, 11, 30, 9, tzinfo=UTC)  # Monday, 09:00
+    council.clock.now = datetime(2026, 12, 1, 3, tzinfo=UTC)  # Tuesday, 3 a.m.
+    assert await reviews.sweep_reviews(services) == 0
+    council.clock.now = datetime(2026, 12, 1, 9, tzinfo=UTC)  # Tuesday, 09:00
     assert await reviews.sweep_reviews(services) == 1
     assert await reviews.sweep_reviews(services) == 0
 

@@ -111,9 +111,7 @@ async def test_too_many_matches_list_nobody_and_ask_for_more(council):
         await _add(council, name=f"Pat Smith{'e' * n}", postcode="TD1 1AA")
     card = await _search(council, "pat smith TD1 1AA")
     assert _listed(card) == []
-    assert errors(card) == [
-        "More than 5 customers match: add more of the name, or their customer reference"
-    ]
+    assert errors(card) == ["More than 5 customers match: add more of the name, or their customer reference"]
     assert "Pat Smith" not in texts(card).replace("pat smith TD1 1AA", "")
 
 

@@ -100,7 +100,10 @@ FIELDS = st.fixed_dictionaries(
         "outcome": st.one_of(st.sampled_from(["upheld", "varied", "overturned", "lift", "vary"]), JUNK),
         "reasons": JUNK,
         "due": JUNK,
-        "against": st.one_of(st.sampled_from(["decision", "immediate_action"]), JUNK),
+        "against": st.one_of(
+            st.sampled_from(["decision", "immediate_action", "decision:1", "immediate_action:1", "appeal:1"]),
+            JUNK,
+        ),
         "large": JUNK,
     },
 )

@@ -15,7 +15,7 @@ from docx import Document
 
 from bot.config import load_settings
 from bot.logs import JsonFormatter, configure
-from storage.models import Appeal, Incident
+from storage.models import Appeal, Decision, Incident
 from storage.models import Person as PersonRow
 from tests.support.dialog import decide, press_execute, submit_dialog, walk
 from tests.support.harness import BotHarness
@@ -120,10 +120,16 @@ async def _journey(council: BotHarness) -> tuple[dict, str]:
     await council.say(SAM, "check Zebedee zebedee.q@mailbox.example")
     await council.say(SAM, "check Quillfeather 07700 900123")
     (incident,) = await council.rows(Incident)
+    (decision,) = await council.rows(Decision)
     await submit_dialog(
         council,
         CATH,
-        {"verb": "appeal.log", "incident": incident.id, "against": "decision", "grounds": GROUNDS}
+        {
+            "verb": "appeal.log",
+            "incident": incident.id,
+            "against": f"decision:{decision.id}",
+            "grounds": GROUNDS,
+        }
         | {"received_on": "2026-11-23"},
     )
     (appeal,) = await council.rows(Appeal)
