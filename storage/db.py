@@ -52,6 +52,25 @@ def _sqlite_engine(url: Any, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+def schema_changes_of(engine: AsyncEngine) -> AsyncEngine | None:
+    """On a SQLite file, an engine to change the schema with, its foreign keys off: SQLite changes a
+    table by building a new one, copying, dropping the old and renaming (Alembic's batch mode), and
+    its documented procedure for that turns foreign key enforcement off around the change, then
+    checks the keys with `PRAGMA foreign_key_check`. None elsewhere: change it with `engine`."""
+    url = engine.url
+    if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    changing = _sqlite_engine(url, hide_parameters=True, poolclass=AsyncAdaptedQueuePool, pool_size=1)
+    event.listen(changing.sync_engine, "connect", _foreign_keys_off)
+    return changing
+
+
+def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")  # outside any transaction: it is ignored inside one
+    cursor.close()
+
+
 def reads_of(engine: AsyncEngine) -> AsyncEngine:
     """An engine for transactions that only read, to dispose of with `engine`: on SQLite (a
     file) one with connections of its own, which read beside the writer (WAL); elsewhere the

@@ -8,6 +8,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.db import schema_changes_of
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -51,8 +53,19 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         command.upgrade(alembic_config(connection), revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    changing = schema_changes_of(engine)
+    if changing is None:
+        async with engine.begin() as conn:
+            await conn.run_sync(run)
+        return
+    try:
+        async with changing.begin() as conn:
+            await conn.run_sync(run)
+            broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            if broken:  # rolled back: the register stays as it was
+                raise RuntimeError(f"the migration would leave {len(broken)} broken reference(s)")
+    finally:
+        await changing.dispose()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -9,7 +9,7 @@ from docx import Document
 
 from bot.app import SERVICES
 from dialogs import appeals, review_channel
-from storage.models import Appeal, AuditEvent, Decision, Letter, OutboxMessage, Restriction
+from storage.models import Appeal, AuditEvent, Decision, Letter, OutboxMessage, Restriction, Review
 from tests.support import teams
 from tests.support.dialog import (
     Dialog,
@@ -21,6 +21,7 @@ from tests.support.dialog import (
     press_execute,
     submit_dialog,
     texts,
+    universal,
 )
 from tests.support.harness import BotHarness
 from tests.support.reporting import report
@@ -615,3 +616,110 @@ async def test_a_varied_outcome_must_set_out_every_appealed_restriction(council)
     )
     assert "That is not an appeal outcome." in closing_text(forged)
     assert (await council.rows(Appeal))[0].status == "open"
+
+
+VARIED = {
+    "restriction_1_type": "limit_time_volume_topics",
+    "restriction_1_details": "One call a week, 20 minutes.",
+    "restriction_1_scope": "service",
+    "restriction_1_frontline_instructions": "Take one call a week.",
+    "restriction_1_starts_on": "2027-05-20",
+    "restriction_1_review_due_on": "2027-11-19",
+    "restriction_1_no_review": "false",
+}
+
+
+async def _review(council, who, outcome: str, **more) -> str:
+    (r,) = await council.rows(Restriction, Restriction.status == "active")
+    data = {
+        "verb": "review.submit",
+        "restriction": r.id,
+        "outcome": outcome,
+        "due": r.review_due_on.isoformat(),
+        "reasons": "Calls are calmer.",
+        "notify_customer": "no",
+        **more,
+    }
+    return closing_text(await submit_dialog(council, who, data))
+
+
+async def _sent(council, who, letter: Letter, on: str) -> None:
+    await universal(council, who, "letter.sent", {"letter": letter.id, "sent_on": on, "method": "post"})
+    (recorded,) = await council.rows(Letter, Letter.id == letter.id)
+    assert recorded.sent_on == date.fromisoformat(on)
+
+
+async def test_a_variation_and_a_reinstatement_are_new_decisions_for_the_group_on_their_own_clock(council):
+    reference = await _restricted(council)
+    await _log(council, CATH, reference, against="decision", grounds=GROUNDS)
+    (first,) = await council.rows(Appeal)
+    form = await _outcome_form(council, CERI, first.id, "not_upheld")
+    await form.press("Record outcome", reasons="Proportionate.")
+
+    # May: Amy's review varies the restriction; its letter goes on Monday 24 May.
+    council.clock.now = datetime(2027, 5, 20, 10, tzinfo=UTC)
+    assert "Varied by Amy Manager" in await _review(council, AMY, "vary", **VARIED)
+    (letter,) = await council.rows(Letter, Letter.kind == "variation")
+    council.clock.now = datetime(2027, 5, 24, 10, tzinfo=UTC)
+    await _sent(council, AMY, letter, "2027-05-24")
+
+    # Twenty working days from the letter, less the Spring Bank Holiday (31 May): Tue 22 Jun.
+    council.clock.now = datetime(2027, 6, 21, 10, tzinfo=UTC)
+    (reply,) = await council.say(CATH, f"appeal {reference}")
+    log = await open_from(council, CATH, reply.card, "Log an appeal")
+    labels = [c["title"] for c in inputs(log.card)["against"]["choices"]]
+    assert labels[0] == (
+        "The variation of a restriction at review, Thu 20 May 2027 · the Complaints Review Group, "
+        "by Tue 22 Jun 2027"
+    )
+    assert inputs(log.card)["restrictions"]["choices"][0]["title"].endswith("One call a week, 20 minutes.")
+    await log.press(
+        "Log appeal", against=appeal_choice(log.card, "review"), grounds="One call a week is too few."
+    )
+    assert "Logged. The appeal goes to the Complaints Review Group." in closing_text(log)
+    assert "late" not in closing_text(log)
+    second = max(await council.rows(Appeal), key=lambda a: a.id)
+    (review,) = await council.rows(Review)
+    assert (second.route, second.step, second.time_limit_on, second.late) == (
+        "complaints_review_group",
+        f"review:{review.id}",
+        date(2027, 6, 22),
+        False,
+    )
+    # Amy varied it, so she may not hear it; Dev may.
+    refused = await _outcome_form(council, AMY, second.id, "not_upheld")
+    assert "You took part" in closing_text(refused)
+    heard = await _outcome_form(council, DEV, second.id, "not_upheld")
+    await heard.press("Record outcome", reasons="Proportionate still.")
+    await council.deliver()
+    *_, told = [  # the first appeal's outcome, then this one's
+        s
+        for s in council.connector.to(AMY.chat_id)
+        if s.activity.get("summary") == f"Appeal outcome: {reference}"
+    ]
+    assert "Against the variation of a restriction at review." in texts(told.card)
+
+    # November: lifted at review, then reinstated when calls turn abusive again: a new decision.
+    council.clock.now = datetime(2027, 11, 19, 10, tzinfo=UTC)
+    assert "Lifted by Amy Manager" in await _review(council, AMY, "lift")
+    (lifted,) = await council.rows(Restriction, Restriction.status == "lifted")
+    council.clock.now = datetime(2027, 12, 1, 10, tzinfo=UTC)
+    reinstated = await submit_dialog(
+        council,
+        KIM,
+        {
+            "verb": "restriction.reinstate",
+            "restriction": lifted.id,
+            "reasons": "Abusive calls again.",
+            **VARIED,
+            "restriction_1_starts_on": "2027-12-01",
+            "restriction_1_review_due_on": "2028-05-31",
+        },
+    )
+    assert "Reinstated by Kim Keeper" in closing_text(reinstated)
+    logged = await _log(council, CATH, reference, against="review", grounds="I have calmed down.")
+    assert "Logged. The appeal goes to the Complaints Review Group." in logged
+    third = max(await council.rows(Appeal), key=lambda a: a.id)
+    # Counted from the reinstatement letter's production until it is sent: 20 working days from
+    # 1 December, less Christmas and Boxing Day (observed on 27 and 28 December), is 31 December.
+    assert (third.against, third.time_limit_on) == ("reinstatement", date(2027, 12, 31))

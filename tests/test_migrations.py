@@ -130,3 +130,110 @@ async def test_each_recipients_next_message_is_found_from_the_index_alone(engine
 
     plan = await _plan(engine, _next_in_line(), {})
     assert any("COVERING INDEX ix_outbox_in_line" in step for step in plan), plan
+
+
+BEFORE_0014 = [
+    "INSERT INTO people (id, email, display_name, guest, created_at, updated_at) VALUES "
+    + ", ".join(
+        f"({n}, '{name}@c.example', '{name}', false, '2026-11-01 09:00:00', '2026-11-01 09:00:00')"
+        for n, name in ((1, "sam"), (2, "elle"), (3, "amy"))
+    ),
+    "INSERT INTO role_assignments (person_id, role) VALUES (2, 'elected_member')",
+    "INSERT INTO service_areas (id, key, name) VALUES (1, 'housing', 'Housing')",
+    "INSERT INTO customers (id, name, created_at) VALUES (1, 'Pat', '2026-11-01 09:00:00')",
+    *(
+        "INSERT INTO incidents (id, reference, year, sequence, customer_id, reporter_id, service_area_id, "
+        "occurred_at, reported_at, channel, category, behaviours, description, others_affected, "
+        "ended_contact, left_premises, police_called, reporter_wants_support, urgent, status) VALUES "
+        f"({n}, 'INC-2026-0000{n}', 2026, {n}, 1, {reporter}, 1, '2026-11-23 09:00:00', "
+        "'2026-11-23 10:00:00', 'phone', 'two', '[]', 'x', '[]', true, false, false, false, false, 'decided')"
+        for n, reporter in ((1, 1), (2, 2))
+    ),
+    "INSERT INTO decisions (id, incident_id, kind, deciding_body, decided_by_id, decided_at, reasons, "
+    "without_prior_warning) VALUES "
+    "(1, 1, 'active_management', 'manager', 3, '2026-11-23 11:00:00', 'r', false)",
+    *(
+        "INSERT INTO appeals (id, incident_id, against, decision_id, previous_appeal_id, route, received_on, "
+        "grounds, late, logged_by_id, logged_at, status, open_key, outcome) VALUES "
+        f"({n}, {incident}, '{against}', {decision}, {previous}, '{route}', '2026-11-30', 'g', false, 3, "
+        f"'2026-11-30 10:00:00', '{status}', {key}, {outcome})"
+        for n, incident, against, decision, previous, route, status, key, outcome in (
+            (1, 1, "decision", 1, "NULL", "complaints_review_group", "decided", "NULL", "'upheld'"),
+            (2, 1, "appeal", 1, 1, "chief_executive", "decided", "NULL", "'varied'"),
+            (
+                3,
+                1,
+                "immediate_action",
+                "NULL",
+                "NULL",
+                "complaints_procedure",
+                "decided",
+                "NULL",
+                "'overturned'",
+            ),
+            (
+                4,
+                2,
+                "immediate_action",
+                "NULL",
+                "NULL",
+                "complaints_procedure",
+                "open",
+                "'2:immediate_action::'",
+                "NULL",
+            ),
+        )
+    ),
+]
+
+
+async def _the_appeals_of_0013_in_todays_words(engine) -> None:
+    await upgrade(engine, "0013")
+    async with engine.begin() as conn:
+        for statement in BEFORE_0014:
+            await conn.execute(text(statement))
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        appeals = (
+            await conn.execute(
+                text("SELECT id, against, step, stage, outcome, open_key FROM appeals ORDER BY id")
+            )
+        ).all()
+        reported_as = (
+            (await conn.execute(text("SELECT reported_as FROM incidents ORDER BY id"))).scalars().all()
+        )
+    # The customer's side: what stood is "not upheld", "varied" is "partly upheld", "overturned" is "upheld".
+    assert [tuple(a) for a in appeals] == [
+        (1, "decision", "decision:1", None, "not_upheld", None),
+        (2, "appeal_outcome", "appeal:1", None, "partly_upheld", None),
+        (3, "immediate_action", "immediate_action:1", 1, "upheld", None),
+        (4, "immediate_action", "immediate_action:2", 1, None, "2:immediate_action:2"),
+    ]
+    assert reported_as == ["employee", "elected_member"]
+
+
+async def test_appeals_recorded_before_0014_read_in_todays_words(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'older.db'}")
+    try:
+        await _the_appeals_of_0013_in_todays_words(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_appeals_recorded_before_0014_read_in_todays_words_on_postgresql(postgres_database):
+    older = make_url(postgres_database).set(database=f"{make_url(postgres_database).database}_older")
+    admin = create_async_engine(
+        make_url(postgres_database).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{older.database}"'))
+        await conn.execute(text(f'CREATE DATABASE "{older.database}"'))
+    engine = create_engine(older)
+    try:
+        await _the_appeals_of_0013_in_todays_words(engine)
+    finally:
+        await engine.dispose()
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{older.database}" WITH (FORCE)'))
+        await admin.dispose()
