@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import appeal as appeal_cards
@@ -83,6 +83,14 @@ async def letter_file(services: Services, link: LetterLink) -> LetterFile | None
         if not allowed:
             return None
         content = await _content(session, services, letter, appeal, decision, incident, area, customer, now)
+        if letter.sent_on is None and letter.dated_on != content.letter_date:
+            # The copy about to be sent is dated today: the register's clock runs from that date.
+            await session.execute(
+                update(Letter)
+                .where(Letter.id == letter.id, Letter.sent_on.is_(None))
+                .values(dated_on=content.letter_date)
+                .execution_options(synchronize_session=False)
+            )
         await audit.record(
             session,
             now=now,

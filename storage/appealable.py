@@ -54,10 +54,11 @@ class Decided:
 
 
 def letter_day(letter: Letter | None, zone: ZoneInfo) -> date | None:
-    """The day the clock to appeal runs from: the letter's sending, or until then its production."""
+    """The day the clock to appeal runs from, as the letter is dated: its sending once recorded;
+    until then the date printed on the latest copy downloaded, or else its production."""
     if letter is None:
         return None
-    return letter.sent_on or letter.produced_at.astimezone(zone).date()
+    return letter.sent_on or letter.dated_on or letter.produced_at.astimezone(zone).date()
 
 
 def _current(restriction_ids: Iterable[int], by_id: dict[int, Restriction]) -> tuple[Restriction, ...]:

@@ -302,6 +302,9 @@ class Letter(Base):
     restriction_id: Mapped[int | None] = mapped_column(ForeignKey("restrictions.id"))
     produced_at: Mapped[datetime]
     produced_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # The date printed on the latest copy downloaded before it was sent: until the sending is
+    # recorded, the time to appeal runs from it, as that copy says.
+    dated_on: Mapped[date | None] = mapped_column(Date)
     sent_on: Mapped[date | None] = mapped_column(Date)
     method: Mapped[str | None] = mapped_column(String(30))
     not_appropriate_reason: Mapped[str | None] = mapped_column(Text)

@@ -723,3 +723,34 @@ async def test_a_variation_and_a_reinstatement_are_new_decisions_for_the_group_o
     # Counted from the reinstatement letter's production until it is sent: 20 working days from
     # 1 December, less Christmas and Boxing Day (observed on 27 and 28 December), is 31 December.
     assert (third.against, third.time_limit_on) == ("reinstatement", date(2027, 12, 31))
+
+
+async def test_the_date_the_letter_gives_is_the_date_the_register_holds_the_customer_to(council):
+    reference = await _restricted(council)  # decided Monday 23 November; its letter produced then
+    (decision,) = await council.rows(Decision)
+    (letter,) = await council.rows(Letter)
+    # Downloaded to post on Tuesday 1 December: the copy is dated that day and counts from it.
+    council.clock.now = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    card_ = await universal(council, AMY, "incident.refresh", {"incident": decision.incident_id})
+    words = await _letter_words(council, AMY, card_, "Download letter")
+    assert "Date: 1 December 2026" in words and "by 31 December 2026" in words
+    (reply,) = await council.say(CATH, f"appeal {reference}")
+    form = await open_from(council, CATH, reply.card, "Log an appeal")
+    (label,) = [
+        c["title"] for c in inputs(form.card)["against"]["choices"] if c["value"].startswith("decision:")
+    ]
+    assert label.endswith("the Complaints Review Group, by Thu 31 Dec 2026")
+
+    # Recorded as posted on 2 December: the register counts from then, and so does any copy now
+    # (Christmas, Boxing Day, New Year's Day and the 2nd are Scottish holidays inside the window).
+    council.clock.now = datetime(2026, 12, 2, 16, tzinfo=UTC)
+    await _sent(council, AMY, letter, "2026-12-02")
+    words = await _letter_words(council, AMY, card_, "Download letter")
+    assert "Date: 2 December 2026" in words and "by 5 January 2027" in words
+    council.clock.now = datetime(2027, 1, 5, 10, tzinfo=UTC)
+    logged = await _log(
+        council, CATH, reference, against="decision", grounds=GROUNDS, received_on="2027-01-05"
+    )
+    assert "late" not in logged
+    (appeal,) = await council.rows(Appeal)
+    assert (appeal.time_limit_on, appeal.late) == (date(2027, 1, 5), False)

@@ -8,7 +8,9 @@ An appeal names the decision it is against (`step`): a first decision, a review'
 reinstatement, an earlier appeal's outcome, or an employee's immediate action. It keeps the time
 limit it was measured against, when its outcome is due, the stage of the complaints handling
 procedure, and why it goes no further here when it does not (then it has no route). Reviews and
-incidents keep the capacity their takers acted in at the time.
+incidents keep the capacity their takers acted in at the time. A letter keeps the date printed on
+the latest copy downloaded before it was sent: the time to appeal runs from it until the sending
+is recorded.
 
 Outcomes are re-worded from the customer's side: what was "upheld" (the decision stood) is "not
 upheld"; "varied" is "partly upheld"; "overturned" is "upheld". Reporters who hold the elected
@@ -37,6 +39,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("deciding_body", sa.String(length=40), server_default="manager", nullable=False)
         )
+    with op.batch_alter_table("letters", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("dated_on", sa.Date(), nullable=True))
     with op.batch_alter_table("appeals", schema=None) as batch_op:
         batch_op.add_column(sa.Column("step", sa.String(length=60), nullable=True))
         batch_op.add_column(sa.Column("review_id", sa.Integer(), nullable=True))
@@ -86,6 +90,8 @@ def downgrade() -> None:
         batch_op.drop_column("stage")
         batch_op.drop_column("review_id")
         batch_op.drop_column("step")
+    with op.batch_alter_table("letters", schema=None) as batch_op:
+        batch_op.drop_column("dated_on")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.drop_column("deciding_body")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
