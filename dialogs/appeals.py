@@ -171,15 +171,7 @@ def _what(d: appealable.Decided, incident: Incident) -> str:
     taken = d.taken
     day = local_date(taken.taken_on)
     if taken.kind is Appealable.IMMEDIATE_ACTION:
-        acts = [
-            words
-            for on, words in (
-                (incident.ended_contact, "ended the contact"),
-                (incident.left_premises, "asked them to leave the premises"),
-            )
-            if on
-        ]
-        return f"The employee's immediate action: {' and '.join(acts)}, {day}"
+        return f"The employee's immediate action: {_acts(incident, done=True)}, {day}"
     if taken.kind is Appealable.DECISION and d.decision is not None:
         return f"The manager's decision: {DECISION_LABELS[DecisionKind(d.decision.kind)]}, {day}"
     if taken.kind is Appealable.VARIATION:
@@ -563,17 +555,25 @@ AGAINST = {
 }
 
 
+def _acts(incident: Incident, *, done: bool = False) -> str:
+    """What the employee did at the time: "ending the contact", or as done, "ended the contact"."""
+    acts = [
+        words[done]
+        for on, words in (
+            (incident.ended_contact, ("ending the contact", "ended the contact")),
+            (
+                incident.left_premises,
+                ("asking them to leave the premises", "asked them to leave the premises"),
+            ),
+        )
+        if on
+    ]
+    return " and ".join(acts)
+
+
 def _against(appeal: Appeal, incident: Incident) -> str:
     if appeal.against == Appealable.IMMEDIATE_ACTION.value:
-        acts = [
-            w
-            for on, w in (
-                (incident.ended_contact, "ending the contact"),
-                (incident.left_premises, "asking them to leave the premises"),
-            )
-            if on
-        ]
-        return f"an employee's immediate action ({' and '.join(acts)})"
+        return f"an employee's immediate action ({_acts(incident)})"
     if appeal.against == Appealable.APPEAL_OUTCOME.value:
         # Heard, it goes to the Chief Executive; not heard, it was the Chief Executive's.
         return (
@@ -632,13 +632,7 @@ async def view_of(
         ]
     if appeal.against == Appealable.IMMEDIATE_ACTION.value or (complaint and not deciding):
         deciding = [
-            (
-                "Action",
-                _against(appeal, incident)
-                .removeprefix("an employee's immediate action ")
-                .strip("()")
-                .capitalize(),
-            ),
+            ("Action", _sentence(_acts(incident))),
             ("When", local_time(incident.occurred_at, zone)),
         ]
     if appeal.previous_appeal_id:

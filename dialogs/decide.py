@@ -20,7 +20,7 @@ from dialogs import decision_form, letter_links, permissions, records, refusals
 from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Services, ShowStep
-from policy.appeals import ROUTE_LABELS, outcome_words
+from policy.appeals import in_a_line
 from policy.categories import CATEGORIES, Category, is_urgent
 from policy.channels import CHANNEL_LABELS, ContactChannel
 from policy.deciding import DecisionDraft, problems, restorative_required
@@ -30,8 +30,6 @@ from policy.decisions import (
     RESTORATIVE_STEP_LABELS,
     RESTRICTION_LABELS,
     SCOPE_LABELS,
-    AppealOutcome,
-    AppealRoute,
     DecidingBody,
     DecisionKind,
     LetterKind,
@@ -166,15 +164,7 @@ def history_view(services: Services, history: decisions.History) -> tuple[cards.
             f"{RESTRICTION_LABELS[RestrictionType(r.type)]} · {r.status} · {restriction_period(r)}"
             for r in history.restrictions
         ],
-        appeals=[
-            (
-                f"{ROUTE_LABELS[AppealRoute(a.route)]} · "
-                + (outcome_words(AppealOutcome(a.outcome), AppealRoute(a.route)) if a.outcome else a.status)
-            )
-            if a.route
-            else "An appeal the policy gives no route (it went no further)"
-            for a in history.appeals
-        ],
+        appeals=[in_a_line(a.route, a.outcome) for a in history.appeals],
     )
     return view, history.restorative_recorded
 

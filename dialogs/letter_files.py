@@ -15,7 +15,6 @@ from dialogs.turn import Services
 from letters.content import DecisionLetter, RestrictionLine, decision_docx
 from policy.appeals import (
     EFFECTS,
-    NOT_HEARD_REASONS,
     Appealable,
     Effect,
     NotHeard,
@@ -180,7 +179,7 @@ async def _content(
             action_on=incident.occurred_at.astimezone(services.zone).date() if complaint else None,
         )
     elif kind is LetterKind.APPEAL_NOT_HEARD and appeal is not None:
-        reasons = NOT_HEARD_REASONS[NotHeard(appeal.not_heard)] if appeal.not_heard else ""
+        reasons = ""  # the letter gives the policy's reason in the customer's words
         signer = letter.produced_by_id
     elif about is not None:
         restrictions = [about]

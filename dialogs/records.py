@@ -18,6 +18,7 @@ from cards.formatting import local_date, local_time
 from dialogs import finding, permissions
 from dialogs.commands import command
 from dialogs.turn import Actor, Reply, Services
+from policy.appeals import in_a_line
 from policy.categories import CATEGORIES, Category
 from policy.decisions import (
     DECISION_LABELS,
@@ -239,7 +240,11 @@ async def full_record(
             )
             for r in restrictions
         ],
-        appeals=[f"{a.route} · received {local_date(a.received_on)} · {a.status}" for a in appeals],
+        appeals=[
+            f"{references[a.incident_id]} · received {local_date(a.received_on)} · "
+            f"{in_a_line(a.route, a.outcome)}"
+            for a in appeals
+        ],
         reinstatable=[
             (r.id, f"{RESTRICTION_LABELS[RestrictionType(r.type)]} ({r.status})")
             for r in restrictions

@@ -159,8 +159,8 @@ NOT_HEARD_LINES = {
 
 
 def _what_action(letter: DecisionLetter) -> list[str]:
-    if letter.letter_kind is LetterKind.APPEAL_NOT_HEARD and letter.not_heard is not None:
-        return [NOT_HEARD_LINES[letter.not_heard]]
+    if letter.letter_kind is LetterKind.APPEAL_NOT_HEARD:
+        return ["We have recorded that you asked, but we cannot consider it as an appeal under our policy."]
     if letter.letter_kind is LetterKind.APPEAL_OUTCOME and letter.complaint_stage:
         return [COMPLAINT_OUTCOME_LINES[letter.appeal_outcome]] if letter.appeal_outcome else []
     if letter.letter_kind is LetterKind.APPEAL_OUTCOME:
@@ -264,7 +264,7 @@ def decision_values(letter: DecisionLetter, settings: LetterSettings) -> dict[st
         "customer_address": letter.customer_address,
         "title": title,
         "opening": opening,
-        "why": letter.reasons,
+        "why": NOT_HEARD_LINES[letter.not_heard] if letter.not_heard else letter.reasons,
         "what_action": _what_action(letter),
         "how_long": _how_long(letter),
         "appeal": appeal,

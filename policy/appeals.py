@@ -68,6 +68,16 @@ def outcome_words(outcome: AppealOutcome, route: AppealRoute) -> str:
     return f"{OUTCOME_LABELS[outcome]}: {EFFECT_LABELS[EFFECTS[outcome]]}"
 
 
+def in_a_line(route: str | None, outcome: str | None) -> str:
+    """An appeal as the register's lists name it: "the Complaints Review Group: Partly upheld: the
+    decision is varied", "...: open", or one the policy gave no route."""
+    if route is None:
+        return "Went no further: the policy gives it no route"
+    where = AppealRoute(route)
+    said = outcome_words(AppealOutcome(outcome), where) if outcome else "open"
+    return f"{ROUTE_LABELS[where]}: {said}"
+
+
 class Appealable(StrEnum):
     """The kinds of decision a customer may appeal or complain about."""
 

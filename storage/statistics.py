@@ -14,14 +14,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policy.appeals import ROUTE_LABELS, outcome_words
+from policy.appeals import in_a_line
 from policy.categories import CATEGORIES, Category
 from policy.channels import CHANNEL_LABELS, ContactChannel
 from policy.decisions import (
     DECISION_LABELS,
     RESTRICTION_LABELS,
-    AppealOutcome,
-    AppealRoute,
     DecisionKind,
     RestrictionType,
 )
@@ -155,15 +153,7 @@ async def year_figures(
     )
     not_explained = sum(1 for letter in letters if letter.not_appropriate_reason)
     # The customer's side, as the letters and cards say it: "Partly upheld: the decision is varied".
-    routes = Counter(
-        (
-            f"{ROUTE_LABELS[AppealRoute(a.route)]}: "
-            + (outcome_words(AppealOutcome(a.outcome), AppealRoute(a.route)) if a.outcome else "open")
-        )
-        if a.route
-        else "Went no further (the policy gives no route)"
-        for a in appeals
-    )
+    routes = Counter(in_a_line(a.route, a.outcome) for a in appeals)
     staff = Counter()
     for i in incidents:
         staff["Reports by staff"] += 1
