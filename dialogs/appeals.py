@@ -330,22 +330,18 @@ async def _log(
     if isinstance(hearing, NotHeard):
         return await _not_heard(session, services, actor, incident, chosen, hearing, received, grounds, now)
     late = received > hearing.time_limit
-    appeal = Appeal(
-        incident_id=incident.id,
-        against=chosen.taken.kind.value,
-        step=chosen.step,
-        decision_id=chosen.decision.id if chosen.decision else None,
-        review_id=chosen.review.id if chosen.review else None,
-        previous_appeal_id=chosen.earlier.id if chosen.earlier else None,
+    appeal = _received(
+        incident,
+        chosen,
+        actor,
+        received,
+        grounds,
+        now,
         route=hearing.route.value,
         stage=hearing.stage,
-        received_on=received,
-        grounds=grounds,
         time_limit_on=hearing.time_limit,
         respond_by=respond_by(hearing, received, clock),
         late=late,
-        logged_by_id=actor.person_id,
-        logged_at=now,
         status=appealable.OPEN,
         open_key=f"{incident.id}:{chosen.step}",
     )
@@ -393,6 +389,62 @@ async def _log(
     return CloseDialog(notice)
 
 
+def _received(
+    incident: Incident,
+    chosen: appealable.Decided,
+    actor: Actor,
+    received: date,
+    grounds: str,
+    now: datetime,
+    **fields: Any,
+) -> Appeal:
+    """An appeal as received against the chosen decision; `fields`: where it goes, or why not."""
+    return Appeal(
+        incident_id=incident.id,
+        against=chosen.taken.kind.value,
+        step=chosen.step,
+        decision_id=chosen.decision.id if chosen.decision else None,
+        review_id=chosen.review.id if chosen.review else None,
+        previous_appeal_id=chosen.earlier.id if chosen.earlier else None,
+        received_on=received,
+        grounds=grounds,
+        logged_by_id=actor.person_id,
+        logged_at=now,
+        **fields,
+    )
+
+
+async def _letter_and_trail(
+    session: AsyncSession,
+    actor: Actor,
+    appeal: Appeal,
+    incident: Incident,
+    kind: LetterKind,
+    now: datetime,
+    action: str,
+    detail: dict[str, Any],
+) -> None:
+    """The letter the customer is owed about the appeal, and the audit event naming it."""
+    letter = await decisions.add_letter(
+        session,
+        kind,
+        customer_id=incident.customer_id,
+        produced_by=actor.person_id,
+        now=now,
+        decision_id=appeal.decision_id,
+        appeal_id=appeal.id,
+    )
+    await audit.record(
+        session,
+        now=now,
+        actor_id=actor.person_id,
+        action=action,
+        record_type="appeal",
+        record_id=appeal.id,
+        detail={**detail, "letter": letter.id},
+    )
+
+
 async def _not_heard(
     session: AsyncSession,
     services: Services,
@@ -406,47 +458,30 @@ async def _not_heard(
 ) -> DialogAnswer:
     """An appeal the policy gives no route: recorded as received, with a letter telling the
     customer why and where else they can go."""
-    appeal = Appeal(
-        incident_id=incident.id,
-        against=chosen.taken.kind.value,
-        step=chosen.step,
-        decision_id=chosen.decision.id if chosen.decision else None,
-        review_id=chosen.review.id if chosen.review else None,
-        previous_appeal_id=chosen.earlier.id if chosen.earlier else None,
+    appeal = _received(
+        incident,
+        chosen,
+        actor,
+        received,
+        grounds,
+        now,
         route=None,
         not_heard=why.value,
-        received_on=received,
-        grounds=grounds,
         late=False,
-        logged_by_id=actor.person_id,
-        logged_at=now,
         status=appealable.NOT_HEARD,
     )
     session.add(appeal)
     await session.flush()
-    letter = await decisions.add_letter(
-        session,
-        LetterKind.APPEAL_NOT_HEARD,
-        customer_id=incident.customer_id,
-        produced_by=actor.person_id,
-        now=now,
-        decision_id=appeal.decision_id,
-        appeal_id=appeal.id,
-    )
     # A code, never the grounds: the trail holds no free text.
-    await audit.record(
+    await _letter_and_trail(
         session,
-        now=now,
-        actor_id=actor.person_id,
-        action="appeal.not_heard",
-        record_type="appeal",
-        record_id=appeal.id,
-        detail={
-            "incident": incident.reference,
-            "against": chosen.step,
-            "reason": why.value,
-            "letter": letter.id,
-        },
+        actor,
+        appeal,
+        incident,
+        LetterKind.APPEAL_NOT_HEARD,
+        now,
+        "appeal.not_heard",
+        {"incident": incident.reference, "against": chosen.step, "reason": why.value},
     )
     view = await view_of(session, services, appeal, None)
     outbox.enqueue(
@@ -943,23 +978,15 @@ async def _record_outcome(
         )
     incident = await session.get(Incident, appeal.incident_id)
     assert incident is not None
-    letter = await decisions.add_letter(
+    await _letter_and_trail(
         session,
+        actor,
+        appeal,
+        incident,
         LetterKind.APPEAL_OUTCOME,
-        customer_id=incident.customer_id,
-        produced_by=actor.person_id,
-        now=now,
-        decision_id=appeal.decision_id,
-        appeal_id=appeal.id,
-    )
-    await audit.record(
-        session,
-        now=now,
-        actor_id=actor.person_id,
-        action="appeal.outcome",
-        record_type="appeal",
-        record_id=appeal.id,
-        detail={"outcome": outcome.value, "restrictions_changed": changed, "letter": letter.id},
+        now,
+        "appeal.outcome",
+        {"outcome": outcome.value, "restrictions_changed": changed},
     )
     await session.refresh(appeal)
     fresh = await view_of(session, services, appeal, None)

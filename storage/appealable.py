@@ -117,16 +117,7 @@ async def on_incident(session: AsyncSession, incident: Incident, zone: ZoneInfo)
             await session.scalars(select(Appeal).where(Appeal.incident_id == incident.id).order_by(Appeal.id))
         ).all()
     )
-    appealed: dict[int, list[int]] = {}
-    if appeals:
-        for appeal_id, rid in (
-            await session.execute(
-                select(AppealedRestriction.appeal_id, AppealedRestriction.restriction_id).where(
-                    AppealedRestriction.appeal_id.in_([a.id for a in appeals])
-                )
-            )
-        ).all():
-            appealed.setdefault(appeal_id, []).append(rid)
+    appealed = await restrictions_appealed(session, [a.id for a in appeals])
     letters = list(
         (
             await session.scalars(
@@ -242,6 +233,21 @@ async def _review_letters(session: AsyncSession, review_ids: list[int]) -> dict[
         return {}
     rows = (await session.scalars(select(Letter).where(Letter.review_id.in_(review_ids)))).all()
     return {letter.review_id: letter for letter in rows if letter.review_id is not None}
+
+
+async def restrictions_appealed(session: AsyncSession, appeal_ids: list[int]) -> dict[int, list[int]]:
+    """Each appeal's restrictions, by id."""
+    found: dict[int, list[int]] = {}
+    if appeal_ids:
+        for appeal_id, rid in (
+            await session.execute(
+                select(AppealedRestriction.appeal_id, AppealedRestriction.restriction_id).where(
+                    AppealedRestriction.appeal_id.in_(appeal_ids)
+                )
+            )
+        ).all():
+            found.setdefault(appeal_id, []).append(rid)
+    return found
 
 
 async def appealed_restrictions(session: AsyncSession, appeal: Appeal) -> list[Restriction]:

@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from policy.decisions import AppealOutcome, AppealRoute, ReviewOutcome
 from policy.permissions import Case, Facts, Hearing, Step, StepKind
 from policy.roles import Role
-from storage.models import Appeal, AppealedRestriction, Decision, Incident, Restriction, Review, ServiceArea
+from storage.appealable import restrictions_appealed
+from storage.models import Appeal, Decision, Incident, Restriction, Review, ServiceArea
 
 ROUTE_ROLES = {
     AppealRoute.COMPLAINTS_PROCEDURE: Role.COMPLAINTS_TEAM,
@@ -95,16 +96,10 @@ async def _history(session: AsyncSession, incident: Incident) -> _History:
             await session.scalars(select(Appeal).where(Appeal.incident_id == incident.id).order_by(Appeal.id))
         ).all()
     )
-    appealed: dict[int, set[int]] = {}
-    if appeals:
-        for appeal_id, rid in (
-            await session.execute(
-                select(AppealedRestriction.appeal_id, AppealedRestriction.restriction_id).where(
-                    AppealedRestriction.appeal_id.in_([a.id for a in appeals])
-                )
-            )
-        ).all():
-            appealed.setdefault(appeal_id, set()).add(lines.get(rid, rid))
+    appealed = {
+        appeal_id: {lines.get(rid, rid) for rid in rids}
+        for appeal_id, rids in (await restrictions_appealed(session, [a.id for a in appeals])).items()
+    }
     steps = [Step(StepKind.DECIDED, d.decided_by_id, d.deciding_body) for d in decided]
     steps += [
         Step(
