@@ -176,6 +176,8 @@ def _what(d: appealable.Decided, incident: Incident) -> str:
         return f"The manager's decision: {DECISION_LABELS[DecisionKind(d.decision.kind)]}, {day}"
     if taken.kind is Appealable.VARIATION:
         return f"The variation of a restriction at review, {day}"
+    if taken.kind is Appealable.CONTINUATION:
+        return f"The continuation of a restriction at review, {day}"
     if taken.kind is Appealable.REINSTATEMENT:
         return f"The reinstatement of a restriction, {day}"
     earlier = d.earlier
@@ -585,6 +587,7 @@ AGAINST = {
     Appealable.IMMEDIATE_ACTION.value: "an employee's immediate action",
     Appealable.DECISION.value: "a manager's decision",
     Appealable.VARIATION.value: "the variation of a restriction at review",
+    Appealable.CONTINUATION.value: "the continuation of a restriction at review",
     Appealable.REINSTATEMENT.value: "the reinstatement of a restriction",
     Appealable.COMPLAINT_RESPONSE.value: "the Stage 1 response to a complaint",
 }
@@ -604,6 +607,13 @@ def _acts(incident: Incident, *, done: bool = False) -> str:
         if on
     ]
     return " and ".join(acts)
+
+
+REVIEW_WORDS = {
+    ReviewOutcome.REINSTATE.value: "Reinstated",
+    ReviewOutcome.VARY.value: "Varied",
+    ReviewOutcome.CONTINUE.value: "Continued",
+}
 
 
 def _against(appeal: Appeal, incident: Incident) -> str:
@@ -647,7 +657,7 @@ async def view_of(
         review = await session.get(Review, appeal.review_id)
         if review is not None:
             deciding = [
-                ("Review", "Reinstated" if review.outcome == ReviewOutcome.REINSTATE.value else "Varied"),
+                ("Review", REVIEW_WORDS.get(review.outcome, review.outcome)),
                 (
                     "By",
                     f"{await decisions.name_of(session, review.reviewer_id)}, "

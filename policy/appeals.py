@@ -83,6 +83,7 @@ class Appealable(StrEnum):
 
     IMMEDIATE_ACTION = "immediate_action"  # an employee ended the contact or asked them to leave
     DECISION = "decision"  # a manager's decision on an incident
+    CONTINUATION = "continuation"  # a review that continued a restriction, told in a letter
     VARIATION = "variation"  # a review that varied a restriction
     REINSTATEMENT = "reinstatement"  # a lifted restriction put back
     APPEAL_OUTCOME = "appeal_outcome"  # the Complaints Review Group's or Chief Executive's

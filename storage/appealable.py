@@ -23,6 +23,13 @@ from policy.decisions import (
 from storage.models import Appeal, AppealedRestriction, Decision, Incident, Letter, Restriction, Review
 
 OPEN, DECIDED, NOT_HEARD = "open", "decided", "not_heard"
+# A review's outcome that is a new decision for the customer (continuing one only where a letter
+# told them of it).
+REVIEW_DECISIONS = {
+    ReviewOutcome.VARY.value: Appealable.VARIATION,
+    ReviewOutcome.REINSTATE.value: Appealable.REINSTATEMENT,
+    ReviewOutcome.CONTINUE.value: Appealable.CONTINUATION,
+}
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ async def on_incident(session: AsyncSession, incident: Incident, zone: ZoneInfo)
                     select(Review)
                     .where(
                         Review.restriction_id.in_(list(restrictions)),
-                        Review.outcome.in_([ReviewOutcome.VARY.value, ReviewOutcome.REINSTATE.value]),
+                        Review.outcome.in_(list(REVIEW_DECISIONS)),
                     )
                     .order_by(Review.id)
                 )
@@ -170,11 +177,14 @@ async def on_incident(session: AsyncSession, incident: Incident, zone: ZoneInfo)
         )
     review_letters = await _review_letters(session, [v.id for v in reviews])
     for v in reviews:
-        made = next((r for r in restrictions.values() if r.replaces_id == v.restriction_id), None)
+        kind = REVIEW_DECISIONS[v.outcome]
+        if kind is Appealable.CONTINUATION:
+            if v.id not in review_letters:
+                continue
+            made = restrictions.get(v.restriction_id)
+        else:
+            made = next((r for r in restrictions.values() if r.replaces_id == v.restriction_id), None)
         step = f"review:{v.id}"
-        kind = (
-            Appealable.REINSTATEMENT if v.outcome == ReviewOutcome.REINSTATE.value else Appealable.VARIATION
-        )
         found.append(
             Decided(
                 step,
