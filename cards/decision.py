@@ -493,29 +493,70 @@ def _active_management_fields(
         ),
     ]
     if view.restorative_recorded:
-        fields.append(text("Restorative steps are recorded for this customer (see history).", subtle=True))
-    else:
-        if view.restorative_required:
-            fields += _with_error(
-                text_input(
-                    "restorative_not_possible_reason",
-                    "No restorative steps are recorded: why were they not possible or appropriate?",
-                    value=values.get("restorative_not_possible_reason"),
-                    multiline=True,
-                    max_length=2000,
-                ),
-                errors,
+        fields.append(
+            text(
+                "The customer was warned: a restorative approach recorded in the window explained "
+                "what may follow if their behaviour did not change (see the history).",
+                subtle=True,
             )
-        fields += _with_error(
+        )
+        return fields
+    # Three different records, kept apart: what was tried, why it could not be, and (a serious
+    # statement about a person) acting without warning because the threat is extreme.
+    fields += [
+        text("Restorative approaches tried", weight="Bolder"),
+        text(
+            "No recorded approach explained to the customer what may follow. If approaches were "
+            "tried outside this register, record them: which steps, when, by whom.",
+            subtle=True,
+        ),
+        *_with_error(
+            choice_set(
+                "prior_steps",
+                "Steps taken with the customer",
+                [(s.value, label) for s, label in RESTORATIVE_STEP_LABELS.items()],
+                value=values.get("prior_steps") or None,
+                multi=True,
+                expanded=True,
+            ),
+            errors,
+        ),
+        *_with_error(date_input("prior_on", "When", value=values.get("prior_on")), errors),
+        *_with_error(
+            text_input(
+                "prior_by", "By whom (a name or a role)", value=values.get("prior_by"), max_length=200
+            ),
+            errors,
+        ),
+        text("Or: restorative approaches not possible or not appropriate", weight="Bolder"),
+        *_with_error(
+            text_input(
+                "restorative_not_possible_reason",
+                "Why they were not possible or not appropriate"
+                + ("" if view.restorative_required else " (category one: zero tolerance)"),
+                value=values.get("restorative_not_possible_reason"),
+                multiline=True,
+                max_length=2000,
+            ),
+            errors,
+        ),
+        text("Or: acting without prior warning", weight="Bolder"),
+        text(
+            "Only where the threat is so extreme that it demands it: this is a serious statement "
+            "about a person, and the annual report counts it.",
+            subtle=True,
+        ),
+        *_with_error(
             text_input(
                 "without_prior_warning_reason",
-                "This acts without prior warning: why does the threat demand it?",
+                "Why the threat is so extreme that we act without prior warning",
                 value=values.get("without_prior_warning_reason"),
                 multiline=True,
                 max_length=2000,
             ),
             errors,
-        )
+        ),
+    ]
     return fields
 
 

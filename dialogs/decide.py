@@ -141,9 +141,11 @@ def history_view(services: Services, history: decisions.History) -> tuple[cards.
             for i in history.incidents
         ],
         restorative_steps=[
-            f"{RESTORATIVE_STEP_LABELS[RestorativeStep(step)]} "
-            f"({local_date(at.astimezone(services.zone).date())})"
-            for step, at in history.restorative_steps
+            f"{RESTORATIVE_STEP_LABELS[RestorativeStep(step.step)]} "
+            f"({local_date(step.day(services.zone))}"
+            + (f", by {step.taken_by}" if step.taken_by else "")
+            + ")"
+            for step in history.restorative_steps
         ],
         restrictions=[
             f"{RESTRICTION_LABELS[RestrictionType(r.type)]} · {r.status} · {restriction_period(r)}"
@@ -155,7 +157,8 @@ def history_view(services: Services, history: decisions.History) -> tuple[cards.
             for a in history.appeals
         ],
     )
-    return view, history.restorative_recorded
+    # Whether the customer counts as warned: a recorded approach explained what may follow, recently.
+    return view, history.warned_on(services.today(), services.zone, services.warning_months) is not None
 
 
 def _letter_status(letter: Letter) -> str:
@@ -664,6 +667,7 @@ async def _submit(
             restorative_recorded=view.restorative_recorded,
             today=today,
             reviews=services.reviews,
+            warning_months=services.warning_months,
         )
     # A named reviewer must be one the register allows (the card's list can be forged).
     reviewer = actor.person_id
@@ -753,6 +757,7 @@ async def _decided(
         body=DecidingBody.MANAGER,
         now=now,
         holidays=services.holidays,
+        decided_on=services.today(),
     )
     letter = None
     if decisions.needs_letter(draft.kind):

@@ -76,7 +76,6 @@ ACTIVE = {
     "needs_considered": "yes",
     "needs_considered_note": "No support needs known; offered email instead of phone.",
     "restorative_not_possible_reason": "Refused to discuss the behaviour when asked on 3 calls.",
-    "without_prior_warning_reason": "Staff distress is escalating; a warning letter was ignored.",
     "restriction_1_type": "contact_channels",
     "restriction_1_details": "Email to housing.contact@council.example only.",
     "restriction_1_scope": "service",
@@ -166,8 +165,13 @@ async def test_active_management_needs_what_the_policy_asks_then_restricts(counc
     _, card = await _reported(council)
     form = await open_from(council, AMY, card, "Active management")
     shown = texts(form.card)
-    assert "No restorative steps are recorded: why were they not possible or appropriate?" in shown
-    assert "This acts without prior warning: why does the threat demand it?" in shown
+    # Three records kept apart: approaches tried, not possible or appropriate, without warning.
+    for label in (
+        "Restorative approaches tried",
+        "Why they were not possible or not appropriate",
+        "Why the threat is so extreme that we act without prior warning",
+    ):
+        assert label in shown
     # The defaults: starts today, review in six months.
     assert form.card["body"][-1]["items"][-5]["value"] == "2026-11-23"
 
@@ -180,9 +184,8 @@ async def test_active_management_needs_what_the_policy_asks_then_restricts(counc
     shown = texts(refused)
     for message in (
         "Answer whether the customer's support needs and reasonable adjustments were considered",
-        "No restorative steps are recorded for this customer: "
-        "record why they were not possible or appropriate",
-        "This is action without prior warning: record why the threat demands it",
+        "No restorative approach recorded in the last 12 months explained to the customer what may "
+        "follow",
         "Say exactly what this restriction allows and does not allow",
         "Write what front-line staff should do when the customer makes contact",
     ):
@@ -217,7 +220,9 @@ async def test_active_management_needs_what_the_policy_asks_then_restricts(counc
         "The matter is closed for good.",
     )
     (decision,) = await council.rows(Decision)
-    assert decision.without_prior_warning and decision.needs_considered
+    # Not possible or appropriate is not "without prior warning because the threat is extreme".
+    assert not decision.without_prior_warning and decision.needs_considered
+    assert decision.restorative_not_possible_reason and decision.without_prior_warning_reason is None
     events = [
         e.action
         for e in await council.rows(
@@ -270,12 +275,16 @@ async def test_category_one_may_be_managed_without_restorative_steps_but_not_wit
     )
     assert "URGENT: category one, zero tolerance" in texts(card)
     form = await open_from(council, AMY, card, "Active management")
-    assert "why were they not possible" not in texts(form.card)
+    assert "(category one: zero tolerance)" in texts(form.card)
     data = {k: v for k, v in ACTIVE.items() if k != "restorative_not_possible_reason"}
-    refused = await form.press("Record decision", **{**data, "without_prior_warning_reason": ""})
-    assert "This is action without prior warning: record why the threat demands it" in texts(refused)
-    await form.press("Record decision", **data)
+    refused = await form.press("Record decision", **data)
+    assert "or why the threat is so extreme that we act without prior warning" in texts(refused)
+    await form.press(
+        "Record decision", **data, without_prior_warning_reason="Said he would wait for her after work."
+    )
     assert "Decided: Active management" in closing_text(form)
+    (decision,) = await council.rows(Decision)
+    assert decision.without_prior_warning
 
 
 async def test_only_managers_of_the_service_or_keepers_may_decide_whatever_the_card_says(council):
