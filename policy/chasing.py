@@ -104,7 +104,9 @@ def due_now(
     return stage, stages[1][1]
 
 
-def _again(now: datetime, urgent: bool, rules: ChaseRules, zone: ZoneInfo, holidays: Collection[date]) -> datetime:
+def _again(
+    now: datetime, urgent: bool, rules: ChaseRules, zone: ZoneInfo, holidays: Collection[date]
+) -> datetime:
     if urgent:
         return now + timedelta(hours=rules.category_one_again_hours)
     return _after_working_days(now, rules.again_working_days, zone, holidays)

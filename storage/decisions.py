@@ -96,7 +96,9 @@ async def record(
     # A restorative approach decided here is taken now, by its decider; approaches tried before
     # an active management decision keep the day and the person the manager recorded.
     taken = [(step, decided_on or now.date(), None) for step in sorted(draft.restorative_steps)]
-    taken += [(step, draft.prior_on, (draft.prior_by or "").strip()[:200]) for step in sorted(draft.prior_steps)]
+    taken += [
+        (step, draft.prior_on, (draft.prior_by or "").strip()[:200]) for step in sorted(draft.prior_steps)
+    ]
     if taken:
         await session.execute(
             _INSERT_STEPS,

@@ -40,7 +40,9 @@ def upgrade() -> None:
         )
     op.create_index("ix_incidents_status_next_chase_at", "incidents", ["status", "next_chase_at"])
     with op.batch_alter_table("customers", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("unidentified", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(
+            sa.Column("unidentified", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
         batch_op.add_column(sa.Column("matched_to_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
             "fk_customers_matched_to_id_customers", "customers", ["matched_to_id"], ["id"]
@@ -53,16 +55,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("needs_considered_note", sa.Text(), nullable=True))
     with op.batch_alter_table("restrictions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("oversight_due_on", sa.Date(), nullable=True))
-        batch_op.add_column(
-            sa.Column("overseen_at", storage.types.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("overseen_at", storage.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("overseen_by_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
             "fk_restrictions_overseen_by_id_people", "people", ["overseen_by_id"], ["id"]
         )
-    op.create_index(
-        "ix_restrictions_status_oversight_due_on", "restrictions", ["status", "oversight_due_on"]
-    )
+    op.create_index("ix_restrictions_status_oversight_due_on", "restrictions", ["status", "oversight_due_on"])
     # Restrictions already in force with no review come before the keepers at the first sweep.
     op.execute(
         "UPDATE restrictions SET oversight_due_on = starts_on "
