@@ -5,8 +5,8 @@ a recorded restorative approach explained what may follow, within a window (12 m
 the council sets another). Otherwise three different records are kept apart: the restorative
 approaches tried (which steps, when, by whom), why they were not possible or appropriate, and,
 only where the threat is so extreme that it demands it, why we act without prior warning.
-Each restriction is the minimum needed, with instructions for front-line staff, a start, an optional end, and a review date unless a review is
-inappropriate (recorded why).
+Each restriction is the minimum needed, with instructions for front-line staff, a start, an
+optional end, and a review date unless a review is inappropriate (recorded why).
 """
 
 import calendar
@@ -167,8 +167,8 @@ def _active_management(
     if not warned and not (not_possible or extreme):
         found["restorative_not_possible_reason"] = (
             f"No restorative approach recorded in the last {warning_months} months explained to "
-            "the customer what may follow. Record the approaches tried (with 'Explaining potential actions'), or why "
-            "they were not possible or appropriate"
+            "the customer what may follow. Record the approaches tried (with 'Explaining "
+            "potential actions'), or why they were not possible or appropriate"
             + ("" if restorative_required(category) else " (zero tolerance)")
             + ", or why the threat is so extreme that we act without prior warning"
         )
