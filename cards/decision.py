@@ -460,20 +460,9 @@ def decision_form(
     return card(body, actions)
 
 
-def _active_management_fields(
-    view: IncidentView, values: Mapping[str, str], errors: Mapping[str, str]
-) -> list[Element]:
-    fields: list[Element] = [
-        *_with_error(
-            choice_set(
-                "reviewer",
-                "Who reviews these restrictions (the deciding manager unless another is named)",
-                [(REVIEWER_SELF, "I will"), *view.reviewers],
-                value=values.get("reviewer") or None,
-            ),
-            errors,
-        ),
-        text("Active management should be the minimum needed to solve the problem.", subtle=True),
+def needs_fields(values: Mapping[str, str], errors: Mapping[str, str]) -> list[Element]:
+    """What every decision to restrict answers: were the customer's needs and adjustments weighed."""
+    return [
         *_with_error(
             choice_set(
                 "needs_considered",
@@ -491,6 +480,24 @@ def _active_management_fields(
             multiline=True,
             max_length=2000,
         ),
+    ]
+
+
+def _active_management_fields(
+    view: IncidentView, values: Mapping[str, str], errors: Mapping[str, str]
+) -> list[Element]:
+    fields: list[Element] = [
+        *_with_error(
+            choice_set(
+                "reviewer",
+                "Who reviews these restrictions (the deciding manager unless another is named)",
+                [(REVIEWER_SELF, "I will"), *view.reviewers],
+                value=values.get("reviewer") or None,
+            ),
+            errors,
+        ),
+        text("Active management should be the minimum needed to solve the problem.", subtle=True),
+        *needs_fields(values, errors),
     ]
     if view.restorative_recorded:
         fields.append(

@@ -4,7 +4,14 @@ lift; the register keepers' escalation; reinstating a lifted restriction."""
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cards.decision import LETTER_LINK, LETTER_NOT_APPROPRIATE_FORM, LETTER_SENT_FORM, restriction_slot, shown
+from cards.decision import (
+    LETTER_LINK,
+    LETTER_NOT_APPROPRIATE_FORM,
+    LETTER_SENT_FORM,
+    needs_fields,
+    restriction_slot,
+    shown,
+)
 from cards.elements import (
     Card,
     Element,
@@ -150,6 +157,7 @@ def review_form(
         *err("reasons"),
     ]
     if outcome is ReviewOutcome.CONTINUE:
+        body.append(text("The customer is told in writing that it continues, and why.", subtle=True))
         body += [
             date_input(
                 "next_review_on", "Next review by", value=values.get("next_review_on") or next_review_default
@@ -160,6 +168,7 @@ def review_form(
         body.append(
             text("The restriction as it will be from now on. The customer is told in writing.", subtle=True)
         )
+        body += needs_fields(values, errors)
         body.append(restriction_slot(1, values, errors, restriction_defaults, optional=False))
     if outcome is ReviewOutcome.LIFT:
         body += [
@@ -217,6 +226,7 @@ def reinstate_form(
             "reasons", "Why it is reinstated", value=values.get("reasons"), multiline=True, max_length=4000
         ),
         *([field_error(errors["reasons"])] if "reasons" in errors else []),
+        *needs_fields(values, errors),
         restriction_slot(1, values, errors, defaults, optional=False),
     ]
     return card(

@@ -40,6 +40,7 @@ from storage.models import Customer, Decision, Incident, Letter, Restriction, Re
 
 BATCH = 500
 ALREADY_REVIEWED = "This review was already recorded. Nothing was changed."
+ALREADY_REINSTATED = "This restriction was already reinstated. Nothing was changed."
 
 
 # --- what the reviewer sees ---------------------------------------------------------------------
@@ -433,8 +434,11 @@ def _check(
             found = problems(
                 draft, category=Category.ONE, restorative_recorded=True, today=today, reviews=services.reviews
             )
-            # Whether to restrict at all was decided; a variation answers only for the restriction.
-            errors.update({k: v for k, v in found.items() if k.startswith("restriction_")})
+            # Whether to restrict at all was decided; a variation answers for the restriction, and,
+            # as every decision to restrict does, for the customer's needs and adjustments.
+            errors.update(
+                {k: v for k, v in found.items() if k.startswith("restriction_") or k == "needs_considered"}
+            )
     if outcome is ReviewOutcome.LIFT and data.get("notify_customer") not in ("yes", "no"):
         errors["notify_customer"] = "Choose whether the customer is told in writing"
     return errors, draft
@@ -490,6 +494,8 @@ async def _record(
         reasons=reasons,
         next_review_on=next_review,
         customer_notified=notify if outcome is ReviewOutcome.LIFT else None,
+        needs_considered=draft.needs_considered if draft is not None else None,
+        needs_considered_note=(draft.needs_considered_note or None) if draft is not None else None,
     )
     session.add(review)
     await session.flush()
@@ -503,7 +509,11 @@ async def _record(
             holidays=services.holidays,
         )
         await session.flush()
-    kind = {ReviewOutcome.VARY: LetterKind.VARIATION, ReviewOutcome.LIFT: LetterKind.LIFTED}.get(outcome)
+    kind = {
+        ReviewOutcome.CONTINUE: LetterKind.CONTINUATION,
+        ReviewOutcome.VARY: LetterKind.VARIATION,
+        ReviewOutcome.LIFT: LetterKind.LIFTED,
+    }.get(outcome)
     letter = None
     if kind is not None and notify:
         letter = await decisions.add_letter(
@@ -582,6 +592,8 @@ async def _reinstate(
 ) -> DialogAnswer:
     if r.status not in (RestrictionStatus.LIFTED.value, RestrictionStatus.EXPIRED.value):
         return CloseDialog("Only a lifted or ended restriction can be reinstated. Nothing was changed.")
+    if await session.scalar(select(Restriction.id).where(Restriction.replaces_id == r.id)) is not None:
+        return CloseDialog(ALREADY_REINSTATED)
     view = await view_of(session, services, r)
     defaults = _restriction_defaults(r, services)
     values = {k: v for k, v in data.items() if isinstance(v, str)}
@@ -597,7 +609,7 @@ async def _reinstate(
             today=services.today(),
             reviews=services.reviews,
         )
-        errors = {k: v for k, v in found.items() if k.startswith("restriction_")}
+        errors = {k: v for k, v in found.items() if k.startswith("restriction_") or k == "needs_considered"}
     if not reasons:
         errors["reasons"] = "Record why engagement deteriorated and the restriction is reinstated"
     if errors or draft is None:
@@ -611,7 +623,7 @@ async def _reinstate(
             await session.flush()
     except IntegrityError:
         # Reinstated a moment ago by someone else (or a second press): once is enough.
-        return CloseDialog("This restriction was already reinstated. Nothing was changed.")
+        return CloseDialog(ALREADY_REINSTATED)
     # The reasons are kept as a review of the lifted restriction: the letter explains them.
     review = Review(
         restriction_id=r.id,
@@ -620,6 +632,8 @@ async def _reinstate(
         done_at=now,
         outcome=ReviewOutcome.REINSTATE.value,
         reasons=reasons[:4000],
+        needs_considered=draft.needs_considered,
+        needs_considered_note=draft.needs_considered_note or None,
     )
     session.add(review)
     await session.flush()

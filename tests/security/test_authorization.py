@@ -281,6 +281,7 @@ async def _review(outcome: str, bot: BotHarness, who: Person, s: Scenario) -> st
         "due": s.review_due,
         "reasons": "Calls are calmer.",
         "notify_customer": "yes",
+        "needs_considered": "yes",
         "restriction_1_type": "limit_time_volume_topics",
         "restriction_1_details": "One call a week, 20 minutes.",
         "restriction_1_scope": "service",
@@ -488,6 +489,7 @@ VARY = {
     "restriction_1_starts_on": "2026-11-23",
     "restriction_1_review_due_on": "2027-05-23",
     "restriction_1_no_review": "false",
+    "needs_considered": "yes",
 }
 
 
