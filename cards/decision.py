@@ -52,6 +52,8 @@ MAX_RESTRICTIONS = 5
 NO_RESTRICTION = "none"
 REVIEWER_SELF = "self"
 APPEAL_FORM = "appeal.form"
+NAME_FORM = "decision.name_form"
+NAME = "decision.name"
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,12 @@ class IncidentView:
     restorative_recorded: bool = False
     restorative_required: bool = True
     refresh_user_ids: Sequence[str] = field(default_factory=tuple)
-    # Who may be named to review restrictions: the service's managers and the register keepers.
+    # Who may be named to review restrictions: the service's managers.
     reviewers: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    can_name: bool = False  # a register keeper, who may name a manager to decide
+    waiting: str | None = None  # how long it has waited for a decision, while undecided
+    named_decider: str | None = None  # the manager a keeper named, and why
+    support_contact: str | None = None  # the reporter asked for support: where it is found
 
 
 def _refresh(view: IncidentView) -> Element | None:
@@ -163,9 +169,26 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
     body += [
         heading(f"Incident {view.reference}", size="Medium"),
         text(f"Reported by {view.reporter} for {view.summary.service_area}.", subtle=True),
-        *summary_body(view.summary),
-        *_history(view.history),
     ]
+    if view.decision is None and view.waiting:
+        body.append(text(f"Waiting {view.waiting} for a decision.", weight="Bolder", color="Attention"))
+    if view.named_decider:
+        body.append(facts([("Named by a register keeper to decide", view.named_decider)]))
+    if view.support_contact:
+        # What the reporter asked for reaches the people who can arrange it.
+        body.append(
+            container(
+                [
+                    text(f"{view.reporter} asked for support after this", weight="Bolder"),
+                    text(
+                        f"Contact {view.reporter} to offer a debrief, and point them to: "
+                        f"{view.support_contact}"
+                    ),
+                ],
+                style="accent",
+            )
+        )
+    body += [*summary_body(view.summary), *_history(view.history)]
     actions: list[Element] = []
     if view.decision is None:
         body += [text("Before deciding", weight="Bolder"), bullets(MANAGER_CHECKLIST)]
@@ -175,7 +198,15 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
                 for kind in DecisionKind
             ]
         else:
-            body.append(text("Only a manager of this service or a register keeper may decide.", subtle=True))
+            body.append(
+                text(
+                    "Managers decide: a manager of this service, or one a register keeper names where "
+                    "none of the service can be reached or all are conflicted.",
+                    subtle=True,
+                )
+            )
+        if view.can_name:
+            actions.append(open_form("Name a manager to decide", NAME_FORM, {"incident": view.incident_id}))
     else:
         body += _decision(view.decision)
         if view.can_decide:
@@ -183,9 +214,51 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
                 *_letter_actions(view.decision.letter),
                 open_form("Log an appeal", APPEAL_FORM, {"incident": view.incident_id}),
             ]
-    if view.can_decide:
+    if view.can_decide or view.can_name:
         actions.append(open_form("Open full record", RECORD, {"customer": view.customer_id}))
     return card(body, actions, refresh=_refresh(view))
+
+
+def name_form(
+    view: IncidentView,
+    managers: Sequence[tuple[str, str]],
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+) -> Card:
+    """A register keeper names another manager to decide: keepers oversee, managers decide."""
+    body: list[Element | None] = [
+        text(f"Incident {view.reference} · {view.summary.category}", subtle=True),
+        heading("Name a manager to decide", size="Medium"),
+        text(
+            "The policy gives decisions to managers. Where no manager of the service can be reached, "
+            "or all are conflicted, name another manager. They are sent the card with its buttons; "
+            "your naming and its reason are recorded.",
+            subtle=True,
+        ),
+    ]
+    if errors:
+        body.append(text("Please check the fields marked below.", color="Attention", weight="Bolder"))
+    body += _with_error(
+        choice_set("manager", "The manager who decides", list(managers), value=values.get("manager") or None),
+        errors,
+    )
+    body += _with_error(
+        text_input(
+            "reason",
+            "Why: none of the service's managers can be reached, or all are conflicted",
+            value=values.get("reason"),
+            multiline=True,
+            max_length=2000,
+        ),
+        errors,
+    )
+    return card(
+        body,
+        [
+            dialog_submit("Name them", NAME, {"incident": view.incident_id}, style="positive"),
+            dialog_cancel(),
+        ],
+    )
 
 
 def _decision(decision: DecisionView) -> list[Element | None]:
@@ -567,7 +640,9 @@ def _active_management_fields(
     return fields
 
 
-MANAGERS_AND_KEEPERS = "Only its service's managers and the register keepers do."
+MANAGERS_AND_KEEPERS = (
+    "Only its service's managers (or a manager a register keeper names) decide; the register keepers oversee."
+)
 
 
 def no_access_text(reference: str | None = None, who: str = MANAGERS_AND_KEEPERS) -> str:

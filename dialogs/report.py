@@ -26,6 +26,7 @@ from dialogs.notify import card_message
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Reply, Services, ShowStep
 from policy.categories import CATEGORIES, Category, is_urgent
 from policy.channels import CHANNEL_LABELS, ContactChannel
+from policy.chasing import first_chase
 from policy.incidents import AFFECTED_LABELS, DESCRIPTION_MAX, AffectedParty
 from policy.roles import Role
 from storage import audit, customers, decisions, drafts, incidents, outbox, people
@@ -511,6 +512,7 @@ async def _written(
         reporter_wants_support=form.flag(values.get("wants_support")),
         physical_violence=form.flag(values.get("physical_violence")),
         weapon_or_animal=form.flag(values.get("weapon_or_animal")),
+        next_chase_at=first_chase(now, is_urgent(category), services.chase, services.zone, services.holidays),
     )
     year = now.astimezone(services.zone).year
     # Before the reference is issued: other reports queue for the year's numbers from then

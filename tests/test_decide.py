@@ -184,8 +184,7 @@ async def test_active_management_needs_what_the_policy_asks_then_restricts(counc
     shown = texts(refused)
     for message in (
         "Answer whether the customer's support needs and reasonable adjustments were considered",
-        "No restorative approach recorded in the last 12 months explained to the customer what may "
-        "follow",
+        "No restorative approach recorded in the last 12 months explained to the customer what may follow",
         "Say exactly what this restriction allows and does not allow",
         "Write what front-line staff should do when the customer makes contact",
     ):
@@ -287,7 +286,7 @@ async def test_category_one_may_be_managed_without_restorative_steps_but_not_wit
     assert decision.without_prior_warning
 
 
-async def test_only_managers_of_the_service_or_keepers_may_decide_whatever_the_card_says(council):
+async def test_only_managers_of_the_service_may_decide_whatever_the_card_says(council):
     await _reported(council)
     (incident,) = await council.rows(Incident)
     forged = {"incident": incident.id, "kind": "no_further_action", "reasons": "I say so"}
@@ -307,8 +306,11 @@ async def test_only_managers_of_the_service_or_keepers_may_decide_whatever_the_c
     )
     assert "You do not have access" in texts(answer)
     assert await council.rows(Decision) == []
-    # A register keeper may.
-    decided = await _submit(council, KIM, {**forged, "reasons": "Keeper's decision."})
+    # Register keepers keep the register and oversee; managers decide.
+    refused = await _submit(council, KIM, {**forged, "reasons": "Keeper's decision."})
+    assert "the register keepers oversee" in closing_text(refused)
+    assert await council.rows(Decision) == []
+    decided = await _submit(council, HAL, {**forged, "reasons": "A one-off."})
     assert "Decided: No further action" in closing_text(decided)
 
 
@@ -506,7 +508,7 @@ async def test_another_manager_may_be_named_to_review_but_not_just_anyone(counci
     _, card = await _reported(council)
     form = await open_from(council, AMY, card, "Active management")
     reviewers = {c["title"]: c["value"] for c in inputs(form.card)["reviewer"]["choices"]}
-    assert set(reviewers) == {"I will", "Hal Manager", "Kim Keeper"}
+    assert set(reviewers) == {"I will", "Hal Manager"}  # managers review; keepers oversee
     (sam,) = await council.rows(PersonRow, PersonRow.email == SAM.email)
     refused = await form.press("Record decision", **ACTIVE, reviewer=str(sam.id))
     assert "Choose the reviewer from the list" in texts(refused)
@@ -538,7 +540,7 @@ async def test_the_nothing_chosen_choices_have_values_the_form_reads_and_forgeri
     assert restriction.reviewer_id == amy.id
 
 
-async def test_every_manager_and_keeper_told_of_a_report_is_sent_the_same_card(council):
+async def test_every_manager_told_of_a_report_is_sent_the_same_card_and_keepers_one_to_oversee(council):
     # A manager who has never opened the bot cannot be reached, so the register keeper is told too.
     await council.import_roles(
         ROLES.replace(
@@ -549,9 +551,12 @@ async def test_every_manager_and_keeper_told_of_a_report_is_sent_the_same_card(c
     await council.deliver()
     sent = {s.conversation_id: s.card for s in council.connector.sent if s.method == "POST"}
     cards = [sent[who.chat_id] for who in (AMY, HAL, KIM)]
-    assert cards[0] == cards[1] == cards[2]
-    assert f"Incident {reference}" in texts(cards[0])
-    dialog_button(cards[0], "No further action")  # each of them may decide
+    assert cards[0] == cards[1]
+    assert f"Incident {reference}" in texts(cards[0]) and f"Incident {reference}" in texts(cards[2])
+    dialog_button(cards[0], "No further action")  # each manager may decide
+    dialog_button(cards[2], "Name a manager to decide")  # the keeper oversees
+    with pytest.raises(AssertionError):
+        dialog_button(cards[2], "No further action")
 
 
 async def test_a_decision_writes_its_audit_events_in_order_and_the_chain_verifies(council):
