@@ -457,5 +457,10 @@ async def names_of(session: AsyncSession, person_ids: Collection[int]) -> dict[i
     return {person_id: _name(found.get(person_id)) for person_id in person_ids}
 
 
+def display(person: Person) -> str:
+    """A person as cards name them."""
+    return _name(person)
+
+
 def _name(person: Person | None) -> str:
     return (person.display_name or person.email or "a colleague") if person else "a colleague"

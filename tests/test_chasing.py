@@ -135,3 +135,20 @@ async def test_a_keeper_names_a_manager_to_decide_and_never_decides(council):
     council.connector.clear()
     council.clock.advance(days=3)
     assert await chasing.sweep_undecided(council.app[SERVICES]) == 0
+
+
+async def test_check_says_a_threat_awaits_a_decision_and_whom_to_contact_and_nothing_more(council):
+    await report(council, SAM, category="one", behaviour=THREAT)
+    await council.deliver()
+    council.clock.advance(days=30)  # still undecided a month on
+    (answer,) = await council.say(SAM, "check pat jones TD6 0SA")
+    shown = texts(answer.card)
+    assert "A report of threatening behaviour awaits a decision" in shown
+    assert "Amy Manager, Hal Manager (Housing)" in shown
+    assert "deal with them as normal" not in shown
+    assert "wait for me after work" not in shown  # nothing more: not what was reported
+    notice = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"][0]
+    decision = await open_from(council, AMY, notice.card, "No further action")
+    await decision.press("Record decision", reasons="Police spoke to him; apologised.")
+    (answer,) = await council.say(SAM, "check pat jones TD6 0SA")
+    assert "deal with them as normal" in texts(answer.card)
