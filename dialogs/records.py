@@ -19,8 +19,6 @@ from dialogs import finding, permissions
 from dialogs.commands import command
 from dialogs.turn import Actor, Reply, Services
 from policy.categories import CATEGORIES, Category
-from policy.incidents import IncidentStatus
-from policy.roles import Role
 from policy.decisions import (
     DECISION_LABELS,
     RESTRICTION_LABELS,
@@ -29,7 +27,9 @@ from policy.decisions import (
     RestrictionStatus,
     RestrictionType,
 )
+from policy.incidents import IncidentStatus
 from policy.permissions import Case, sees_case
+from policy.roles import Role
 from storage import audit, case_facts, customers, decisions, people
 from storage.models import Appeal, Customer, Decision, Incident, Letter, Restriction, ServiceArea
 

@@ -147,7 +147,7 @@ async def test_check_says_a_threat_awaits_a_decision_and_whom_to_contact_and_not
     assert "Amy Manager, Hal Manager (Housing)" in shown
     assert "deal with them as normal" not in shown
     assert "wait for me after work" not in shown  # nothing more: not what was reported
-    notice = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"][0]
+    notice = next(s for s in council.connector.to(AMY.chat_id) if s.method == "POST")
     decision = await open_from(council, AMY, notice.card, "No further action")
     await decision.press("Record decision", reasons="Police spoke to him; apologised.")
     (answer,) = await council.say(SAM, "check pat jones TD6 0SA")
