@@ -18,6 +18,7 @@ from dialogs import (  # noqa: F401
     decide,
     deliveries,
     my_incidents,
+    oversight,
     permissions,
     records,
     refusals,

@@ -12,7 +12,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from dialogs import appeals, chasing, register_reports, reminders, retention, reviews
+from dialogs import appeals, chasing, oversight, register_reports, reminders, retention, reviews
 from dialogs.turn import Services
 from storage import drafts
 
@@ -84,6 +84,7 @@ def build_scheduler(services: Services, *, every: timedelta = timedelta(minutes=
         "undecided": lambda: chasing.sweep_undecided(services),
         "reviews": lambda: reviews.sweep_reviews(services),
         "expiry": lambda: reviews.sweep_expiry(services),
+        "no_review": lambda: oversight.sweep_no_review(services),
         "follow_ups": lambda: reviews.sweep_follow_ups(services),
         "letters": lambda: reminders.remind_unsent_letters(services),
         "appeals": lambda: appeals.sweep_outcome_reminders(services),

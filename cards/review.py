@@ -37,6 +37,8 @@ FORM = "review.form"
 SUBMIT = "review.submit"
 REFRESH = "review.refresh"
 REINSTATE = "restriction.reinstate"
+OVERSEE_FORM = "restriction.oversee_form"
+OVERSEE = "restriction.oversee"
 
 OUTCOME_TITLES: dict[ReviewOutcome, str] = {
     ReviewOutcome.CONTINUE: "Continue",
@@ -236,3 +238,91 @@ def reinstate_form(
             dialog_cancel(),
         ],
     )
+
+
+# --- restrictions with no review, before the register keepers -----------------------------------
+
+
+def oversight_card(view: ReviewView, no_review_reason: str, last: str | None) -> Card:
+    """A restriction with no review, as the register keepers see it at least yearly."""
+    return card(
+        [
+            heading("A restriction with no review: the register keepers' oversight", size="Medium"),
+            text(
+                "It is never reviewed by its service. At least once a year the register keepers look "
+                "at it: is it still needed, and still the minimum needed?",
+                subtle=True,
+            ),
+            facts([("Why no review", no_review_reason), ("Last overseen", last or "Never")]),
+            *_body(view),
+        ],
+        [open_form("Record oversight", OVERSEE_FORM, {"restriction": view.restriction_id})]
+        if view.status == "active"
+        else [],
+    )
+
+
+OVERSIGHT_OUTCOMES = {
+    "stands": "Still needed without a review: look again in a year",
+    "review": "Ask its reviewer to review it now (they continue, vary or lift it)",
+}
+
+
+def oversight_form(view: ReviewView, values: Mapping[str, str], errors: Mapping[str, str]) -> Card:
+    body: list[Element | None] = [
+        text(f"{view.customer} · {view.label}", subtle=True),
+        heading("Record the keepers' oversight", size="Medium"),
+    ]
+    if errors:
+        body.append(text("Please check the fields marked below.", color="Attention", weight="Bolder"))
+    body += [
+        choice_set(
+            "outcome",
+            "What the register keepers found",
+            list(OVERSIGHT_OUTCOMES.items()),
+            value=values.get("outcome") or "stands",
+            expanded=True,
+        ),
+        *([field_error(errors["outcome"])] if "outcome" in errors else []),
+        text_input("note", "What was looked at", value=values.get("note"), multiline=True, max_length=2000),
+        *([field_error(errors["note"])] if "note" in errors else []),
+    ]
+    return card(
+        body,
+        [
+            dialog_submit(
+                "Record oversight", OVERSEE, {"restriction": view.restriction_id}, style="positive"
+            ),
+            dialog_cancel(),
+        ],
+    )
+
+
+def no_review_queue_card(lines: Sequence[tuple[int, str, str, bool]]) -> Card:
+    """Every active restriction with no review: (id, what, when next before the keepers, due)."""
+    if not lines:
+        return card(
+            [
+                heading("Restrictions with no review", size="Medium"),
+                text("No active restriction is without a review."),
+            ]
+        )
+    body: list[Element | None] = [
+        heading("Restrictions with no review", size="Medium"),
+        text("Each comes before the register keepers at least yearly. Those due are first.", subtle=True),
+    ]
+    for _, what, when, due in lines:
+        body.append(
+            container(
+                [
+                    text(what, weight="Bolder"),
+                    text(when, color="Attention" if due else "Default", subtle=not due),
+                ]
+            )
+        )
+    actions = [
+        open_form(f"Oversee: {what[:60]}", OVERSEE_FORM, {"restriction": rid})
+        for rid, what, _, due in lines
+        if due
+    ][:5]
+    return card(body, actions)

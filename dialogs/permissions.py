@@ -55,6 +55,8 @@ PERMISSIONS: dict[str, Permission] = {
     **_table("restriction", rules.view_incident, review_cards.REFRESH),
     **_table("restriction", rules.review, review_cards.FORM, review_cards.SUBMIT),
     **_table("restriction", rules.reinstate, record_cards.REINSTATE_FORM, review_cards.REINSTATE),
+    # A restriction with no review comes before the keepers, who oversee it (they do not decide).
+    **_table("restriction", rules.keepers_only, review_cards.OVERSEE_FORM, review_cards.OVERSEE),
     **_table("incident", rules.log_appeal, appeal_cards.LOG_FORM, appeal_cards.LOG),
     **_table("appeal", rules.see_appeal, appeal_cards.REFRESH),
     **_table("appeal", rules.hear_appeal, appeal_cards.OUTCOME_FORM, appeal_cards.OUTCOME),

@@ -17,7 +17,7 @@ from cards import review as cards
 from cards.decision import no_access_card, no_access_text
 from cards.elements import Card, card, heading, text
 from cards.formatting import local_date, local_time
-from dialogs import decision_form, permissions
+from dialogs import decision_form, oversight, permissions
 from dialogs.decide import OUT_OF_DATE, customer_label, restriction_period, restriction_review
 from dialogs.ids import record_id
 from dialogs.notify import card_message, tell_keepers
@@ -378,6 +378,8 @@ async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[s
             return CloseDialog(no_access_text())
         if verb in (cards.REINSTATE_FORM, cards.REINSTATE):
             return await _reinstate(session, services, actor, r, verb, data)
+        if verb in (cards.OVERSEE_FORM, cards.OVERSEE):
+            return await oversight.oversee(session, services, actor, r, verb, data)
         if r.status != RestrictionStatus.ACTIVE.value:
             return CloseDialog(
                 f"This restriction is {r.status}: there is nothing to review. Nothing was changed."
@@ -468,6 +470,7 @@ async def _record(
             review_due_on=next_review,
             next_reminder_on=first_reminder(next_review, services.holidays),
             reminder_stage=None,
+            oversight_due_on=None,  # reviewed from now on: no longer in the keepers' queue
         )
     else:
         values.update(ended_at=now, ended_reason=reasons, next_reminder_on=None)

@@ -161,6 +161,10 @@ def _restriction_values(
         replaces_id=replaces_id,
         next_reminder_on=first_reminder(r.review_due_on, holidays),
         reminder_stage=None,
+        # With no review, the register keepers see it from its start, then at least yearly.
+        oversight_due_on=None if r.review_due_on else r.starts_on,
+        overseen_at=None,
+        overseen_by_id=None,
     )
 
 
