@@ -17,6 +17,7 @@ from dialogs import (  # noqa: F401
     appeals,
     decide,
     deliveries,
+    matching,
     my_incidents,
     oversight,
     permissions,

@@ -22,7 +22,7 @@ from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Services, ShowStep
 from policy.appeals import ROUTE_LABELS
-from policy.categories import CATEGORIES, Category, is_urgent
+from policy.categories import CATEGORIES, Category, behaviour_titles, is_urgent
 from policy.channels import CHANNEL_LABELS, ContactChannel
 from policy.chasing import waited
 from policy.deciding import DecisionDraft, problems, restorative_required
@@ -98,7 +98,9 @@ def summary_of(services: Services, read: incidents.ForCard) -> Summary:
         channel=CHANNEL_LABELS[ContactChannel(incident.channel)],
         service_area=area.name if area else "",
         category=category.label,
-        behaviours=[b.title for b in category.behaviours if b.key in incident.behaviours],
+        behaviours=behaviour_titles(
+            Category(incident.category), incident.behaviours, incident.other_behaviour
+        ),
         description=incident.description,
         impact_on_staff=incident.impact_on_staff,
         impact_on_service=incident.impact_on_service,
@@ -114,6 +116,7 @@ def summary_of(services: Services, read: incidents.ForCard) -> Summary:
             )
             if on
         ],
+        representative=incident.representative,
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.appeals import ROUTE_LABELS
-from policy.categories import CATEGORIES, Category
+from policy.categories import CATEGORIES, Category, behaviour_choices
 from policy.channels import CHANNEL_LABELS, ContactChannel
 from policy.decisions import DECISION_LABELS, RESTRICTION_LABELS, AppealRoute, DecisionKind, RestrictionType
 from policy.working_days import working_days_between
@@ -95,7 +95,7 @@ async def year_figures(
     by_area = Counter(areas.get(i.service_area_id, "?") for i in incidents)
     by_month = Counter(MONTHS[i.occurred_at.astimezone(zone).month - 1] for i in incidents)
     behaviours = Counter(
-        next(b.title for b in CATEGORIES[Category(i.category)].behaviours if b.key == key)
+        next(b.title for b in behaviour_choices(Category(i.category)) if b.key == key)
         for i in incidents
         for key in i.behaviours
     )
