@@ -45,10 +45,18 @@ OUTCOME_TITLES: dict[ReviewOutcome, str] = {
     ReviewOutcome.VARY: "Vary",
     ReviewOutcome.LIFT: "Lift",
 }
+# The notification's preview, true when it is sent. A card's heading names the date instead: a
+# card is read for days after it arrives, and "due in 14 days" is false by the next morning.
 STAGE_HEADINGS = {
     "due_soon": "A review is due in 14 days",
     "due": "A review is due today",
     "overdue": "A review is overdue",
+}
+STATUS_WORDS = {
+    "active": "Active",
+    "lifted": "Lifted",
+    "expired": "Ended: it reached its end date",
+    "varied": "Replaced by a variation",
 }
 
 
@@ -70,9 +78,15 @@ class ReviewView:
     letter_id: int | None = None
     letter_pending: bool = False
     outcome: str | None = None  # once reviewed: what was decided
+    due_label: str = ""  # the review's date in words ("" when it has none, or has ended)
+    overdue: bool = False
+    can_reinstate: bool = False  # ended, and the person the card is for may reinstate it
+    can_review: bool = True  # the person the card is for may continue, vary or lift it
+    refresh_user_ids: Sequence[str] = ()  # Teams refreshes the card for these when they view it
 
 
 def _body(view: ReviewView) -> list[Element | None]:
+    active = view.status == "active"
     return [
         facts(
             [
@@ -80,8 +94,9 @@ def _body(view: ReviewView) -> list[Element | None]:
                 ("Restriction", view.label),
                 ("Scope", view.scope),
                 ("Period", view.period),
-                ("Review due", view.review_due),
-                ("Status", view.status),
+                # An ended restriction has no review to come.
+                ("Review due", view.review_due if active else None),
+                ("Status", STATUS_WORDS.get(view.status, view.status)),
                 ("From incident", view.reference),
             ]
         ),
@@ -115,19 +130,68 @@ def _letter_actions(view: ReviewView) -> list[Element]:
     return actions
 
 
+def _refresh(view: ReviewView) -> Element | None:
+    if not view.refresh_user_ids:
+        return None
+    return {
+        # The review the card is about: once it is recorded, the card shows its outcome.
+        "action": {
+            "type": "Action.Execute",
+            "verb": REFRESH,
+            "data": {"restriction": view.restriction_id, "due": view.due_on},
+        },
+        "userIds": list(view.refresh_user_ids)[:60],
+    }
+
+
+def _heading(view: ReviewView) -> str:
+    """What the card is about now, in words that stay true: dates, not "in 14 days"."""
+    if view.status != "active":
+        return "Restriction review: nothing to review now"
+    if not view.due_label:
+        return "Restriction review"
+    if view.overdue:
+        return f"A review is overdue: it was due by {view.due_label}"
+    return f"A review is due by {view.due_label}"
+
+
 def review_card(view: ReviewView, *, stage: str | None = None, notice: str | None = None) -> Card:
+    """The card about a restriction's review, as things stand: outcome buttons only while it is
+    active and unreviewed, Reinstate once it has ended (for whoever may), the letter's buttons."""
     top: list[Element | None] = []
     if notice:
         top.append(container([text(notice, weight="Bolder")], style="warning"))
-    top.append(heading(STAGE_HEADINGS.get(stage or "", "Restriction review"), size="Medium"))
+    top.append(heading(_heading(view), size="Medium"))
     if view.outcome:
         top.append(container([text(view.outcome, weight="Bolder", color="Good")], style="good"))
-        return card([*top, *_body(view)], _letter_actions(view))
-    return card([*top, *_body(view)], _outcome_buttons(view))
+        return card([*top, *_body(view)], _letter_actions(view), refresh=_refresh(view))
+    if view.status != "active":
+        top.append(
+            container(
+                [
+                    text(
+                        f"This restriction is no longer active: {STATUS_WORDS.get(view.status, view.status)}."
+                    )
+                ],
+                style="emphasis",
+            )
+        )
+        return card(
+            [*top, *_body(view)], [*_ended_actions(view), *_letter_actions(view)], refresh=_refresh(view)
+        )
+    return card([*top, *_body(view)], _outcome_buttons(view), refresh=_refresh(view))
+
+
+def _ended_actions(view: ReviewView) -> list[Element]:
+    if not view.can_reinstate:
+        return []
+    return [open_form("Reinstate", REINSTATE_FORM, {"restriction": view.restriction_id})]
 
 
 def _outcome_buttons(view: ReviewView) -> list[Element]:
     """Each outcome's form opens in a dialog, leaving the card as it is."""
+    if not view.can_review:
+        return []
     return [
         open_form(
             title, FORM, {"restriction": view.restriction_id, "outcome": outcome.value, "due": view.due_on}
@@ -196,18 +260,33 @@ def review_form(
 
 
 def escalation_card(view: ReviewView, reviewer: str) -> Card:
+    """To the register keepers, who oversee: they chase the reviewer, they do not review."""
     return card(
         [
-            heading("A review is 10 working days overdue", size="Medium", color="Attention"),
-            text(f"The reviewer, {reviewer}, has not recorded the review of this restriction."),
+            heading(f"A review is overdue: it was due by {view.due_label}", size="Medium", color="Attention"),
+            text(
+                f"The reviewer, {reviewer}, has not recorded the review of this restriction, 10 working "
+                "days after it was due. Managers review: ask the reviewer, or another manager of the "
+                "service, to record it."
+            ),
             *_body(view),
         ],
-        _outcome_buttons(view),
+        refresh=_refresh(view),
     )
 
 
 def ended_card(view: ReviewView, why: str) -> Card:
-    return card([heading("A restriction has ended", size="Medium"), text(why), *_body(view)])
+    """No review date (there is none to come), and Reinstate if engagement deteriorates."""
+    return card(
+        [
+            heading("A restriction has ended", size="Medium"),
+            text(why),
+            text("If engagement deteriorates, it may be reinstated, and the customer is told.", subtle=True),
+            *_body(view),
+        ],
+        _ended_actions(view),
+        refresh=_refresh(view),
+    )
 
 
 def reinstate_form(

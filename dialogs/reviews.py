@@ -35,7 +35,8 @@ from policy.decisions import (
     ReviewOutcome,
 )
 from policy.reviews import Stage, due_now, first_reminder
-from storage import audit, case_facts, decisions, outbox
+from policy.roles import Roles
+from storage import audit, case_facts, decisions, outbox, people
 from storage.models import Customer, Decision, Incident, Letter, Restriction, Review, ServiceArea
 
 BATCH = 500
@@ -47,8 +48,15 @@ ALREADY_REINSTATED = "This restriction was already reinstated. Nothing was chang
 
 
 async def view_of(
-    session: AsyncSession, services: Services, r: Restriction, outcome: str | None = None
+    session: AsyncSession,
+    services: Services,
+    r: Restriction,
+    outcome: str | None = None,
+    *,
+    viewer: tuple[int, Roles] | None = None,
 ) -> cards.ReviewView:
+    """The restriction as its cards show it now; `viewer`: the person (id and roles) a card is
+    for, whose buttons are then only those they may use."""
     zone = services.zone
     customer = await session.get(Customer, r.customer_id)
     decision = await session.get(Decision, r.decision_id)
@@ -81,7 +89,24 @@ async def view_of(
     letter = await session.scalar(
         select(Letter).where(Letter.restriction_id == r.id).order_by(Letter.id.desc()).limit(1)
     )
+    deciders = await people.deciders(session, r.service_area_id)
+    watchers = [p.teams_user_id for p in [*deciders.managers, *deciders.keepers] if p.teams_user_id]
+    ended = r.status in (RestrictionStatus.LIFTED.value, RestrictionStatus.EXPIRED.value)
+    replaced = ended and (
+        await session.scalar(select(Restriction.id).where(Restriction.replaces_id == r.id)) is not None
+    )
+    can_review, can_reinstate = True, ended and not replaced
+    if viewer is not None:
+        facts = await case_facts.for_restriction(session, r)
+        person, roles = viewer
+        can_review = bool(permissions.allows(cards.FORM, roles, person, facts))
+        can_reinstate = can_reinstate and bool(permissions.allows(cards.REINSTATE_FORM, roles, person, facts))
     return cards.ReviewView(
+        due_label=local_date(r.review_due_on) if r.review_due_on else "",
+        overdue=bool(r.review_due_on and r.review_due_on < services.today()),
+        can_review=can_review,
+        can_reinstate=can_reinstate,
+        refresh_user_ids=watchers,
         restriction_id=r.id,
         customer=customer_label(customer),
         label=RESTRICTION_LABELS[RestrictionType(r.type)],
@@ -165,7 +190,13 @@ async def sweep_reviews(services: Services) -> int:
 
 async def _remind(session: AsyncSession, services: Services, r: Restriction, stage: Stage) -> None:
     now = services.clock()
-    view = await view_of(session, services, r)
+    reviewer_roles = await people.roles_for(session, r.reviewer_id) if r.reviewer_id else None
+    view = await view_of(
+        session,
+        services,
+        r,
+        viewer=(r.reviewer_id, reviewer_roles) if r.reviewer_id and reviewer_roles else None,
+    )
     key = f"review:{r.id}:{r.review_due_on}:{stage.value}"
     if stage is Stage.ESCALATED:
         reviewer = await decisions.name_of(session, r.reviewer_id)
@@ -245,8 +276,11 @@ async def sweep_expiry(services: Services) -> int:
                 record_type="restriction",
                 record_id=r.id,
             )
-            view = await view_of(session, services, r)
+            # The cards sent before about its review no longer offer one.
+            await _update_to_now(session, services, r, now, version="expired")
             if decision is not None:
+                roles = await people.roles_for(session, decision.decided_by_id)
+                view = await view_of(session, services, r, viewer=(decision.decided_by_id, roles))
                 outbox.enqueue(
                     session,
                     outbox.Recipient(person_id=decision.decided_by_id),
@@ -355,7 +389,8 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         r = await _reviewable(session, services, actor, verb, data)
         if r is None:
             return no_access_card()
-        view = await view_of(session, services, r)
+        outcome = await _recorded(session, services, r, data.get("due"))
+        view = await view_of(session, services, r, outcome, viewer=(actor.person_id, actor.roles))
         if verb != cards.REFRESH:
             return cards.review_card(view, notice=OUT_OF_DATE)
         await audit.record(
@@ -368,6 +403,24 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         )
         await session.commit()
         return cards.review_card(view)
+
+
+async def _recorded(session: AsyncSession, services: Services, r: Restriction, due: Any) -> str | None:
+    """What became of the review a card is about, if it is not the restriction's current one."""
+    if not isinstance(due, str) or not due or due == (r.review_due_on.isoformat() if r.review_due_on else ""):
+        return None
+    try:
+        day = datetime.fromisoformat(due).date()
+    except ValueError:
+        return None
+    done = await session.scalar(
+        select(Review).where(Review.restriction_id == r.id, Review.due_on == day).order_by(Review.id).limit(1)
+    )
+    if done is None:
+        return None
+    who = await decisions.name_of(session, done.reviewer_id)
+    when = local_time(done.done_at, services.zone)
+    return f"The review due by {local_date(day)} was recorded: {done.outcome}, by {who}, {when}."
 
 
 async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> DialogAnswer:
@@ -561,6 +614,33 @@ async def _record(
 
 
 REVIEW_CARD_PURPOSES = ("review.due_soon", "review.due", "review.overdue", "review.escalated")
+
+
+async def _update_to_now(
+    session: AsyncSession, services: Services, r: Restriction, now: datetime, *, version: str
+) -> None:
+    """Every card sent about the restriction's review shows it as it is now, with buttons only for
+    what its recipient can still do."""
+    built: dict[int, Card] = {}
+    for purpose in REVIEW_CARD_PURPOSES:
+        for sent in await outbox.for_record(session, "restriction", r.id, purpose=purpose):
+            if sent.status == outbox.FAILED or sent.person_id is None:
+                continue
+            if sent.person_id not in built:
+                roles = await people.roles_for(session, sent.person_id)
+                view = await view_of(session, services, r, viewer=(sent.person_id, roles))
+                built[sent.person_id] = cards.review_card(view)
+            outbox.enqueue(
+                session,
+                outbox.Recipient(person_id=sent.person_id),
+                card_message(built[sent.person_id], summary="Restriction updated"),
+                purpose="review.card_updated",
+                now=now,
+                record_type="restriction",
+                record_id=r.id,
+                dedupe_key=f"restriction:{r.id}:{version}:{sent.id}",
+                updates_id=sent.id,
+            )
 
 
 async def _update_review_cards(
