@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.appeals import ROUTE_LABELS
@@ -109,14 +109,37 @@ async def year_figures(
         later["Reported again afterwards" if again else "Not reported again"] += 1
     applied = [r for r in restrictions if start.date() <= r.starts_on <= year_end]
     by_type = Counter(RESTRICTION_LABELS[RestrictionType(r.type)] for r in applied)
-    active_at_end = Counter(
-        RESTRICTION_LABELS[RestrictionType(r.type)]
+    in_force_at_end = [
+        r
         for r in restrictions
         if r.starts_on <= year_end
         and (r.ended_at is None or r.ended_at.astimezone(zone).date() > year_end)
         and (r.ends_on is None or r.ends_on >= year_end)
-    )
+    ]
+    active_at_end = Counter(RESTRICTION_LABELS[RestrictionType(r.type)] for r in in_force_at_end)
+    # Customers under active management: anyone with a restriction in force on 31 December.
+    managed_customers = len({r.customer_id for r in in_force_at_end})
+    no_review = sum(1 for r in in_force_at_end if r.review_due_on is None)
+    overseen = sum(1 for r in restrictions if r.overseen_at is not None and start <= r.overseen_at < end)
+    # Only the serious statement: acting without warning because the threat was extreme. Not the
+    # restrictions where approaches were not possible or appropriate, nor those warned outside.
     without_warning = sum(1 for d in decisions if d.without_prior_warning)
+    not_possible = sum(1 for d in decisions if d.restorative_not_possible_reason)
+    # Undecided at year end: reported by 31 December, with no decision by then.
+    first_decided = {
+        incident_id: at
+        for incident_id, at in (
+            await session.execute(
+                select(Decision.incident_id, func.min(Decision.decided_at)).group_by(Decision.incident_id)
+            )
+        ).all()
+    }
+    undecided_at_end = sum(
+        1
+        for incident_id, _, at in all_incidents
+        if at < end and (incident_id not in first_decided or first_decided[incident_id] >= end)
+    )
+    contacts_ended = sum(1 for i in incidents if i.ended_contact)
     hours = [
         (d.decided_at - reported_at[d.incident_id]).total_seconds() / 3600
         for d in decisions
@@ -202,7 +225,22 @@ async def year_figures(
             "without_warning",
             "Decisions taken without prior warning",
             ("Decisions", "Count"),
-            [("Without prior warning", without_warning)],
+            [
+                ("Without prior warning: the threat was so extreme that it demanded it", without_warning),
+                ("Restorative approaches not possible or not appropriate (recorded why)", not_possible),
+            ],
+        ),
+        Table(
+            "unseen",
+            "Nothing waits unseen",
+            ("Measure", "Count"),
+            [
+                ("Customers under active management at year end", managed_customers),
+                ("Restrictions with no review, in force at year end", no_review),
+                ("Restrictions with no review overseen by the register keepers", overseen),
+                ("Incidents undecided at year end", undecided_at_end),
+                ("Contacts ended by staff at the time", contacts_ended),
+            ],
         ),
         Table(
             "time_to_decision",
@@ -237,5 +275,10 @@ async def year_figures(
         "Restrictions applied": len(applied),
         "Appeals": len(appeals),
         "Median time to decision": median,
+        "Customers under active management": managed_customers,
+        "Restrictions with no review": no_review,
+        "Incidents undecided at year end": undecided_at_end,
+        "Contacts ended": contacts_ended,
+        "Without prior warning": without_warning,
     }
     return Figures(year, tables, headline)
