@@ -7,6 +7,7 @@ the incident, with whatever followed it, onto that record.
 """
 
 import re
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,8 +67,9 @@ async def _unidentified(services: Services, actor: Actor, _match: re.Match[str])
     return [Reply(card=card(body), summary="Customers not yet identified")]
 
 
-async def _move(session: AsyncSession, provisional: int, target: int) -> None:
-    """Everything held on the provisional record now belongs to the customer's own."""
+async def _move(session: AsyncSession, provisional: int, target: int, now: datetime) -> None:
+    """Everything held on the provisional record now belongs to the customer's own; what the
+    provisional record said (a number, an account name) is kept no longer than it is needed."""
     for model in (Incident, Restriction, RestorativeStepTaken, Letter):
         await session.execute(
             update(model)
@@ -78,7 +80,7 @@ async def _move(session: AsyncSession, provisional: int, target: int) -> None:
     await session.execute(
         update(Customer)
         .where(Customer.id == provisional)
-        .values(matched_to_id=target)
+        .values(matched_to_id=target, name="(matched to a customer record)", anonymised_at=now)
         .execution_options(synchronize_session=False)
     )
 
@@ -119,7 +121,7 @@ async def _match(services: Services, actor: Actor, match: re.Match[str]) -> list
             )
             return [Reply(text=f"{problem}. Nothing was changed. {MATCH_HOW}")]
         (target,) = targets
-        await _move(session, provisional.id, target.id)
+        await _move(session, provisional.id, target.id, now)
         await audit.record(
             session,
             now=now,

@@ -98,6 +98,8 @@ async def test_a_customer_not_yet_identified_is_reported_then_matched_by_a_keepe
     incidents = await council.rows(Incident)
     known = next(c for c in await council.rows(Customer) if c.name == "Pat Jones")
     assert {i.customer_id for i in incidents} == {known.id}
+    (provisional,) = await council.rows(Customer, Customer.id == unknown.id)
+    assert provisional.name == "(matched to a customer record)" and provisional.anonymised_at is not None
     (matched,) = await council.rows(AuditEvent, AuditEvent.action == "customer.matched")
     assert matched.record_id == str(known.id) and matched.detail["from"] == unknown.id
     (again,) = await council.say(KIM, f"match {reference} to pat jones TD6 0SA")

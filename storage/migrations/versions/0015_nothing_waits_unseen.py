@@ -61,6 +61,8 @@ def upgrade() -> None:
             "fk_restrictions_overseen_by_id_people", "people", ["overseen_by_id"], ["id"]
         )
     op.create_index("ix_restrictions_status_oversight_due_on", "restrictions", ["status", "oversight_due_on"])
+    # Reports already waiting for a decision are chased from the first sweep.
+    op.execute("UPDATE incidents SET next_chase_at = reported_at WHERE status = 'reported'")
     # Restrictions already in force with no review come before the keepers at the first sweep.
     op.execute(
         "UPDATE restrictions SET oversight_due_on = starts_on "
