@@ -7,7 +7,7 @@ card is trusted but the ids it names.
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -333,7 +333,9 @@ def views_of(
         refresh_user_ids=refresh_ids[:60],  # Teams refreshes for at most 60 listed users
         reviewers=[(str(p.id), p.display_name or p.email or f"person {p.id}") for p in managers],
         # How long it has waited, as at when the card is built: Teams refreshes it when viewed.
-        waiting=waited(incident.reported_at, now) if decision is None and incident.reported_at else None,
+        waiting=waited(incident.reported_at, now)
+        if decision is None and incident.reported_at and now - incident.reported_at >= timedelta(hours=1)
+        else None,
         named_decider=f"{named}: {incident.named_decider_reason}" if named else None,
         support_contact=services.wellbeing_support if incident.reporter_wants_support else None,
     )

@@ -459,6 +459,8 @@ async def _read_for_send(session: AsyncSession, token: str, person_id: int, now:
     if draft is None:
         return None
     chosen = record_id(draft.values.get("customer_id"))
+    if form.flag(draft.values.get("unidentified")):
+        chosen = None  # a provisional record of its own, with no one's history
     customer = None
     if chosen is not None and chosen in set(draft.values.get("_match_ids", [])):
         customer = await customers.get_identifiable(session, chosen)
