@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.config import ConfigError, load_settings
 from policy.chasing import ChaseRules, ChaseStage, due_now, schedule, waited
 from policy.deciding import warned_on
 
@@ -57,3 +58,15 @@ def test_only_a_recent_explanation_of_what_may_follow_is_a_warning():
     assert warned_on([("explained_consequences", date(2026, 6, 1))], today) == date(2026, 6, 1)
     assert warned_on([("explained_consequences", date(2026, 5, 31))], today) is None
     assert warned_on([("explained_consequences", date(2027, 1, 1))], today, window_months=3) is None
+
+
+def test_the_chase_and_warning_settings_are_read_and_checked_at_start():
+    settings = load_settings(
+        {"UNDECIDED_CATEGORY_ONE_HOURS": "1,3", "UNDECIDED_WORKING_DAYS": "1,4", "WARNING_WINDOW_MONTHS": "6"}
+    )
+    assert (settings.undecided_category_one_hours, settings.undecided_working_days) == ((1, 3), (1, 4))
+    assert (settings.warning_window_months, settings.no_review_oversight_months) == (6, 12)
+    with pytest.raises(ConfigError, match="UNDECIDED_WORKING_DAYS must be two whole numbers"):
+        load_settings({"UNDECIDED_WORKING_DAYS": "5,2"})
+    with pytest.raises(ConfigError, match="NO_REVIEW_OVERSIGHT_MONTHS must be between 1 and 12"):
+        load_settings({"NO_REVIEW_OVERSIGHT_MONTHS": "24"})
