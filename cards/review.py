@@ -116,7 +116,8 @@ def _body(view: ReviewView) -> list[Element | None]:
 
 
 def _letter_actions(view: ReviewView) -> list[Element]:
-    if view.letter_id is None:
+    # The letter is the service's: whoever may review may download it and record its fate.
+    if view.letter_id is None or not view.can_review:
         return []
     actions = [
         execute("Download letter", LETTER_LINK, {"letter": view.letter_id, "large": False}),

@@ -606,14 +606,20 @@ async def _record(
         ReviewOutcome.LIFT: f"Lifted by {actor.display_name}"
         + ("; a letter tells the customer." if notify else "; the customer is not told (reasons recorded)."),
     }[outcome]
-    view = await view_of(session, services, letter_about if letter_about is not r else r, outcome=summary)
-    await _update_review_cards(session, r.id, cards.review_card(view), review.id, now)
+    await _update_review_cards(session, services, r.id, letter_about, summary, review.id, now)
     await session.commit()
     services.outbox_written()
     return CloseDialog(summary)
 
 
-REVIEW_CARD_PURPOSES = ("review.due_soon", "review.due", "review.overdue", "review.escalated")
+# Every card about a restriction's review, the keepers' oversight of one with no review included.
+REVIEW_CARD_PURPOSES = (
+    "review.due_soon",
+    "review.due",
+    "review.overdue",
+    "review.escalated",
+    "restriction.oversight",
+)
 
 
 async def _update_to_now(
@@ -644,18 +650,30 @@ async def _update_to_now(
 
 
 async def _update_review_cards(
-    session: AsyncSession, restriction_id: int, done: Card, review_id: int, now: datetime
+    session: AsyncSession,
+    services: Services,
+    restriction_id: int,
+    about: Restriction,
+    outcome: str,
+    review_id: int,
+    now: datetime,
 ) -> None:
-    """Every reminder card about the restriction now shows the outcome: the reviewer's, with the
-    letter's buttons, and the register keepers' escalations."""
+    """Every card about the restriction's review now shows the outcome (`about`: the restriction
+    as it now is, the variation's for a variation): the reviewer's with the letter's buttons, the
+    register keepers' without (they oversee, and the letter is the service's)."""
+    built: dict[int, Card] = {}
     for purpose in REVIEW_CARD_PURPOSES:
         for sent in await outbox.for_record(session, "restriction", restriction_id, purpose=purpose):
             if sent.status == outbox.FAILED or sent.person_id is None:
                 continue
+            if sent.person_id not in built:
+                roles = await people.roles_for(session, sent.person_id)
+                view = await view_of(session, services, about, outcome, viewer=(sent.person_id, roles))
+                built[sent.person_id] = cards.review_card(view)
             outbox.enqueue(
                 session,
                 outbox.Recipient(person_id=sent.person_id),
-                card_message(done, summary="Restriction reviewed"),
+                card_message(built[sent.person_id], summary="Restriction reviewed"),
                 purpose="review.card_updated",
                 now=now,
                 record_type="restriction",

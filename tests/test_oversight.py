@@ -89,6 +89,10 @@ async def test_the_keepers_ask_the_reviewer_who_gives_it_a_review_and_it_leaves_
     await continued.press("Record review", reasons="Still needed.", next_review_on="2027-05-23")
     (row,) = await council.rows(Restriction)
     assert (row.review_due_on, row.oversight_due_on) == (date(2027, 5, 23), None)
+    # The keepers' card no longer offers an oversight of what is now reviewed.
+    now_shown = await latest_card(council, KIM)
+    assert "Continued by Amy Manager" in texts(now_shown)
+    assert now_shown.get("actions", []) == []  # keepers oversee: the letter's buttons are Amy's
     (queue,) = await council.say(KIM, "no review")
     assert "No active restriction is without a review." in texts(queue.card)
 
