@@ -39,6 +39,7 @@ from dialogs.letter_files import letter_file
 from dialogs.links import LinkSigner
 from dialogs.turn import Clock, Services
 from letters.content import LetterSettings
+from policy.chasing import ChaseRules
 from policy.deciding import ReviewRules
 from policy.retention import RetentionRules
 from storage.db import create_engine, ping, reads_of, session_factory
@@ -270,6 +271,12 @@ def build_services(
         review_group_channel=settings.review_group_channel or None,
         retention=RetentionRules.parse(settings.retention_years),
         appeal_outcome_working_days=settings.appeal_outcome_working_days,
+        chase=ChaseRules(
+            category_one_hours=settings.undecided_category_one_hours,
+            working_days=settings.undecided_working_days,
+        ),
+        warning_months=settings.warning_window_months,
+        oversight_months=settings.no_review_oversight_months,
         **extra,
     )
 

@@ -12,6 +12,7 @@ import holidays
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from policy.chasing import ChaseRules
 from policy.retention import RetentionRules
 from storage.db import DEFAULT_DATABASE_URL
 
@@ -97,6 +98,11 @@ class Settings:
     graph_url: str = "https://graph.microsoft.com/v1.0"
     # How often people who hold a role but cannot be reached are looked for in the bot's teams.
     reach_interval_seconds: float = 600.0
+    # Chasing an undecided incident: the managers again, then the keepers (hours for category one).
+    undecided_category_one_hours: tuple[int, int] = (2, 4)
+    undecided_working_days: tuple[int, int] = (2, 5)
+    warning_window_months: int = 12
+    no_review_oversight_months: int = 12
 
     @property
     def base_url(self) -> str:
@@ -274,6 +280,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("REVIEW_DEFAULT_MONTHS cannot be more than REVIEW_MAX_MONTHS")
 
     graph_install, catalog_id, graph_url = _graph(env)
+    chase: dict[str, tuple[int, int]] = {}
+    for name, key, default in (
+        ("UNDECIDED_CATEGORY_ONE_HOURS", "undecided_category_one_hours", (2, 4)),
+        ("UNDECIDED_WORKING_DAYS", "undecided_working_days", (2, 5)),
+    ):
+        try:
+            chase[key] = ChaseRules.parse(get(name), default)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be two whole numbers, the managers' then the keepers', like "
+                f"{default[0]},{default[1]}, not {get(name)!r}"
+            ) from None
 
     return Settings(
         graph_install=graph_install,
@@ -310,4 +328,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         outbox_app_pace=_pace(get("OUTBOX_PER_APP"), "OUTBOX_PER_APP", TEAMS_APP_PACE),
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 60, 0, 100_000),
         workers=workers,
+        warning_window_months=_int(env, "WARNING_WINDOW_MONTHS", 12, 1, 60),
+        no_review_oversight_months=_int(env, "NO_REVIEW_OVERSIGHT_MONTHS", 12, 1, 12),
+        **chase,
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from dialogs import appeals, register_reports, reminders, retention, reviews
+from dialogs import appeals, chasing, oversight, register_reports, reminders, retention, reviews
 from dialogs.turn import Services
 from storage import drafts
 
@@ -81,8 +81,10 @@ def build_scheduler(services: Services, *, every: timedelta = timedelta(minutes=
     scheduler = Sweeps(timezone=services.zone, job_defaults={"misfire_grace_time": None})
     now = services.clock()
     jobs = {
+        "undecided": lambda: chasing.sweep_undecided(services),
         "reviews": lambda: reviews.sweep_reviews(services),
         "expiry": lambda: reviews.sweep_expiry(services),
+        "no_review": lambda: oversight.sweep_no_review(services),
         "follow_ups": lambda: reviews.sweep_follow_ups(services),
         "letters": lambda: reminders.remind_unsent_letters(services),
         "appeals": lambda: appeals.sweep_outcome_reminders(services),

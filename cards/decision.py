@@ -52,6 +52,8 @@ MAX_RESTRICTIONS = 5
 NO_RESTRICTION = "none"
 REVIEWER_SELF = "self"
 APPEAL_FORM = "appeal.form"
+NAME_FORM = "decision.name_form"
+NAME = "decision.name"
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,12 @@ class IncidentView:
     restorative_recorded: bool = False
     restorative_required: bool = True
     refresh_user_ids: Sequence[str] = field(default_factory=tuple)
-    # Who may be named to review restrictions: the service's managers and the register keepers.
+    # Who may be named to review restrictions: the service's managers.
     reviewers: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    can_name: bool = False  # a register keeper, who may name a manager to decide
+    waiting: str | None = None  # how long it has waited for a decision, while undecided
+    named_decider: str | None = None  # the manager a keeper named, and why
+    support_contact: str | None = None  # the reporter asked for support: where it is found
 
 
 def _refresh(view: IncidentView) -> Element | None:
@@ -164,9 +170,26 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
     body += [
         heading(f"Incident {view.reference}", size="Medium"),
         text(f"Reported by {view.reporter} for {view.summary.service_area}.", subtle=True),
-        *summary_body(view.summary),
-        *_history(view.history),
     ]
+    if view.decision is None and view.waiting:
+        body.append(text(f"Waiting {view.waiting} for a decision.", weight="Bolder", color="Attention"))
+    if view.named_decider:
+        body.append(facts([("Named by a register keeper to decide", view.named_decider)]))
+    if view.support_contact:
+        # What the reporter asked for reaches the people who can arrange it.
+        body.append(
+            container(
+                [
+                    text(f"{view.reporter} asked for support after this", weight="Bolder"),
+                    text(
+                        f"Contact {view.reporter} to offer a debrief, and point them to: "
+                        f"{view.support_contact}"
+                    ),
+                ],
+                style="accent",
+            )
+        )
+    body += [*summary_body(view.summary), *_history(view.history)]
     actions: list[Element] = []
     if view.decision is None:
         body += [text("Before deciding", weight="Bolder"), bullets(MANAGER_CHECKLIST)]
@@ -176,7 +199,15 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
                 for kind in DecisionKind
             ]
         else:
-            body.append(text("Only a manager of this service or a register keeper may decide.", subtle=True))
+            body.append(
+                text(
+                    "Managers decide: a manager of this service, or one a register keeper names where "
+                    "none of the service can be reached or all are conflicted.",
+                    subtle=True,
+                )
+            )
+        if view.can_name:
+            actions.append(open_form("Name a manager to decide", NAME_FORM, {"incident": view.incident_id}))
     else:
         body += _decision(view.decision)
         if view.can_decide:
@@ -184,9 +215,51 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
                 *_letter_actions(view.decision.letter),
                 open_form("Log an appeal", APPEAL_FORM, {"incident": view.incident_id}),
             ]
-    if view.can_decide:
+    if view.can_decide or view.can_name:
         actions.append(open_form("Open full record", RECORD, {"customer": view.customer_id}))
     return card(body, actions, refresh=_refresh(view))
+
+
+def name_form(
+    view: IncidentView,
+    managers: Sequence[tuple[str, str]],
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+) -> Card:
+    """A register keeper names another manager to decide: keepers oversee, managers decide."""
+    body: list[Element | None] = [
+        text(f"Incident {view.reference} · {view.summary.category}", subtle=True),
+        heading("Name a manager to decide", size="Medium"),
+        text(
+            "The policy gives decisions to managers. Where no manager of the service can be reached, "
+            "or all are conflicted, name another manager. They are sent the card with its buttons; "
+            "your naming and its reason are recorded.",
+            subtle=True,
+        ),
+    ]
+    if errors:
+        body.append(text("Please check the fields marked below.", color="Attention", weight="Bolder"))
+    body += _with_error(
+        choice_set("manager", "The manager who decides", list(managers), value=values.get("manager") or None),
+        errors,
+    )
+    body += _with_error(
+        text_input(
+            "reason",
+            "Why: none of the service's managers can be reached, or all are conflicted",
+            value=values.get("reason"),
+            multiline=True,
+            max_length=2000,
+        ),
+        errors,
+    )
+    return card(
+        body,
+        [
+            dialog_submit("Name them", NAME, {"incident": view.incident_id}, style="positive"),
+            dialog_cancel(),
+        ],
+    )
 
 
 def _decision(decision: DecisionView) -> list[Element | None]:
@@ -463,20 +536,9 @@ def decision_form(
     return card(body, actions)
 
 
-def _active_management_fields(
-    view: IncidentView, values: Mapping[str, str], errors: Mapping[str, str]
-) -> list[Element]:
-    fields: list[Element] = [
-        *_with_error(
-            choice_set(
-                "reviewer",
-                "Who reviews these restrictions (the deciding manager unless another is named)",
-                [(REVIEWER_SELF, "I will"), *view.reviewers],
-                value=values.get("reviewer") or None,
-            ),
-            errors,
-        ),
-        text("Active management should be the minimum needed to solve the problem.", subtle=True),
+def needs_fields(values: Mapping[str, str], errors: Mapping[str, str]) -> list[Element]:
+    """What every decision to restrict answers: were the customer's needs and adjustments weighed."""
+    return [
         *_with_error(
             choice_set(
                 "needs_considered",
@@ -495,34 +557,95 @@ def _active_management_fields(
             max_length=2000,
         ),
     ]
+
+
+def _active_management_fields(
+    view: IncidentView, values: Mapping[str, str], errors: Mapping[str, str]
+) -> list[Element]:
+    fields: list[Element] = [
+        *_with_error(
+            choice_set(
+                "reviewer",
+                "Who reviews these restrictions (the deciding manager unless another is named)",
+                [(REVIEWER_SELF, "I will"), *view.reviewers],
+                value=values.get("reviewer") or None,
+            ),
+            errors,
+        ),
+        text("Active management should be the minimum needed to solve the problem.", subtle=True),
+        *needs_fields(values, errors),
+    ]
     if view.restorative_recorded:
-        fields.append(text("Restorative steps are recorded for this customer (see history).", subtle=True))
-    else:
-        if view.restorative_required:
-            fields += _with_error(
-                text_input(
-                    "restorative_not_possible_reason",
-                    "No restorative steps are recorded: why were they not possible or appropriate?",
-                    value=values.get("restorative_not_possible_reason"),
-                    multiline=True,
-                    max_length=2000,
-                ),
-                errors,
+        fields.append(
+            text(
+                "The customer was warned: a restorative approach recorded in the window explained "
+                "what may follow if their behaviour did not change (see the history).",
+                subtle=True,
             )
-        fields += _with_error(
+        )
+        return fields
+    # Three different records, kept apart: what was tried, why it could not be, and (a serious
+    # statement about a person) acting without warning because the threat is extreme.
+    fields += [
+        text("Restorative approaches tried", weight="Bolder"),
+        text(
+            "No recorded approach explained to the customer what may follow. If approaches were "
+            "tried outside this register, record them: which steps, when, by whom.",
+            subtle=True,
+        ),
+        *_with_error(
+            choice_set(
+                "prior_steps",
+                "Steps taken with the customer",
+                [(s.value, label) for s, label in RESTORATIVE_STEP_LABELS.items()],
+                value=values.get("prior_steps") or None,
+                multi=True,
+                expanded=True,
+            ),
+            errors,
+        ),
+        *_with_error(date_input("prior_on", "When", value=values.get("prior_on")), errors),
+        *_with_error(
+            text_input(
+                "prior_by", "By whom (a name or a role)", value=values.get("prior_by"), max_length=200
+            ),
+            errors,
+        ),
+        text("Or: restorative approaches not possible or not appropriate", weight="Bolder"),
+        *_with_error(
+            text_input(
+                "restorative_not_possible_reason",
+                "Why they were not possible or not appropriate"
+                + ("" if view.restorative_required else " (category one: zero tolerance)"),
+                value=values.get("restorative_not_possible_reason"),
+                multiline=True,
+                max_length=2000,
+            ),
+            errors,
+        ),
+        text("Or: acting without prior warning", weight="Bolder"),
+        text(
+            "Only where the threat is so extreme that it demands it: this is a serious statement "
+            "about a person, and the annual report counts it.",
+            subtle=True,
+        ),
+        *_with_error(
             text_input(
                 "without_prior_warning_reason",
-                "This acts without prior warning: why does the threat demand it?",
+                "Why the threat is so extreme that we act without prior warning",
                 value=values.get("without_prior_warning_reason"),
                 multiline=True,
                 max_length=2000,
             ),
             errors,
-        )
+        ),
+    ]
     return fields
 
 
-MANAGERS_AND_KEEPERS = "Only its service's managers and the register keepers do."
+MANAGERS_AND_KEEPERS = (
+    "Only its service's managers (or a manager a register keeper names) decide; the register keepers oversee."
+)
 
 
 def no_access_text(reference: str | None = None, who: str = MANAGERS_AND_KEEPERS) -> str:

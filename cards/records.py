@@ -35,6 +35,8 @@ class CheckedCustomer:
     label: str
     restrictions: Sequence[Instruction]
     can_open: bool
+    # Whom to contact, for each undecided report of threatening behaviour (category one).
+    awaiting: Sequence[str] = ()
 
 
 def check_card(query: str, found: Sequence[CheckedCustomer]) -> Card:
@@ -53,6 +55,19 @@ def check_card(query: str, found: Sequence[CheckedCustomer]) -> Card:
     actions: list[Element] = []
     for customer in found:
         body.append(text(customer.label, weight="Bolder"))
+        if customer.awaiting:
+            # Never "deal with them as normal" while a threat waits for a decision; and nothing
+            # more about the report than that it exists and whom to ask.
+            body.append(
+                container(
+                    [
+                        text("A report of threatening behaviour awaits a decision", weight="Bolder"),
+                        text("Before dealing with this customer, contact:"),
+                        bullets(customer.awaiting),
+                    ],
+                    style="attention",
+                )
+            )
         for r in customer.restrictions:
             body.append(
                 container(

@@ -21,7 +21,7 @@ from cards.elements import (
     time_input,
     toggle,
 )
-from policy.categories import CATEGORIES, ZERO_TOLERANCE_STATEMENT, Category
+from policy.categories import CATEGORIES, ZERO_TOLERANCE_STATEMENT, Category, behaviour_choices
 from policy.channels import CHANNEL_LABELS
 from policy.incidents import AFFECTED_LABELS, DESCRIPTION_MAX, IMMEDIATE_ACTION_RIGHT
 
@@ -134,6 +134,30 @@ def customer_step(
         )
     if errors.get("customer_id") and not matches:
         body.append(field_error(errors["customer_id"]))
+    body.append(
+        container(
+            [
+                toggle(
+                    "unidentified",
+                    "I cannot identify the customer yet (an unknown caller, a social media account)",
+                    value=values.get("unidentified") == "true",
+                ),
+                *_field(
+                    text_input(
+                        "known_as",
+                        "What is known: a number, an account name, a description",
+                        value=values.get("known_as"),
+                        max_length=200,
+                    ),
+                    errors,
+                ),
+                text(
+                    "A register keeper matches the report to the customer's record once they are known.",
+                    subtle=True,
+                ),
+            ]
+        )
+    )
     body.append(
         container(
             [
@@ -284,10 +308,33 @@ def behaviour_step(token: str, values: Mapping[str, str], errors: Mapping[str, s
             choice_set(
                 "behaviours",
                 "The behaviours you saw (choose all that apply)",
-                [(b.key, f"{b.title}: {b.description}") for b in category.behaviours],
+                [(b.key, f"{b.title}: {b.description}") for b in behaviour_choices(category.category)],
                 value=values.get("behaviours") or None,
                 multi=True,
                 expanded=True,
+            ),
+            errors,
+        ),
+        *_field(
+            text_input(
+                "other_behaviour",
+                "Another behaviour, described (the policy's lists are not exhaustive)",
+                value=values.get("other_behaviour"),
+                max_length=500,
+            ),
+            errors,
+        ),
+        toggle(
+            "by_representative",
+            "Someone acting for the customer behaved this way (a representative)",
+            value=values.get("by_representative") == "true",
+        ),
+        *_field(
+            text_input(
+                "representative",
+                "Who acted for them: their role, such as advocate or relative",
+                value=values.get("representative"),
+                max_length=200,
             ),
             errors,
         ),
@@ -416,6 +463,7 @@ class Summary:
     # Contact details, known support needs and any advocate: what a manager must weigh.
     customer_details: Sequence[tuple[str, str | None]] = ()
     aggravating: Sequence[str] = ()  # physical violence, a weapon or dangerous animal
+    representative: str | None = None  # someone acting for the customer who behaved so
 
 
 def summary_body(summary: Summary) -> list[Element | None]:
@@ -431,6 +479,12 @@ def summary_body(summary: Summary) -> list[Element | None]:
                 ("Others affected", ", ".join(summary.others_affected) or "None recorded"),
                 ("Immediate action", ", ".join(summary.immediate_action) or "None"),
                 ("Violence or weapons", ", ".join(summary.aggravating) or None),
+                (
+                    "Who behaved so",
+                    f"A representative acting for the customer: {summary.representative}"
+                    if summary.representative
+                    else None,
+                ),
             ]
         ),
         text("Behaviours seen", weight="Bolder"),

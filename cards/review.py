@@ -4,7 +4,14 @@ lift; the register keepers' escalation; reinstating a lifted restriction."""
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cards.decision import LETTER_LINK, LETTER_NOT_APPROPRIATE_FORM, LETTER_SENT_FORM, restriction_slot, shown
+from cards.decision import (
+    LETTER_LINK,
+    LETTER_NOT_APPROPRIATE_FORM,
+    LETTER_SENT_FORM,
+    needs_fields,
+    restriction_slot,
+    shown,
+)
 from cards.elements import (
     Card,
     Element,
@@ -30,16 +37,26 @@ FORM = "review.form"
 SUBMIT = "review.submit"
 REFRESH = "review.refresh"
 REINSTATE = "restriction.reinstate"
+OVERSEE_FORM = "restriction.oversee_form"
+OVERSEE = "restriction.oversee"
 
 OUTCOME_TITLES: dict[ReviewOutcome, str] = {
     ReviewOutcome.CONTINUE: "Continue",
     ReviewOutcome.VARY: "Vary",
     ReviewOutcome.LIFT: "Lift",
 }
+# The notification's preview, true when it is sent. A card's heading names the date instead: a
+# card is read for days after it arrives, and "due in 14 days" is false by the next morning.
 STAGE_HEADINGS = {
     "due_soon": "A review is due in 14 days",
     "due": "A review is due today",
     "overdue": "A review is overdue",
+}
+STATUS_WORDS = {
+    "active": "Active",
+    "lifted": "Lifted",
+    "expired": "Ended: it reached its end date",
+    "varied": "Replaced by a variation",
 }
 
 
@@ -61,9 +78,15 @@ class ReviewView:
     letter_id: int | None = None
     letter_pending: bool = False
     outcome: str | None = None  # once reviewed: what was decided
+    due_label: str = ""  # the review's date in words ("" when it has none, or has ended)
+    overdue: bool = False
+    can_reinstate: bool = False  # ended, and the person the card is for may reinstate it
+    can_review: bool = True  # the person the card is for may continue, vary or lift it
+    refresh_user_ids: Sequence[str] = ()  # Teams refreshes the card for these when they view it
 
 
 def _body(view: ReviewView) -> list[Element | None]:
+    active = view.status == "active"
     return [
         facts(
             [
@@ -71,8 +94,9 @@ def _body(view: ReviewView) -> list[Element | None]:
                 ("Restriction", view.label),
                 ("Scope", view.scope),
                 ("Period", view.period),
-                ("Review due", view.review_due),
-                ("Status", view.status),
+                # An ended restriction has no review to come.
+                ("Review due", view.review_due if active else None),
+                ("Status", STATUS_WORDS.get(view.status, view.status)),
                 ("From incident", view.reference),
             ]
         ),
@@ -92,7 +116,8 @@ def _body(view: ReviewView) -> list[Element | None]:
 
 
 def _letter_actions(view: ReviewView) -> list[Element]:
-    if view.letter_id is None:
+    # The letter is the service's: whoever may review may download it and record its fate.
+    if view.letter_id is None or not view.can_review:
         return []
     actions = [
         execute("Download letter", LETTER_LINK, {"letter": view.letter_id, "large": False}),
@@ -106,19 +131,68 @@ def _letter_actions(view: ReviewView) -> list[Element]:
     return actions
 
 
+def _refresh(view: ReviewView) -> Element | None:
+    if not view.refresh_user_ids:
+        return None
+    return {
+        # The review the card is about: once it is recorded, the card shows its outcome.
+        "action": {
+            "type": "Action.Execute",
+            "verb": REFRESH,
+            "data": {"restriction": view.restriction_id, "due": view.due_on},
+        },
+        "userIds": list(view.refresh_user_ids)[:60],
+    }
+
+
+def _heading(view: ReviewView) -> str:
+    """What the card is about now, in words that stay true: dates, not "in 14 days"."""
+    if view.status != "active":
+        return "Restriction review: nothing to review now"
+    if not view.due_label:
+        return "Restriction review"
+    if view.overdue:
+        return f"A review is overdue: it was due by {view.due_label}"
+    return f"A review is due by {view.due_label}"
+
+
 def review_card(view: ReviewView, *, stage: str | None = None, notice: str | None = None) -> Card:
+    """The card about a restriction's review, as things stand: outcome buttons only while it is
+    active and unreviewed, Reinstate once it has ended (for whoever may), the letter's buttons."""
     top: list[Element | None] = []
     if notice:
         top.append(container([text(notice, weight="Bolder")], style="warning"))
-    top.append(heading(STAGE_HEADINGS.get(stage or "", "Restriction review"), size="Medium"))
+    top.append(heading(_heading(view), size="Medium"))
     if view.outcome:
         top.append(container([text(view.outcome, weight="Bolder", color="Good")], style="good"))
-        return card([*top, *_body(view)], _letter_actions(view))
-    return card([*top, *_body(view)], _outcome_buttons(view))
+        return card([*top, *_body(view)], _letter_actions(view), refresh=_refresh(view))
+    if view.status != "active":
+        top.append(
+            container(
+                [
+                    text(
+                        f"This restriction is no longer active: {STATUS_WORDS.get(view.status, view.status)}."
+                    )
+                ],
+                style="emphasis",
+            )
+        )
+        return card(
+            [*top, *_body(view)], [*_ended_actions(view), *_letter_actions(view)], refresh=_refresh(view)
+        )
+    return card([*top, *_body(view)], _outcome_buttons(view), refresh=_refresh(view))
+
+
+def _ended_actions(view: ReviewView) -> list[Element]:
+    if not view.can_reinstate:
+        return []
+    return [open_form("Reinstate", REINSTATE_FORM, {"restriction": view.restriction_id})]
 
 
 def _outcome_buttons(view: ReviewView) -> list[Element]:
     """Each outcome's form opens in a dialog, leaving the card as it is."""
+    if not view.can_review:
+        return []
     return [
         open_form(
             title, FORM, {"restriction": view.restriction_id, "outcome": outcome.value, "due": view.due_on}
@@ -150,6 +224,7 @@ def review_form(
         *err("reasons"),
     ]
     if outcome is ReviewOutcome.CONTINUE:
+        body.append(text("The customer is told in writing that it continues, and why.", subtle=True))
         body += [
             date_input(
                 "next_review_on", "Next review by", value=values.get("next_review_on") or next_review_default
@@ -160,6 +235,7 @@ def review_form(
         body.append(
             text("The restriction as it will be from now on. The customer is told in writing.", subtle=True)
         )
+        body += needs_fields(values, errors)
         body.append(restriction_slot(1, values, errors, restriction_defaults, optional=False))
     if outcome is ReviewOutcome.LIFT:
         body += [
@@ -185,18 +261,33 @@ def review_form(
 
 
 def escalation_card(view: ReviewView, reviewer: str) -> Card:
+    """To the register keepers, who oversee: they chase the reviewer, they do not review."""
     return card(
         [
-            heading("A review is 10 working days overdue", size="Medium", color="Attention"),
-            text(f"The reviewer, {reviewer}, has not recorded the review of this restriction."),
+            heading(f"A review is overdue: it was due by {view.due_label}", size="Medium", color="Attention"),
+            text(
+                f"The reviewer, {reviewer}, has not recorded the review of this restriction, 10 working "
+                "days after it was due. Managers review: ask the reviewer, or another manager of the "
+                "service, to record it."
+            ),
             *_body(view),
         ],
-        _outcome_buttons(view),
+        refresh=_refresh(view),
     )
 
 
 def ended_card(view: ReviewView, why: str) -> Card:
-    return card([heading("A restriction has ended", size="Medium"), text(why), *_body(view)])
+    """No review date (there is none to come), and Reinstate if engagement deteriorates."""
+    return card(
+        [
+            heading("A restriction has ended", size="Medium"),
+            text(why),
+            text("If engagement deteriorates, it may be reinstated, and the customer is told.", subtle=True),
+            *_body(view),
+        ],
+        _ended_actions(view),
+        refresh=_refresh(view),
+    )
 
 
 def reinstate_form(
@@ -217,6 +308,7 @@ def reinstate_form(
             "reasons", "Why it is reinstated", value=values.get("reasons"), multiline=True, max_length=4000
         ),
         *([field_error(errors["reasons"])] if "reasons" in errors else []),
+        *needs_fields(values, errors),
         restriction_slot(1, values, errors, defaults, optional=False),
     ]
     return card(
@@ -226,3 +318,91 @@ def reinstate_form(
             dialog_cancel(),
         ],
     )
+
+
+# --- restrictions with no review, before the register keepers -----------------------------------
+
+
+def oversight_card(view: ReviewView, no_review_reason: str, last: str | None) -> Card:
+    """A restriction with no review, as the register keepers see it at least yearly."""
+    return card(
+        [
+            heading("A restriction with no review: the register keepers' oversight", size="Medium"),
+            text(
+                "It is never reviewed by its service. At least once a year the register keepers look "
+                "at it: is it still needed, and still the minimum needed?",
+                subtle=True,
+            ),
+            facts([("Why no review", no_review_reason), ("Last overseen", last or "Never")]),
+            *_body(view),
+        ],
+        [open_form("Record oversight", OVERSEE_FORM, {"restriction": view.restriction_id})]
+        if view.status == "active"
+        else [],
+    )
+
+
+OVERSIGHT_OUTCOMES = {
+    "stands": "Still needed without a review: look again in a year",
+    "review": "Ask its reviewer to review it now (they continue, vary or lift it)",
+}
+
+
+def oversight_form(view: ReviewView, values: Mapping[str, str], errors: Mapping[str, str]) -> Card:
+    body: list[Element | None] = [
+        text(f"{view.customer} · {view.label}", subtle=True),
+        heading("Record the keepers' oversight", size="Medium"),
+    ]
+    if errors:
+        body.append(text("Please check the fields marked below.", color="Attention", weight="Bolder"))
+    body += [
+        choice_set(
+            "outcome",
+            "What the register keepers found",
+            list(OVERSIGHT_OUTCOMES.items()),
+            value=values.get("outcome") or "stands",
+            expanded=True,
+        ),
+        *([field_error(errors["outcome"])] if "outcome" in errors else []),
+        text_input("note", "What was looked at", value=values.get("note"), multiline=True, max_length=2000),
+        *([field_error(errors["note"])] if "note" in errors else []),
+    ]
+    return card(
+        body,
+        [
+            dialog_submit(
+                "Record oversight", OVERSEE, {"restriction": view.restriction_id}, style="positive"
+            ),
+            dialog_cancel(),
+        ],
+    )
+
+
+def no_review_queue_card(lines: Sequence[tuple[int, str, str, bool]]) -> Card:
+    """Every active restriction with no review: (id, what, when next before the keepers, due)."""
+    if not lines:
+        return card(
+            [
+                heading("Restrictions with no review", size="Medium"),
+                text("No active restriction is without a review."),
+            ]
+        )
+    body: list[Element | None] = [
+        heading("Restrictions with no review", size="Medium"),
+        text("Each comes before the register keepers at least yearly. Those due are first.", subtle=True),
+    ]
+    for _, what, when, due in lines:
+        body.append(
+            container(
+                [
+                    text(what, weight="Bolder"),
+                    text(when, color="Attention" if due else "Default", subtle=not due),
+                ]
+            )
+        )
+    actions = [
+        open_form(f"Oversee: {what[:60]}", OVERSEE_FORM, {"restriction": rid})
+        for rid, what, _, due in lines
+        if due
+    ][:5]
+    return card(body, actions)

@@ -7,9 +7,10 @@ card is trusted but the ids it names.
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import decision as cards
@@ -21,8 +22,9 @@ from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Services, ShowStep
 from policy.appeals import in_a_line
-from policy.categories import CATEGORIES, Category, is_urgent
+from policy.categories import CATEGORIES, Category, behaviour_titles, is_urgent
 from policy.channels import CHANNEL_LABELS, ContactChannel
+from policy.chasing import waited
 from policy.deciding import DecisionDraft, problems, restorative_required
 from policy.decisions import (
     DECISION_LABELS,
@@ -40,7 +42,7 @@ from policy.decisions import (
 )
 from policy.incidents import AFFECTED_LABELS, AffectedParty
 from policy.permissions import Case, Facts
-from policy.roles import Roles
+from policy.roles import Role, Roles
 from storage import audit, decisions, incidents, outbox, people
 from storage.models import Customer, Decision, Incident, Letter, Restriction
 
@@ -95,7 +97,9 @@ def summary_of(services: Services, read: incidents.ForCard) -> Summary:
         channel=CHANNEL_LABELS[ContactChannel(incident.channel)],
         service_area=area.name if area else "",
         category=category.label,
-        behaviours=[b.title for b in category.behaviours if b.key in incident.behaviours],
+        behaviours=behaviour_titles(
+            Category(incident.category), incident.behaviours, incident.other_behaviour
+        ),
         description=incident.description,
         impact_on_staff=incident.impact_on_staff,
         impact_on_service=incident.impact_on_service,
@@ -111,6 +115,7 @@ def summary_of(services: Services, read: incidents.ForCard) -> Summary:
             )
             if on
         ],
+        representative=incident.representative,
     )
 
 
@@ -156,9 +161,11 @@ def history_view(services: Services, history: decisions.History) -> tuple[cards.
             for i in history.incidents
         ],
         restorative_steps=[
-            f"{RESTORATIVE_STEP_LABELS[RestorativeStep(step)]} "
-            f"({local_date(at.astimezone(services.zone).date())})"
-            for step, at in history.restorative_steps
+            f"{RESTORATIVE_STEP_LABELS[RestorativeStep(step.step)]} "
+            f"({local_date(step.day(services.zone))}"
+            + (f", by {step.taken_by}" if step.taken_by else "")
+            + ")"
+            for step in history.restorative_steps
         ],
         restrictions=[
             f"{RESTRICTION_LABELS[RestrictionType(r.type)]} · {r.status} · {restriction_period(r)}"
@@ -166,7 +173,8 @@ def history_view(services: Services, history: decisions.History) -> tuple[cards.
         ],
         appeals=[in_a_line(a.route, a.outcome) for a in history.appeals],
     )
-    return view, history.restorative_recorded
+    # Whether the customer counts as warned: a recorded approach explained what may follow, recently.
+    return view, history.warned_on(services.today(), services.zone, services.warning_months) is not None
 
 
 def _letter_status(letter: Letter) -> str:
@@ -244,27 +252,31 @@ class IncidentViews:
     service_area: str
     reporter_id: int
     deciders: people.Deciders
-    _built: dict[bool, Card] = field(default_factory=dict)
+    named_decider: int | None = None
+    _built: dict[tuple[bool, bool], Card] = field(default_factory=dict)
+
+    @property
+    def facts(self) -> Facts:
+        # The deciding rules (dialogs/permissions.py) need only the service, the reporter and the
+        # manager a keeper named: nothing else has happened on an undecided case.
+        return Facts(case=Case(self.service_area, self.reporter_id, named_decider=self.named_decider))
 
     def for_viewer(self, person_id: int, roles: Roles) -> cards.IncidentView:
         return replace(
             self.shared,
-            # The deciding rule (dialogs/permissions.py) needs only the service and the reporter:
-            # nothing else has happened on an undecided case.
-            can_decide=bool(
-                permissions.allows(
-                    cards.SUBMIT, roles, person_id, Facts(case=Case(self.service_area, self.reporter_id))
-                )
-            ),
+            can_decide=bool(permissions.allows(cards.SUBMIT, roles, person_id, self.facts)),
+            can_name=self.shared.decision is None
+            and bool(permissions.allows(cards.NAME, roles, person_id, self.facts)),
             reviewers=[r for r in self.shared.reviewers if r[0] != str(person_id)],
         )
 
     def card_for(self, person_id: int, roles: Roles) -> Card:
         view = self.for_viewer(person_id, roles)
         # The reviewers list differs per viewer but is only on the decision form, not this card.
-        if view.can_decide not in self._built:
-            self._built[view.can_decide] = cards.incident_card(view)
-        return self._built[view.can_decide]
+        key = (view.can_decide, view.can_name)
+        if key not in self._built:
+            self._built[key] = cards.incident_card(view)
+        return self._built[key]
 
 
 async def incident_views(
@@ -291,7 +303,15 @@ async def incident_views(
         )
     decision = None if undecided else read.decision
     decision_view = await _decision_view(session, services, decision) if decision else None
-    return views_of(services, read, history=history, deciders=deciders, decision=decision_view)
+    named = incident.named_decider_id
+    return views_of(
+        services,
+        read,
+        history=history,
+        deciders=deciders,
+        decision=decision_view,
+        named=await decisions.name_of(session, named) if named else None,
+    )
 
 
 def views_of(
@@ -301,12 +321,17 @@ def views_of(
     history: tuple[cards.HistoryView, bool],
     deciders: people.Deciders,
     decision: cards.DecisionView | None = None,
+    named: str | None = None,
 ) -> IncidentViews:
-    """`incident_views` from what it read, without reading anything more."""
+    """`incident_views` from what it read, without reading anything more; `named`: the name of the
+    manager a keeper named to decide, if one was."""
     incident = read.incident
     history_view, restorative_recorded = history
     recipients = [p for p in [*deciders.managers, *deciders.keepers] if p.id != incident.reporter_id]
     refresh_ids = [p.teams_user_id for p in recipients if p.teams_user_id]
+    # Reviewers decide at each review: managers of the service, not the register keepers.
+    managers = [p for p in deciders.managers if p.id != incident.reporter_id]
+    now = services.clock()
     shared = cards.IncidentView(
         incident_id=incident.id,
         customer_id=incident.customer_id,
@@ -318,9 +343,17 @@ def views_of(
         restorative_recorded=restorative_recorded,
         restorative_required=restorative_required(Category(incident.category)),
         refresh_user_ids=refresh_ids[:60],  # Teams refreshes for at most 60 listed users
-        reviewers=[(str(p.id), p.display_name or p.email or f"person {p.id}") for p in recipients],
+        reviewers=[(str(p.id), p.display_name or p.email or f"person {p.id}") for p in managers],
+        # How long it has waited, as at when the card is built: Teams refreshes it when viewed.
+        waiting=waited(incident.reported_at, now)
+        if decision is None and incident.reported_at and now - incident.reported_at >= timedelta(hours=1)
+        else None,
+        named_decider=f"{named}: {incident.named_decider_reason}" if named else None,
+        support_contact=services.wellbeing_support if incident.reporter_wants_support else None,
     )
-    return IncidentViews(shared, read.area.key if read.area else "", incident.reporter_id, deciders)
+    return IncidentViews(
+        shared, read.area.key if read.area else "", incident.reporter_id, deciders, incident.named_decider_id
+    )
 
 
 def views_after(
@@ -340,8 +373,11 @@ def views_after(
         history=shown,
         restorative_recorded=restorative_recorded,
         decision=decision_view(services, decision, restrictions, letter, by),
+        waiting=None,
     )
-    return IncidentViews(shared, before.service_area, before.reporter_id, before.deciders)
+    return IncidentViews(
+        shared, before.service_area, before.reporter_id, before.deciders, before.named_decider
+    )
 
 
 def decider_name(views: IncidentViews, person_id: int) -> str | None:
@@ -552,7 +588,9 @@ async def _allowed(
         return _NotAllowed(incident_id, "")
     read, deciders, history, sent = found
     views = await incident_views(session, services, read, deciders=deciders, history=history)
-    if not views.for_viewer(actor.person_id, actor.roles).can_decide:
+    # The verb's own rule: viewing (managers, a named manager, keepers), deciding (managers), or
+    # naming a manager to decide (keepers).
+    if not permissions.allows(verb, actor.roles, actor.person_id, views.facts):
         return _NotAllowed(read.incident.id, read.incident.reference)
     return read, views, sent
 
@@ -590,7 +628,107 @@ async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[s
         return CloseDialog(cards.no_access_text(answer.reference or None))
     if isinstance(answer, _Decision):
         return await _record(services, actor, answer)
+    if isinstance(answer, _Naming):
+        return await _name(services, actor, answer)
     return answer
+
+
+# --- a keeper names a manager to decide ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Naming:
+    """A manager named to decide, checked and ready to record."""
+
+    incident_id: int
+    reference: str
+    manager_id: int
+    manager: str
+    reason: str
+    urgent: bool
+
+
+async def _naming(
+    session: AsyncSession,
+    services: Services,
+    verb: str,
+    data: Mapping[str, Any],
+    read: incidents.ForCard,
+    views: IncidentViews,
+) -> "DialogAnswer | _Naming":
+    """The form naming a manager (any service's, never the reporter), or the naming checked."""
+    incident = read.incident
+    candidates = [
+        (m.id, m.display_name or m.email or f"person {m.id}")
+        for m in await people.with_role(session, Role.MANAGER)
+        if m.id != incident.reporter_id
+    ]
+    values = {k: v for k, v in data.items() if isinstance(v, str)}
+    errors: dict[str, str] = {}
+    if verb == cards.NAME:
+        chosen = record_id(data.get("manager"))
+        if chosen not in {i for i, _ in candidates}:
+            errors["manager"] = "Choose a manager from the list"
+        reason = str(data.get("reason") or "").strip()
+        if not reason:
+            errors["reason"] = (
+                "Say why: no manager of the service can be reached, or all are conflicted (and how)"
+            )
+        if not errors and chosen is not None:
+            name = next(n for i, n in candidates if i == chosen)
+            return _Naming(incident.id, incident.reference, chosen, name, reason[:2000], incident.urgent)
+    view = views.shared
+    form = cards.name_form(view, [(str(i), n) for i, n in candidates], values, errors)
+    return ShowStep(form, f"Name a manager to decide on {incident.reference}")
+
+
+async def _name(services: Services, actor: Actor, naming: _Naming) -> DialogAnswer:
+    """Record the manager named, send them the card with its buttons, and update every copy."""
+    now = services.clock()
+    async with services.sessions() as session:
+        claimed = await session.execute(
+            update(Incident)
+            .where(Incident.id == naming.incident_id, Incident.status == "reported")
+            .values(named_decider_id=naming.manager_id, named_decider_reason=naming.reason)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            return CloseDialog("This incident is already decided. Nothing was changed.")
+        read = await incidents.for_card(session, naming.incident_id)
+        assert read is not None
+        views = await incident_views(session, services, read)
+        roles = await people.roles_for(session, naming.manager_id)
+        # The copies already sent first: the named manager's own card is new, not an update.
+        await _update_sent_cards(session, views, now, version=f"named-{naming.manager_id}")
+        outbox.enqueue(
+            session,
+            outbox.Recipient(person_id=naming.manager_id),
+            card_message(
+                views.card_for(naming.manager_id, roles),
+                summary=f"{'URGENT ' if naming.urgent else ''}You are asked to decide on {naming.reference}",
+            ),
+            purpose=NOTIFY_PURPOSE,
+            now=now,
+            record_type="incident",
+            record_id=naming.incident_id,
+            dedupe_key=f"incident:{naming.incident_id}:named:{naming.manager_id}",
+            priority=outbox.URGENT if naming.urgent else outbox.NORMAL,
+        )
+        await audit.record(
+            session,
+            now=now,
+            actor_id=actor.person_id,
+            action="incident.decider_named",
+            record_type="incident",
+            record_id=naming.incident_id,
+            detail={"manager": naming.manager_id},
+        )
+        await session.commit()
+    services.outbox_written()
+    return CloseDialog(
+        f"{naming.manager} is asked to decide on {naming.reference}; the card with its buttons is in "
+        "their chat with me."
+    )
 
 
 async def _step(
@@ -606,6 +744,8 @@ async def _step(
     view = views.for_viewer(actor.person_id, actor.roles)
     if view.decision is not None:
         return CloseDialog(f"Already decided by {view.decision.by}, {view.decision.at}. Nothing was changed.")
+    if verb in (cards.NAME_FORM, cards.NAME):
+        return await _naming(session, services, verb, data, read, views)
     try:
         kind = DecisionKind(data.get("kind"))
     except ValueError:
@@ -686,6 +826,7 @@ async def _submit(
             restorative_recorded=view.restorative_recorded,
             today=today,
             reviews=services.reviews,
+            warning_months=services.warning_months,
         )
     # A named reviewer must be one the register allows (the card's list can be forged).
     reviewer = actor.person_id
@@ -775,6 +916,7 @@ async def _decided(
         body=DecidingBody.MANAGER,
         now=now,
         holidays=services.holidays,
+        decided_on=services.today(),
     )
     letter = None
     if decisions.needs_letter(draft.kind):

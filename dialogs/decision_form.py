@@ -61,6 +61,15 @@ def parse(
             if restriction is not None:
                 restrictions.append(restriction)
     follow_up = _date(raw, "follow_up_on", errors) if kind is DecisionKind.RESTORATIVE_APPROACH else None
+    prior: set[RestorativeStep] = set()
+    prior_on = None
+    if kind is DecisionKind.ACTIVE_MANAGEMENT:
+        for value in multi(_text(raw, "prior_steps")):
+            try:
+                prior.add(RestorativeStep(value))
+            except ValueError:
+                errors["prior_steps"] = "Choose steps from the policy's list"
+        prior_on = _date(raw, "prior_on", errors)
     if errors:
         return None, errors
     draft = DecisionDraft(
@@ -78,6 +87,9 @@ def parse(
         if kind is DecisionKind.POLICE_OR_LEGAL
         else None,
         restrictions=tuple(restrictions),
+        prior_steps=frozenset(prior),
+        prior_on=prior_on,
+        prior_by=(_text(raw, "prior_by") or None) if kind is DecisionKind.ACTIVE_MANAGEMENT else None,
     )
     return draft, {}
 

@@ -140,11 +140,11 @@ async def _content(
         )
     elif kind is LetterKind.LIFTED and about is not None:
         lifted = [about]
-    elif kind in (LetterKind.VARIATION, LetterKind.REINSTATEMENT) and review is not None:
+    elif kind in REVIEW_LETTERS and review is not None:
         restrictions = [about] if about is not None else []
         signer = review.reviewer_id
         taken = Taken(
-            Appealable.REINSTATEMENT if kind is LetterKind.REINSTATEMENT else Appealable.VARIATION,
+            REVIEW_LETTERS[kind],
             DecidingBody(review.deciding_body),
             review.done_at.astimezone(services.zone).date(),
             letter_date,
@@ -226,6 +226,12 @@ async def _content(
     )
 
 
+# A review's letter tells the customer of a new decision, appealable in its own right.
+REVIEW_LETTERS = {
+    LetterKind.VARIATION: Appealable.VARIATION,
+    LetterKind.REINSTATEMENT: Appealable.REINSTATEMENT,
+    LetterKind.CONTINUATION: Appealable.CONTINUATION,
+}
 ROUTE_SIGNATURES = {
     AppealRoute.COMPLAINTS_PROCEDURE.value: "for the Complaints Team",
     AppealRoute.COMPLAINTS_REVIEW_GROUP.value: "for the Complaints Review Group",

@@ -38,14 +38,10 @@ def _table(record_type: str, rule: Rule, *verbs: str) -> dict[str, Permission]:
 PERMISSIONS: dict[str, Permission] = {
     # Anyone may report and cancel their own dialog; the draft is theirs (checked by its token).
     **_table("none", rules.anyone, report_cards.OPEN_ACTION, report_cards.STEP_ACTION, CANCEL_VERB),
-    # The managers' card: viewing and deciding are the same right, and so are its letters'.
-    **_table(
-        "incident",
-        rules.decide,
-        decision_cards.REFRESH,
-        decision_cards.FORM,
-        decision_cards.SUBMIT,
-    ),
+    # The managers' card: the keepers oversee (view it, name a manager), managers decide.
+    **_table("incident", rules.view_incident, decision_cards.REFRESH),
+    **_table("incident", rules.decide, decision_cards.FORM, decision_cards.SUBMIT),
+    **_table("incident", rules.name_decider, decision_cards.NAME_FORM, decision_cards.NAME),
     **_table(
         "letter",
         rules.decide,
@@ -56,8 +52,11 @@ PERMISSIONS: dict[str, Permission] = {
         decision_cards.LETTER_NOT_APPROPRIATE,
     ),
     **_table("customer", rules.open_record, record_cards.RECORD),
-    **_table("restriction", rules.review, review_cards.REFRESH, review_cards.FORM, review_cards.SUBMIT),
+    **_table("restriction", rules.view_incident, review_cards.REFRESH),
+    **_table("restriction", rules.review, review_cards.FORM, review_cards.SUBMIT),
     **_table("restriction", rules.reinstate, record_cards.REINSTATE_FORM, review_cards.REINSTATE),
+    # A restriction with no review comes before the keepers, who oversee it (they do not decide).
+    **_table("restriction", rules.keepers_only, review_cards.OVERSEE_FORM, review_cards.OVERSEE),
     **_table("incident", rules.log_appeal, appeal_cards.LOG_FORM, appeal_cards.LOG),
     **_table("appeal", rules.see_appeal, appeal_cards.REFRESH),
     **_table("appeal", rules.hear_appeal, appeal_cards.OUTCOME_FORM, appeal_cards.OUTCOME),

@@ -28,8 +28,10 @@ from policy.decisions import (
     RestrictionStatus,
     RestrictionType,
 )
+from policy.incidents import IncidentStatus
 from policy.permissions import Case, sees_case
-from storage import audit, case_facts, customers, decisions
+from policy.roles import Role
+from storage import audit, case_facts, customers, decisions, people
 from storage.models import Appeal, Customer, Decision, Incident, Letter, Restriction, ServiceArea
 
 
@@ -60,6 +62,35 @@ async def _reinstatable(session: AsyncSession, actor: Actor, restrictions: list[
             if permissions.judge(cards.REINSTATE_FORM, actor, facts):
                 found.add(r.id)
     return found
+
+
+async def _threat_awaiting(
+    session: AsyncSession, customer_id: int, areas: dict[int, ServiceArea]
+) -> list[str]:
+    """Whom to contact about each undecided category-one report on the customer: its service's
+    managers (and a manager a keeper named). Nothing about the report itself."""
+    waiting = (
+        await session.scalars(
+            select(Incident)
+            .where(
+                Incident.customer_id == customer_id,
+                Incident.status == IncidentStatus.REPORTED.value,
+                Incident.category == Category.ONE.value,
+            )
+            .order_by(Incident.id)
+        )
+    ).all()
+    contacts: list[str] = []
+    for incident in waiting:
+        managers = await people.with_role(session, Role.MANAGER, service_area_id=incident.service_area_id)
+        names = [decisions.display(m) for m in managers]
+        if incident.named_decider_id:
+            names.append(await decisions.name_of(session, incident.named_decider_id))
+        area = areas[incident.service_area_id].name
+        line = f"{', '.join(dict.fromkeys(names))} ({area})" if names else f"the register keepers ({area})"
+        if line not in contacts:
+            contacts.append(line)
+    return contacts
 
 
 CHECK_HOW = (
@@ -96,10 +127,12 @@ async def _check(services: Services, actor: Actor, match: re.Match[str]) -> list
                 )
             ).all()
             active = [r for r in restrictions if in_force(r, today)]
-            if not active:
+            awaiting = await _threat_awaiting(session, m.candidate.id, areas)
+            if not active and not awaiting:
                 continue
             found.append(
                 cards.CheckedCustomer(
+                    awaiting=awaiting,
                     customer_id=m.candidate.id,
                     label=finding.label(m.candidate),
                     restrictions=[

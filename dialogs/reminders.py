@@ -23,6 +23,7 @@ LETTER_DAYS = 5
 KIND_WORDS = {
     LetterKind.DECISION.value: "decision letter",
     LetterKind.VARIATION.value: "letter about the changed restriction",
+    LetterKind.CONTINUATION.value: "letter about the continued restriction",
     LetterKind.LIFTED.value: "letter about the lifted restriction",
     LetterKind.REINSTATEMENT.value: "reinstatement letter",
     LetterKind.APPEAL_OUTCOME.value: "appeal outcome letter",

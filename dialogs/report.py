@@ -24,8 +24,16 @@ from dialogs.commands import command
 from dialogs.ids import record_id
 from dialogs.notify import card_message
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Reply, Services, ShowStep
-from policy.categories import CATEGORIES, Category, is_urgent
+from policy.categories import (
+    CATEGORIES,
+    OTHER_BEHAVIOUR,
+    Category,
+    behaviour_choices,
+    behaviour_titles,
+    is_urgent,
+)
 from policy.channels import CHANNEL_LABELS, ContactChannel
+from policy.chasing import first_chase
 from policy.decisions import DecidingBody
 from policy.incidents import AFFECTED_LABELS, DESCRIPTION_MAX, AffectedParty
 from policy.roles import Role
@@ -243,7 +251,14 @@ def _inputs_of(step_name: str, data: Mapping[str, Any]) -> dict[str, str]:
 # --- the summary --------------------------------------------------------------------------------
 
 
+def unidentified_name(known_as: str) -> str:
+    """How a customer not yet identified is named until a keeper matches them to a record."""
+    return f"Not yet identified: {known_as}"[:200]
+
+
 async def _customer_name(session: AsyncSession, values: Mapping[str, str]) -> str:
+    if form.flag(values.get("unidentified")):
+        return f"{unidentified_name(values.get('known_as', ''))} (a keeper matches them later)"
     chosen = record_id(values.get("customer_id"))
     if chosen is not None:
         customer = await customers.get_identifiable(session, chosen)
@@ -274,7 +289,7 @@ async def _summary(
     return report_cards.Summary(
         customer=await _customer_name(session, values),
         customer_details=[]
-        if record_id(values.get("customer_id"))
+        if record_id(values.get("customer_id")) or form.flag(values.get("unidentified"))
         else [
             ("Reference", values.get("new_reference")),
             ("Email", values.get("new_email")),
@@ -288,7 +303,7 @@ async def _summary(
         channel=CHANNEL_LABELS[ContactChannel(values["channel"])],
         service_area=areas.get(values["service_area"], values["service_area"]),
         category=text.label,
-        behaviours=[b.title for b in text.behaviours if b.key in chosen],
+        behaviours=behaviour_titles(category, chosen, values.get("other_behaviour")),
         description=values.get("description", ""),
         impact_on_staff=values.get("impact_on_staff") or None,
         impact_on_service=values.get("impact_on_service") or None,
@@ -306,6 +321,7 @@ async def _summary(
             )
             if form.flag(values.get(key))
         ],
+        representative=values.get("representative") if form.flag(values.get("by_representative")) else None,
     )
 
 
@@ -444,6 +460,8 @@ async def _read_for_send(session: AsyncSession, token: str, person_id: int, now:
     if draft is None:
         return None
     chosen = record_id(draft.values.get("customer_id"))
+    if form.flag(draft.values.get("unidentified")):
+        chosen = None  # a provisional record of its own, with no one's history
     customer = None
     if chosen is not None and chosen in set(draft.values.get("_match_ids", [])):
         customer = await customers.get_identifiable(session, chosen)
@@ -467,8 +485,17 @@ async def _written(
 ) -> str:
     """The Send's writes: everything they need was read before."""
     values = draft.values
+    unidentified = form.flag(values.get("unidentified"))
+    if unidentified:
+        customer = None  # never the one a search offered: a new, provisional record
     new_customer = customer is None
-    if customer is None:
+    if unidentified:
+        customer = await customers.add(
+            session,
+            customers.NewCustomer(name=unidentified_name(values["known_as"]), unidentified=True),
+            now=now,
+        )
+    elif customer is None:
         customer = await customers.add(
             session,
             customers.NewCustomer(
@@ -495,8 +522,14 @@ async def _written(
         channel=ContactChannel(values["channel"]),
         category=category,
         behaviours=tuple(
-            b.key for b in CATEGORIES[category].behaviours if b.key in form.multi(values.get("behaviours"))
+            b.key for b in behaviour_choices(category) if b.key in form.multi(values.get("behaviours"))
         ),
+        other_behaviour=(values.get("other_behaviour") or None)
+        if OTHER_BEHAVIOUR.key in form.multi(values.get("behaviours"))
+        else None,
+        representative=(values.get("representative") or None)
+        if form.flag(values.get("by_representative"))
+        else None,
         description=values["description"],
         impact_on_staff=values.get("impact_on_staff") or None,
         impact_on_service=values.get("impact_on_service") or None,
@@ -516,6 +549,7 @@ async def _written(
         reported_as=(
             DecidingBody.ELECTED_MEMBER if actor.roles.has(Role.ELECTED_MEMBER) else DecidingBody.EMPLOYEE
         ).value,
+        next_chase_at=first_chase(now, is_urgent(category), services.chase, services.zone, services.holidays),
     )
     year = now.astimezone(services.zone).year
     # Before the reference is issued: other reports queue for the year's numbers from then

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cards.report import TOGGLES
-from policy.categories import CATEGORIES, Category
+from policy.categories import OTHER_BEHAVIOUR, Category, behaviour_choices
 from policy.channels import ContactChannel
 from policy.incidents import DESCRIPTION_MAX, AffectedParty
 
@@ -30,10 +30,15 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "new_postcode",
         "new_support_needs",
         "new_advocate",
+        "unidentified",
+        "known_as",
     ),
     "what": ("occurred_date", "occurred_time", "channel", "service_area", "category"),
     "behaviour": (
         "behaviours",
+        "other_behaviour",
+        "by_representative",
+        "representative",
         "description",
         "impact_on_staff",
         "impact_on_service",
@@ -63,6 +68,9 @@ LIMITS = {
     "new_postcode": 10,
     "new_support_needs": 2000,
     "new_advocate": 500,
+    "known_as": 200,
+    "other_behaviour": 500,
+    "representative": 200,
     "description": DESCRIPTION_MAX,
     "impact_on_staff": 2000,
     "impact_on_service": 2000,
@@ -110,6 +118,15 @@ def _lengths(values: Mapping[str, str], fields: tuple[str, ...]) -> Errors:
 def check_customer(values: Mapping[str, str], *, existing_ids: set[int]) -> Errors:
     """`existing_ids`: the chosen customer's id when the register holds them, else empty."""
     errors = _lengths(values, FIELDS["customer"])
+    if values.get("unidentified", "false") not in ("true", "false"):
+        errors["unidentified"] = "Tick or untick this"
+    if flag(values.get("unidentified")):
+        # Reported with what is known; a register keeper matches it to a customer record later.
+        if not values.get("known_as"):
+            errors["known_as"] = (
+                "Say what is known: a phone number, an account name, a description of the person"
+            )
+        return errors
     chosen = values.get("customer_id", "")
     if chosen and chosen != NEW_CUSTOMER:
         if not chosen.isascii() or not chosen.isdigit() or int(chosen) not in existing_ids:
@@ -166,7 +183,7 @@ def check_behaviour(values: Mapping[str, str]) -> Errors:
     errors = _lengths(values, FIELDS["behaviour"])
     category = values.get("category")
     allowed = (
-        {b.key for b in CATEGORIES[Category(category)].behaviours}
+        {b.key for b in behaviour_choices(Category(category))}
         if category in {c.value for c in Category}
         else set()
     )
@@ -175,6 +192,12 @@ def check_behaviour(values: Mapping[str, str]) -> Errors:
         errors["behaviours"] = "Choose at least one behaviour you saw"
     elif not set(chosen) <= allowed:
         errors["behaviours"] = "Choose behaviours from this category's list"
+    elif OTHER_BEHAVIOUR.key in chosen and not values.get("other_behaviour"):
+        errors["other_behaviour"] = "Describe the other behaviour"
+    if values.get("by_representative", "false") not in ("true", "false"):
+        errors["by_representative"] = "Tick or untick this"
+    elif flag(values.get("by_representative")) and not values.get("representative"):
+        errors["representative"] = "Say who acted for the customer: their role, such as advocate or relative"
     if not values.get("description"):
         errors["description"] = "Describe what happened, in your own words"
     if not set(multi(values.get("others_affected"))) <= {p.value for p in AffectedParty}:

@@ -17,7 +17,7 @@ from cards import review as cards
 from cards.decision import no_access_card, no_access_text
 from cards.elements import Card, card, heading, text
 from cards.formatting import local_date, local_time
-from dialogs import decision_form, permissions
+from dialogs import decision_form, oversight, permissions
 from dialogs.decide import OUT_OF_DATE, customer_label, restriction_period, restriction_review
 from dialogs.ids import record_id
 from dialogs.notify import card_message, tell_keepers
@@ -35,19 +35,28 @@ from policy.decisions import (
     ReviewOutcome,
 )
 from policy.reviews import Stage, due_now, first_reminder
-from storage import audit, case_facts, decisions, outbox
+from policy.roles import Roles
+from storage import audit, case_facts, decisions, outbox, people
 from storage.models import Customer, Decision, Incident, Letter, Restriction, Review, ServiceArea
 
 BATCH = 500
 ALREADY_REVIEWED = "This review was already recorded. Nothing was changed."
+ALREADY_REINSTATED = "This restriction was already reinstated. Nothing was changed."
 
 
 # --- what the reviewer sees ---------------------------------------------------------------------
 
 
 async def view_of(
-    session: AsyncSession, services: Services, r: Restriction, outcome: str | None = None
+    session: AsyncSession,
+    services: Services,
+    r: Restriction,
+    outcome: str | None = None,
+    *,
+    viewer: tuple[int, Roles] | None = None,
 ) -> cards.ReviewView:
+    """The restriction as its cards show it now; `viewer`: the person (id and roles) a card is
+    for, whose buttons are then only those they may use."""
     zone = services.zone
     customer = await session.get(Customer, r.customer_id)
     decision = await session.get(Decision, r.decision_id)
@@ -80,7 +89,24 @@ async def view_of(
     letter = await session.scalar(
         select(Letter).where(Letter.restriction_id == r.id).order_by(Letter.id.desc()).limit(1)
     )
+    deciders = await people.deciders(session, r.service_area_id)
+    watchers = [p.teams_user_id for p in [*deciders.managers, *deciders.keepers] if p.teams_user_id]
+    ended = r.status in (RestrictionStatus.LIFTED.value, RestrictionStatus.EXPIRED.value)
+    replaced = ended and (
+        await session.scalar(select(Restriction.id).where(Restriction.replaces_id == r.id)) is not None
+    )
+    can_review, can_reinstate = True, ended and not replaced
+    if viewer is not None:
+        facts = await case_facts.for_restriction(session, r)
+        person, roles = viewer
+        can_review = bool(permissions.allows(cards.FORM, roles, person, facts))
+        can_reinstate = can_reinstate and bool(permissions.allows(cards.REINSTATE_FORM, roles, person, facts))
     return cards.ReviewView(
+        due_label=local_date(r.review_due_on) if r.review_due_on else "",
+        overdue=bool(r.review_due_on and r.review_due_on < services.today()),
+        can_review=can_review,
+        can_reinstate=can_reinstate,
+        refresh_user_ids=watchers,
         restriction_id=r.id,
         customer=customer_label(customer),
         label=RESTRICTION_LABELS[RestrictionType(r.type)],
@@ -164,7 +190,13 @@ async def sweep_reviews(services: Services) -> int:
 
 async def _remind(session: AsyncSession, services: Services, r: Restriction, stage: Stage) -> None:
     now = services.clock()
-    view = await view_of(session, services, r)
+    reviewer_roles = await people.roles_for(session, r.reviewer_id) if r.reviewer_id else None
+    view = await view_of(
+        session,
+        services,
+        r,
+        viewer=(r.reviewer_id, reviewer_roles) if r.reviewer_id and reviewer_roles else None,
+    )
     key = f"review:{r.id}:{r.review_due_on}:{stage.value}"
     if stage is Stage.ESCALATED:
         reviewer = await decisions.name_of(session, r.reviewer_id)
@@ -244,8 +276,11 @@ async def sweep_expiry(services: Services) -> int:
                 record_type="restriction",
                 record_id=r.id,
             )
-            view = await view_of(session, services, r)
+            # The cards sent before about its review no longer offer one.
+            await _update_to_now(session, services, r, now, version="expired")
             if decision is not None:
+                roles = await people.roles_for(session, decision.decided_by_id)
+                view = await view_of(session, services, r, viewer=(decision.decided_by_id, roles))
                 outbox.enqueue(
                     session,
                     outbox.Recipient(person_id=decision.decided_by_id),
@@ -354,7 +389,8 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         r = await _reviewable(session, services, actor, verb, data)
         if r is None:
             return no_access_card()
-        view = await view_of(session, services, r)
+        outcome = await _recorded(session, services, r, data.get("due"))
+        view = await view_of(session, services, r, outcome, viewer=(actor.person_id, actor.roles))
         if verb != cards.REFRESH:
             return cards.review_card(view, notice=OUT_OF_DATE)
         await audit.record(
@@ -369,6 +405,24 @@ async def on_action(services: Services, actor: Actor, verb: str, data: Mapping[s
         return cards.review_card(view)
 
 
+async def _recorded(session: AsyncSession, services: Services, r: Restriction, due: Any) -> str | None:
+    """What became of the review a card is about, if it is not the restriction's current one."""
+    if not isinstance(due, str) or not due or due == (r.review_due_on.isoformat() if r.review_due_on else ""):
+        return None
+    try:
+        day = datetime.fromisoformat(due).date()
+    except ValueError:
+        return None
+    done = await session.scalar(
+        select(Review).where(Review.restriction_id == r.id, Review.due_on == day).order_by(Review.id).limit(1)
+    )
+    if done is None:
+        return None
+    who = await decisions.name_of(session, done.reviewer_id)
+    when = local_time(done.done_at, services.zone)
+    return f"The review due by {local_date(day)} was recorded: {done.outcome}, by {who}, {when}."
+
+
 async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[str, Any]) -> DialogAnswer:
     """A review's form, or reinstating from the full record, in a dialog."""
     async with services.sessions() as session:
@@ -377,6 +431,8 @@ async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[s
             return CloseDialog(no_access_text())
         if verb in (cards.REINSTATE_FORM, cards.REINSTATE):
             return await _reinstate(session, services, actor, r, verb, data)
+        if verb in (cards.OVERSEE_FORM, cards.OVERSEE):
+            return await oversight.oversee(session, services, actor, r, verb, data)
         if r.status != RestrictionStatus.ACTIVE.value:
             return CloseDialog(
                 f"This restriction is {r.status}: there is nothing to review. Nothing was changed."
@@ -433,8 +489,11 @@ def _check(
             found = problems(
                 draft, category=Category.ONE, restorative_recorded=True, today=today, reviews=services.reviews
             )
-            # Whether to restrict at all was decided; a variation answers only for the restriction.
-            errors.update({k: v for k, v in found.items() if k.startswith("restriction_")})
+            # Whether to restrict at all was decided; a variation answers for the restriction, and,
+            # as every decision to restrict does, for the customer's needs and adjustments.
+            errors.update(
+                {k: v for k, v in found.items() if k.startswith("restriction_") or k == "needs_considered"}
+            )
     if outcome is ReviewOutcome.LIFT and data.get("notify_customer") not in ("yes", "no"):
         errors["notify_customer"] = "Choose whether the customer is told in writing"
     return errors, draft
@@ -464,6 +523,7 @@ async def _record(
             review_due_on=next_review,
             next_reminder_on=first_reminder(next_review, services.holidays),
             reminder_stage=None,
+            oversight_due_on=None,  # reviewed from now on: no longer in the keepers' queue
         )
     else:
         values.update(ended_at=now, ended_reason=reasons, next_reminder_on=None)
@@ -490,6 +550,8 @@ async def _record(
         reasons=reasons,
         next_review_on=next_review,
         customer_notified=notify if outcome is ReviewOutcome.LIFT else None,
+        needs_considered=draft.needs_considered if draft is not None else None,
+        needs_considered_note=(draft.needs_considered_note or None) if draft is not None else None,
     )
     session.add(review)
     await session.flush()
@@ -503,7 +565,11 @@ async def _record(
             holidays=services.holidays,
         )
         await session.flush()
-    kind = {ReviewOutcome.VARY: LetterKind.VARIATION, ReviewOutcome.LIFT: LetterKind.LIFTED}.get(outcome)
+    kind = {
+        ReviewOutcome.CONTINUE: LetterKind.CONTINUATION,
+        ReviewOutcome.VARY: LetterKind.VARIATION,
+        ReviewOutcome.LIFT: LetterKind.LIFTED,
+    }.get(outcome)
     letter = None
     if kind is not None and notify:
         letter = await decisions.add_letter(
@@ -540,29 +606,74 @@ async def _record(
         ReviewOutcome.LIFT: f"Lifted by {actor.display_name}"
         + ("; a letter tells the customer." if notify else "; the customer is not told (reasons recorded)."),
     }[outcome]
-    view = await view_of(session, services, letter_about if letter_about is not r else r, outcome=summary)
-    await _update_review_cards(session, r.id, cards.review_card(view), review.id, now)
+    await _update_review_cards(session, services, r.id, letter_about, summary, review.id, now)
     await session.commit()
     services.outbox_written()
     return CloseDialog(summary)
 
 
-REVIEW_CARD_PURPOSES = ("review.due_soon", "review.due", "review.overdue", "review.escalated")
+# Every card about a restriction's review, the keepers' oversight of one with no review included.
+REVIEW_CARD_PURPOSES = (
+    "review.due_soon",
+    "review.due",
+    "review.overdue",
+    "review.escalated",
+    "restriction.oversight",
+)
+
+
+async def _update_to_now(
+    session: AsyncSession, services: Services, r: Restriction, now: datetime, *, version: str
+) -> None:
+    """Every card sent about the restriction's review shows it as it is now, with buttons only for
+    what its recipient can still do."""
+    built: dict[int, Card] = {}
+    for purpose in REVIEW_CARD_PURPOSES:
+        for sent in await outbox.for_record(session, "restriction", r.id, purpose=purpose):
+            if sent.status == outbox.FAILED or sent.person_id is None:
+                continue
+            if sent.person_id not in built:
+                roles = await people.roles_for(session, sent.person_id)
+                view = await view_of(session, services, r, viewer=(sent.person_id, roles))
+                built[sent.person_id] = cards.review_card(view)
+            outbox.enqueue(
+                session,
+                outbox.Recipient(person_id=sent.person_id),
+                card_message(built[sent.person_id], summary="Restriction updated"),
+                purpose="review.card_updated",
+                now=now,
+                record_type="restriction",
+                record_id=r.id,
+                dedupe_key=f"restriction:{r.id}:{version}:{sent.id}",
+                updates_id=sent.id,
+            )
 
 
 async def _update_review_cards(
-    session: AsyncSession, restriction_id: int, done: Card, review_id: int, now: datetime
+    session: AsyncSession,
+    services: Services,
+    restriction_id: int,
+    about: Restriction,
+    outcome: str,
+    review_id: int,
+    now: datetime,
 ) -> None:
-    """Every reminder card about the restriction now shows the outcome: the reviewer's, with the
-    letter's buttons, and the register keepers' escalations."""
+    """Every card about the restriction's review now shows the outcome (`about`: the restriction
+    as it now is, the variation's for a variation): the reviewer's with the letter's buttons, the
+    register keepers' without (they oversee, and the letter is the service's)."""
+    built: dict[int, Card] = {}
     for purpose in REVIEW_CARD_PURPOSES:
         for sent in await outbox.for_record(session, "restriction", restriction_id, purpose=purpose):
             if sent.status == outbox.FAILED or sent.person_id is None:
                 continue
+            if sent.person_id not in built:
+                roles = await people.roles_for(session, sent.person_id)
+                view = await view_of(session, services, about, outcome, viewer=(sent.person_id, roles))
+                built[sent.person_id] = cards.review_card(view)
             outbox.enqueue(
                 session,
                 outbox.Recipient(person_id=sent.person_id),
-                card_message(done, summary="Restriction reviewed"),
+                card_message(built[sent.person_id], summary="Restriction reviewed"),
                 purpose="review.card_updated",
                 now=now,
                 record_type="restriction",
@@ -582,6 +693,8 @@ async def _reinstate(
 ) -> DialogAnswer:
     if r.status not in (RestrictionStatus.LIFTED.value, RestrictionStatus.EXPIRED.value):
         return CloseDialog("Only a lifted or ended restriction can be reinstated. Nothing was changed.")
+    if await session.scalar(select(Restriction.id).where(Restriction.replaces_id == r.id)) is not None:
+        return CloseDialog(ALREADY_REINSTATED)
     view = await view_of(session, services, r)
     defaults = _restriction_defaults(r, services)
     values = {k: v for k, v in data.items() if isinstance(v, str)}
@@ -597,7 +710,7 @@ async def _reinstate(
             today=services.today(),
             reviews=services.reviews,
         )
-        errors = {k: v for k, v in found.items() if k.startswith("restriction_")}
+        errors = {k: v for k, v in found.items() if k.startswith("restriction_") or k == "needs_considered"}
     if not reasons:
         errors["reasons"] = "Record why engagement deteriorated and the restriction is reinstated"
     if errors or draft is None:
@@ -611,7 +724,7 @@ async def _reinstate(
             await session.flush()
     except IntegrityError:
         # Reinstated a moment ago by someone else (or a second press): once is enough.
-        return CloseDialog("This restriction was already reinstated. Nothing was changed.")
+        return CloseDialog(ALREADY_REINSTATED)
     # The reasons are kept as a review of the lifted restriction: the letter explains them.
     review = Review(
         restriction_id=r.id,
@@ -620,6 +733,8 @@ async def _reinstate(
         done_at=now,
         outcome=ReviewOutcome.REINSTATE.value,
         reasons=reasons[:4000],
+        needs_considered=draft.needs_considered,
+        needs_considered_note=draft.needs_considered_note or None,
     )
     session.add(review)
     await session.flush()

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cards.elements import Card
 from dialogs.links import LinkSigner
 from letters.content import LetterSettings
-from policy.deciding import ReviewRules
+from policy.chasing import ChaseRules
+from policy.deciding import WARNING_WINDOW_MONTHS, ReviewRules
 from policy.retention import RetentionRules
 from policy.roles import Roles
 from policy.working_days import in_working_hours
@@ -93,6 +94,12 @@ class Services:
     retention: RetentionRules = field(default_factory=RetentionRules)
     appeal_outcome_working_days: int = 20  # the target for an appeal's outcome, then a reminder
     channel_roster: ChannelRoster | None = None  # unset: no channel can be shown to be private
+    # When undecided incidents are chased: the managers again, then the register keepers.
+    chase: ChaseRules = field(default_factory=ChaseRules)
+    # A customer counts as warned where a recorded approach explained what may follow, this recently.
+    warning_months: int = WARNING_WINDOW_MONTHS
+    # A restriction with no review comes before the register keepers at least this often.
+    oversight_months: int = 12
 
     def reading(self) -> AsyncSession:
         """A session that only reads."""

@@ -98,6 +98,11 @@ OPENINGS = {
         "We have reviewed the arrangements for how you contact us under our Managing Customer "
         "Engagement Policy, and we have changed them. This letter explains the new arrangements."
     ),
+    LetterKind.CONTINUATION: (
+        "We told you we would review the arrangements for how you contact us under our Managing "
+        "Customer Engagement Policy, and tell you the outcome. We have reviewed them, and they "
+        "continue. This letter explains why, and when we will review them again."
+    ),
     LetterKind.LIFTED: (
         "We have reviewed the arrangements for how you contact us under our Managing Customer "
         "Engagement Policy. We are pleased to tell you that we have lifted them."
@@ -117,6 +122,7 @@ OPENINGS = {
 }
 KIND_TITLES = {
     LetterKind.VARIATION: "Changes to how you contact us",
+    LetterKind.CONTINUATION: "Your restrictions continue",
     LetterKind.LIFTED: "Restrictions lifted",
     LetterKind.REINSTATEMENT: "Restrictions reinstated",
     LetterKind.APPEAL_OUTCOME: "The outcome of your appeal",

@@ -1,5 +1,6 @@
 """The four categories of engagement the policy manages, in the policy's own words."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -163,6 +164,25 @@ CATEGORIES: dict[Category, CategoryText] = {
         ),
     ),
 }
+
+
+# "This list is not exhaustive, and we can manage types of engagement or behaviour not listed":
+# each category also offers another behaviour, described in the reporter's words.
+OTHER_BEHAVIOUR = Behaviour("other", "Another behaviour", "Not in this list: describe it below.")
+
+
+def behaviour_choices(category: Category) -> tuple[Behaviour, ...]:
+    """The category's behaviours, then another behaviour (described)."""
+    return (*CATEGORIES[category].behaviours, OTHER_BEHAVIOUR)
+
+
+def behaviour_titles(category: Category, keys: Iterable[str], other: str | None) -> list[str]:
+    """The behaviours chosen, in the list's order, with another behaviour in the reporter's words."""
+    chosen = set(keys)
+    titles = [b.title for b in CATEGORIES[category].behaviours if b.key in chosen]
+    if OTHER_BEHAVIOUR.key in chosen:
+        titles.append(f"{OTHER_BEHAVIOUR.title}: {other}" if other else OTHER_BEHAVIOUR.title)
+    return titles
 
 
 def is_urgent(category: Category) -> bool:

@@ -1,13 +1,16 @@
 """What a manager's decision must contain before it can be recorded.
 
-Every decision needs reasons. Active management is normally only after restorative approaches
-were tried, or were not possible or appropriate (recorded why); without prior warning only where
-the threat demands it (recorded why). Each restriction is the minimum needed, with instructions
-for front-line staff, a start, an optional end, and a review date unless a review is
-inappropriate (recorded why).
+Every decision needs reasons. Active management is normally only after the customer was warned:
+a recorded restorative approach explained what may follow, within a window (12 months unless
+the council sets another). Otherwise three different records are kept apart: the restorative
+approaches tried (which steps, when, by whom), why they were not possible or appropriate, and,
+only where the threat is so extreme that it demands it, why we act without prior warning.
+Each restriction is the minimum needed, with instructions for front-line staff, a start, an
+optional end, and a review date unless a review is inappropriate (recorded why).
 """
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -61,6 +64,36 @@ class DecisionDraft:
     needs_considered_note: str | None = None
     police_reference: str | None = None
     restrictions: tuple[RestrictionDraft, ...] = field(default_factory=tuple)
+    # Active management: restorative approaches tried before this decision (perhaps outside the
+    # bot), when and by whom.
+    prior_steps: frozenset[RestorativeStep] = frozenset()
+    prior_on: date | None = None
+    prior_by: str | None = None
+
+
+WARNING_WINDOW_MONTHS = 12
+
+
+def warned_on(
+    steps: Iterable[tuple[str, date]], today: date, window_months: int = WARNING_WINDOW_MONTHS
+) -> date | None:
+    """The latest day, within the window, a recorded restorative approach explained to the
+    customer what may follow if their behaviour does not change; None: not warned."""
+    since = add_months(today, -window_months)
+    days = [
+        day
+        for step, day in steps
+        if step == RestorativeStep.EXPLAINED_CONSEQUENCES.value and since <= day <= today
+    ]
+    return max(days) if days else None
+
+
+def warns(draft: DecisionDraft, today: date, window_months: int = WARNING_WINDOW_MONTHS) -> bool:
+    """Whether the approaches this decision records as tried warned the customer in the window."""
+    if draft.prior_on is None:
+        return False
+    steps = [(s.value, draft.prior_on) for s in draft.prior_steps]
+    return warned_on(steps, today, window_months) is not None
 
 
 def restorative_required(category: Category) -> bool:
@@ -75,10 +108,12 @@ def problems(
     restorative_recorded: bool,
     today: date,
     reviews: ReviewRules = ReviewRules(),
+    warning_months: int = WARNING_WINDOW_MONTHS,
 ) -> Problems:
     """Field name -> what is wrong, in words a manager can act on. Empty when it may be recorded.
 
-    `restorative_recorded`: the register already holds restorative steps for this customer.
+    `restorative_recorded`: the customer counts as warned already: the register holds a
+    restorative approach that explained what may follow, within the window (`warned_on`).
     """
     found: Problems = {}
     if not draft.reasons.strip():
@@ -91,7 +126,9 @@ def problems(
         elif far := _too_far(draft.follow_up_on, today):
             found["follow_up_on"] = far
     if draft.kind is DecisionKind.ACTIVE_MANAGEMENT:
-        found.update(_active_management(draft, category, restorative_recorded, today, reviews))
+        found.update(
+            _active_management(draft, category, restorative_recorded, today, reviews, warning_months)
+        )
     return found
 
 
@@ -101,6 +138,7 @@ def _active_management(
     restorative_recorded: bool,
     today: date,
     reviews: ReviewRules,
+    warning_months: int,
 ) -> Problems:
     found: Problems = {}
     if draft.needs_considered is None:
@@ -112,16 +150,28 @@ def _active_management(
             "Consider the customer's circumstances, support needs and reasonable adjustments "
             "before restricting contact"
         )
-    if not restorative_recorded:
-        if restorative_required(category) and not (draft.restorative_not_possible_reason or "").strip():
-            found["restorative_not_possible_reason"] = (
-                "No restorative steps are recorded for this customer: record why they were not "
-                "possible or appropriate"
-            )
-        if not (draft.without_prior_warning_reason or "").strip():
-            found["without_prior_warning_reason"] = (
-                "This is action without prior warning: record why the threat demands it"
-            )
+    if draft.prior_steps or draft.prior_on or (draft.prior_by or "").strip():
+        if not draft.prior_steps:
+            found["prior_steps"] = "Choose which restorative steps were taken"
+        if draft.prior_on is None:
+            found["prior_on"] = "Enter when they were taken"
+        elif draft.prior_on > today:
+            found["prior_on"] = "The date they were taken cannot be in the future"
+        elif draft.prior_on < add_months(today, -12 * FURTHEST_AHEAD_YEARS):
+            found["prior_on"] = "Check the date: it is more than ten years ago"
+        if not (draft.prior_by or "").strip():
+            found["prior_by"] = "Say who took them (a name or a role)"
+    warned = restorative_recorded or warns(draft, today, warning_months)
+    not_possible = (draft.restorative_not_possible_reason or "").strip()
+    extreme = (draft.without_prior_warning_reason or "").strip()
+    if not warned and not (not_possible or extreme):
+        found["restorative_not_possible_reason"] = (
+            f"No restorative approach recorded in the last {warning_months} months explained to "
+            "the customer what may follow. Record the approaches tried (with 'Explaining "
+            "potential actions'), or why they were not possible or appropriate"
+            + ("" if restorative_required(category) else " (zero tolerance)")
+            + ", or why the threat is so extreme that we act without prior warning"
+        )
     if not draft.restrictions:
         found["restriction_1_type"] = "Choose at least one restriction"
     for number, restriction in enumerate(draft.restrictions, start=1):

@@ -105,6 +105,7 @@ class AppealOutcome(StrEnum):
 class LetterKind(StrEnum):
     DECISION = "decision"
     VARIATION = "variation"
+    CONTINUATION = "continuation"  # a review continued the restriction: the first letter promised it
     LIFTED = "lifted"
     REINSTATEMENT = "reinstatement"
     APPEAL_OUTCOME = "appeal_outcome"  # or a complaint's response, at its stage

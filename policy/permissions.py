@@ -53,6 +53,8 @@ class Case:
     service_area: str
     reporter_id: int
     steps: tuple[Step, ...] = ()
+    # A manager a register keeper named to decide, where no manager of the service could.
+    named_decider: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,13 @@ def _manages_or_keeps(roles: Roles, case: Case) -> bool:
     return roles.manages(case.service_area) or roles.is_register_keeper
 
 
+def _takes_decisions(roles: Roles, person_id: int, case: Case) -> bool:
+    """Managers decide ("Decisions taken by managers"): the service's, or the manager a keeper
+    named for this case. Register keepers keep the register and oversee; they do not decide."""
+    named = case.named_decider == person_id and roles.has(Role.MANAGER)
+    return roles.manages(case.service_area) or named
+
+
 def anyone(roles: Roles, person_id: int, facts: Facts) -> Verdict:
     """Everyone in the council's tenant (reporting, a draft of one's own)."""
     return ALLOWED
@@ -110,17 +119,41 @@ def keepers_only(roles: Roles, person_id: int, facts: Facts) -> Verdict:
 
 
 def decide(roles: Roles, person_id: int, facts: Facts) -> Verdict:
-    """The service's managers or a keeper; never the reporter. Also the letters of a decision."""
+    """The service's managers, or the manager a keeper named; never the reporter. Also the letters
+    of a decision."""
     case = facts.case
     if case is None:
         return Verdict(Refusal.NOT_FOUND)
     if case.reporter_id == person_id:
         return Verdict(Refusal.REPORTER)
-    return ALLOWED if _manages_or_keeps(roles, case) else Verdict(Refusal.ROLE)
+    return ALLOWED if _takes_decisions(roles, person_id, case) else Verdict(Refusal.ROLE)
+
+
+def view_incident(roles: Roles, person_id: int, facts: Facts) -> Verdict:
+    """An incident's card: whoever may decide on it, and the register keepers who oversee it;
+    never the reporter (the card shows the customer's history)."""
+    case = facts.case
+    if case is None:
+        return Verdict(Refusal.NOT_FOUND)
+    if case.reporter_id == person_id:
+        return Verdict(Refusal.REPORTER)
+    allowed = _takes_decisions(roles, person_id, case) or roles.is_register_keeper
+    return ALLOWED if allowed else Verdict(Refusal.ROLE)
+
+
+def name_decider(roles: Roles, person_id: int, facts: Facts) -> Verdict:
+    """A register keeper names a manager to decide, where none of the service can; never the
+    reporter."""
+    case = facts.case
+    if case is None:
+        return Verdict(Refusal.NOT_FOUND)
+    if case.reporter_id == person_id:
+        return Verdict(Refusal.REPORTER)
+    return ALLOWED if roles.is_register_keeper else Verdict(Refusal.ROLE)
 
 
 def review(roles: Roles, person_id: int, facts: Facts) -> Verdict:
-    """Continue, vary or lift at a review: as deciding, so never the reporter."""
+    """Continue, vary or lift at a review: as deciding (managers, never the reporter)."""
     return decide(roles, person_id, facts)
 
 
@@ -136,7 +169,7 @@ def reinstate(roles: Roles, person_id: int, facts: Facts) -> Verdict:
         # The body that heard the appeal, through a member who took no other step on the case.
         acted = any(s.person_id == person_id and s.kind is not StepKind.HEARD_APPEAL for s in case.steps)
         return ALLOWED if roles.has(facts.overturned_by) and not acted else Verdict(Refusal.APPEAL_BINDS)
-    return ALLOWED if _manages_or_keeps(roles, case) else Verdict(Refusal.ROLE)
+    return ALLOWED if _takes_decisions(roles, person_id, case) else Verdict(Refusal.ROLE)
 
 
 def took_part(person_id: int, case: Case, hearing: Hearing) -> bool:

@@ -115,7 +115,12 @@ async def _history(session: AsyncSession, incident: Incident) -> _History:
         for a in appeals
         if a.outcome_by_id is not None
     ]
-    case = Case(await _area_key(session, incident.service_area_id), incident.reporter_id, tuple(steps))
+    case = Case(
+        await _area_key(session, incident.service_area_id),
+        incident.reporter_id,
+        tuple(steps),
+        named_decider=incident.named_decider_id,
+    )
     return _History(case, lines, appeals, {k: frozenset(v) for k, v in appealed.items()})
 
 

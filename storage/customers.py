@@ -210,6 +210,7 @@ class NewCustomer:
     postcode: str | None = None
     support_needs: str | None = None
     advocate: str | None = None
+    unidentified: bool = False  # reported with what is known; matched to a record later
 
 
 _INSERT = insert(Customer.__table__).returning(Customer.__table__.c.id)
@@ -228,6 +229,8 @@ async def add(session: AsyncSession, new: NewCustomer, *, now: datetime) -> Cust
         advocate=new.advocate,
         created_at=now,
         anonymised_at=None,
+        unidentified=new.unidentified,
+        matched_to_id=None,
     )
     customer_id = (await session.execute(_INSERT, values)).scalar_one()
     return Customer(id=customer_id, **values)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import String, bindparam, case, cast, insert, literal, null, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policy.deciding import DecisionDraft, RestrictionDraft
+from policy.deciding import DecisionDraft, RestrictionDraft, warned_on
 from policy.decisions import (
     DecidingBody,
     DecisionKind,
@@ -65,8 +65,10 @@ async def record(
     now: datetime,
     holidays: Collection[date] = (),
     reviewer_id: int | None = None,
+    decided_on: date | None = None,
 ) -> tuple[Decision, list[Restriction]]:
     """Write the decision, its restorative steps and its restrictions (in the draft's order).
+    `decided_on`: the day in the council's time zone (the UTC date otherwise).
 
     Core INSERTs: what is returned is not in the session, so change it with statements, not
     attributes."""
@@ -91,7 +93,13 @@ async def record(
     )
     decision_id = (await session.execute(_INSERT_DECISION, values)).scalar_one()
     decision = Decision(id=decision_id, **values)
-    if draft.restorative_steps:
+    # A restorative approach decided here is taken now, by its decider; approaches tried before
+    # an active management decision keep the day and the person the manager recorded.
+    taken = [(step, decided_on or now.date(), None) for step in sorted(draft.restorative_steps)]
+    taken += [
+        (step, draft.prior_on, (draft.prior_by or "").strip()[:200]) for step in sorted(draft.prior_steps)
+    ]
+    if taken:
         await session.execute(
             _INSERT_STEPS,
             [
@@ -100,8 +108,10 @@ async def record(
                     "customer_id": incident.customer_id,
                     "step": step.value,
                     "recorded_at": now,
+                    "taken_on": on,
+                    "taken_by": by,
                 }
-                for step in sorted(draft.restorative_steps)
+                for step, on, by in taken
             ],
         )
     rows = [
@@ -151,6 +161,10 @@ def _restriction_values(
         replaces_id=replaces_id,
         next_reminder_on=first_reminder(r.review_due_on, holidays),
         reminder_stage=None,
+        # With no review, the register keepers see it from its start, then at least yearly.
+        oversight_due_on=None if r.review_due_on else r.starts_on,
+        overseen_at=None,
+        overseen_by_id=None,
     )
 
 
@@ -327,15 +341,30 @@ class PastAppeal:
 
 
 @dataclass(frozen=True)
+class PastStep:
+    """A restorative step recorded for the customer: taken on a day (that of the decision which
+    recorded it, unless the manager gave the day it was taken before), by someone named if it was
+    taken outside the bot."""
+
+    step: str
+    recorded_at: datetime
+    taken_on: date | None
+    taken_by: str | None
+
+    def day(self, zone: Any) -> date:
+        return self.taken_on or self.recorded_at.astimezone(zone).date()
+
+
+@dataclass(frozen=True)
 class History:
     incidents: list[PastIncident]
-    restorative_steps: list[tuple[str, datetime]]
+    restorative_steps: list[PastStep]
     restrictions: list[PastRestriction]
     appeals: list[PastAppeal]
 
-    @property
-    def restorative_recorded(self) -> bool:
-        return bool(self.restorative_steps)
+    def warned_on(self, today: date, zone: Any, window_months: int) -> date | None:
+        """When a recorded approach last explained what may follow, within the window."""
+        return warned_on([(s.step, s.day(zone)) for s in self.restorative_steps], today, window_months)
 
 
 # Built once, with only the columns the history shows: every incident card reads all four. They
@@ -360,10 +389,10 @@ _PAST = union_all(
     select(
         literal(1),
         RestorativeStepTaken.step,
-        _typed_null(_TEXT),
+        cast(RestorativeStepTaken.taken_by, _TEXT),
         _typed_null(_TEXT),
         RestorativeStepTaken.recorded_at,
-        _typed_null(_DAY),
+        RestorativeStepTaken.taken_on,
         _typed_null(_DAY),
         RestorativeStepTaken.id,
     ).where(RestorativeStepTaken.customer_id == bindparam("customer_id")),
@@ -412,7 +441,7 @@ async def history_of(
         if part == 0:
             history.incidents.append(PastIncident(a, at, b, c))
         elif part == 1:
-            history.restorative_steps.append((a, at))
+            history.restorative_steps.append(PastStep(a, at, day, b))
         elif part == 2:
             history.restrictions.append(PastRestriction(a, b, day, until))
         else:
@@ -430,6 +459,11 @@ async def names_of(session: AsyncSession, person_ids: Collection[int]) -> dict[i
     """`name_of` for several people, in one query."""
     found = {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(person_ids)))}
     return {person_id: _name(found.get(person_id)) for person_id in person_ids}
+
+
+def display(person: Person) -> str:
+    """A person as cards name them."""
+    return _name(person)
 
 
 def _name(person: Person | None) -> str:

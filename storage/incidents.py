@@ -65,6 +65,9 @@ class Report:
     physical_violence: bool = False
     weapon_or_animal: bool = False
     reported_as: str = "employee"  # or "elected_member": the capacity held when they acted
+    other_behaviour: str | None = None
+    representative: str | None = None
+    next_chase_at: datetime | None = None  # when an undecided report is first chased
 
 
 _INSERT = insert(Incident.__table__).returning(Incident.__table__.c.id)
@@ -101,6 +104,12 @@ async def record(
         reported_as=report.reported_as,
         urgent=is_urgent(report.category),
         status=IncidentStatus.REPORTED.value,
+        other_behaviour=report.other_behaviour,
+        representative=report.representative,
+        chase_stage=None,
+        next_chase_at=report.next_chase_at,
+        named_decider_id=None,
+        named_decider_reason=None,
     )
     dialect = session.get_bind().dialect.name
     sequence = (await session.execute(_issue(dialect), {"year": year})).scalar_one()

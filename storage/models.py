@@ -103,6 +103,10 @@ class Customer(Base):
     advocate: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     anonymised_at: Mapped[datetime | None]
+    # Reported before they could be identified (an unknown caller, a social media account): the
+    # name holds what is known until a register keeper matches the incident to a customer record.
+    unidentified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    matched_to_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
 
 class Incident(Base):
@@ -110,6 +114,8 @@ class Incident(Base):
     __table_args__ = (
         UniqueConstraint("year", "sequence"),
         Index("ix_incidents_status_reported_at", "status", "reported_at"),
+        # The chase reads only the undecided incidents due to be chased.
+        Index("ix_incidents_status_next_chase_at", "status", "next_chase_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -143,9 +149,19 @@ class Incident(Base):
     reported_as: Mapped[str] = mapped_column(String(40), default="employee", server_default="employee")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20))
+    # The policy's lists are not exhaustive: a behaviour not listed, in the reporter's words.
+    other_behaviour: Mapped[str | None] = mapped_column(Text)
+    # Someone acting for the customer who behaved so (their role, e.g. "advocate", "son").
+    representative: Mapped[str | None] = mapped_column(Text)
+    # While undecided: the last chase sent (managers, keepers) and when to look again.
+    chase_stage: Mapped[str | None] = mapped_column(String(20))
+    next_chase_at: Mapped[datetime | None]
+    # A manager a register keeper named to decide, where no manager of the service could.
+    named_decider_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    named_decider_reason: Mapped[str | None] = mapped_column(Text)
 
     customer: Mapped[Customer] = relationship()
-    reporter: Mapped[Person] = relationship()
+    reporter: Mapped[Person] = relationship(foreign_keys=[reporter_id])
     service_area: Mapped[ServiceArea] = relationship()
 
 
@@ -196,6 +212,10 @@ class RestorativeStepTaken(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     step: Mapped[str] = mapped_column(String(40))
     recorded_at: Mapped[datetime]
+    # When the step was taken and by whom, where it was taken before this decision (outside the
+    # bot); a restorative approach decided here was taken on its decision's date by its decider.
+    taken_on: Mapped[date | None] = mapped_column(Date)
+    taken_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class Restriction(Base):
@@ -204,6 +224,7 @@ class Restriction(Base):
     __table_args__ = (
         Index("ix_restrictions_status_next_reminder_on", "status", "next_reminder_on"),
         Index("ix_restrictions_status_ends_on", "status", "ends_on"),
+        Index("ix_restrictions_status_oversight_due_on", "status", "oversight_due_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -227,6 +248,10 @@ class Restriction(Base):
     # When the review sweep should next look at it, and the last reminder stage sent.
     next_reminder_on: Mapped[date | None] = mapped_column(Date)
     reminder_stage: Mapped[str | None] = mapped_column(String(20))
+    # A restriction with no review comes before the register keepers by this date, at least yearly.
+    oversight_due_on: Mapped[date | None] = mapped_column(Date)
+    overseen_at: Mapped[datetime | None]
+    overseen_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
 
 
 class Review(Base):
@@ -243,6 +268,9 @@ class Review(Base):
     customer_notified: Mapped[bool | None] = mapped_column(Boolean)
     # The capacity the review was taken in: a variation or reinstatement is a new decision.
     deciding_body: Mapped[str] = mapped_column(String(40), default="manager", server_default="manager")
+    # A variation is a decision: the customer's support needs and adjustments were considered.
+    needs_considered: Mapped[bool | None] = mapped_column(Boolean)
+    needs_considered_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Appeal(Base):

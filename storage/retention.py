@@ -25,6 +25,7 @@ from storage.models import (
     IncidentNote,
     Letter,
     OutboxMessage,
+    RestorativeStepTaken,
     Restriction,
     Review,
 )
@@ -188,7 +189,15 @@ async def anonymise(session: AsyncSession, customer_id: int, *, now: datetime) -
     await session.execute(
         update(Incident)
         .where(Incident.customer_id == customer_id)
-        .values(description=REMOVED, impact_on_staff=None, impact_on_service=None, police_reference=None)
+        .values(
+            description=REMOVED,
+            impact_on_staff=None,
+            impact_on_service=None,
+            police_reference=None,
+            other_behaviour=None,
+            representative=None,
+            named_decider_reason=None,
+        )
     )
     await session.execute(
         update(IncidentNote).where(IncidentNote.incident_id.in_(incident_ids)).values(text=REMOVED)
@@ -218,7 +227,9 @@ async def anonymise(session: AsyncSession, customer_id: int, *, now: datetime) -
         .values(details=REMOVED, frontline_instructions=REMOVED, no_review_reason=None, ended_reason=None)
     )
     await session.execute(
-        update(Review).where(Review.restriction_id.in_(restriction_ids)).values(reasons=REMOVED)
+        update(Review)
+        .where(Review.restriction_id.in_(restriction_ids))
+        .values(reasons=REMOVED, needs_considered_note=None)
     )
     appeal_ids = list(
         (await session.scalars(select(Appeal.id).where(Appeal.incident_id.in_(incident_ids)))).all()
@@ -230,6 +241,12 @@ async def anonymise(session: AsyncSession, customer_id: int, *, now: datetime) -
         (await session.scalars(select(Letter.id).where(Letter.customer_id == customer_id))).all()
     )
     await session.execute(update(Letter).where(Letter.id.in_(letter_ids)).values(not_appropriate_reason=None))
+    # Who took a restorative step outside the bot is a name too.
+    await session.execute(
+        update(RestorativeStepTaken)
+        .where(RestorativeStepTaken.customer_id == customer_id)
+        .values(taken_by=None)
+    )
     # The cards sent about them hold the same details.
     records = [
         ("incident", incident_ids),

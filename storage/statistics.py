@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policy.appeals import in_a_line
-from policy.categories import CATEGORIES, Category
+from policy.categories import CATEGORIES, Category, behaviour_choices
 from policy.channels import CHANNEL_LABELS, ContactChannel
 from policy.decisions import (
     DECISION_LABELS,
@@ -100,7 +100,7 @@ async def year_figures(
     by_area = Counter(areas.get(i.service_area_id, "?") for i in incidents)
     by_month = Counter(MONTHS[i.occurred_at.astimezone(zone).month - 1] for i in incidents)
     behaviours = Counter(
-        next(b.title for b in CATEGORIES[Category(i.category)].behaviours if b.key == key)
+        next(b.title for b in behaviour_choices(Category(i.category)) if b.key == key)
         for i in incidents
         for key in i.behaviours
     )
@@ -114,14 +114,37 @@ async def year_figures(
         later["Reported again afterwards" if again else "Not reported again"] += 1
     applied = [r for r in restrictions if start.date() <= r.starts_on <= year_end]
     by_type = Counter(RESTRICTION_LABELS[RestrictionType(r.type)] for r in applied)
-    active_at_end = Counter(
-        RESTRICTION_LABELS[RestrictionType(r.type)]
+    in_force_at_end = [
+        r
         for r in restrictions
         if r.starts_on <= year_end
         and (r.ended_at is None or r.ended_at.astimezone(zone).date() > year_end)
         and (r.ends_on is None or r.ends_on >= year_end)
-    )
+    ]
+    active_at_end = Counter(RESTRICTION_LABELS[RestrictionType(r.type)] for r in in_force_at_end)
+    # Customers under active management: anyone with a restriction in force on 31 December.
+    managed_customers = len({r.customer_id for r in in_force_at_end})
+    no_review = sum(1 for r in in_force_at_end if r.review_due_on is None)
+    overseen = sum(1 for r in restrictions if r.overseen_at is not None and start <= r.overseen_at < end)
+    # Only the serious statement: acting without warning because the threat was extreme. Not the
+    # restrictions where approaches were not possible or appropriate, nor those warned outside.
     without_warning = sum(1 for d in decisions if d.without_prior_warning)
+    not_possible = sum(1 for d in decisions if d.restorative_not_possible_reason)
+    # Undecided at year end: reported by 31 December, with no decision by then.
+    first_decided = {
+        incident_id: at
+        for incident_id, at in (
+            await session.execute(
+                select(Decision.incident_id, func.min(Decision.decided_at)).group_by(Decision.incident_id)
+            )
+        ).all()
+    }
+    undecided_at_end = sum(
+        1
+        for incident_id, _, at in all_incidents
+        if at < end and (incident_id not in first_decided or first_decided[incident_id] >= end)
+    )
+    contacts_ended = sum(1 for i in incidents if i.ended_contact)
     hours = [
         (d.decided_at - reported_at[d.incident_id]).total_seconds() / 3600
         for d in decisions
@@ -208,7 +231,22 @@ async def year_figures(
             "without_warning",
             "Decisions taken without prior warning",
             ("Decisions", "Count"),
-            [("Without prior warning", without_warning)],
+            [
+                ("Without prior warning: the threat was so extreme that it demanded it", without_warning),
+                ("Restorative approaches not possible or not appropriate (recorded why)", not_possible),
+            ],
+        ),
+        Table(
+            "unseen",
+            "Nothing waits unseen",
+            ("Measure", "Count"),
+            [
+                ("Customers under active management at year end", managed_customers),
+                ("Restrictions with no review, in force at year end", no_review),
+                ("Restrictions with no review overseen by the register keepers", overseen),
+                ("Incidents undecided at year end", undecided_at_end),
+                ("Contacts ended by staff at the time", contacts_ended),
+            ],
         ),
         Table(
             "time_to_decision",
@@ -243,5 +281,10 @@ async def year_figures(
         "Restrictions applied": len(applied),
         "Appeals": len(appeals),
         "Median time to decision": median,
+        "Customers under active management": managed_customers,
+        "Restrictions with no review": no_review,
+        "Incidents undecided at year end": undecided_at_end,
+        "Contacts ended": contacts_ended,
+        "Without prior warning": without_warning,
     }
     return Figures(year, tables, headline)

@@ -626,6 +626,8 @@ VARIED = {
     "restriction_1_starts_on": "2027-05-20",
     "restriction_1_review_due_on": "2027-11-19",
     "restriction_1_no_review": "false",
+    "needs_considered": "yes",
+    "needs_considered_note": "No support needs known; a weekly call suits them.",
 }
 
 
@@ -706,7 +708,7 @@ async def test_a_variation_and_a_reinstatement_are_new_decisions_for_the_group_o
     council.clock.now = datetime(2027, 12, 1, 10, tzinfo=UTC)
     reinstated = await submit_dialog(
         council,
-        KIM,
+        AMY,
         {
             "verb": "restriction.reinstate",
             "restriction": lifted.id,
@@ -716,7 +718,7 @@ async def test_a_variation_and_a_reinstatement_are_new_decisions_for_the_group_o
             "restriction_1_review_due_on": "2028-05-31",
         },
     )
-    assert "Reinstated by Kim Keeper" in closing_text(reinstated)
+    assert "Reinstated by Amy Manager" in closing_text(reinstated)
     logged = await _log(council, CATH, reference, against="review", grounds="I have calmed down.")
     assert "Logged. The appeal goes to the Complaints Review Group." in logged
     third = max(await council.rows(Appeal), key=lambda a: a.id)

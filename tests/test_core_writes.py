@@ -148,7 +148,9 @@ async def test_the_history_read_in_one_statement_keeps_each_parts_order(sessions
     assert [(i.reference, i.occurred_at, i.category, i.status) for i in history.incidents] == [
         (i.reference, i.occurred_at, i.category, i.status) for i in incidents
     ]
-    assert history.restorative_steps == [(s.step, s.recorded_at) for s in steps]
+    assert [(s.step, s.recorded_at, s.taken_on, s.taken_by) for s in history.restorative_steps] == [
+        (s.step, s.recorded_at, s.taken_on, s.taken_by) for s in steps
+    ]
     assert [(r.type, r.status, r.starts_on, r.ends_on) for r in history.restrictions] == [
         (r.type, r.status, r.starts_on, r.ends_on) for r in restrictions
     ]

@@ -77,7 +77,6 @@ ACTIVE = {
     "needs_considered": "yes",
     "needs_considered_note": "No support needs known; offered email instead of phone.",
     "restorative_not_possible_reason": "Refused to discuss the behaviour when asked on 3 calls.",
-    "without_prior_warning_reason": "Staff distress is escalating; a warning letter was ignored.",
     "restriction_1_type": "contact_channels",
     "restriction_1_details": "Email to housing.contact@council.example only.",
     "restriction_1_scope": "service",
@@ -167,8 +166,13 @@ async def test_active_management_needs_what_the_policy_asks_then_restricts(counc
     _, card = await _reported(council)
     form = await open_from(council, AMY, card, "Active management")
     shown = texts(form.card)
-    assert "No restorative steps are recorded: why were they not possible or appropriate?" in shown
-    assert "This acts without prior warning: why does the threat demand it?" in shown
+    # Three records kept apart: approaches tried, not possible or appropriate, without warning.
+    for label in (
+        "Restorative approaches tried",
+        "Why they were not possible or not appropriate",
+        "Why the threat is so extreme that we act without prior warning",
+    ):
+        assert label in shown
     # The defaults: starts today, review in six months.
     assert form.card["body"][-1]["items"][-5]["value"] == "2026-11-23"
 
@@ -181,9 +185,7 @@ async def test_active_management_needs_what_the_policy_asks_then_restricts(counc
     shown = texts(refused)
     for message in (
         "Answer whether the customer's support needs and reasonable adjustments were considered",
-        "No restorative steps are recorded for this customer: "
-        "record why they were not possible or appropriate",
-        "This is action without prior warning: record why the threat demands it",
+        "No restorative approach recorded in the last 12 months explained to the customer what may follow",
         "Say exactly what this restriction allows and does not allow",
         "Write what front-line staff should do when the customer makes contact",
     ):
@@ -218,7 +220,9 @@ async def test_active_management_needs_what_the_policy_asks_then_restricts(counc
         "The matter is closed for good.",
     )
     (decision,) = await council.rows(Decision)
-    assert decision.without_prior_warning and decision.needs_considered
+    # Not possible or appropriate is not "without prior warning because the threat is extreme".
+    assert not decision.without_prior_warning and decision.needs_considered
+    assert decision.restorative_not_possible_reason and decision.without_prior_warning_reason is None
     events = [
         e.action
         for e in await council.rows(
@@ -271,15 +275,19 @@ async def test_category_one_may_be_managed_without_restorative_steps_but_not_wit
     )
     assert "URGENT: category one, zero tolerance" in texts(card)
     form = await open_from(council, AMY, card, "Active management")
-    assert "why were they not possible" not in texts(form.card)
+    assert "(category one: zero tolerance)" in texts(form.card)
     data = {k: v for k, v in ACTIVE.items() if k != "restorative_not_possible_reason"}
-    refused = await form.press("Record decision", **{**data, "without_prior_warning_reason": ""})
-    assert "This is action without prior warning: record why the threat demands it" in texts(refused)
-    await form.press("Record decision", **data)
+    refused = await form.press("Record decision", **data)
+    assert "or why the threat is so extreme that we act without prior warning" in texts(refused)
+    await form.press(
+        "Record decision", **data, without_prior_warning_reason="Said he would wait for her after work."
+    )
     assert "Decided: Active management" in closing_text(form)
+    (decision,) = await council.rows(Decision)
+    assert decision.without_prior_warning
 
 
-async def test_only_managers_of_the_service_or_keepers_may_decide_whatever_the_card_says(council):
+async def test_only_managers_of_the_service_may_decide_whatever_the_card_says(council):
     await _reported(council)
     (incident,) = await council.rows(Incident)
     forged = {"incident": incident.id, "kind": "no_further_action", "reasons": "I say so"}
@@ -299,8 +307,11 @@ async def test_only_managers_of_the_service_or_keepers_may_decide_whatever_the_c
     )
     assert "You do not have access" in texts(answer)
     assert await council.rows(Decision) == []
-    # A register keeper may.
-    decided = await _submit(council, KIM, {**forged, "reasons": "Keeper's decision."})
+    # Register keepers keep the register and oversee; managers decide.
+    refused = await _submit(council, KIM, {**forged, "reasons": "Keeper's decision."})
+    assert "the register keepers oversee" in closing_text(refused)
+    assert await council.rows(Decision) == []
+    decided = await _submit(council, HAL, {**forged, "reasons": "A one-off."})
     assert "Decided: No further action" in closing_text(decided)
 
 
@@ -500,7 +511,7 @@ async def test_another_manager_may_be_named_to_review_but_not_just_anyone(counci
     _, card = await _reported(council)
     form = await open_from(council, AMY, card, "Active management")
     reviewers = {c["title"]: c["value"] for c in inputs(form.card)["reviewer"]["choices"]}
-    assert set(reviewers) == {"I will", "Hal Manager", "Kim Keeper"}
+    assert set(reviewers) == {"I will", "Hal Manager"}  # managers review; keepers oversee
     (sam,) = await council.rows(PersonRow, PersonRow.email == SAM.email)
     refused = await form.press("Record decision", **ACTIVE, reviewer=str(sam.id))
     assert "Choose the reviewer from the list" in texts(refused)
@@ -532,7 +543,7 @@ async def test_the_nothing_chosen_choices_have_values_the_form_reads_and_forgeri
     assert restriction.reviewer_id == amy.id
 
 
-async def test_every_manager_and_keeper_told_of_a_report_is_sent_the_same_card(council):
+async def test_every_manager_told_of_a_report_is_sent_the_same_card_and_keepers_one_to_oversee(council):
     # A manager who has never opened the bot cannot be reached, so the register keeper is told too.
     await council.import_roles(
         ROLES.replace(
@@ -543,9 +554,12 @@ async def test_every_manager_and_keeper_told_of_a_report_is_sent_the_same_card(c
     await council.deliver()
     sent = {s.conversation_id: s.card for s in council.connector.sent if s.method == "POST"}
     cards = [sent[who.chat_id] for who in (AMY, HAL, KIM)]
-    assert cards[0] == cards[1] == cards[2]
-    assert f"Incident {reference}" in texts(cards[0])
-    dialog_button(cards[0], "No further action")  # each of them may decide
+    assert cards[0] == cards[1]
+    assert f"Incident {reference}" in texts(cards[0]) and f"Incident {reference}" in texts(cards[2])
+    dialog_button(cards[0], "No further action")  # each manager may decide
+    dialog_button(cards[2], "Name a manager to decide")  # the keeper oversees
+    with pytest.raises(AssertionError):
+        dialog_button(cards[2], "No further action")
 
 
 async def test_a_decision_writes_its_audit_events_in_order_and_the_chain_verifies(council):

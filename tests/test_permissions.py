@@ -45,7 +45,16 @@ def test_the_reporter_never_decides_reviews_lifts_or_reinstates_even_as_the_serv
         assert rule(MANAGER, HAL, facts).refusal is Refusal.REPORTER
         assert rule(MANAGER, AMY, facts)
         assert rule(WASTE, WES, facts).refusal is Refusal.ROLE
-        assert rule(KEEPER, KIM, facts)
+        # Keepers keep the register and oversee: they do not decide.
+        assert rule(KEEPER, KIM, facts).refusal is Refusal.ROLE
+
+
+def test_a_manager_a_keeper_names_decides_on_that_case_only():
+    named = Facts(case=Case("housing", SAM, named_decider=WES))
+    assert decide(WASTE, WES, named)
+    assert decide(WASTE, WES, Facts(case=Case("housing", SAM))).refusal is Refusal.ROLE
+    # Named, but not a manager (a keeper cannot name themselves into deciding).
+    assert decide(KEEPER, KIM, Facts(case=Case("housing", SAM, named_decider=KIM))).refusal is Refusal.ROLE
 
 
 def test_an_overturned_restriction_comes_back_only_through_the_body_that_heard_the_appeal():

@@ -156,7 +156,10 @@ async def test_the_years_figures_are_the_registers(harness):
     assert rows("restrictions_applied")["Restricting contact to named channels"] == 1
     assert rows("restrictions_active")["Restricting contact to named channels"] == 1
     assert rows("restrictions_active")["Ban from council premises"] == 0
-    assert rows("without_warning") == {"Without prior warning": 1}
+    assert rows("without_warning") == {
+        "Without prior warning: the threat was so extreme that it demanded it": 1,
+        "Restorative approaches not possible or not appropriate (recorded why)": 0,
+    }
     assert rows("time_to_decision") == {"Median": "1.0 days", "90th percentile": "1.0 days", "Decisions": 3}
     assert rows("reviews") == {"Done on time": 1, "Done late": 0, "Overdue at year end": 1}
     assert rows("letters")["Sent within 5 working days"] == 1

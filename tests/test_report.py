@@ -72,6 +72,7 @@ async def test_a_report_walked_step_by_step_reaches_the_register_and_the_manager
         "demanding_responses",
         "insisting_on_staff",
         "moving_the_goal_posts",
+        "other",  # the policy's lists are not exhaustive
     ]
     assert "Demanding responses within unreasonable timescales." in texts(card)
     await dialog.press("Next", **BEHAVIOUR)

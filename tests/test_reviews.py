@@ -242,14 +242,33 @@ async def test_vary_replaces_the_restriction_and_produces_a_new_letter(council):
     await _restrict(council, restriction_1_review_due_on="2026-12-24")
     card = await _review_card(council)
     form = await open_from(council, AMY, card, "Vary")
-    await form.press(
+    assert "Were the customer's support needs and reasonable adjustments considered?" in texts(form.card)
+    refused = await form.press(
         "Record review",
         reasons="Calls are calmer; email and one call a week.",
         restriction_1_type="limit_time_volume_topics",
         restriction_1_details="One call a week, 20 minutes, plus email.",
         restriction_1_frontline_instructions="Take one call a week (Tuesdays), up to 20 minutes.",
     )
+    assert "Answer whether the customer's support needs and reasonable adjustments were considered" in texts(
+        refused
+    )
+    assert len(await council.rows(Restriction)) == 1
+    await form.press(
+        "Record review",
+        needs_considered="yes",
+        needs_considered_note="Anxiety: a fixed weekly call suits them better than none.",
+        reasons="Calls are calmer; email and one call a week.",
+        restriction_1_type="limit_time_volume_topics",
+        restriction_1_details="One call a week, 20 minutes, plus email.",
+        restriction_1_frontline_instructions="Take one call a week (Tuesdays), up to 20 minutes.",
+    )
     assert "Varied by Amy Manager" in closing_text(form)
+    (review,) = await council.rows(Review)
+    assert (review.needs_considered, review.needs_considered_note) == (
+        True,
+        "Anxiety: a fixed weekly call suits them better than none.",
+    )
     done = await latest_card(council, AMY)
     assert "Varied by Amy Manager" in texts(done)
     old, new = sorted(await council.rows(Restriction), key=lambda r: r.id)
@@ -326,7 +345,7 @@ async def test_a_lifted_restriction_can_be_reinstated_from_the_record_with_a_let
     form = await record.press("Reinstate: Restricting contact to named channels (lifted)")
     refused = await record.press("Reinstate")
     assert "Record why engagement deteriorated and the restriction is reinstated" in texts(refused)
-    await record.press("Reinstate", reasons="Abusive emails resumed on 20 December.")
+    await record.press("Reinstate", reasons="Abusive emails resumed on 20 December.", needs_considered="yes")
     assert "Reinstated by Hal Manager" in closing_text(record)
     done = await latest_card(council, HAL)
     assert "Reinstated by Hal Manager" in texts(done)
@@ -405,3 +424,34 @@ async def test_a_message_that_fails_for_good_is_shown_to_the_register_keepers(co
     assert "Failed · review.due_soon · to Amy Manager" in texts(listing.card)
     (refused,) = await council.say(SAM, "undelivered")
     assert "Only some roles may use" in refused.text
+
+
+async def test_continuing_tells_the_customer_in_a_letter_whose_fate_is_recorded(council):
+    await _restrict(council, restriction_1_review_due_on="2026-12-24")
+    card = await _review_card(council)
+    form = await open_from(council, AMY, card, "Continue")
+    assert "The customer is told in writing that it continues" in texts(form.card)
+    await form.press(
+        "Record review", reasons="Still calling daily, though shorter.", next_review_on="2027-03-24"
+    )
+    done = await latest_card(council, AMY)
+    (letter,) = await council.rows(Letter, Letter.kind == "continuation")
+    (review,) = await council.rows(Review)
+    assert (letter.review_id, letter.restriction_id, letter.sent_on) == (review.id, 1, None)
+    ready = await press_execute(council, AMY, done, "Download letter")
+    (link,) = [a for a in _walk_actions(ready) if a.get("type") == "Action.OpenUrl"]
+    status, body = await _download(council, _local(council, link["url"]))
+    words = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
+    assert status == 200
+    for said in (
+        "Your restrictions continue",  # what
+        "Restricting contact to named channels",
+        "Still calling daily, though shorter.",  # why
+        "we will review it by 24 March 2027 and tell you the outcome",  # the next review
+        "If you disagree with this decision you can appeal",  # the right of appeal
+    ):
+        assert said in words, said
+    sent = await press_execute(council, AMY, done, "Record letter sent")
+    await press_execute(council, AMY, sent, "Record", sent_on="2026-12-24", method="post")
+    (letter,) = await council.rows(Letter, Letter.kind == "continuation")
+    assert (letter.sent_on, letter.method) == (date(2026, 12, 24), "post")

@@ -14,12 +14,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import scheduler as scheduling
-from dialogs import appeals, register_reports, reminders, retention, reviews
+from dialogs import appeals, chasing, oversight, register_reports, reminders, retention, reviews
 from dialogs.turn import Services
 
 SWEEPS = {
+    "undecided": (chasing, "sweep_undecided"),
     "reviews": (reviews, "sweep_reviews"),
     "expiry": (reviews, "sweep_expiry"),
+    "no_review": (oversight, "sweep_no_review"),
     "follow_ups": (reviews, "sweep_follow_ups"),
     "letters": (reminders, "remind_unsent_letters"),
     "appeals": (appeals, "sweep_outcome_reminders"),

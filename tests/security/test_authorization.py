@@ -281,6 +281,7 @@ async def _review(outcome: str, bot: BotHarness, who: Person, s: Scenario) -> st
         "due": s.review_due,
         "reasons": "Calls are calmer.",
         "notify_customer": "yes",
+        "needs_considered": "yes",
         "restriction_1_type": "limit_time_volume_topics",
         "restriction_1_details": "One call a week, 20 minutes.",
         "restriction_1_scope": "service",
@@ -332,12 +333,14 @@ async def _set_channel(bot: BotHarness, who: Person, s: Scenario) -> str:
 
 
 MANAGERS_AND_KEEPERS = frozenset({AMY, HAL, KIM})
+MANAGERS = frozenset({AMY, HAL})
 ACTIONS = [
     Action("report", EVERYONE, _report, '"type": "continue"', ""),
     Action("add note", frozenset({SAM, AMY, HAL, KIM}), _note, "Added to", "I can't find an incident"),
-    Action("decide", frozenset({HAL, KIM}), _decide, "Decided: No further action", NO_ACCESS),
-    Action("vary", MANAGERS_AND_KEEPERS, _vary, "Varied by", NO_ACCESS),
-    Action("lift", MANAGERS_AND_KEEPERS, _lift, "Lifted by", NO_ACCESS),
+    # Managers decide; the register keepers keep the register and oversee.
+    Action("decide", frozenset({HAL}), _decide, "Decided: No further action", NO_ACCESS),
+    Action("vary", MANAGERS, _vary, "Varied by", NO_ACCESS),
+    Action("lift", MANAGERS, _lift, "Lifted by", NO_ACCESS),
     Action("log appeal", frozenset({CATH, AMY, HAL, KIM}), _log_appeal, "Logged.", NO_ACCESS),
     Action(
         "record appeal outcome",
@@ -488,6 +491,7 @@ VARY = {
     "restriction_1_starts_on": "2026-11-23",
     "restriction_1_review_due_on": "2027-05-23",
     "restriction_1_no_review": "false",
+    "needs_considered": "yes",
 }
 
 
@@ -582,7 +586,8 @@ async def test_the_reporter_never_reviews_lifts_or_reinstates(fresh):
         await _refused(fresh, HAL, _review_step(fresh, HAL, restriction, outcome))
     assert "Lifted by" in await _review_step(fresh, AMY, restriction, "lift")
     await _refused(fresh, HAL, _reinstate(fresh, HAL, restriction))
-    assert "Reinstated by" in await _reinstate(fresh, KIM, restriction)
+    await _refused(fresh, KIM, _reinstate(fresh, KIM, restriction))  # keepers do not decide
+    assert "Reinstated by" in await _reinstate(fresh, AMY, restriction)
 
 
 async def test_a_restriction_overturned_on_appeal_is_not_reinstated_by_the_manager_it_overruled(fresh):
@@ -844,8 +849,8 @@ async def _reinstate_it(bot: BotHarness, who: Person, m: Made) -> str:
     return await _reinstate(bot, who, lifted)
 
 
-async def _keeper_lifts(bot: BotHarness, m: Made) -> None:
-    assert "Lifted by" in await _review_step(bot, KIM, await _active(bot), "lift")
+async def _a_manager_lifts(bot: BotHarness, m: Made) -> None:
+    assert "Lifted by" in await _review_step(bot, HAL, await _active(bot), "lift")
 
 
 async def _log_it(bot: BotHarness, who: Person, m: Made) -> str:
@@ -882,7 +887,9 @@ class Step:
 
 
 REVIEW = Step("review (lift)", _lift_it, "Lifted by")
-REINSTATE = Step("reinstate (after a keeper lifts it)", _reinstate_it, "Reinstated by", before=_keeper_lifts)
+REINSTATE = Step(
+    "reinstate (after a manager lifts it)", _reinstate_it, "Reinstated by", before=_a_manager_lifts
+)
 REINSTATE_LIFTED = Step("reinstate", _reinstate_it, "Reinstated by")
 LOG = Step("log an appeal", _log_it, "Logged.")
 LOG_AT_THE_TOP = Step("log an appeal", _log_it, "no further internal appeal")
@@ -898,55 +905,56 @@ LETTERS = Step("download the letter", _letter_of_it, "letter is ready")
 RECORD = Step("open the full record", _record_of_it, "Customer record")
 
 MANAGING = frozenset({HAL, AMY, DEV, KIM})  # the service's managers and the keepers
+DECIDING = MANAGING - {KIM}  # managers decide (review, reinstate, their letters); keepers oversee
 LOGGING = MANAGING | {CATH}
 # (row's case, step, who may): Sam (staff) reported each case but "reported by Dev".
 ALONG_THE_CASE = [
     ("restorative approach", LOG, LOGGING),
     ("restorative approach", HEAR, {CERI, DEV}),  # to the group; Amy decided
-    ("restorative approach", LETTERS, MANAGING),
+    ("restorative approach", LETTERS, DECIDING),
     ("restorative approach", RECORD, MANAGING),
-    ("active management", REVIEW, MANAGING),
-    ("active management", REINSTATE, MANAGING),
+    ("active management", REVIEW, DECIDING),
+    ("active management", REINSTATE, DECIDING),
     ("active management", LOG, LOGGING),
     ("active management", HEAR, {CERI, DEV}),
-    ("active management", LETTERS, MANAGING),
+    ("active management", LETTERS, DECIDING),
     ("active management", RECORD, MANAGING),
     ("police/legal", LOG, LOGGING),
     ("police/legal", HEAR, {CERI, DEV}),
-    ("police/legal", LETTERS, MANAGING),
+    ("police/legal", LETTERS, DECIDING),
     ("police/legal", RECORD, MANAGING),
-    ("varied at review (by Dev)", REVIEW, MANAGING),
-    ("varied at review (by Dev)", REINSTATE, MANAGING),
+    ("varied at review (by Dev)", REVIEW, DECIDING),
+    ("varied at review (by Dev)", REINSTATE, DECIDING),
     ("varied at review (by Dev)", LOG, LOGGING),
     ("varied at review (by Dev)", HEAR, {CERI}),  # Dev varied what is appealed
-    ("varied at review (by Dev)", LETTERS, MANAGING),
+    ("varied at review (by Dev)", LETTERS, DECIDING),
     ("varied at review (by Dev)", RECORD, MANAGING),
-    ("reinstated (by Dev)", REVIEW, MANAGING),
-    ("reinstated (by Dev)", REINSTATE, MANAGING),
+    ("reinstated (by Dev)", REVIEW, DECIDING),
+    ("reinstated (by Dev)", REINSTATE, DECIDING),
     ("reinstated (by Dev)", LOG, LOGGING),
     ("reinstated (by Dev)", HEAR, {CERI}),  # Dev reinstated what is appealed
-    ("reinstated (by Dev)", LETTERS, MANAGING),
+    ("reinstated (by Dev)", LETTERS, DECIDING),
     ("reinstated (by Dev)", RECORD, MANAGING),
     ("immediate action (contact ended)", LOG, LOGGING),
     ("immediate action (contact ended)", HEAR, {CATH}),  # the complaints procedure
     ("immediate action (contact ended)", RECORD, MANAGING),
-    ("review group's outcome (Dev heard)", REVIEW, MANAGING),
-    ("review group's outcome (Dev heard)", REINSTATE, MANAGING),
+    ("review group's outcome (Dev heard)", REVIEW, DECIDING),
+    ("review group's outcome (Dev heard)", REINSTATE, DECIDING),
     ("review group's outcome (Dev heard)", LOG, LOGGING),
     ("review group's outcome (Dev heard)", HEAR, {CHIEF}),  # to the Chief Executive
     ("review group's outcome (Dev heard)", LETTERS, {CERI, DEV, KIM}),  # the body that heard it
     ("review group's outcome (Dev heard)", RECORD, MANAGING),
-    ("chief executive's outcome", REVIEW, MANAGING),
-    ("chief executive's outcome", REINSTATE, MANAGING),
+    ("chief executive's outcome", REVIEW, DECIDING),
+    ("chief executive's outcome", REINSTATE, DECIDING),
     ("chief executive's outcome", LOG_AT_THE_TOP, LOGGING),  # then only the SPSO
     ("chief executive's outcome", LETTERS, {CHIEF, KIM}),
     ("chief executive's outcome", RECORD, MANAGING),
     # The reporter never decides, reviews, lifts, reinstates or hears, even as the service's manager.
-    ("reported by Dev", REVIEW, MANAGING - {DEV}),
-    ("reported by Dev", REINSTATE, MANAGING - {DEV}),
+    ("reported by Dev", REVIEW, DECIDING - {DEV}),
+    ("reported by Dev", REINSTATE, DECIDING - {DEV}),
     ("reported by Dev", LOG, LOGGING),
     ("reported by Dev", HEAR, {CERI}),
-    ("reported by Dev", LETTERS, MANAGING - {DEV}),
+    ("reported by Dev", LETTERS, DECIDING - {DEV}),
     ("reported by Dev", RECORD, MANAGING - {DEV}),  # reporting grants no sight of the record
     # An appeal's outcome binds: only the body that heard it brings the restriction back, through a
     # member who took no other step (or a new incident does).
