@@ -9,13 +9,23 @@ from docx import Document
 
 from bot.app import SERVICES
 from dialogs import appeals, review_channel
-from storage.models import Appeal, AuditEvent, Decision, Letter, OutboxMessage, Restriction, Review
+from storage.models import (
+    Appeal,
+    AppealedRestriction,
+    AuditEvent,
+    Decision,
+    Letter,
+    OutboxMessage,
+    Restriction,
+    Review,
+)
 from tests.support import teams
 from tests.support.dialog import (
     Dialog,
     appeal_choice,
     closing_text,
     inputs,
+    latest_card,
     log_appeal,
     open_from,
     press_execute,
@@ -756,3 +766,21 @@ async def test_the_date_the_letter_gives_is_the_date_the_register_holds_the_cust
     assert "late" not in logged
     (appeal,) = await council.rows(Appeal)
     assert (appeal.time_limit_on, appeal.late) == (date(2027, 1, 5), False)
+
+
+async def test_a_continuation_told_in_a_letter_is_appealed_to_the_group_from_that_letter(council):
+    reference = await _restricted(council)
+    (restriction,) = await council.rows(Restriction)
+    council.clock.now = datetime(2027, 5, 21, 10, tzinfo=UTC)  # the review, due Sunday 23 May
+    assert "Continued by Amy Manager" in await _review(council, AMY, "continue", next_review_on="2027-11-19")
+    (letter,) = await council.rows(Letter, Letter.kind == "continuation")
+    await _sent(council, AMY, letter, "2027-05-21")
+    words = await _letter_words(council, AMY, await latest_card(council, AMY), "Download letter")
+    # Twenty working days from Friday 21 May, less the Spring Bank Holiday (Monday 31 May).
+    assert "the Complaints Review Group" in words and "by 21 June 2027" in words
+    council.clock.now = datetime(2027, 6, 1, 10, tzinfo=UTC)
+    logged = await _log(council, CATH, reference, against="review", grounds="Still too strict.")
+    assert "Logged. The appeal goes to the Complaints Review Group." in logged
+    appeal = max(await council.rows(Appeal), key=lambda a: a.id)
+    assert (appeal.against, appeal.time_limit_on) == ("continuation", date(2027, 6, 21))
+    assert [r.restriction_id for r in await council.rows(AppealedRestriction)] == [restriction.id]
