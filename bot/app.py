@@ -23,7 +23,7 @@ from botframework.connector.auth import ServiceClientCredentialsFactory
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import configure_mappers
 
-from bot import teams, untrusted
+from bot import tab, teams, untrusted
 from bot.auth import credentials_factory
 from bot.clients import build_adapter
 from bot.config import Settings
@@ -424,4 +424,5 @@ def create_app(
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get(r"/letters/{letter_id:\d+}.docx", letter_download)
+    tab.setup(app, settings, services=lambda app: app[SERVICES], limiter=lambda app: app[BOT].rate_limiter)
     return app
