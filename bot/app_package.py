@@ -38,6 +38,9 @@ HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 SCHEMA_URL = re.compile(r"^https://developer\.microsoft\.com/(en-us/)?json-schemas/teams/v(?P<version>[\d.]+)/")
 
 
+WORKSPACE_TAB = "workspace"  # the static tab's entityId: deep links to its pages name it
+
+
 class PackageError(ValueError):
     """Configuration that would give Teams a package it refuses."""
 
@@ -64,6 +67,10 @@ def manifest_for(app_id: str, public_url: str, *, source: Path = MANIFEST_DIR) -
     for extension in manifest.get("composeExtensions", []):
         extension["botId"] = app_id
     manifest["validDomains"] = [host_of(public_url)]
+    # The workspace tab is served by the bot itself (bot/tab.py), from the same host.
+    for tab in manifest.get("staticTabs", []):
+        if tab.get("entityId") == WORKSPACE_TAB:
+            tab["contentUrl"] = f"{public_url.rstrip('/')}/tab"
     # The bot's Entra app, as Microsoft Graph needs it named for the app to install itself for a
     # person (`GRAPH_INSTALL`, TeamsAppInstallation.ReadWriteSelfForUser.All).
     # Its resource is the Application ID URI Entra takes for an app served from a host of ours.
