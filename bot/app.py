@@ -34,7 +34,7 @@ from bot.proactive import ConversationPace, OutboxSender, per_worker
 from bot.reach import Reacher
 from bot.scheduler import build_scheduler
 from bot.wire import activity_from_json
-from dialogs import appeals, deliveries, review_channel
+from dialogs import appeals, deliveries, review_channel, workspace_links
 from dialogs.letter_files import letter_file
 from dialogs.links import LinkSigner
 from dialogs.turn import Clock, Services
@@ -270,6 +270,7 @@ def build_services(
         review_group_channel=settings.review_group_channel or None,
         retention=RetentionRules.parse(settings.retention_years),
         appeal_outcome_working_days=settings.appeal_outcome_working_days,
+        workspace_link=workspace_links.linker(settings.app_id, settings.base_url),
         **extra,
     )
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import manifest
+from dialogs.workspace_links import WORKSPACE_TAB
 
 MANIFEST_DIR = Path(manifest.__file__).parent
 # Manifest 1.25 replaced supportedChannelTypes with supportsChannelFeatures; Teams refuses a team-scoped
@@ -36,9 +37,6 @@ TEXT_LIMITS = (
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 SCHEMA_URL = re.compile(r"^https://developer\.microsoft\.com/(en-us/)?json-schemas/teams/v(?P<version>[\d.]+)/")
-
-
-WORKSPACE_TAB = "workspace"  # the static tab's entityId: deep links to its pages name it
 
 
 class PackageError(ValueError):

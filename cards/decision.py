@@ -22,6 +22,7 @@ from cards.elements import (
     facts,
     field_error,
     heading,
+    link_text,
     open_form,
     text,
     text_input,
@@ -105,6 +106,7 @@ class IncidentView:
     refresh_user_ids: Sequence[str] = field(default_factory=tuple)
     # Who may be named to review restrictions: the service's managers and the register keepers.
     reviewers: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    workspace_url: str | None = None  # the incident's page in the workspace tab
 
 
 def _refresh(view: IncidentView) -> Element | None:
@@ -185,6 +187,8 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
             ]
     if view.can_decide:
         actions.append(open_form("Open full record", RECORD, {"customer": view.customer_id}))
+        if view.workspace_url:
+            body.append(link_text("Open in the register", view.workspace_url))
     return card(body, actions, refresh=_refresh(view))
 
 

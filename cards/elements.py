@@ -243,6 +243,11 @@ def choice_set(
     return _validated(element, required, error)
 
 
+def link_text(words: str, url: str) -> Element:
+    """A link of the bot's own making (never from a person's words, which `text` keeps inert)."""
+    return {"type": "TextBlock", "text": f"[{words}]({url})", "wrap": True, "size": "Small"}
+
+
 def text_input(
     input_id: str,
     label: str,

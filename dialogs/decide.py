@@ -307,6 +307,7 @@ def views_of(
         restorative_required=restorative_required(Category(incident.category)),
         refresh_user_ids=refresh_ids[:60],  # Teams refreshes for at most 60 listed users
         reviewers=[(str(p.id), p.display_name or p.email or f"person {p.id}") for p in recipients],
+        workspace_url=services.workspace_link(f"incident/{incident.id}") if services.workspace_link else None,
     )
     return IncidentViews(shared, read.area.key if read.area else "", incident.reporter_id, deciders)
 

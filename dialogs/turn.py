@@ -93,6 +93,8 @@ class Services:
     retention: RetentionRules = field(default_factory=RetentionRules)
     appeal_outcome_working_days: int = 20  # the target for an appeal's outcome, then a reminder
     channel_roster: ChannelRoster | None = None  # unset: no channel can be shown to be private
+    # A page of the workspace tab ("incident/5") as a link a card can carry; unset: none.
+    workspace_link: Callable[[str], str] | None = None
 
     def reading(self) -> AsyncSession:
         """A session that only reads."""

@@ -8,6 +8,7 @@ the tab on a second app on the same register configured with an app id, as a cou
 
 import csv
 import io
+import json
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -16,8 +17,9 @@ import aiohttp
 import pytest
 from docx import Document
 
+from dialogs import workspace_links
 from storage.models import AuditEvent, Letter
-from tests.support.dialog import latest_card, texts
+from tests.support.dialog import latest_card, texts, walk
 from tests.support.entra import EntraKeys
 from tests.support.harness import BotHarness
 from tests.support.reporting import report
@@ -483,3 +485,28 @@ def test_the_served_libraries_are_the_npm_packages_own():
     }
     for name, source in pairs.items():
         assert (root / "workspace/static/vendor" / name).read_bytes() == source.read_bytes(), name
+
+
+# --- deep links both ways --------------------------------------------------------------------------
+
+
+async def test_the_managers_card_links_to_the_incidents_page(council):
+    reference = await _reported(council)
+    incident_id = await _incident_id(council, reference)
+    card = await latest_card(council, AMY)
+    links = [e["text"] for e in walk(card) if str(e.get("text", "")).startswith("[Open")]
+    # Without an app id (this chat app), the page's own address on this machine.
+    assert links == [f"[Open in the register]({council.settings.base_url}/tab#/incident/{incident_id})"]
+    (notice,) = [s for s in council.connector.to(SAM.chat_id) if s.cards] or [None]
+    assert notice is None or "Open in the register" not in texts(notice.card)  # not on the reporter's
+
+
+def test_in_teams_the_link_is_a_deep_link_to_the_tab_naming_the_page():
+    from urllib.parse import parse_qs, urlsplit
+
+    app_id = "00000000-0000-4000-8000-00000000a991"
+    url = workspace_links.deep_link(app_id, "incident/5")
+    parts = urlsplit(url)
+    assert (parts.netloc, parts.path) == ("teams.microsoft.com", f"/l/entity/{app_id}/workspace")
+    assert json.loads(parse_qs(parts.query)["context"][0]) == {"subEntityId": "incident/5"}
+    assert workspace_links.chat_link(app_id) == f"https://teams.microsoft.com/l/chat/0/0?users=28:{app_id}"
