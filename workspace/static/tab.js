@@ -118,7 +118,7 @@
 
   // --- cards, as chat shows them ---------------------------------------------------------------
 
-  function hostConfig() {
+  function hostConfig(headingLevel) {
     const style = getComputedStyle(document.documentElement);
     const v = (name) => style.getPropertyValue(name).trim();
     const colours = {
@@ -132,6 +132,7 @@
     };
     return new AdaptiveCards.HostConfig({
       fontFamily: 'Segoe UI, system-ui, sans-serif',
+      textBlock: { headingLevel },
       supportsInteractivity: true,
       containerStyles: {
         default: { backgroundColor: v('--bg'), foregroundColors: colours },
@@ -145,13 +146,34 @@
     });
   }
 
+  // Teams renders a card's text as a small subset of Markdown; the cards' own text keeps people's
+  // words inert (cards/elements.py), so only the bot's links and emphasis are made active here.
+  function markdown(text) {
+    let html = escapeHtml(text);
+    html = html.replace(/\[([^\]]+)\]\((https?:\/\/[^\s)"'<>]+)\)/g, (_, words, url) => `<a href="${url}" data-card-link>${words}</a>`);
+    html = html.replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>');
+    return html.replace(/\n/g, '<br>');
+  }
+
+  AdaptiveCards.AdaptiveCard.onProcessMarkdown = (text, result) => {
+    result.outputHtml = markdown(text);
+    result.didProcess = true;
+  };
+
   function render(host, json, context) {
+    // A card's headings sit below the page's (h1), its section (h2) and its slot's or dialog's title.
+    const level = context.dialog ? 3 : 4;
     const card = new AdaptiveCards.AdaptiveCard();
-    card.hostConfig = hostConfig();
+    card.hostConfig = hostConfig(level);
     card.onExecuteAction = (action) => act(action, host, context);
     card.parse(json);
     const element = card.render();
     host.replaceChildren(element);
+    host.querySelectorAll('[role="heading"]:not([aria-level])').forEach((h) => h.setAttribute('aria-level', String(level)));
+    host.querySelectorAll('a[data-card-link]').forEach((a) => a.addEventListener('click', (event) => {
+      event.preventDefault();
+      openLink(a.href);
+    }));
     // Buttons that open a dialog say so to screen readers.
     host.querySelectorAll('button[aria-expanded]').forEach((button) => button.removeAttribute('aria-expanded'));
   }
@@ -352,7 +374,8 @@
     window.addEventListener('hashchange', () => {
       if (location.hash === '' || location.hash.startsWith('#/')) show();
     });
-    show();
+    // On opening, the reader starts at the top (the skip link); later pages move focus to their title.
+    show({ focus: false });
   }
 
   start();
