@@ -21,8 +21,10 @@ from sqlalchemy import select
 from bot import invokes
 from bot.config import Settings
 from bot.entra import EntraTokens, TokenRefused, default_metadata_url
-from dialogs import workspace as pages
 from dialogs.turn import Actor, Services
+from dialogs.workspace import common, queues, record, tools
+from dialogs.workspace import incident as incident_pages
+from dialogs.workspace import register as register_pages
 from storage import people
 from storage.models import Person
 from workspace.html import Page
@@ -135,7 +137,7 @@ def signed_in(
         actor = await request.app[AUTH].actor(request)
         if actor is None:
             if known_only:
-                return _page(request, pages.unknown_person_page())
+                return _page(request, common.unknown_person_page())
             raise _unauthorised()
         return await handler(request, actor)
 
@@ -195,7 +197,7 @@ async def sign_in_options(request: web.Request) -> web.Response:
         {
             "id": p.id,
             "name": p.display_name or p.email or f"Person {p.id}",
-            "roles": pages.roles_line(held[p.id]),
+            "roles": common.roles_line(held[p.id]),
         }
         for p in found
     ]
@@ -206,37 +208,37 @@ async def sign_in_options(request: web.Request) -> web.Response:
 
 
 async def home(request: web.Request, actor: Actor) -> web.Response:
-    return _page(request, await pages.home(_services(request), actor))
+    return _page(request, await queues.home(_services(request), actor))
 
 
 async def queue(request: web.Request, actor: Actor) -> web.Response:
-    return _page(request, await pages.queue_page(_services(request), actor, request.match_info["key"][:40]))
+    return _page(request, await queues.queue_page(_services(request), actor, request.match_info["key"][:40]))
 
 
 async def register(request: web.Request, actor: Actor) -> web.Response:
-    return _page(request, await pages.register(_services(request), actor, _query(request)))
+    return _page(request, await register_pages.register(_services(request), actor, _query(request)))
 
 
 async def customer(request: web.Request, actor: Actor) -> web.Response:
-    return _page(request, await pages.customer_page(_services(request), actor, _id(request, "id")))
+    return _page(request, await record.customer_page(_services(request), actor, _id(request, "id")))
 
 
 async def incident(request: web.Request, actor: Actor) -> web.Response:
-    return _page(request, await pages.incident_page(_services(request), actor, _id(request, "id")))
+    return _page(request, await incident_pages.incident_page(_services(request), actor, _id(request, "id")))
 
 
 async def tool(request: web.Request, actor: Actor) -> web.Response:
     services, name, query = _services(request), request.match_info["name"], _query(request)
     if name == "annual":
-        page = await pages.annual_page(services, actor, query)
+        page = await tools.annual_page(services, actor, query)
     elif name == "subject-access":
-        page = await pages.subject_access_page(services, actor, query)
+        page = await tools.subject_access_page(services, actor, query)
     elif name == "retention":
-        page = await pages.retention_page(services, actor)
+        page = await tools.retention_page(services, actor)
     elif name == "roles":
-        page = await pages.roles_page(services, actor)
+        page = await tools.roles_page(services, actor)
     elif name == "access":
-        page = await pages.access_page(services, actor, query)
+        page = await tools.access_page(services, actor, query)
     else:
         raise web.HTTPNotFound()
     return _page(request, page)
@@ -258,7 +260,7 @@ def _refused() -> web.Response:
 
 
 async def letter(request: web.Request, actor: Actor) -> web.Response:
-    found = await pages.letter_download(
+    found = await incident_pages.letter_download(
         _services(request), actor, _id(request, "id"), large=request.query.get("large") == "1"
     )
     if found is None:
@@ -268,14 +270,14 @@ async def letter(request: web.Request, actor: Actor) -> web.Response:
 
 async def annual_report(request: web.Request, actor: Actor) -> web.Response:
     fmt = request.match_info["fmt"]
-    found = await pages.annual_download(_services(request), actor, request.match_info["year"], fmt)
+    found = await tools.annual_download(_services(request), actor, request.match_info["year"], fmt)
     if found is None:
         return _refused()
     return _file(request, found.filename, found.content, found.content_type)
 
 
 async def subject_access(request: web.Request, actor: Actor) -> web.Response:
-    found = await pages.subject_access_pack(_services(request), actor, _id(request, "id"))
+    found = await tools.subject_access_pack(_services(request), actor, _id(request, "id"))
     if found is None:
         return (
             _refused()
