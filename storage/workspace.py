@@ -5,6 +5,7 @@ rules. Every queue is bounded (`LIMIT`) and counted apart, so a page costs the s
 of a hundred thousand customers as on one of a hundred.
 """
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,12 +34,16 @@ LIMIT = 50  # rows a queue or a page of the register shows; the count says how m
 ESCALATED = "escalated"
 
 
+COUNT_CAP = 1000  # beyond this a count says "1,000 or more": counting 300,000 rows helps nobody
+
+
 @dataclass(frozen=True)
 class Listed:
-    """Up to LIMIT rows, and how many there are in all."""
+    """Up to LIMIT rows, and how many there are in all (at most COUNT_CAP: then `capped`)."""
 
     rows: list[Any]
     total: int
+    capped: bool = False
 
 
 async def _listed(
@@ -47,8 +52,9 @@ async def _listed(
     rows = (await session.execute(query.limit(limit).offset(offset))).all()
     if offset == 0 and len(rows) < limit:
         return Listed(list(rows), len(rows))
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    return Listed(list(rows), total or 0)
+    bounded = query.order_by(None).limit(COUNT_CAP + 1).subquery()
+    total = await session.scalar(select(func.count()).select_from(bounded)) or 0
+    return Listed(list(rows), min(total, COUNT_CAP), capped=total > COUNT_CAP)
 
 
 # --- incidents --------------------------------------------------------------------------------
@@ -88,7 +94,7 @@ def _incident_rows() -> Select[Any]:
 
 
 def _as_incidents(listed: Listed) -> Listed:
-    return Listed([IncidentRow(*row) for row in listed.rows], listed.total)
+    return Listed([IncidentRow(*row) for row in listed.rows], listed.total, listed.capped)
 
 
 async def reported_by(session: AsyncSession, person_id: int) -> Listed:
@@ -219,7 +225,7 @@ def _restriction_rows() -> Select[Any]:
 
 
 def _as_restrictions(listed: Listed) -> Listed:
-    return Listed([RestrictionRow(*row) for row in listed.rows], listed.total)
+    return Listed([RestrictionRow(*row) for row in listed.rows], listed.total, listed.capped)
 
 
 async def reviews_due(
@@ -355,19 +361,32 @@ def _pattern(value: str) -> str:
     return f"%{escaped}%"
 
 
-def _customer_matches(query: str) -> Any:
-    words = query.split()[:6]
-    folded = query.strip().lower()
-    clauses = [
-        func.lower(Customer.customer_reference) == folded,
-        func.lower(Customer.email) == folded,
-        func.replace(func.lower(Customer.postcode), " ", "") == folded.replace(" ", ""),
-    ]
-    if words:
-        clauses.append(
-            and_(*(func.lower(Customer.name).like(_pattern(w.lower()), escape="\\") for w in words))
+def _postcodes(text: str) -> list[str]:
+    """A postcode as the register stores it (upper case, as typed), with and without its space."""
+    folded = "".join(text.upper().split())
+    return list({text.upper().strip(), folded, f"{folded[:-3]} {folded[-3:]}" if len(folded) > 4 else folded})
+
+
+def _customers_matching(text: str) -> Select[Any]:
+    """The identifiable customers `text` names: by an identifier (a word with a digit or an @:
+    their reference, email or postcode, exactly, each found by its index) or by the words of
+    their name (a scan of names, in any case)."""
+    query = select(Customer.id).where(Customer.anonymised_at.is_(None))
+    if re.search(r"[\d@]", text):
+        stripped = text.strip()
+        return query.where(
+            or_(
+                Customer.customer_reference.in_([stripped, stripped.upper()]),
+                Customer.email == stripped.lower(),
+                Customer.postcode.in_(_postcodes(stripped)),
+            )
         )
-    return or_(*clauses)
+    words = text.split()[:6]
+    return query.where(and_(*(Customer.name.ilike(_pattern(w), escape="\\") for w in words)))
+
+
+def _area_ids(keys: Collection[str]) -> Select[Any]:
+    return select(ServiceArea.id).where(ServiceArea.key.in_(list(keys)))
 
 
 def _start_of(day: date, zone: ZoneInfo) -> datetime:
@@ -387,16 +406,16 @@ async def search(
     (None: all). Anonymised customers are found by incident reference only."""
     query = _incident_rows()
     text = filters.query.strip()
-    if text:
-        reference = func.upper(Incident.reference) == text.upper()
-        matching = select(Customer.id).where(Customer.anonymised_at.is_(None), _customer_matches(text))
-        query = query.where(or_(reference, Incident.customer_id.in_(matching)))
+    if re.fullmatch(r"INC-\d{4}-\d{5}", text.upper()):
+        query = query.where(Incident.reference == text.upper())
+    elif text:
+        query = query.where(Incident.customer_id.in_(_customers_matching(text)))
     if area_keys is not None:
-        query = query.where(ServiceArea.key.in_(list(area_keys)))
+        query = query.where(Incident.service_area_id.in_(_area_ids(area_keys)))
     if not_reported_by is not None:
         query = query.where(Incident.reporter_id != not_reported_by)
     if filters.service:
-        query = query.where(ServiceArea.key == filters.service)
+        query = query.where(Incident.service_area_id.in_(_area_ids([filters.service])))
     if filters.category:
         query = query.where(Incident.category == filters.category)
     if filters.state:

@@ -12,6 +12,7 @@ from policy.decisions import (
 )
 from policy.incidents import IncidentStatus
 from policy.roles import ROLE_LABELS, Role, Roles
+from storage import workspace
 from workspace.html import (
     Html,
     Page,
@@ -138,3 +139,8 @@ def unknown_person_page() -> Page:
 
 def incident_link(reference: str, incident_id: int) -> Html:
     return link(reference, route(f"/incident/{incident_id}"))
+
+
+def counted(listed: workspace.Listed) -> str:
+    """How many, as people read it: "1,000 or more" past what is counted."""
+    return f"{listed.total:,} or more" if listed.capped else f"{listed.total:,}"

@@ -13,6 +13,7 @@ from dialogs.workspace.common import (
     STATE_LABELS,
     areas_for,
     category_label,
+    counted,
     frame,
     incident_link,
     is_reviewer_of_any,
@@ -399,17 +400,22 @@ async def home(services: Services, actor: Actor) -> Page:
         for queue in queues_for(actor):
             listed = await queue.load(ctx)
             summary.append(
-                tag("li", link(queue.title, route(f"/queue/{queue.key}")), " ", count_badge(listed.total))
+                tag(
+                    "li",
+                    link(queue.title, route(f"/queue/{queue.key}")),
+                    " ",
+                    count_badge(listed.total, capped=listed.capped),
+                )
             )
             shown = listed.rows[:HOME_SHOWN]
             more = (
-                para(link(f"See all {listed.total:,}", route(f"/queue/{queue.key}")))
+                para(link(f"See all {counted(listed)}", route(f"/queue/{queue.key}")))
                 if listed.total > HOME_SHOWN
                 else None
             )
             parts.append(
                 section(
-                    f"{queue.title} ({listed.total:,})",
+                    f"{queue.title} ({counted(listed)})",
                     queue.render(ctx, shown) if shown else para(queue.empty, class_="empty"),
                     more,
                     id_=f"q-{queue.key}",
@@ -427,7 +433,7 @@ async def queue_page(services: Services, actor: Actor, key: str) -> Page:
         ctx = Context(services, actor, session)
         listed = await queue.load(ctx)
         body = queue.render(ctx, listed.rows) if listed.rows else para(queue.empty, class_="empty")
-    shown = f"Showing {len(listed.rows):,} of {listed.total:,}." if listed.total > len(listed.rows) else None
+    shown = f"Showing {len(listed.rows):,} of {counted(listed)}." if listed.total > len(listed.rows) else None
     return Page(
-        queue.title, frame(actor, f"{queue.title} ({listed.total:,})", para(shown) if shown else None, body)
+        queue.title, frame(actor, f"{queue.title} ({counted(listed)})", para(shown) if shown else None, body)
     )

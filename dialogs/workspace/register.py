@@ -11,6 +11,7 @@ from dialogs.workspace.common import (
     STATE_LABELS,
     areas_for,
     category_label,
+    counted,
     frame,
     incident_link,
     may_search,
@@ -119,7 +120,7 @@ async def register(services: Services, actor: Actor, query: dict[str, str]) -> P
         pager.append(link("Next page", route("/register", **params, page=page + 1)))
     scope = "the whole register" if areas is None else "your service's part of the register"
     results = table(
-        f"{listed.total:,} incident{'s' if listed.total != 1 else ''} in {scope}, newest first",
+        f"{counted(listed)} incident{'s' if listed.total != 1 else ''} in {scope}, newest first",
         ("Incident", "Customer", "Occurred", "Category", "Service", "State"),
         rows,
         empty="Nothing in the register matches.",
