@@ -222,6 +222,7 @@ async def test_each_role_sees_what_is_waiting_for_them(council, tab, clock):
         "Reviews overdue (0)",
     ):
         assert queue in keeper, queue
+    assert "Restrictions in force, by service" in keeper and "No restriction is in force." in keeper
     panel = await tab.page("/home", CERI)
     assert "Open appeals and complaints (0)" in panel and "Awaiting" not in panel
 
@@ -510,3 +511,49 @@ def test_in_teams_the_link_is_a_deep_link_to_the_tab_naming_the_page():
     assert (parts.netloc, parts.path) == ("teams.microsoft.com", f"/l/entity/{app_id}/workspace")
     assert json.loads(parse_qs(parts.query)["context"][0]) == {"subEntityId": "incident/5"}
     assert workspace_links.chat_link(app_id) == f"https://teams.microsoft.com/l/chat/0/0?users=28:{app_id}"
+
+
+# --- reviews and appeals, through time -------------------------------------------------------------
+
+ACTIVE = {
+    "reasons": "Three calls a day for a month, each over 40 minutes, after clear answers were given.",
+    "needs_considered": "yes",
+    "needs_considered_note": "No support needs known; offered email instead of phone.",
+    "restorative_not_possible_reason": "Refused to discuss the behaviour when asked on 3 calls.",
+    "without_prior_warning_reason": "Staff distress is escalating; a warning letter was ignored.",
+    "restriction_1_type": "contact_channels",
+    "restriction_1_details": "Email to housing.contact@council.example only.",
+    "restriction_1_scope": "service",
+    "restriction_1_frontline_instructions": "Do not take calls; ask them to email.",
+    "restriction_1_review_due_on": "2026-12-01",
+}
+
+
+async def test_reviews_and_appeals_wait_with_their_deadlines_and_fall_overdue(council, tab, clock):
+    from tests.support.dialog import closing_text, decide, open_from
+
+    reference = await _reported(council)
+    incident_id = await _incident_id(council, reference)
+    await decide(council, AMY, await latest_card(council, AMY), "Active management", **ACTIVE)
+    (reply,) = await council.say(CATH, f"appeal {reference}")
+    form = await open_from(council, CATH, reply.card, "Log an appeal")
+    await form.press("Log appeal", against="decision", grounds="Nobody answered my repairs complaint.")
+    assert "Complaints Review Group" in closing_text(form)
+
+    amy = await tab.page("/home", AMY)
+    assert "My reviews due or overdue (1)" in amy and "Tue 01 Dec 2026" in amy and ">Due<" in amy
+    ceri = await tab.page("/home", CERI)
+    assert "Open appeals and complaints (1)" in ceri
+    # Logged Mon 23 Nov: 20 working days on is Mon 21 Dec.
+    assert "Mon 21 Dec 2026" in ceri and "28 days left" in ceri
+    assert "Open appeals and complaints (0)" in await tab.page("/home", CATH)  # not their route
+    page = await tab.page(f"/incident/{incident_id}", CERI)
+    assert 'data-verb="appeal.refresh"' in page and 'data-verb="incident.refresh"' not in page
+    keeper = await tab.page("/home", KIM)
+    assert "Appeals overdue (0)" in keeper and "Reviews overdue (0)" in keeper
+
+    clock.advance(days=30)
+    keeper = await tab.page("/home", KIM)
+    assert "Appeals overdue (1)" in keeper and "Reviews overdue (1)" in keeper
+    assert "Overdue by 22 days" in await tab.page("/home", AMY)
+    assert "Overdue by 2 days" in await tab.page("/queue/appeals", CERI)

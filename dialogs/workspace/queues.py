@@ -421,6 +421,20 @@ async def home(services: Services, actor: Actor) -> Page:
                     id_=f"q-{queue.key}",
                 )
             )
+        if actor.roles.is_register_keeper:
+            by_service = await workspace.restrictions_by_service(session)
+            parts.append(
+                section(
+                    "Restrictions in force, by service",
+                    table(
+                        "Restrictions in force, by service",
+                        ("Service", "Restrictions in force"),
+                        by_service,
+                        empty="No restriction is in force.",
+                    ),
+                    id_="by-service",
+                )
+            )
     waiting = tag("ul", *summary, class_="summary", aria_label="What is waiting for you")
     return Page("What is waiting for you", frame(actor, "What is waiting for you", waiting, *parts))
 
