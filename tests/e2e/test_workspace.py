@@ -79,6 +79,7 @@ async def test_each_role_uses_the_tab_in_a_browser_and_a_decision_shows_in_chat(
         env={
             **os.environ,
             "TAB_URL": tab.url("/tab"),
+            "LOCAL_TAB_URL": str(harness._server.make_url("/tab")),
             "TOKENS": json.dumps(tokens),
             "INCIDENT": str(incident.id),
             "SHOTS": str(SHOTS),
@@ -91,7 +92,7 @@ async def test_each_role_uses_the_tab_in_a_browser_and_a_decision_shows_in_chat(
     assert process.returncode == 0, "\n".join([*(str(s) for s in steps[-3:]), err.decode()[-2000:]])
     names = [s["step"] for s in steps]
     assert names.count("home") == 4 and names.count("theme") == 2
-    assert {"search", "record", "decided", "refused", "done"} <= set(names)
+    assert {"search", "record", "decided", "refused", "local", "done"} <= set(names)
     assert all(not s.get("errors") for s in steps), [s for s in steps if s.get("errors")]
 
     # The decision made on the page is the register's, and chat shows it.

@@ -6,7 +6,7 @@
 // gives the page the person's token, the theme and the page a deep link names, as Teams would.
 // axe-core checks every page for accessibility (no violations allowed, in all three themes).
 //
-// Input (environment): TAB_URL, TOKENS (JSON: person -> token), INCIDENT (the incident's id),
+// Input (environment): TAB_URL, LOCAL_TAB_URL (the same bot without an app id), TOKENS (JSON: person -> token), INCIDENT (the incident's id),
 // SHOTS (where screenshots go), CHROMIUM. Output: one JSON line per step; exit 1 on failure.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const { TAB_URL, TOKENS, INCIDENT, SHOTS } = process.env;
+const { TAB_URL, LOCAL_TAB_URL, TOKENS, INCIDENT, SHOTS } = process.env;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const AXE = path.join(HERE, '..', '..', 'node_modules', 'axe-core', 'axe.min.js');
 const HOST = fs.readFileSync(path.join(HERE, 'teams_host.js'), 'utf8');
@@ -165,6 +165,12 @@ async function main() {
       if (!opened.some((u) => u.startsWith('https://teams.microsoft.com/l/chat/0/0?users=28:'))) {
         throw new Error(`the chat link opened ${JSON.stringify(opened)}`);
       }
+      // The customer's record now has the decision in its timeline.
+      await page.getByRole('link', { name: 'Pat Jones' }).first().click();
+      await title(page, 'Pat Jones: customer record');
+      await page.getByRole('list', { name: 'Timeline, newest first' }).getByText('No further action', { exact: false }).waitFor({ timeout: WAIT });
+      await axe(page, 'record after the decision');
+      await shot(page, 'workspace-record-decided');
       report('decided', { errors: page.errors });
       await page.context().close();
     }
@@ -188,6 +194,22 @@ async function main() {
       await title(forged, 'Signed out');
       await forged.context().close();
       report('refused');
+    }
+    // Without an app id (make run): the register's people to sign in as, from this machine only.
+    {
+      const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, bypassCSP: true });
+      const page = await context.newPage();
+      await page.goto(LOCAL_TAB_URL);
+      await title(page, 'Sign in as');
+      await axe(page, 'local sign-in');
+      await shot(page, 'workspace-local-sign-in');
+      await page.getByRole('button', { name: /^Amy Manager/ }).click();
+      await title(page, 'What is waiting for you');
+      await page.getByText('Signed in as Amy Manager: Manager, Housing.').waitFor({ timeout: WAIT });
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await title(page, 'Sign in as');
+      report('local');
+      await context.close();
     }
     if (external.length) throw new Error(`requests left this machine: ${external.join(', ')}`);
     report('done');

@@ -372,7 +372,10 @@
       });
     }
     window.addEventListener('hashchange', () => {
-      if (location.hash === '' || location.hash.startsWith('#/')) show();
+      if (location.hash === '' || location.hash.startsWith('#/')) {
+        status.textContent = ''; // what an action said belongs to the page it was done on
+        show();
+      }
     });
     // On opening, the reader starts at the top (the skip link); later pages move focus to their title.
     show({ focus: false });
