@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from sqlalchemy import select
 
-from bot import invokes
+from bot import invokes, untrusted
 from bot.config import Settings
 from bot.entra import EntraTokens, TokenRefused, default_metadata_url
 from dialogs.turn import Actor, Services
@@ -158,7 +158,9 @@ def _id(request: web.Request, name: str) -> int:
 
 
 def _query(request: web.Request) -> dict[str, str]:
-    return {k: v[:200] for k, v in request.query.items()}
+    """The query's values, bounded, without what the register cannot store (PostgreSQL refuses a
+    NUL, and a lone surrogate is no text): a search for them finds nothing rather than failing."""
+    return {k: untrusted.scrub(v[:200]) for k, v in request.query.items()}
 
 
 # --- the page and its assets ---------------------------------------------------------------------
@@ -301,6 +303,10 @@ async def action(request: web.Request, actor: Actor) -> web.Response:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return web.json_response({"error": "the body is not JSON"}, status=400)
+    if untrusted.too_deep(payload):
+        return web.json_response({"error": "the action is nested too deeply"}, status=400)
+    if untrusted.may_hold_unstorable(body):
+        payload = untrusted.scrub(payload)
     if (
         not isinstance(payload, dict)
         or payload.get("name") not in INVOKES

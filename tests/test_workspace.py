@@ -557,3 +557,39 @@ async def test_reviews_and_appeals_wait_with_their_deadlines_and_fall_overdue(co
     assert "Appeals overdue (1)" in keeper and "Reviews overdue (1)" in keeper
     assert "Overdue by 22 days" in await tab.page("/home", AMY)
     assert "Overdue by 2 days" in await tab.page("/queue/appeals", CERI)
+
+
+async def test_bad_input_gets_a_clear_4xx_or_is_ignored_never_a_500(council, tab):
+    await _reported(council)
+    for path in (
+        "/tab/api/register?since=yesterday&until=2026-13-45&page=minus&state=%00&q=" + "x" * 500,
+        "/tab/api/register?q=%25%5F%5C&category=nine",
+        "/tab/api/tools/annual?year=99999",
+        "/tab/api/tools/access?month=never",
+        "/tab/api/tools/subject-access?customer=-1",
+    ):
+        status, body = await tab.get(path, KIM)
+        assert status == 200, (path, body)
+    for path, expected in (
+        ("/tab/api/customer/abc", 404),
+        ("/tab/api/incident/99999999", 403),
+        ("/tab/api/customer/99999999", 403),
+        ("/tab/api/queue/" + "q" * 300, 404),
+        ("/tab/api/tools/shell", 404),
+        ("/tab/api/letters/99999.docx", 403),
+        ("/tab/api/subject-access/99999.zip", 404),
+    ):
+        status, _ = await tab.get(path, KIM)
+        assert status == expected, path
+    headers = {"Authorization": "Bearer " + tab.entra.token(KIM)}
+    async with aiohttp.ClientSession() as http:
+        for body, content_type, expected in (
+            (b"not json", "application/json", 400),
+            (b'{"name": "adaptiveCard/action", "value": []}', "application/json", 400),
+            (b'{"name": "task/fetch"}', "text/plain", 415),
+            (b"[" * 100_000, "application/json", 413),
+        ):
+            async with http.post(
+                tab.url("/tab/api/action"), data=body, headers={**headers, "Content-Type": content_type}
+            ) as response:
+                assert response.status == expected, body[:40]
