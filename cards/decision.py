@@ -22,8 +22,8 @@ from cards.elements import (
     facts,
     field_error,
     heading,
-    link_text,
     open_form,
+    open_url_button,
     text,
     text_input,
     toggle,
@@ -188,7 +188,7 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
     if view.can_decide:
         actions.append(open_form("Open full record", RECORD, {"customer": view.customer_id}))
         if view.workspace_url:
-            body.append(link_text("Open in the register", view.workspace_url))
+            body.append(open_url_button("Open in the register", view.workspace_url))
     return card(body, actions, refresh=_refresh(view))
 
 

@@ -495,9 +495,9 @@ async def test_the_managers_card_links_to_the_incidents_page(council):
     reference = await _reported(council)
     incident_id = await _incident_id(council, reference)
     card = await latest_card(council, AMY)
-    links = [e["text"] for e in walk(card) if str(e.get("text", "")).startswith("[Open")]
+    links = [(a["title"], a["url"]) for a in walk(card) if a.get("type") == "Action.OpenUrl"]
     # Without an app id (this chat app), the page's own address on this machine.
-    assert links == [f"[Open in the register]({council.settings.base_url}/tab#/incident/{incident_id})"]
+    assert links == [("Open in the register", f"{council.settings.base_url}/tab#/incident/{incident_id}")]
     (notice,) = [s for s in council.connector.to(SAM.chat_id) if s.cards] or [None]
     assert notice is None or "Open in the register" not in texts(notice.card)  # not on the reporter's
 
