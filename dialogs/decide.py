@@ -866,7 +866,8 @@ async def _letter_action(
         url = await letter_links.issue_link(session, services, actor.person_id, letter.id, large=large)
         if url is None:
             return cards.incident_card(view, notice=NO_LINKS)
-        return cards.with_download(cards.incident_card(view), url, large)
+        # The answer to a download carries one link to open: the letter's.
+        return cards.with_download(cards.incident_card(replace(view, workspace_url=None)), url, large)
     done = letter.sent_on is not None or letter.not_appropriate_reason is not None
     if done:
         return cards.incident_card(

@@ -95,7 +95,7 @@ async def test_hostile_text_cannot_break_the_letter(council):
         council, AMY, card, "Active management", **{**ACTIVE, "reasons": "Calls\x07 </w:t><w:p/> ]]> & <b>"}
     )
     ready = await press_execute(council, AMY, decided, "Download letter")
-    (link,) = [n for n in walk(ready) if n.get("type") == "Action.OpenUrl" and "/letters/" in n["url"]]
+    (link,) = [n for n in walk(ready) if n.get("type") == "Action.OpenUrl"]
     async with aiohttp.ClientSession() as http, http.get(_local(council, link["url"])) as response:
         assert response.status == 200
         body = await response.read()

@@ -110,7 +110,7 @@ async def _journey(council: BotHarness) -> tuple[dict, str]:
     (notice,) = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"]
     decided = await decide(council, AMY, notice.card, "Active management", **ACTIVE)
     ready = await press_execute(council, AMY, decided, "Download letter")
-    (link,) = [n for n in walk(ready) if n.get("type") == "Action.OpenUrl" and "/letters/" in n["url"]]
+    (link,) = [n for n in walk(ready) if n.get("type") == "Action.OpenUrl"]
     status, body = await _download(_local(council, link["url"]))
     assert status == 200 and "Zebedee Quillfeather" in "\n".join(
         p.text for p in Document(io.BytesIO(body)).paragraphs
