@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/sweep.py
 	$(VENV)/bin/python bench/dialog.py
 	$(VENV)/bin/python bench/outbox.py
+	$(VENV)/bin/python bench/workspace.py
 	$(VENV)/bin/python bench/load.py
 
 # The README's pictures: the end-to-end journey in the Teams emulator, saved where the README points.

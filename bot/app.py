@@ -23,7 +23,7 @@ from botframework.connector.auth import ServiceClientCredentialsFactory
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import configure_mappers
 
-from bot import teams, untrusted
+from bot import tab, teams, untrusted
 from bot.auth import credentials_factory
 from bot.clients import build_adapter
 from bot.config import Settings
@@ -34,7 +34,7 @@ from bot.proactive import ConversationPace, OutboxSender, per_worker
 from bot.reach import Reacher
 from bot.scheduler import build_scheduler
 from bot.wire import activity_from_json
-from dialogs import appeals, deliveries, review_channel
+from dialogs import appeals, deliveries, review_channel, workspace_links
 from dialogs.letter_files import letter_file
 from dialogs.links import LinkSigner
 from dialogs.turn import Clock, Services
@@ -277,6 +277,7 @@ def build_services(
         ),
         warning_months=settings.warning_window_months,
         oversight_months=settings.no_review_oversight_months,
+        workspace_link=workspace_links.linker(settings.app_id, settings.base_url),
         **extra,
     )
 
@@ -431,4 +432,5 @@ def create_app(
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get(r"/letters/{letter_id:\d+}.docx", letter_download)
+    tab.setup(app, settings, services=lambda app: app[SERVICES], limiter=lambda app: app[BOT].rate_limiter)
     return app

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import manifest
+from dialogs.workspace_links import WORKSPACE_TAB
 
 MANIFEST_DIR = Path(manifest.__file__).parent
 # Manifest 1.25 replaced supportedChannelTypes with supportsChannelFeatures; Teams refuses a team-scoped
@@ -64,6 +65,10 @@ def manifest_for(app_id: str, public_url: str, *, source: Path = MANIFEST_DIR) -
     for extension in manifest.get("composeExtensions", []):
         extension["botId"] = app_id
     manifest["validDomains"] = [host_of(public_url)]
+    # The workspace tab is served by the bot itself (bot/tab.py), from the same host.
+    for tab in manifest.get("staticTabs", []):
+        if tab.get("entityId") == WORKSPACE_TAB:
+            tab["contentUrl"] = f"{public_url.rstrip('/')}/tab"
     # The bot's Entra app, as Microsoft Graph needs it named for the app to install itself for a
     # person (`GRAPH_INSTALL`, TeamsAppInstallation.ReadWriteSelfForUser.All).
     # Its resource is the Application ID URI Entra takes for an app served from a host of ours.

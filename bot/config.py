@@ -63,6 +63,9 @@ class Settings:
     body_read_seconds: float = 10.0
     # Where Bot Framework publishes its signing keys; tests and sovereign clouds point it elsewhere.
     openid_metadata_url: str = ""
+    # Where Entra publishes the tenant's signing keys for the workspace tab's SSO tokens (empty:
+    # Entra's own for the tenant); tests point it at keys served on loopback.
+    entra_openid_metadata_url: str = ""
     outbox_interval_seconds: float = 5.0
     log_level: str = "INFO"
     # Where Teams users' browsers reach the bot (letters are downloaded from here).
@@ -323,6 +326,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         timezone=timezone,
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 512 * 1024, 16 * 1024, 16 * 1024 * 1024),
         openid_metadata_url=get("BOT_OPENID_METADATA_URL"),
+        entra_openid_metadata_url=get("ENTRA_OPENID_METADATA_URL"),
         log_level=log_level,
         outbox_pace=_pace(get("OUTBOX_PER_CONVERSATION")),
         outbox_app_pace=_pace(get("OUTBOX_PER_APP"), "OUTBOX_PER_APP", TEAMS_APP_PACE),

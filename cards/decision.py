@@ -23,6 +23,7 @@ from cards.elements import (
     field_error,
     heading,
     open_form,
+    open_url_button,
     text,
     text_input,
     toggle,
@@ -112,6 +113,7 @@ class IncidentView:
     waiting: str | None = None  # how long it has waited for a decision, while undecided
     named_decider: str | None = None  # the manager a keeper named, and why
     support_contact: str | None = None  # the reporter asked for support: where it is found
+    workspace_url: str | None = None  # the incident's page in the workspace tab
 
 
 def _refresh(view: IncidentView) -> Element | None:
@@ -217,6 +219,8 @@ def incident_card(view: IncidentView, *, notice: str | None = None) -> Card:
             ]
     if view.can_decide or view.can_name:
         actions.append(open_form("Open full record", RECORD, {"customer": view.customer_id}))
+        if view.workspace_url:
+            body.append(open_url_button("Open in the register", view.workspace_url))
     return card(body, actions, refresh=_refresh(view))
 
 

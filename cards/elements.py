@@ -243,6 +243,12 @@ def choice_set(
     return _validated(element, required, error)
 
 
+def open_url_button(title: str, url: str) -> Element:
+    """A button in the card's body opening a link of the bot's own making (never one from a
+    person's words): a set of one, so it leaves the card's own actions as they are."""
+    return {"type": "ActionSet", "actions": [{"type": "Action.OpenUrl", "title": title, "url": url}]}
+
+
 def text_input(
     input_id: str,
     label: str,

@@ -344,6 +344,7 @@ def views_of(
         restorative_required=restorative_required(Category(incident.category)),
         refresh_user_ids=refresh_ids[:60],  # Teams refreshes for at most 60 listed users
         reviewers=[(str(p.id), p.display_name or p.email or f"person {p.id}") for p in managers],
+        workspace_url=services.workspace_link(f"incident/{incident.id}") if services.workspace_link else None,
         # How long it has waited, as at when the card is built: Teams refreshes it when viewed.
         waiting=waited(incident.reported_at, now)
         if decision is None and incident.reported_at and now - incident.reported_at >= timedelta(hours=1)
@@ -1029,7 +1030,8 @@ async def _letter_action(
         url = await letter_links.issue_link(session, services, actor.person_id, letter.id, large=large)
         if url is None:
             return cards.incident_card(view, notice=NO_LINKS)
-        return cards.with_download(cards.incident_card(view), url, large)
+        # The answer to a download carries one link to open: the letter's.
+        return cards.with_download(cards.incident_card(replace(view, workspace_url=None)), url, large)
     done = letter.sent_on is not None or letter.not_appropriate_reason is not None
     if done:
         return cards.incident_card(

@@ -68,10 +68,10 @@ async def export_customer(
             detail={"tables": {k: len(v) for k, v in record.items()}},
         )
         await session.commit()
-    return await asyncio.to_thread(_write, customer_id, record, out)
+    return await asyncio.to_thread(write, customer_id, record, out)
 
 
-def _write(customer_id: int, record: dict[str, list[dict[str, Any]]], out: Path) -> list[Path]:
+def write(customer_id: int, record: dict[str, list[dict[str, Any]]], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     data = out / f"customer-{customer_id}.json"
     data.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")

@@ -100,6 +100,8 @@ class Services:
     warning_months: int = WARNING_WINDOW_MONTHS
     # A restriction with no review comes before the register keepers at least this often.
     oversight_months: int = 12
+    # A page of the workspace tab ("incident/5") as a link a card can carry; unset: none.
+    workspace_link: Callable[[str], str] | None = None
 
     def reading(self) -> AsyncSession:
         """A session that only reads."""

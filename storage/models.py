@@ -95,10 +95,11 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_reference: Mapped[str | None] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(320))
+    # The workspace's register finds a customer by an exact email or postcode.
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
     phone: Mapped[str | None] = mapped_column(String(64))
     address: Mapped[str | None] = mapped_column(Text)
-    postcode: Mapped[str | None] = mapped_column(String(16))
+    postcode: Mapped[str | None] = mapped_column(String(16), index=True)
     support_needs: Mapped[str | None] = mapped_column(Text)
     advocate: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
@@ -116,6 +117,9 @@ class Incident(Base):
         Index("ix_incidents_status_reported_at", "status", "reported_at"),
         # The chase reads only the undecided incidents due to be chased.
         Index("ix_incidents_status_next_chase_at", "status", "next_chase_at"),
+        # The workspace lists the register newest first, and each person's own reports.
+        Index("ix_incidents_occurred_at", "occurred_at"),
+        Index("ix_incidents_reporter_id_reported_at", "reporter_id", "reported_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

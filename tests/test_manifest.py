@@ -205,3 +205,18 @@ def test_icons_are_the_sizes_and_kinds_teams_requires():
     assert any(alpha == 0 for *_, alpha in pixels), "the background must be transparent"
     opaque = [rgb for *rgb, alpha in pixels if alpha > 0]
     assert opaque and all(rgb == [255, 255, 255] for rgb in opaque), "the drawing must be white"
+
+
+def test_the_workspace_tab_is_a_personal_tab_served_by_the_bot_beside_its_chat(tmp_path, monkeypatch):
+    _, out = _build(tmp_path, monkeypatch, "--app-id", APP_ID, "--public-url", "https://bot.example:8443")
+    with zipfile.ZipFile(out) as package:
+        manifest = json.loads(package.read("manifest.json"))
+    assert _problems(manifest) == []
+    tabs = {t["entityId"]: t for t in manifest["staticTabs"]}
+    # With a static tab, a bot's chat shows only if the app lists it ("conversations") too.
+    assert list(tabs) == ["conversations", "workspace", "about"]
+    workspace = tabs["workspace"]
+    assert workspace["contentUrl"] == "https://bot.example:8443/tab"
+    assert workspace["scopes"] == ["personal"] and workspace["name"] == "Register"
+    # Teams SSO asks Entra for a token to this resource; the bot accepts it as a v1 token's audience.
+    assert manifest["webApplicationInfo"]["resource"] == f"api://bot.example/{APP_ID}"
