@@ -29,6 +29,7 @@ from cards.elements import (
 )
 from cards.records import RECORD
 from cards.report import Summary, summary_body
+from policy.deciding import POLICE_OR_LEGAL_LABELS
 from policy.decisions import (
     DECISION_LABELS,
     LETTER_METHODS,
@@ -386,6 +387,29 @@ def restriction_slot(
     )
 
 
+LETTER_GUIDANCE = (
+    "The customer reads this in their letter. Write to them as \"you\": what happened and why it "
+    "matters, in plain words. No staff names, no internal notes, nothing about other people."
+)
+
+
+def customer_explanation_fields(values: Mapping[str, str], errors: Mapping[str, str]) -> list[Element]:
+    """What the letter tells the customer, asked for beside the internal reasons, with guidance."""
+    return [
+        text(LETTER_GUIDANCE, subtle=True),
+        *_with_error(
+            text_input(
+                "customer_explanation",
+                "What we tell the customer (in the letter)",
+                value=values.get("customer_explanation"),
+                multiline=True,
+                max_length=4000,
+            ),
+            errors,
+        ),
+    ]
+
+
 def decision_form(
     view: IncidentView,
     kind: DecisionKind,
@@ -405,13 +429,15 @@ def decision_form(
     body += _with_error(
         text_input(
             "reasons",
-            "Reasons for this decision",
+            "Reasons for this decision (internal, for the register)",
             value=values.get("reasons"),
             multiline=True,
             max_length=4000,
         ),
         errors,
     )
+    if kind is not DecisionKind.NO_FURTHER_ACTION:
+        body += customer_explanation_fields(values, errors)
     if kind is DecisionKind.RESTORATIVE_APPROACH:
         body += [
             *_with_error(
@@ -447,6 +473,15 @@ def decision_form(
         body += _active_management_fields(view, values, errors)
         body += [restriction_slot(n, values, errors, restriction_defaults or {}) for n in range(1, slots + 1)]
     if kind is DecisionKind.POLICE_OR_LEGAL:
+        body += _with_error(
+            choice_set(
+                "action_taken",
+                "What was done (the letter says which)",
+                [(a.value, label) for a, label in POLICE_OR_LEGAL_LABELS.items()],
+                value=values.get("action_taken") or None,
+            ),
+            errors,
+        )
         body.append(
             text_input(
                 "police_reference",

@@ -4,7 +4,14 @@ lift; the register keepers' escalation; reinstating a lifted restriction."""
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cards.decision import LETTER_LINK, LETTER_NOT_APPROPRIATE_FORM, LETTER_SENT_FORM, restriction_slot, shown
+from cards.decision import (
+    LETTER_LINK,
+    LETTER_NOT_APPROPRIATE_FORM,
+    LETTER_SENT_FORM,
+    customer_explanation_fields,
+    restriction_slot,
+    shown,
+)
 from cards.elements import (
     Card,
     Element,
@@ -146,8 +153,12 @@ def review_form(
     if errors:
         body.append(text("Please check the fields marked below.", color="Attention", weight="Bolder"))
     body += [
-        text_input("reasons", "Reasons", value=values.get("reasons"), multiline=True, max_length=4000),
+        text_input(
+            "reasons", "Reasons (internal, for the register)", value=values.get("reasons"), multiline=True,
+            max_length=4000,
+        ),
         *err("reasons"),
+        *customer_explanation_fields(values, errors),
     ]
     if outcome is ReviewOutcome.CONTINUE:
         body += [
@@ -217,6 +228,7 @@ def reinstate_form(
             "reasons", "Why it is reinstated", value=values.get("reasons"), multiline=True, max_length=4000
         ),
         *([field_error(errors["reasons"])] if "reasons" in errors else []),
+        *customer_explanation_fields(values, errors),
         restriction_slot(1, values, errors, defaults, optional=False),
     ]
     return card(

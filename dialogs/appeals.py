@@ -941,6 +941,7 @@ async def _record_outcome(
             status=appealable.DECIDED,
             outcome=outcome.value,
             outcome_reasons=reasons[:4000],
+            outcome_explanation=values.get("customer_explanation", "").strip()[:4000] or None,
             outcome_by_id=actor.person_id,
             outcome_at=now,
             open_key=None,

@@ -6,7 +6,7 @@ from typing import Any
 
 from cards.decision import NO_RESTRICTION
 from dialogs.report_form import flag, multi
-from policy.deciding import DecisionDraft, RestrictionDraft
+from policy.deciding import DecisionDraft, PoliceOrLegal, RestrictionDraft
 from policy.decisions import DecisionKind, RestorativeStep, RestrictionScope, RestrictionType
 
 TEXT_LIMIT = 4000
@@ -60,12 +60,20 @@ def parse(
             restriction = _restriction(raw, number, errors)
             if restriction is not None:
                 restrictions.append(restriction)
+    action_taken = None
+    if kind is DecisionKind.POLICE_OR_LEGAL and _text(raw, "action_taken"):
+        try:
+            action_taken = PoliceOrLegal(_text(raw, "action_taken"))
+        except ValueError:
+            errors["action_taken"] = "Choose the police, legal action, or both"
     follow_up = _date(raw, "follow_up_on", errors) if kind is DecisionKind.RESTORATIVE_APPROACH else None
     if errors:
         return None, errors
     draft = DecisionDraft(
         kind=kind,
         reasons=_text(raw, "reasons"),
+        customer_explanation=_text(raw, "customer_explanation") or None,
+        action_taken=action_taken,
         restorative_steps=frozenset(steps) if kind is DecisionKind.RESTORATIVE_APPROACH else frozenset(),
         reasonable_adjustments=_text(raw, "reasonable_adjustments") or None,
         signposting=_text(raw, "signposting") or None,

@@ -488,6 +488,7 @@ async def _record(
         done_at=now,
         outcome=outcome.value,
         reasons=reasons,
+        customer_explanation=str(data.get("customer_explanation") or "").strip()[:4000] or None,
         next_review_on=next_review,
         customer_notified=notify if outcome is ReviewOutcome.LIFT else None,
     )
@@ -620,6 +621,7 @@ async def _reinstate(
         done_at=now,
         outcome=ReviewOutcome.REINSTATE.value,
         reasons=reasons[:4000],
+        customer_explanation=draft.customer_explanation,
     )
     session.add(review)
     await session.flush()

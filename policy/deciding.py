@@ -10,6 +10,7 @@ inappropriate (recorded why).
 import calendar
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
 from policy.categories import Category
 from policy.decisions import DecisionKind, RestorativeStep, RestrictionScope, RestrictionType
@@ -47,10 +48,27 @@ class RestrictionDraft:
     no_review_reason: str | None
 
 
+class PoliceOrLegal(StrEnum):
+    """What a decision to involve the police or take legal action did: its letter says which."""
+
+    POLICE = "police"
+    LEGAL = "legal"
+    BOTH = "both"
+
+
+POLICE_OR_LEGAL_LABELS: dict[PoliceOrLegal, str] = {
+    PoliceOrLegal.POLICE: "Reported to the police",
+    PoliceOrLegal.LEGAL: "Legal action",
+    PoliceOrLegal.BOTH: "Reported to the police and legal action",
+}
+
+
 @dataclass(frozen=True)
 class DecisionDraft:
     kind: DecisionKind
-    reasons: str
+    reasons: str  # internal, for the register
+    customer_explanation: str | None = None  # what the letter tells the customer, written to them
+    action_taken: PoliceOrLegal | None = None  # a police or legal decision: which
     restorative_steps: frozenset[RestorativeStep] = frozenset()
     reasonable_adjustments: str | None = None
     signposting: str | None = None

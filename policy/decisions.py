@@ -109,6 +109,7 @@ class LetterKind(StrEnum):
     REINSTATEMENT = "reinstatement"
     APPEAL_OUTCOME = "appeal_outcome"  # or a complaint's response, at its stage
     APPEAL_NOT_HEARD = "appeal_not_heard"  # why an appeal goes no further, and where else to go
+    CONTINUATION = "continuation"  # a review continues a restriction: why, and the next review
 
 
 # What every restriction's instructions to front-line staff must say, whatever the manager wrote.

@@ -77,6 +77,8 @@ async def record(
         decided_by_id=decided_by,
         decided_at=now,
         reasons=draft.reasons.strip(),
+        customer_explanation=(draft.customer_explanation or "").strip() or None,
+        action_taken=draft.action_taken.value if draft.action_taken else None,
         restorative_tried=bool(draft.restorative_steps) or None,
         restorative_not_possible_reason=draft.restorative_not_possible_reason or None,
         without_prior_warning=bool(draft.without_prior_warning_reason),

@@ -245,6 +245,7 @@ async def test_vary_replaces_the_restriction_and_produces_a_new_letter(council):
     await form.press(
         "Record review",
         reasons="Calls are calmer; email and one call a week.",
+        customer_explanation="Your calls have been calmer, so we can take one call a week again.",
         restriction_1_type="limit_time_volume_topics",
         restriction_1_details="One call a week, 20 minutes, plus email.",
         restriction_1_frontline_instructions="Take one call a week (Tuesdays), up to 20 minutes.",
@@ -269,7 +270,9 @@ async def test_vary_replaces_the_restriction_and_produces_a_new_letter(council):
     assert status == 200
     assert "Changes to how you contact us" in words
     assert "One call a week, 20 minutes, plus email." in words
-    assert "Calls are calmer" in words
+    assert "Your calls have been calmer" in words
+    assert "Calls are calmer" not in words  # the reviewer's internal reasons
+    assert "We will limit how long, how often or about what you contact us" in words
 
 
 async def test_a_variation_cannot_set_dates_beyond_ten_years(council):
@@ -326,7 +329,11 @@ async def test_a_lifted_restriction_can_be_reinstated_from_the_record_with_a_let
     form = await record.press("Reinstate: Restricting contact to named channels (lifted)")
     refused = await record.press("Reinstate")
     assert "Record why engagement deteriorated and the restriction is reinstated" in texts(refused)
-    await record.press("Reinstate", reasons="Abusive emails resumed on 20 December.")
+    await record.press(
+        "Reinstate",
+        reasons="Abusive emails resumed on 20 December.",
+        customer_explanation="Since 20 December you have again sent us abusive emails.",
+    )
     assert "Reinstated by Hal Manager" in closing_text(record)
     done = await latest_card(council, HAL)
     assert "Reinstated by Hal Manager" in texts(done)
@@ -338,7 +345,9 @@ async def test_a_lifted_restriction_can_be_reinstated_from_the_record_with_a_let
     status, body = await _download(council, _local(council, link["url"]))
     words = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
     assert status == 200
-    assert "Restrictions reinstated" in words and "Abusive emails resumed on 20 December." in words
+    assert "The arrangements for contacting us apply again" in words
+    assert "Since 20 December you have again sent us abusive emails." in words
+    assert "Abusive emails resumed" not in words
     assert letter.restriction_id == new.id
     again = await submit_dialog(
         council, HAL, {**values(form), **button(form, "Reinstate"), "reasons": "Pressed twice."}
