@@ -284,12 +284,15 @@ def _appeal(letter: DecisionLetter, settings: LetterSettings) -> str:
             f"of our complaints handling procedure. Please {settings.appeal_contact} by {by}, saying "
             "why you remain dissatisfied."
         )
-    return (
+    appeal = (
         f"If you disagree with this decision you can appeal. Your appeal will be considered by "
         f"{ROUTE_LABELS[letter.appeal_route]}. Please {settings.appeal_contact} by {by} "
         f"({settings.appeal_working_days} working days from the date of this letter), saying why you "
-        "disagree. An appeal considers arguments about the arrangements themselves."
+        "disagree."
     )
+    if letter.restrictions:  # the policy: appeals consider arguments about the restrictions
+        appeal += " An appeal considers arguments about the arrangements themselves."
+    return appeal
 
 
 def _told_staff(letter: DecisionLetter) -> str:
@@ -316,7 +319,10 @@ def _sharing(letter: DecisionLetter, settings: LetterSettings) -> str:
 
 def _signature(letter: DecisionLetter, settings: LetterSettings) -> tuple[str, str]:
     """A name where the council signs with names and no restriction protects its staff; a team else."""
-    if settings.signed_by == "name" and not letter.protects_staff and letter.signer_name:
+    protected = letter.protects_staff or any(
+        r.type is RestrictionType.PROTECT_STAFF for r in (*letter.restrictions, *letter.lifted)
+    )
+    if settings.signed_by == "name" and not protected and letter.signer_name:
         return letter.signer_name, letter.signer_role
     return "", letter.signer_team
 
