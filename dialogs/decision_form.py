@@ -7,7 +7,7 @@ from typing import Any
 from cards.decision import NO_RESTRICTION
 from dialogs.report_form import flag, multi
 from policy.deciding import DecisionDraft, PoliceOrLegal, RestrictionDraft
-from policy.decisions import DecisionKind, RestorativeStep, RestrictionScope, RestrictionType
+from policy.decisions import DecisionKind, LetterFormat, RestorativeStep, RestrictionScope, RestrictionType
 
 TEXT_LIMIT = 4000
 
@@ -66,6 +66,12 @@ def parse(
             action_taken = PoliceOrLegal(_text(raw, "action_taken"))
         except ValueError:
             errors["action_taken"] = "Choose the police, legal action, or both"
+    letter_format = None
+    if _text(raw, "letter_format"):
+        try:
+            letter_format = LetterFormat(_text(raw, "letter_format"))
+        except ValueError:
+            errors["letter_format"] = "Choose a format from the list"
     follow_up = _date(raw, "follow_up_on", errors) if kind is DecisionKind.RESTORATIVE_APPROACH else None
     if errors:
         return None, errors
@@ -74,6 +80,11 @@ def parse(
         reasons=_text(raw, "reasons"),
         customer_explanation=_text(raw, "customer_explanation") or None,
         action_taken=action_taken,
+        letter_format=letter_format,
+        letter_format_detail=(_text(raw, "letter_format_detail") or None)
+        if letter_format is LetterFormat.OTHER
+        else None,
+        language=_text(raw, "language")[:60] or None if letter_format is not None else None,
         restorative_steps=frozenset(steps) if kind is DecisionKind.RESTORATIVE_APPROACH else frozenset(),
         reasonable_adjustments=_text(raw, "reasonable_adjustments") or None,
         signposting=_text(raw, "signposting") or None,

@@ -12,6 +12,7 @@ from policy.deciding import DecisionDraft, RestrictionDraft
 from policy.decisions import (
     DecidingBody,
     DecisionKind,
+    LetterFormat,
     LetterKind,
     RestrictionStatus,
     instructions_with_standing,
@@ -20,6 +21,7 @@ from policy.incidents import IncidentStatus
 from policy.reviews import first_reminder
 from storage.models import (
     Appeal,
+    Customer,
     Decision,
     Incident,
     Letter,
@@ -92,6 +94,19 @@ async def record(
         police_reference=draft.police_reference or None,
     )
     decision_id = (await session.execute(_INSERT_DECISION, values)).scalar_one()
+    if draft.letter_format is not None:  # the form asked: the customer's letters follow it from now on
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == incident.customer_id)
+            .values(
+                letter_format=None
+                if draft.letter_format is LetterFormat.STANDARD
+                else draft.letter_format.value,
+                letter_format_detail=draft.letter_format_detail,
+                language=draft.language,
+            )
+            .execution_options(synchronize_session=False)
+        )
     decision = Decision(id=decision_id, **values)
     if draft.restorative_steps:
         await session.execute(

@@ -101,6 +101,11 @@ class Customer(Base):
     postcode: Mapped[str | None] = mapped_column(String(16))
     support_needs: Mapped[str | None] = mapped_column(Text)
     advocate: Mapped[str | None] = mapped_column(Text)
+    # How they want letters (`policy.decisions.LetterFormat`; none: standard print), what other
+    # format, and a language other than English: each letter is made or arranged so.
+    letter_format: Mapped[str | None] = mapped_column(String(20))
+    letter_format_detail: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime]
     anonymised_at: Mapped[datetime | None]
 

@@ -14,6 +14,7 @@ from dialogs import reminders
 from storage import audit
 from storage.models import (
     AuditEvent,
+    Customer,
     Decision,
     Incident,
     Letter,
@@ -638,3 +639,36 @@ async def test_log_an_appeal_on_the_card_opens_a_dialog_and_leaves_the_card(coun
     # The decided card is not replaced by the appeal: only the hearing body is sent one.
     await council.deliver()
     assert [s for s in council.connector.to(AMY.chat_id) if s.method == "PUT"] == []
+
+
+async def test_the_customers_preferred_format_and_language_are_recorded_and_every_letter_follows_them(
+    council,
+):
+    _, card = await _reported(council)
+    form = await open_from(council, AMY, card, "Active management")
+    assert inputs(form.card)["letter_format"]["value"] == "standard"
+    refused = await form.press("Record decision", **ACTIVE, letter_format="other")
+    assert "Say which format the customer asked for, such as Braille or audio" in texts(refused)
+    assert (
+        await form.press("Record decision", **ACTIVE, letter_format="large_print", language="Polish") is None
+    )
+    (customer,) = await council.rows(Customer)
+    assert (customer.letter_format, customer.language) == ("large_print", "Polish")
+    decided = await latest_card(council, AMY)
+    record = await submit_dialog(council, AMY, {"verb": "customer.record", "customer": customer.id})
+    assert "Large print in Polish" in texts(record.card)
+
+    # The ordinary download is in large print, and whoever sends is told to arrange the translation.
+    ready = await press_execute(council, AMY, decided, "Download letter")
+    assert "Your large print letter is ready." in texts(ready)
+    assert "arrange a translation before sending" in texts(ready) and "Polish" in texts(ready)
+    (link,) = [a for a in _walk_actions(ready) if a.get("type") == "Action.OpenUrl"]
+    status, body = await _download(council, _local(council, link["url"]))
+    sizes = {r.font.size.pt for p in Document(io.BytesIO(body)).paragraphs for r in p.runs if r.text.strip()}
+    assert status == 200 and min(sizes) >= 16
+
+    # The next decision's form shows what is recorded, for the manager to confirm or change.
+    _, again = await _reported(council, customer={"customer_query": "pat jones TD6 0SA", "customer_id": "1"})
+    form = await open_from(council, AMY, again, "Restorative approach")
+    shown = inputs(form.card)
+    assert (shown["letter_format"]["value"], shown["language"]["value"]) == ("large_print", "Polish")
