@@ -1,8 +1,10 @@
 """The register keeper's reports, checked against a register with known counts."""
 
 import asyncio
+import base64
 import csv
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -26,6 +28,8 @@ from tests.support.dialog import texts
 from tests.support.teams import AMY, KIM, SAM
 from tests.test_cli import run
 from tests.test_decide import ROLES
+
+LOOK = Path(__file__).parents[1] / "build" / "look" / "reports"
 
 
 async def _known_register(harness) -> None:
@@ -218,12 +222,47 @@ async def test_stats_in_teams_is_for_register_keepers(harness):
     await harness.say(KIM, "hi")
     (reply,) = await harness.say(KIM, "stats")
     shown = texts(reply.card)
-    assert "The register, 2026 so far" in shown
-    images = [e for e in reply.card["body"] if e.get("type") == "Image"]
-    assert images and images[0]["url"].startswith("data:image/png;base64,")
+    assert "The register, 2026 so far" in shown and "Part year: 1 January to 23 November 2026" in shown
+    # The keeper's own figures are real counts: two category one incidents are 2, not <5.
+    assert "Category one (zero tolerance)\n2" in shown and "<5" not in shown.split("Real counts")[0]
+    (image,) = [e for e in reply.card["body"] if e.get("type") == "Image"]
+    assert image["url"].startswith("data:image/png;base64,")
+    assert "Mar: 3" in image["altText"] and "Dec" not in image["altText"]  # the months so far
+    LOOK.mkdir(parents=True, exist_ok=True)
+    (LOOK / "stats-card-chart.png").write_bytes(base64.b64decode(image["url"].split(",", 1)[1]))
     await harness.say(SAM, "hi")
     (refused,) = await harness.say(SAM, "stats")
     assert "Only some roles may use" in refused.text
+
+
+async def test_an_empty_year_says_so_rather_than_drawing_an_empty_axis(harness):
+    await harness.import_roles(ROLES)
+    harness.clock.now = datetime(2026, 2, 2, 10, tzinfo=UTC)
+    await harness.say(KIM, "hi")
+    (reply,) = await harness.say(KIM, "stats")
+    assert "No incidents have been reported this year." in texts(reply.card)
+    assert [e for e in reply.card["body"] if e.get("type") == "Image"] == []
+
+
+def test_a_suppressed_count_is_drawn_as_suppressed_and_an_empty_chart_has_a_readable_axis():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from PIL import Image
+
+    from reporting.annual import chart_png
+    from storage.statistics import Table
+
+    table = Table("by_category", "Incidents by category", ("Category", "Count"), [("One", 2), ("Two", 7)])
+    LOOK.mkdir(parents=True, exist_ok=True)
+    (LOOK / "chart-suppressed.png").write_bytes(chart_png(table))
+    (LOOK / "chart-real.png").write_bytes(chart_png(table, suppress=False))
+    empty = Table("by_month", "Incidents by month", ("Month", "Count"), [("Jan", 0), ("Feb", 0)])
+    (LOOK / "chart-empty.png").write_bytes(chart_png(empty))
+    # The suppressed chart is hatched where the real one has a bar: pixels differ in that row.
+    suppressed = Image.open(LOOK / "chart-suppressed.png").convert("L")
+    real = Image.open(LOOK / "chart-real.png").convert("L")
+    assert suppressed.size == real.size and suppressed.tobytes() != real.tobytes()
 
 
 async def test_keepers_get_a_monthly_report_of_who_viewed_which_records(harness):
