@@ -30,6 +30,7 @@ async def figures(services: Services, year: int) -> statistics.Figures:
 
 async def write_annual(services: Services, year: int, out: Path) -> list[Path]:
     found = await figures(services, year)
+    previous = await figures(services, year - 1)  # for the paper's year on year comparison
     now = services.clock()
     async with services.sessions() as session:
         await audit.record(
@@ -37,7 +38,12 @@ async def write_annual(services: Services, year: int, out: Path) -> list[Path]:
         )
         await session.commit()
     return await asyncio.to_thread(
-        annual.write, found, out, council=services.letters.council_name, made=now.astimezone(services.zone)
+        annual.write,
+        found,
+        out,
+        council=services.letters.council_name,
+        made=now.astimezone(services.zone),
+        previous=previous,
     )
 
 

@@ -181,13 +181,20 @@ def _pdf_table(rows: list) -> "PdfTable":
     return table
 
 
-def write(figures: Figures, out: Path, *, council: str, made: datetime) -> list[Path]:
+def write(
+    figures: Figures, out: Path, *, council: str, made: datetime, previous: Figures | None = None
+) -> list[Path]:
+    """The committee paper in Word (compared with `previous`, the year before), and the figures as
+    HTML, PDF and CSV."""
+    from reporting import committee_paper
+
     out.mkdir(parents=True, exist_ok=True)
     charts = {t.key: chart_png(t) for t in figures.tables if t.chart}
     stem = f"annual-report-{figures.year}"
     written = [out / f"{stem}.html", out / f"{stem}.pdf"]
     written[0].write_text(_html(figures, council, charts, made), encoding="utf-8")
     _pdf(figures, council, charts, made, written[1])
+    written.append(committee_paper.write(figures, previous, out, council=council, made=made, charts=charts))
     for table in figures.tables:
         path = out / f"{stem}-{table.key}.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:

@@ -3,9 +3,13 @@
 import asyncio
 import base64
 import csv
+import shutil
+import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from docx import Document
+from docx.oxml.ns import qn
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -167,6 +171,13 @@ async def test_the_years_figures_are_the_registers(harness):
     assert rows("appeals") == {"the Complaints Review Group: Not upheld: the decision is confirmed": 1}
     assert rows("staff")["Other staff affected"] == 2
     assert found.headline["Incidents"] == 9
+    assert rows("time_by_category") == {
+        "Category one: Violent, Aggressive, Threatening, or Abusive Behaviour": "none decided",
+        "Category two: Demands on the Council": "1.0 days",
+        "Category three: Levels of Contact": "none decided",
+        "Category four: Persistence": "none decided",
+    }
+    assert rows("equalities")["Customers reported"] == 1
 
 
 async def test_the_report_is_written_as_html_pdf_and_csv_with_small_numbers_suppressed(
@@ -214,6 +225,68 @@ async def test_the_report_is_written_as_html_pdf_and_csv_with_small_numbers_supp
     with (out / "annual-report-2026-by_channel.csv").open() as handle:
         table = dict(csv.reader(handle))
     assert table["Phone"] == "7" and table["In person"] == "<5" and table["Letter"] == "0"
+    # The command runs on today's date: before 31 December the year is a part year, and says so.
+    covered = (
+        "Part year: 1 January to" if date.today() < date(2026, 12, 31) else "1 January to 31 December 2026"
+    )
+    assert "Page 1" in pdf.pages[0].extract_text() and covered in words
+
+    # The committee paper, in Word, as a council tables it.
+    paper = Document(str(out / "annual-report-2026.docx"))
+    section = paper.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
+    headings = [p.text for p in paper.paragraphs if p.style.name.startswith("Heading")]
+    assert headings == [
+        "Managing Customer Engagement – annual report 2026",
+        "Executive summary",
+        "Recommendations",
+        "Background",
+        "Main report",
+        "Measures of success",
+        "Financial impact",
+        "Risk, policy, compliance and governance impact",
+        "Equalities impact",
+        "Sustainability impact",
+        "Consultation and engagement",
+        "Background reading/external references",
+        "Contacts",
+    ]
+    words = "\n".join(p.text for p in paper.paragraphs)
+    assert "In 2026 staff reported 9 incidents of unacceptable customer engagement (up 9 on 2025)" in words
+    assert covered in words
+    # Only the council can write some parts: left highlighted, in brackets, to write over.
+    highlighted = [r.text for p in paper.paragraphs for r in p.runs if r.font.highlight_color]
+    assert "[Committee name]" in highlighted and "[Add the findings of the equality impact assessment.]" in [
+        h.split("\t")[-1] for h in highlighted
+    ]
+    cells = {tuple(c.text for c in row.cells) for table in paper.tables for row in table.rows}
+    assert ("Incidents", "9", "0", "up 9") in cells  # year on year
+    assert ("Category one (zero tolerance)", "<5", "0", "not shown (small numbers)") in cells
+    assert ("Category two: Demands on the Council", "1.0 days") in cells  # time to decision by category
+    assert ("Customers reported", "<5") in cells  # equalities, suppressed
+    # Tables are kept whole: no row splits across pages, each row kept with the next.
+    for table in paper.tables:
+        for row in table.rows:
+            assert row._tr.trPr is not None and row._tr.trPr.find(qn("w:cantSplit")) is not None
+    footer = section.footer.paragraphs[0]._p.xml
+    assert "PAGE" in footer and "NUMPAGES" in footer
+    printed = _printed(out / "annual-report-2026.docx")
+    if printed is not None:  # as LibreOffice prints it
+        assert "Page 1 of" in printed.pages[0].extract_text()
+        assert "Equalities impact" in " ".join(p.extract_text() for p in printed.pages)
+
+
+def _printed(document: Path) -> PdfReader | None:
+    """The document as LibreOffice prints it, its pages drawn to build/look/reports to look at."""
+    if not shutil.which("soffice"):
+        return None
+    LOOK.mkdir(parents=True, exist_ok=True)
+    command = ["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(LOOK), str(document)]
+    subprocess.run(command, check=True, capture_output=True, timeout=180)
+    pdf = LOOK / f"{document.stem}.pdf"
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-r", "50", "-png", str(pdf), str(LOOK / "paper")], check=True)
+    return PdfReader(str(pdf))
 
 
 async def test_stats_in_teams_is_for_register_keepers(harness):
