@@ -1,7 +1,7 @@
 """A decision letter as a file, for the manager who opens a signed link to it."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,6 +104,22 @@ async def letter_file(services: Services, link: LetterLink) -> LetterFile | None
     document = letter_docx(content, services.letters, large_print=link.large_print)
     suffix = "-large-print" if link.large_print else ""
     return LetterFile(f"{incident.reference}-{letter.kind}-letter{suffix}.docx", document)
+
+
+async def letter_content(session: AsyncSession, services: Services, letter: Letter) -> DecisionLetter | None:
+    """What a letter says, read from the register as it is now (for a subject access pack)."""
+    appeal = await session.get(Appeal, letter.appeal_id) if letter.appeal_id else None
+    decision = await session.get(Decision, letter.decision_id) if letter.decision_id else None
+    incident_id = appeal.incident_id if appeal else decision.incident_id if decision else None
+    incident = await session.get(Incident, incident_id) if incident_id else None
+    area = await session.get(ServiceArea, incident.service_area_id) if incident else None
+    customer = await session.get(Customer, letter.customer_id)
+    if incident is None or area is None or customer is None:
+        return None
+    # Dated as the copy sent (or last downloaded to send) was: the pack shows what the customer got.
+    on = letter.sent_on or letter.dated_on
+    when = datetime.combine(on, time(12), tzinfo=services.zone) if on else letter.produced_at
+    return await _content(session, services, letter, appeal, decision, incident, area, customer, when)
 
 
 async def _content(
