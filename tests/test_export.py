@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 from docx import Document
@@ -14,6 +15,10 @@ from tests.support.reporting import report
 from tests.support.teams import AMY, KIM, SAM
 from tests.test_cli import run
 from tests.test_decide import ACTIVE, ROLES
+
+
+def _draw(pdf: Path, stem: Path) -> None:
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(pdf), str(stem)], check=True)
 
 
 async def test_the_export_holds_every_table_for_that_customer_and_none_of_anothers(
@@ -90,6 +95,8 @@ async def test_the_export_holds_every_table_for_that_customer_and_none_of_anothe
     look.mkdir(parents=True, exist_ok=True)
     for made in ("customer-1.docx", "customer-1.pdf"):
         shutil.copy(tmp_path / "sar" / made, look / made)
+    if shutil.which("pdftoppm"):
+        _draw(look / "customer-1.pdf", look / "pack")
 
     exported = await harness.rows(AuditEvent, AuditEvent.action == "customer.exported")
     assert [(e.record_id, e.actor_id is not None) for e in exported] == [("1", True)]
