@@ -243,8 +243,12 @@ def _link_secret(settings: Settings) -> bytes:
 
 def letter_settings(settings: Settings) -> LetterSettings:
     """What letters print, from the settings; a default for each part the council left unset."""
+    # Where appeals go: as the council words it, or else to the letterhead's own address and email.
+    contact = settings.appeal_contact
+    if not contact and settings.council_email:
+        contact = f"write to us at the address at the top of this letter, or email {settings.council_email}"
     given = {
-        "appeal_contact": settings.appeal_contact,
+        "appeal_contact": contact,
         "template_dir": Path(settings.letter_template_dir) if settings.letter_template_dir else None,
         "logo": Path(settings.council_logo) if settings.council_logo else None,
         "data_protection_officer": settings.data_protection_officer,

@@ -437,11 +437,9 @@ def letter_format_fields(values: Mapping[str, str], errors: Mapping[str, str]) -
             ),
             errors,
         ),
-        text_input(
-            "language",
-            "Language, if not English",
-            value=values.get("language"),
-            max_length=60,
+        *_with_error(
+            text_input("language", "Language, if not English", value=values.get("language"), max_length=60),
+            errors,
         ),
     ]
 

@@ -66,6 +66,10 @@ def parse(
             action_taken = PoliceOrLegal(_text(raw, "action_taken"))
         except ValueError:
             errors["action_taken"] = "Choose the police, legal action, or both"
+    # The customer's record holds these in short columns: a forged card's longer text is refused.
+    for name, limit in (("letter_format_detail", 200), ("language", 60)):
+        if len(_text(raw, name)) > limit:
+            errors[name] = f"Keep this to {limit} characters"
     letter_format = None
     if _text(raw, "letter_format"):
         try:
@@ -84,7 +88,7 @@ def parse(
         letter_format_detail=(_text(raw, "letter_format_detail") or None)
         if letter_format is LetterFormat.OTHER
         else None,
-        language=_text(raw, "language")[:60] or None if letter_format is not None else None,
+        language=_text(raw, "language") or None if letter_format is not None else None,
         restorative_steps=frozenset(steps) if kind is DecisionKind.RESTORATIVE_APPROACH else frozenset(),
         reasonable_adjustments=_text(raw, "reasonable_adjustments") or None,
         signposting=_text(raw, "signposting") or None,

@@ -672,3 +672,13 @@ async def test_the_customers_preferred_format_and_language_are_recorded_and_ever
     form = await open_from(council, AMY, again, "Restorative approach")
     shown = inputs(form.card)
     assert (shown["letter_format"]["value"], shown["language"]["value"]) == ("large_print", "Polish")
+
+
+async def test_a_forged_format_or_language_too_long_for_the_record_is_refused_not_stored(council):
+    _, card = await _reported(council)
+    form = await open_from(council, AMY, card, "Active management")
+    refused = await form.press(
+        "Record decision", **ACTIVE, letter_format="other", letter_format_detail="B" * 300, language="P" * 61
+    )
+    assert "Keep this to 200 characters" in texts(refused) and "Keep this to 60 characters" in texts(refused)
+    assert await council.rows(Decision) == []

@@ -397,3 +397,40 @@ def test_a_template_missing_what_its_letter_needs_is_named(tmp_path):
         "variation.docx cannot be read (TemplateSyntaxError: Encountered unknown tag 'endif'.)",
         "lifted.docx is missing",
     ]
+
+
+def test_the_letterhead_and_where_appeals_go_come_from_the_councils_settings(tmp_path):
+    from bot.app import letter_settings
+    from bot.config import ConfigError, load_settings
+
+    settings = load_settings(
+        {
+            "COUNCIL_NAME": "Scottish Borders Council",
+            "COUNCIL_ADDRESS": "Council Headquarters | Newtown St Boswells | Melrose TD6 0SA",
+            "COUNCIL_EMAIL": "customer.engagement@scotborders.example",
+            "LETTERS_SIGNED_BY": "role",
+            "CRM_NAME": "our Customer Relationship Management system",
+        }
+    )
+    letters_ = letter_settings(settings)
+    assert letters_.address == "Council Headquarters\nNewtown St Boswells\nMelrose TD6 0SA"
+    assert letters_.letterhead_missing == ["COUNCIL_PHONE", "COUNCIL_WEB"]
+    text = words_of(Document(io.BytesIO(letter_docx(BASE, letters_, large_print=False))))
+    assert "write to us at the address at the top of this letter, or email customer.engagement@" in text
+    assert "Amy Manager" not in text and "and on our Customer Relationship Management system" in text
+    with pytest.raises(ConfigError, match="LETTERS_SIGNED_BY must be name or role"):
+        load_settings({"LETTERS_SIGNED_BY": "nobody"})
+    with pytest.raises(ConfigError, match="COUNCIL_LOGO"):
+        load_settings({"COUNCIL_LOGO": str(tmp_path / "missing.png")})
+
+
+def test_the_councils_logo_heads_the_letter(tmp_path):
+    from PIL import Image
+
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (300, 120), "#00667A").save(logo)
+    body = letter_docx(BASE, replace(SETTINGS, logo=logo), large_print=False)
+    header = Document(io.BytesIO(body)).sections[0].first_page_header
+    assert "<w:drawing" in header._element.xml and "Scottish Borders Council" in words_of(
+        Document(io.BytesIO(body))
+    )
