@@ -242,6 +242,33 @@ def _link_secret(settings: Settings) -> bytes:
     return secrets.token_bytes(32)  # local use: links work on this process only
 
 
+def letter_settings(settings: Settings) -> LetterSettings:
+    """What letters print, from the settings; a default for each part the council left unset."""
+    # Where appeals go: as the council words it, or else to the letterhead's own address and email.
+    contact = settings.appeal_contact
+    if not contact and settings.council_email:
+        contact = f"write to us at the address at the top of this letter, or email {settings.council_email}"
+    given = {
+        "appeal_contact": contact,
+        "template_dir": Path(settings.letter_template_dir) if settings.letter_template_dir else None,
+        "logo": Path(settings.council_logo) if settings.council_logo else None,
+        "data_protection_officer": settings.data_protection_officer,
+        "privacy": settings.privacy_notice,
+        "retention": settings.records_kept,
+    }
+    return LetterSettings(
+        council_name=settings.council_name,
+        address=settings.council_address,
+        phone=settings.council_phone,
+        email=settings.council_email,
+        web=settings.council_web,
+        crm_name=settings.crm_name,
+        signed_by=settings.letters_signed_by,
+        appeal_working_days=settings.appeal_working_days,
+        **{name: value for name, value in given.items() if value},
+    )
+
+
 def build_services(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
@@ -249,12 +276,7 @@ def build_services(
     outbox_written: Callable[[], None],
     reads: async_sessionmaker[AsyncSession] | None = None,
 ) -> Services:
-    letters = LetterSettings(
-        council_name=settings.council_name,
-        appeal_working_days=settings.appeal_working_days,
-        **({"appeal_contact": settings.appeal_contact} if settings.appeal_contact else {}),
-        **({"template_dir": Path(settings.letter_template_dir)} if settings.letter_template_dir else {}),
-    )
+    letters = letter_settings(settings)
     extra = {"wellbeing_support": settings.wellbeing_support} if settings.wellbeing_support else {}
     return Services(
         sessions=sessions,

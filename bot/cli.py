@@ -14,7 +14,7 @@ from dotenv import find_dotenv, load_dotenv
 from sqlalchemy import select
 
 from bot import app_package, logs
-from bot.app import build_services, create_app, system_clock
+from bot.app import build_services, create_app, letter_settings, system_clock
 from bot.config import ConfigError, Settings, check_workers, load_settings
 from bot.loop import use_fastest
 from dialogs import register_reports, retention, subject_access
@@ -198,6 +198,21 @@ async def _with_services(
         await engine.dispose()
 
 
+def check_letters(settings: Settings) -> None:
+    """The council's letter templates, each with the fields its letter needs; a letterhead warned
+    about once when a customer could not reply to it."""
+    from letters.content import template_problems
+
+    letters = letter_settings(settings)
+    if problems := template_problems(letters.template_dir):
+        raise ConfigError(f"letter templates in {letters.template_dir}: " + "; ".join(problems))
+    if missing := letters.letterhead_missing:
+        log.warning(
+            "letters have no full letterhead: customers cannot see how to reply",
+            extra={"unset": ", ".join(missing)},
+        )
+
+
 def _serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> int:
     from aiohttp import web
 
@@ -216,6 +231,11 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
             f"this machine only, not on {host}",
             file=sys.stderr,
         )
+        return 2
+    try:
+        check_letters(settings)
+    except ConfigError as error:
+        print(f"engagement-bot: configuration error: {error}", file=sys.stderr)
         return 2
     if workers > 1:
         # A standard process manager, not one of ours: gunicorn migrates once, then forks.

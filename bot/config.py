@@ -86,6 +86,18 @@ class Settings:
     retention_years: str = ""
     appeal_outcome_working_days: int = 20
     letter_template_dir: str = ""
+    # The letterhead (address lines separated by "|"), and what letters say about data: unset
+    # parts are left out of letters and `serve` warns once.
+    council_address: str = ""
+    council_phone: str = ""
+    council_email: str = ""
+    council_web: str = ""
+    council_logo: str = ""
+    crm_name: str = ""  # the council's CRM, named in letters only when set
+    letters_signed_by: str = "name"  # or "role": never a name in a letter
+    data_protection_officer: str = ""
+    privacy_notice: str = ""
+    records_kept: str = ""
     wellbeing_support: str = ""
     # At most N sends per S seconds to one conversation, for each (N, S): Teams' own limits.
     outbox_pace: tuple[tuple[int, float], ...] = TEAMS_PACE
@@ -261,8 +273,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if link_key and len(link_key) < 32:
         raise ConfigError("LINK_SIGNING_KEY must be at least 32 characters")
     template_dir = get("LETTER_TEMPLATE_DIR")
-    if template_dir and not (Path(template_dir) / "decision.docx").is_file():
-        raise ConfigError(f"LETTER_TEMPLATE_DIR {template_dir!r} has no decision.docx")
+    if template_dir and not Path(template_dir).is_dir():
+        raise ConfigError(f"LETTER_TEMPLATE_DIR {template_dir!r} is not a folder")
+    logo = get("COUNCIL_LOGO")
+    if logo and not (Path(logo).is_file() and Path(logo).suffix.lower() in (".png", ".jpg", ".jpeg")):
+        raise ConfigError(f"COUNCIL_LOGO {logo!r} must be a .png or .jpg file")
+    signed_by = (get("LETTERS_SIGNED_BY") or "name").lower()
+    if signed_by not in ("name", "role"):
+        raise ConfigError(f"LETTERS_SIGNED_BY must be name or role, not {signed_by!r}")
     hours = get("WORKING_HOURS") or "09:00-17:00"
     try:
         opens, closes = (time.fromisoformat(part.strip()) for part in hours.split("-"))
@@ -315,6 +333,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_years=retention,
         appeal_outcome_working_days=_int(env, "APPEAL_OUTCOME_WORKING_DAYS", 20, 1, 120),
         letter_template_dir=template_dir,
+        council_address="\n".join(p.strip() for p in get("COUNCIL_ADDRESS").split("|") if p.strip()),
+        council_phone=get("COUNCIL_PHONE"),
+        council_email=get("COUNCIL_EMAIL"),
+        council_web=get("COUNCIL_WEB"),
+        council_logo=logo,
+        crm_name=get("CRM_NAME"),
+        letters_signed_by=signed_by,
+        data_protection_officer=get("DATA_PROTECTION_OFFICER"),
+        privacy_notice=get("PRIVACY_NOTICE"),
+        records_kept=get("RECORDS_KEPT"),
         wellbeing_support=get("WELLBEING_SUPPORT"),
         app_id=app_id,
         app_password=password,

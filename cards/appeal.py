@@ -4,7 +4,7 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cards.decision import restriction_slot
+from cards.decision import customer_explanation_fields, restriction_slot
 from cards.elements import (
     Card,
     Element,
@@ -243,6 +243,7 @@ def outcome_form(
             "reasons", "Reasons for the outcome", value=values.get("reasons"), multiline=True, max_length=4000
         ),
         *_err(errors, "reasons"),
+        *customer_explanation_fields(values, errors),
     ]
     if outcome == "partly_upheld" and not view.complaint:
         body.append(

@@ -30,14 +30,17 @@ from cards.elements import (
 )
 from cards.records import RECORD
 from cards.report import Summary, summary_body
+from policy.deciding import POLICE_OR_LEGAL_LABELS
 from policy.decisions import (
     DECISION_LABELS,
+    LETTER_FORMAT_LABELS,
     LETTER_METHODS,
     MANAGER_CHECKLIST,
     RESTORATIVE_STEP_LABELS,
     RESTRICTION_LABELS,
     SCOPE_LABELS,
     DecisionKind,
+    LetterFormat,
 )
 
 REFRESH = "incident.refresh"
@@ -313,13 +316,17 @@ def _letter_actions(letter: LetterView | None) -> list[Element]:
     return actions
 
 
-def with_download(base: Card, url: str, large: bool) -> Card:
-    """The card, topped with the link to the letter just made ready."""
+def with_download(base: Card, url: str, large: bool, note: str | None = None) -> Card:
+    """The card, topped with the link to the letter just made ready, and what the customer asked
+    for their letters, for whoever sends it."""
     link = {"type": "Action.OpenUrl", "title": "Open the letter (link works for 15 minutes)", "url": url}
     notice = f"Your {'large print ' if large else ''}letter is ready."
+    asked = [text(note, color="Attention")] if note else []
     base["body"].insert(
         0,
-        container([text(notice, weight="Bolder"), {"type": "ActionSet", "actions": [link]}], style="accent"),
+        container(
+            [text(notice, weight="Bolder"), *asked, {"type": "ActionSet", "actions": [link]}], style="accent"
+        ),
     )
     return base
 
@@ -463,6 +470,57 @@ def restriction_slot(
     )
 
 
+LETTER_GUIDANCE = (
+    'The customer reads this in their letter. Write to them as "you": what happened and why it '
+    "matters, in plain words. No staff names, no internal notes, nothing about other people."
+)
+
+
+def customer_explanation_fields(values: Mapping[str, str], errors: Mapping[str, str]) -> list[Element]:
+    """What the letter tells the customer, asked for beside the internal reasons, with guidance."""
+    return [
+        text(LETTER_GUIDANCE, subtle=True),
+        *_with_error(
+            text_input(
+                "customer_explanation",
+                "What we tell the customer (in the letter)",
+                value=values.get("customer_explanation"),
+                multiline=True,
+                max_length=4000,
+            ),
+            errors,
+        ),
+    ]
+
+
+def letter_format_fields(values: Mapping[str, str], errors: Mapping[str, str]) -> list[Element]:
+    """How the customer wants letters: kept on their record, so every letter is made so."""
+    return [
+        *_with_error(
+            choice_set(
+                "letter_format",
+                "The customer's letters",
+                [(f.value, label) for f, label in LETTER_FORMAT_LABELS.items()],
+                value=values.get("letter_format") or LetterFormat.STANDARD.value,
+            ),
+            errors,
+        ),
+        *_with_error(
+            text_input(
+                "letter_format_detail",
+                "Which other format (Braille, audio, easy read...)",
+                value=values.get("letter_format_detail"),
+                max_length=200,
+            ),
+            errors,
+        ),
+        *_with_error(
+            text_input("language", "Language, if not English", value=values.get("language"), max_length=60),
+            errors,
+        ),
+    ]
+
+
 def decision_form(
     view: IncidentView,
     kind: DecisionKind,
@@ -482,13 +540,16 @@ def decision_form(
     body += _with_error(
         text_input(
             "reasons",
-            "Reasons for this decision",
+            "Reasons for this decision (internal, for the register)",
             value=values.get("reasons"),
             multiline=True,
             max_length=4000,
         ),
         errors,
     )
+    if kind is not DecisionKind.NO_FURTHER_ACTION:
+        body += customer_explanation_fields(values, errors)
+        body += letter_format_fields(values, errors)
     if kind is DecisionKind.RESTORATIVE_APPROACH:
         body += [
             *_with_error(
@@ -524,6 +585,15 @@ def decision_form(
         body += _active_management_fields(view, values, errors)
         body += [restriction_slot(n, values, errors, restriction_defaults or {}) for n in range(1, slots + 1)]
     if kind is DecisionKind.POLICE_OR_LEGAL:
+        body += _with_error(
+            choice_set(
+                "action_taken",
+                "What was done (the letter says which)",
+                [(a.value, label) for a, label in POLICE_OR_LEGAL_LABELS.items()],
+                value=values.get("action_taken") or None,
+            ),
+            errors,
+        )
         body.append(
             text_input(
                 "police_reference",

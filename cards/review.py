@@ -8,6 +8,7 @@ from cards.decision import (
     LETTER_LINK,
     LETTER_NOT_APPROPRIATE_FORM,
     LETTER_SENT_FORM,
+    customer_explanation_fields,
     needs_fields,
     restriction_slot,
     shown,
@@ -220,8 +221,12 @@ def review_form(
     if errors:
         body.append(text("Please check the fields marked below.", color="Attention", weight="Bolder"))
     body += [
-        text_input("reasons", "Reasons", value=values.get("reasons"), multiline=True, max_length=4000),
+        text_input(
+            "reasons", "Reasons (internal, for the register)", value=values.get("reasons"), multiline=True,
+            max_length=4000,
+        ),
         *err("reasons"),
+        *customer_explanation_fields(values, errors),
     ]
     if outcome is ReviewOutcome.CONTINUE:
         body.append(text("The customer is told in writing that it continues, and why.", subtle=True))
@@ -309,6 +314,7 @@ def reinstate_form(
         ),
         *([field_error(errors["reasons"])] if "reasons" in errors else []),
         *needs_fields(values, errors),
+        *customer_explanation_fields(values, errors),
         restriction_slot(1, values, errors, defaults, optional=False),
     ]
     return card(

@@ -951,6 +951,7 @@ async def _record_outcome(
             status=appealable.DECIDED,
             outcome=outcome.value,
             outcome_reasons=reasons[:4000],
+            outcome_explanation=values.get("customer_explanation", "").strip()[:4000] or None,
             outcome_by_id=actor.person_id,
             outcome_at=now,
             open_key=None,
@@ -1119,10 +1120,10 @@ async def _letter(
         return cards.appeal_card(view, notice="There is no outcome letter yet.")
     if verb == cards.LETTER_LINK:
         large = data.get("large") is True
-        url = await letter_links.issue_link(session, services, actor.person_id, letter.id, large=large)
-        if url is None:
+        issued = await letter_links.issue_link(session, services, actor.person_id, letter.id, large=large)
+        if issued is None:
             return cards.appeal_card(view, notice=NO_LINKS)
-        return with_download(cards.appeal_card(view), url, large)
+        return with_download(cards.appeal_card(view), issued.url, issued.large, issued.note)
     if letter.sent_on is not None or letter.not_appropriate_reason is not None:
         return cards.appeal_card(
             view, notice="The letter's outcome is already recorded. Nothing was changed."

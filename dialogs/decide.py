@@ -92,6 +92,7 @@ def summary_of(services: Services, read: incidents.ForCard) -> Summary:
         customer_details=[
             ("Support needs", known.support_needs if known else None),
             ("Advocate", known.advocate if known else None),
+            ("Letters", records.letters_asked(known) if known else None),
         ],
         when=local_time(incident.occurred_at, services.zone),
         channel=CHANNEL_LABELS[ContactChannel(incident.channel)],
@@ -754,10 +755,22 @@ async def _step(
     slots = decision_form.slots_of(data, cards.MAX_RESTRICTIONS)
     values = {k: v for k, v in data.items() if isinstance(v, str)}
     if verb == cards.FORM:
-        return _form_step(services, view, kind, values, {}, slots)
+        return _form_step(services, view, kind, {**_formats_of(read.customer), **values}, {}, slots)
     if verb == cards.SUBMIT:
         return await _submit(session, services, actor, read, views, kind, data, values, slots, sent)
     return CloseDialog("That action is not one I know.")
+
+
+def _formats_of(customer: Customer | None) -> dict[str, str]:
+    """The customer's recorded letters, for the form to show and the manager to confirm."""
+    if customer is None:
+        return {}
+    recorded = {
+        "letter_format": customer.letter_format or "",
+        "letter_format_detail": customer.letter_format_detail or "",
+        "language": customer.language or "",
+    }
+    return {k: v for k, v in recorded.items() if v}
 
 
 def _form_step(
@@ -1027,11 +1040,13 @@ async def _letter_action(
     today = now.astimezone(services.zone).date()
     if verb == cards.LETTER_LINK:
         large = data.get("large") is True
-        url = await letter_links.issue_link(session, services, actor.person_id, letter.id, large=large)
-        if url is None:
+        issued = await letter_links.issue_link(session, services, actor.person_id, letter.id, large=large)
+        if issued is None:
             return cards.incident_card(view, notice=NO_LINKS)
         # The answer to a download carries one link to open: the letter's.
-        return cards.with_download(cards.incident_card(replace(view, workspace_url=None)), url, large)
+        return cards.with_download(
+            cards.incident_card(replace(view, workspace_url=None)), issued.url, issued.large, issued.note
+        )
     done = letter.sent_on is not None or letter.not_appropriate_reason is not None
     if done:
         return cards.incident_card(

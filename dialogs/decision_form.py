@@ -6,8 +6,8 @@ from typing import Any
 
 from cards.decision import NO_RESTRICTION
 from dialogs.report_form import flag, multi
-from policy.deciding import DecisionDraft, RestrictionDraft
-from policy.decisions import DecisionKind, RestorativeStep, RestrictionScope, RestrictionType
+from policy.deciding import DecisionDraft, PoliceOrLegal, RestrictionDraft
+from policy.decisions import DecisionKind, LetterFormat, RestorativeStep, RestrictionScope, RestrictionType
 
 TEXT_LIMIT = 4000
 
@@ -60,6 +60,22 @@ def parse(
             restriction = _restriction(raw, number, errors)
             if restriction is not None:
                 restrictions.append(restriction)
+    action_taken = None
+    if kind is DecisionKind.POLICE_OR_LEGAL and _text(raw, "action_taken"):
+        try:
+            action_taken = PoliceOrLegal(_text(raw, "action_taken"))
+        except ValueError:
+            errors["action_taken"] = "Choose the police, legal action, or both"
+    # The customer's record holds these in short columns: a forged card's longer text is refused.
+    for name, limit in (("letter_format_detail", 200), ("language", 60)):
+        if len(_text(raw, name)) > limit:
+            errors[name] = f"Keep this to {limit} characters"
+    letter_format = None
+    if _text(raw, "letter_format"):
+        try:
+            letter_format = LetterFormat(_text(raw, "letter_format"))
+        except ValueError:
+            errors["letter_format"] = "Choose a format from the list"
     follow_up = _date(raw, "follow_up_on", errors) if kind is DecisionKind.RESTORATIVE_APPROACH else None
     prior: set[RestorativeStep] = set()
     prior_on = None
@@ -75,6 +91,13 @@ def parse(
     draft = DecisionDraft(
         kind=kind,
         reasons=_text(raw, "reasons"),
+        customer_explanation=_text(raw, "customer_explanation") or None,
+        action_taken=action_taken,
+        letter_format=letter_format,
+        letter_format_detail=(_text(raw, "letter_format_detail") or None)
+        if letter_format is LetterFormat.OTHER
+        else None,
+        language=_text(raw, "language") or None if letter_format is not None else None,
         restorative_steps=frozenset(steps) if kind is DecisionKind.RESTORATIVE_APPROACH else frozenset(),
         reasonable_adjustments=_text(raw, "reasonable_adjustments") or None,
         signposting=_text(raw, "signposting") or None,

@@ -2,25 +2,41 @@
 to download it, then *sent* (date, method) or *not appropriate to explain* (why), once."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.turn import Services
-from policy.decisions import LETTER_METHODS
+from policy.decisions import LETTER_METHODS, LetterFormat, format_note
 from storage import audit, decisions
-from storage.models import Letter
+from storage.models import Customer, Letter
+
+
+@dataclass(frozen=True)
+class Issued:
+    url: str
+    large: bool
+    note: str | None  # what whoever sends must arrange: the customer's format or language
 
 
 async def issue_link(
     session: AsyncSession, services: Services, actor_id: int, letter_id: int, *, large: bool
-) -> str | None:
-    """A 15-minute link to the letter for this person; issuing it is audited. None when the bot
-    has no public address to link to."""
+) -> Issued | None:
+    """A 15-minute link to the letter for this person, in large print where asked or where the
+    customer prefers it; issuing it is audited. None when the bot has no public address to link to."""
     if services.links is None:
         return None
     now = services.clock()
+    customer = await session.scalar(
+        select(Customer).join(Letter, Letter.customer_id == Customer.id).where(Letter.id == letter_id)
+    )
+    note = None
+    if customer is not None:
+        large = large or customer.letter_format == LetterFormat.LARGE_PRINT.value
+        note = format_note(customer.letter_format, customer.letter_format_detail, customer.language)
     url = services.links.url(letter_id, actor_id, large_print=large, now=now)
     await audit.record(
         session,
@@ -32,7 +48,7 @@ async def issue_link(
         detail={"large_print": large},
     )
     await session.commit()
-    return url
+    return Issued(url, large, note)
 
 
 async def record_fate(

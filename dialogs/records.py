@@ -24,6 +24,7 @@ from policy.decisions import (
     DECISION_LABELS,
     RESTRICTION_LABELS,
     DecisionKind,
+    LetterFormat,
     RestrictionScope,
     RestrictionStatus,
     RestrictionType,
@@ -177,6 +178,18 @@ async def _check(services: Services, actor: Actor, match: re.Match[str]) -> list
     return [Reply(card=cards.check_card(query, found), summary="How to handle this customer")]
 
 
+def letters_asked(customer: Customer) -> str | None:
+    """The customer's letters as recorded: a format and a language, or nothing for standard print."""
+    asked = []
+    if customer.letter_format == LetterFormat.LARGE_PRINT.value:
+        asked.append("Large print")
+    elif customer.letter_format == LetterFormat.OTHER.value:
+        asked.append(customer.letter_format_detail or "Another format")
+    if customer.language:
+        asked.append(f"in {customer.language}")
+    return " ".join(asked) or None
+
+
 async def full_record(
     session: AsyncSession, services: Services, actor: Actor, customer_id: int | None
 ) -> Card:
@@ -251,6 +264,7 @@ async def full_record(
             ("Postcode", customer.postcode),
             ("Support needs and adjustments", customer.support_needs),
             ("Advocate or representative", customer.advocate),
+            ("Letters", letters_asked(customer)),
         ],
         incidents=[
             f"{i.reference} · {local_time(i.occurred_at, zone)} · {CATEGORIES[Category(i.category)].label} · "

@@ -5,6 +5,7 @@ import asyncio
 import base64
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +30,7 @@ async def figures(services: Services, year: int) -> statistics.Figures:
 
 async def write_annual(services: Services, year: int, out: Path) -> list[Path]:
     found = await figures(services, year)
+    previous = await figures(services, year - 1)  # for the paper's year on year comparison
     now = services.clock()
     async with services.sessions() as session:
         await audit.record(
@@ -36,7 +38,12 @@ async def write_annual(services: Services, year: int, out: Path) -> list[Path]:
         )
         await session.commit()
     return await asyncio.to_thread(
-        annual.write, found, out, council=services.letters.council_name, made=now.astimezone(services.zone)
+        annual.write,
+        found,
+        out,
+        council=services.letters.council_name,
+        made=now.astimezone(services.zone),
+        previous=previous,
     )
 
 
@@ -49,21 +56,36 @@ async def write_annual(services: Services, year: int, out: Path) -> list[Path]:
     allowed=lambda roles: roles.is_register_keeper,
 )
 async def _stats(services: Services, actor: Actor, _match: re.Match[str]) -> list[Reply]:
-    year = services.today().year
+    today = services.today()
+    year = today.year
     found = await figures(services, year)
-    chart = await asyncio.to_thread(annual.chart_png, found.table("by_month"))
+    # The keeper's own figures, inside the register: real counts. Suppression is for papers that
+    # leave it (the annual report); the months are those of the year so far.
+    months = found.table("by_month")
+    so_far = replace(months, rows=months.rows[: today.month])
     body = [
         heading(f"The register, {year} so far", size="Medium"),
-        facts([(k, annual.shown(v)) for k, v in found.headline.items()]),
-        {
-            "type": "Image",
-            "url": "data:image/png;base64," + base64.b64encode(chart).decode(),
-            "altText": "Incidents by month",
-        },
-        text(
-            "Counts from 1 to 4 are shown as <5. The full report: engagement-bot report annual.", subtle=True
-        ),
+        text(annual.period(year, services.clock().astimezone(services.zone)), subtle=True),
+        facts([(k, str(v)) for k, v in found.headline.items()]),
     ]
+    if found.headline["Incidents"]:
+        chart = await asyncio.to_thread(annual.chart_png, so_far, suppress=False)
+        body.append(
+            {
+                "type": "Image",
+                "url": "data:image/png;base64," + base64.b64encode(chart).decode(),
+                "altText": "Incidents by month, " + ", ".join(f"{m}: {n}" for m, n in so_far.rows),
+            }
+        )
+    else:
+        body.append(text("No incidents have been reported this year."))
+    body.append(
+        text(
+            "Real counts, for the register keepers. The annual report shows counts from 1 to 4 as <5: "
+            "engagement-bot report annual.",
+            subtle=True,
+        )
+    )
     return [Reply(card=card(body), summary=f"The register, {year} so far")]
 
 

@@ -548,6 +548,7 @@ async def _record(
         done_at=now,
         outcome=outcome.value,
         reasons=reasons,
+        customer_explanation=str(data.get("customer_explanation") or "").strip()[:4000] or None,
         next_review_on=next_review,
         customer_notified=notify if outcome is ReviewOutcome.LIFT else None,
         needs_considered=draft.needs_considered if draft is not None else None,
@@ -735,6 +736,7 @@ async def _reinstate(
         reasons=reasons[:4000],
         needs_considered=draft.needs_considered,
         needs_considered_note=draft.needs_considered_note or None,
+        customer_explanation=draft.customer_explanation,
     )
     session.add(review)
     await session.flush()

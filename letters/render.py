@@ -1,31 +1,58 @@
-"""Filling a .docx template: `{{name}}` placeholders, whole-paragraph lists, large print."""
+"""Filling a council's Word template: Jinja inside Word (docxtpl), so the council's own formatting,
+letterhead and wording stay as they made them; large print on request."""
 
-import copy
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-# python-docx (with lxml) is loaded when a letter is made, not with the bot: most turns make none.
-if TYPE_CHECKING:
-    from docx.text.paragraph import Paragraph
-
-PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 LARGE_PRINT_POINTS = 16  # RNIB: large print is 16 point or more
 LARGE_HEADING_POINTS = 20
+LOGO_WIDTH_MM = 35
 
-Value = str | Sequence[str]
-
-
-def placeholders(template: Path) -> set[str]:
-    from docx import Document
-
-    document = Document(str(template))
-    return {m.group(1) for p in _paragraphs(document) for m in PLACEHOLDER.finditer(p.text)}
+# Characters XML 1.0 cannot hold, and the controls docxtpl reads as layout (\a a new paragraph,
+# \f a page break): text from the register is text in the letter, nothing more.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _paragraphs(document) -> "list[Paragraph]":
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _NOT_XML.sub("", value)
+    if isinstance(value, Mapping):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def template_fields(template: Path) -> set[str]:
+    """The names a template uses (its Jinja variables, top level)."""
+    from docxtpl import DocxTemplate
+
+    return set(DocxTemplate(str(template)).get_undeclared_template_variables())
+
+
+def render(
+    template: Path, context: Mapping[str, Any], *, large_print: bool = False, logo: Path | None = None
+) -> bytes:
+    # docxtpl (with python-docx and lxml) is loaded when a letter is made, not with the bot.
+    from docx.shared import Mm
+    from docxtpl import DocxTemplate, InlineImage
+
+    document = DocxTemplate(str(template))
+    values = _clean(dict(context))
+    values["logo"] = InlineImage(document, str(logo), width=Mm(LOGO_WIDTH_MM)) if logo else ""
+    # Autoescape: a customer's name or a reason holding markup is printed, not obeyed.
+    document.render(values, autoescape=True)
+    if large_print:
+        _enlarge(document.docx)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _paragraphs(document) -> list:
     found = list(document.paragraphs)
     for table in document.tables:
         for row in table.rows:
@@ -35,62 +62,6 @@ def _paragraphs(document) -> "list[Paragraph]":
         found.extend(section.header.paragraphs)
         found.extend(section.footer.paragraphs)
     return found
-
-
-# Characters XML 1.0 cannot hold: python-docx refuses them, and a letter must still be made.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _set_text(paragraph: "Paragraph", text: str) -> None:
-    text = _NOT_XML.sub("", text)
-    # Word splits text into runs as it pleases; keep the first run's formatting for the whole.
-    runs = paragraph.runs
-    if not runs:
-        paragraph.add_run(text)
-        return
-    runs[0].text = text
-    for run in runs[1:]:
-        run.text = ""
-
-
-def _expand_list(paragraph: "Paragraph", items: Sequence[str]) -> None:
-    """A paragraph that is only `{{name}}` becomes one paragraph per item, in its style."""
-    from docx.text.paragraph import Paragraph
-
-    if not items:
-        paragraph._p.getparent().remove(paragraph._p)
-        return
-    _set_text(paragraph, items[0])
-    anchor = paragraph._p
-    for item in items[1:]:
-        clone = copy.deepcopy(paragraph._p)
-        anchor.addnext(clone)
-        anchor = clone
-        _set_text(Paragraph(clone, paragraph._parent), item)
-
-
-def fill(template: Path, values: Mapping[str, Value], *, large_print: bool = False) -> bytes:
-    from docx import Document
-
-    document = Document(str(template))
-    for paragraph in _paragraphs(document):
-        text = paragraph.text
-        whole = PLACEHOLDER.fullmatch(text.strip())
-        if whole and not isinstance(values.get(whole.group(1), ""), str):
-            _expand_list(paragraph, list(values[whole.group(1)]))
-            continue
-        if PLACEHOLDER.search(text):
-
-            def value_of(match: re.Match[str]) -> str:
-                value = values.get(match.group(1), "")
-                return value if isinstance(value, str) else "; ".join(value)
-
-            _set_text(paragraph, PLACEHOLDER.sub(value_of, text))
-    if large_print:
-        _enlarge(document)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 def _enlarge(document) -> None:
@@ -104,10 +75,7 @@ def _enlarge(document) -> None:
         heading = style.name.lower().startswith(("heading", "title"))
         font.size = large_headings if heading else large_print
     for paragraph in _paragraphs(document):
-        heading = (
-            (paragraph.style.name if paragraph.style is not None else "")
-            .lower()
-            .startswith(("heading", "title"))
-        )
+        name = paragraph.style.name if paragraph.style is not None else ""
+        heading = name.lower().startswith(("heading", "title"))
         for run in paragraph.runs:
             run.font.size = large_headings if heading else large_print

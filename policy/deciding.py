@@ -13,9 +13,10 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
 from policy.categories import Category
-from policy.decisions import DecisionKind, RestorativeStep, RestrictionScope, RestrictionType
+from policy.decisions import DecisionKind, LetterFormat, RestorativeStep, RestrictionScope, RestrictionType
 
 Problems = dict[str, str]
 
@@ -50,10 +51,31 @@ class RestrictionDraft:
     no_review_reason: str | None
 
 
+class PoliceOrLegal(StrEnum):
+    """What a decision to involve the police or take legal action did: its letter says which."""
+
+    POLICE = "police"
+    LEGAL = "legal"
+    BOTH = "both"
+
+
+POLICE_OR_LEGAL_LABELS: dict[PoliceOrLegal, str] = {
+    PoliceOrLegal.POLICE: "Reported to the police",
+    PoliceOrLegal.LEGAL: "Legal action",
+    PoliceOrLegal.BOTH: "Reported to the police and legal action",
+}
+
+
 @dataclass(frozen=True)
 class DecisionDraft:
     kind: DecisionKind
-    reasons: str
+    reasons: str  # internal, for the register
+    customer_explanation: str | None = None  # what the letter tells the customer, written to them
+    action_taken: PoliceOrLegal | None = None  # a police or legal decision: which
+    # The customer's letters, as the form last said (none: the form did not ask).
+    letter_format: LetterFormat | None = None
+    letter_format_detail: str | None = None
+    language: str | None = None
     restorative_steps: frozenset[RestorativeStep] = frozenset()
     reasonable_adjustments: str | None = None
     signposting: str | None = None
@@ -118,6 +140,8 @@ def problems(
     found: Problems = {}
     if not draft.reasons.strip():
         found["reasons"] = "Give the reasons for this decision: every decision needs them"
+    if draft.letter_format is LetterFormat.OTHER and not draft.letter_format_detail:
+        found["letter_format_detail"] = "Say which format the customer asked for, such as Braille or audio"
     if draft.kind is DecisionKind.RESTORATIVE_APPROACH:
         if not draft.restorative_steps:
             found["restorative_steps"] = "Record which restorative steps were taken"

@@ -112,6 +112,33 @@ class LetterKind(StrEnum):
     APPEAL_NOT_HEARD = "appeal_not_heard"  # why an appeal goes no further, and where else to go
 
 
+class LetterFormat(StrEnum):
+    """How a customer wants letters: standard print needs no record."""
+
+    STANDARD = "standard"
+    LARGE_PRINT = "large_print"
+    OTHER = "other"  # Braille, audio, easy read...: arranged by whoever sends
+
+
+LETTER_FORMAT_LABELS = {
+    LetterFormat.STANDARD: "Standard print",
+    LetterFormat.LARGE_PRINT: "Large print",
+    LetterFormat.OTHER: "Another format (say which)",
+}
+
+
+def format_note(letter_format: str | None, detail: str | None, language: str | None) -> str | None:
+    """What whoever sends a letter must do for this customer's recorded format and language."""
+    asks = []
+    if letter_format == LetterFormat.LARGE_PRINT.value:
+        asks.append("large print (the letter downloads in large print)")
+    elif letter_format == LetterFormat.OTHER.value:
+        asks.append(f"{detail or 'another format'}: arrange it before sending")
+    if language:
+        asks.append(f"{language}: arrange a translation before sending")
+    return "The customer asked for letters in " + "; and in ".join(asks) + "." if asks else None
+
+
 # What every restriction's instructions to front-line staff must say, whatever the manager wrote.
 EMERGENCY_STATEMENT = "This never stops the customer reporting an emergency."
 CLOSED_MATTER_STATEMENT = (

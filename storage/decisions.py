@@ -12,6 +12,7 @@ from policy.deciding import DecisionDraft, RestrictionDraft, warned_on
 from policy.decisions import (
     DecidingBody,
     DecisionKind,
+    LetterFormat,
     LetterKind,
     RestrictionStatus,
     instructions_with_standing,
@@ -20,6 +21,7 @@ from policy.incidents import IncidentStatus
 from policy.reviews import first_reminder
 from storage.models import (
     Appeal,
+    Customer,
     Decision,
     Incident,
     Letter,
@@ -79,6 +81,8 @@ async def record(
         decided_by_id=decided_by,
         decided_at=now,
         reasons=draft.reasons.strip(),
+        customer_explanation=(draft.customer_explanation or "").strip() or None,
+        action_taken=draft.action_taken.value if draft.action_taken else None,
         restorative_tried=bool(draft.restorative_steps) or None,
         restorative_not_possible_reason=draft.restorative_not_possible_reason or None,
         without_prior_warning=bool(draft.without_prior_warning_reason),
@@ -92,6 +96,19 @@ async def record(
         police_reference=draft.police_reference or None,
     )
     decision_id = (await session.execute(_INSERT_DECISION, values)).scalar_one()
+    if draft.letter_format is not None:  # the form asked: the customer's letters follow it from now on
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == incident.customer_id)
+            .values(
+                letter_format=None
+                if draft.letter_format is LetterFormat.STANDARD
+                else draft.letter_format.value,
+                letter_format_detail=draft.letter_format_detail,
+                language=draft.language,
+            )
+            .execution_options(synchronize_session=False)
+        )
     decision = Decision(id=decision_id, **values)
     # A restorative approach decided here is taken now, by its decider; approaches tried before
     # an active management decision keep the day and the person the manager recorded.

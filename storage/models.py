@@ -102,6 +102,11 @@ class Customer(Base):
     postcode: Mapped[str | None] = mapped_column(String(16), index=True)
     support_needs: Mapped[str | None] = mapped_column(Text)
     advocate: Mapped[str | None] = mapped_column(Text)
+    # How they want letters (`policy.decisions.LetterFormat`; none: standard print), what other
+    # format, and a language other than English: each letter is made or arranged so.
+    letter_format: Mapped[str | None] = mapped_column(String(20))
+    letter_format_detail: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime]
     anonymised_at: Mapped[datetime | None]
     # Reported before they could be identified (an unknown caller, a social media account): the
@@ -193,7 +198,10 @@ class Decision(Base):
     deciding_body: Mapped[str] = mapped_column(String(40))
     decided_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     decided_at: Mapped[datetime]
-    reasons: Mapped[str] = mapped_column(Text)
+    reasons: Mapped[str] = mapped_column(Text)  # internal: the register's, never the letter's
+    customer_explanation: Mapped[str | None] = mapped_column(Text)  # what the letter tells the customer
+    # A police or legal decision: "police", "legal" or "both", so its letter says which.
+    action_taken: Mapped[str | None] = mapped_column(String(20))
     restorative_tried: Mapped[bool | None] = mapped_column(Boolean)
     restorative_not_possible_reason: Mapped[str | None] = mapped_column(Text)
     without_prior_warning: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -268,6 +276,7 @@ class Review(Base):
     done_at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(20))
     reasons: Mapped[str] = mapped_column(Text)
+    customer_explanation: Mapped[str | None] = mapped_column(Text)
     next_review_on: Mapped[date | None] = mapped_column(Date)
     customer_notified: Mapped[bool | None] = mapped_column(Boolean)
     # The capacity the review was taken in: a variation or reinstatement is a new decision.
@@ -306,6 +315,7 @@ class Appeal(Base):
     open_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     outcome: Mapped[str | None] = mapped_column(String(20))
     outcome_reasons: Mapped[str | None] = mapped_column(Text)
+    outcome_explanation: Mapped[str | None] = mapped_column(Text)  # for the customer's letter
     outcome_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     outcome_at: Mapped[datetime | None]
     # When the hearing body was reminded that no outcome is recorded within the target.

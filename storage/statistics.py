@@ -24,7 +24,7 @@ from policy.decisions import (
     RestrictionType,
 )
 from policy.working_days import working_days_between
-from storage.models import Appeal, Decision, Incident, Letter, Restriction, Review, ServiceArea
+from storage.models import Appeal, Customer, Decision, Incident, Letter, Restriction, Review, ServiceArea
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -151,6 +151,20 @@ async def year_figures(
         if d.incident_id in reported_at
     ]
     median, p90 = _days(hours)
+    # Time to decision for each category: zero tolerance should be quickest.
+    category_of = {i.id: i.category for i in incidents}
+    hours_by_category: dict[str, list[float]] = {}
+    for d in decisions:
+        if d.incident_id in reported_at and d.incident_id in category_of:
+            label = CATEGORIES[Category(category_of[d.incident_id])].label
+            hours_by_category.setdefault(label, []).append(
+                (d.decided_at - reported_at[d.incident_id]).total_seconds() / 3600
+            )
+    # Equalities: the register holds no protected characteristics (it keeps only what the policy
+    # needs); what it does hold is whether support needs, an advocate or an accessible format
+    # were recorded for the customers reported in the year.
+    reported = sorted({i.customer_id for i in incidents})
+    customers = (await session.scalars(select(Customer).where(Customer.id.in_(reported)))).all()
     on_time = sum(1 for r in reviews if r.done_at.astimezone(zone).date() <= r.due_on)
     late = len(reviews) - on_time
     # Overdue at year end: a review date in or before the year, no review done by 31 December
@@ -253,6 +267,26 @@ async def year_figures(
             "Time from report to decision",
             ("Measure", "Value"),
             [("Median", median), ("90th percentile", p90), ("Decisions", len(hours))],
+        ),
+        Table(
+            "time_by_category",
+            "Median time from report to decision, by category",
+            ("Category", "Median"),
+            [(t.label, _days(hours_by_category.get(t.label, []))[0]) for t in CATEGORIES.values()],
+        ),
+        Table(
+            "equalities",
+            "Customers reported: support and access recorded",
+            ("Customers", "Count"),
+            [
+                ("Customers reported", len(customers)),
+                ("With support needs or adjustments recorded", sum(1 for c in customers if c.support_needs)),
+                ("With an advocate or representative", sum(1 for c in customers if c.advocate)),
+                (
+                    "Who asked for letters in another format or language",
+                    sum(1 for c in customers if c.letter_format or c.language),
+                ),
+            ],
         ),
         Table(
             "reviews",

@@ -229,7 +229,11 @@ async def test_the_panel_records_the_outcome_and_the_register_and_letter_follow(
     form = await open_from(council, CERI, thread.card, "Upheld (overturn the decision)")
     empty = await form.press("Record outcome")
     assert "Give the reasons for the outcome" in texts(empty)
-    await form.press("Record outcome", reasons="Calls were about an unanswered complaint.")
+    await form.press(
+        "Record outcome",
+        reasons="Calls were about an unanswered complaint.",
+        customer_explanation="Your calls were about a complaint we had not yet answered.",
+    )
     assert "Upheld: the decision is overturned. Recorded by Ceri Panel" in closing_text(form)
     (restriction,) = await council.rows(Restriction)
     assert (restriction.status, restriction.ended_reason) == ("lifted", "Lifted: the appeal was upheld")
@@ -267,9 +271,13 @@ async def test_the_panel_records_the_outcome_and_the_register_and_letter_follow(
     words = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
     assert status == 200
     assert "The outcome of your appeal" in words
-    assert "Your appeal was upheld: we have overturned the decision." in words
-    assert "Calls were about an unanswered complaint." in words
+    assert "We have upheld your appeal. We have overturned the decision you appealed against." in words
+    assert "Your calls were about a complaint we had not yet answered." in words
+    assert "Calls were about an unanswered complaint." not in words  # the panel's own note
+    assert "What no longer applies" in words and "How long this will last" not in words
     assert "the Chief Executive" not in words  # nothing is left to appeal
+    # A panel member's name is printed, as no restriction protects staff; the group signs.
+    assert "Ceri Panel\nfor the Complaints Review Group" in words
     assert "Scottish Public Services Ombudsman (SPSO)" in words
 
     form = await press_execute(council, CERI, done, "Record letter sent")
@@ -360,9 +368,9 @@ async def test_a_complaint_about_an_immediate_action_goes_through_both_stages_th
     await council.deliver()
     done = [s for s in council.connector.to(CATH.chat_id) if s.method == "PUT"][-1].card
     words = await _letter_words(council, CATH, done)
-    assert "The outcome of your complaint" in words
-    assert "Stage 1 of our complaints handling procedure" in words
-    assert "Your complaint was not upheld." in words
+    assert "Our response to your complaint (Stage 1)" in words
+    assert "Stage 1 (frontline response) of our complaints handling procedure" in words
+    assert "We have not upheld your complaint." in words
     assert "restriction" not in words.lower().replace("restricted-access", "")
     # Stage 2 may be asked for within six months of the action (or two of this response, if later).
     assert "again at Stage 2 of our complaints handling procedure" in words and "by 23 May 2027" in words
@@ -389,8 +397,8 @@ async def test_a_complaint_about_an_immediate_action_goes_through_both_stages_th
     await council.deliver()
     done2 = [s for s in council.connector.to(COL.chat_id) if s.method == "PUT"][-1].card
     words = await _letter_words(council, COL, done2)
-    assert "Stage 2 of our complaints handling procedure" in words
-    assert "Your complaint was partly upheld." in words
+    assert "Stage 2 (investigation), the last stage of our complaints handling procedure" in words
+    assert "We have partly upheld your complaint." in words
     assert "Scottish Public Services Ombudsman (SPSO)" in words
     assert "Customer still dissatisfied: Stage 2" not in [a.get("title") for a in done2.get("actions", [])]
 
@@ -485,7 +493,8 @@ async def test_the_review_groups_decision_goes_to_the_chief_executive_and_no_fur
     assert "Not upheld: the decision is confirmed" in texts(in_thread.card)
     letter_card = [s for s in council.connector.to(CHIEF.chat_id) if s.method == "PUT"][-1].card
     words = await _letter_words(council, CHIEF, letter_card)
-    assert "Scottish Public Services Ombudsman (SPSO)" in words and "Complaints Review Group" not in words
+    assert "Scottish Public Services Ombudsman (SPSO)" in words and "within 12 months" in words
+    assert "last stage of appeal within the council" in words and "If you disagree" not in words
 
     refused = await _log(council, CATH, reference, against=f"appeal:{second.id}", grounds="Still unhappy.")
     assert "no further internal appeal against the Chief Executive's decision" in refused

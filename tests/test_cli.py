@@ -78,6 +78,23 @@ def test_serve_refuses_to_listen_beyond_this_machine_without_an_app_id(tmp_path)
     assert "70000 is not between 1 and 65535" in bad_port.stderr
 
 
+def test_serve_refuses_letter_templates_that_lack_what_their_letters_need(tmp_path):
+    from docx import Document
+
+    from letters.make_templates import write_all
+
+    templates = tmp_path / "templates"
+    write_all(templates)
+    document = Document(str(templates / "active_management.docx"))
+    for paragraph in document.paragraphs:
+        if paragraph.text == "{{ sharing }}":
+            paragraph.text = "Nothing is shared."
+    document.save(str(templates / "active_management.docx"))
+    result = run("serve", cwd=tmp_path, env={"LETTER_TEMPLATE_DIR": str(templates)})
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("active_management.docx lacks sharing")
+
+
 def test_dotenv_file_is_read(tmp_path):
     (tmp_path / ".env").write_text("PORT=nonsense\n")
     result = run("db", "upgrade", cwd=tmp_path)
@@ -168,4 +185,7 @@ def test_serve_migrates_warns_it_is_local_only_and_answers_healthz(tmp_path):
         process.terminate()
         output, _ = process.communicate(timeout=20)
     assert "requests are not authenticated; fit for local use only" in output
+    # Letters would go out with no address to reply to: said once, naming what to set.
+    (letterhead,) = [line for line in output.splitlines() if "letters have no full letterhead" in line]
+    assert "COUNCIL_ADDRESS" in letterhead
     assert (tmp_path / "data" / "engagement.db").exists()

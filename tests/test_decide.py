@@ -14,6 +14,7 @@ from dialogs import reminders
 from storage import audit
 from storage.models import (
     AuditEvent,
+    Customer,
     Decision,
     Incident,
     Letter,
@@ -74,6 +75,10 @@ async def _reported(council, reporter=SAM, customer=None, behaviour=None, **what
 
 ACTIVE = {
     "reasons": "Three calls a day for a month, each over 40 minutes, after clear answers were given.",
+    "customer_explanation": (
+        "Over the last month you have phoned us up to three times a day, often for more than 40 "
+        "minutes, about questions we had already answered."
+    ),
     "needs_considered": "yes",
     "needs_considered_note": "No support needs known; offered email instead of phone.",
     "restorative_not_possible_reason": "Refused to discuss the behaviour when asked on 3 calls.",
@@ -387,22 +392,23 @@ async def test_the_decision_letter_says_what_the_policy_requires(council):
         "Dear Pat Jones,",
         "1 High Street, Melrose",
         "Why we have made this decision",
-        "Three calls a day for a month",
-        "What we will do",
-        "Restricting contact to named channels: Email to housing.contact@council.example only.",
-        "You can always contact us to report an emergency.",
+        "you have phoned us up to three times a day",
+        "What this means for you",
+        "You may contact us only in the ways set out here: Email to housing.contact@council.example only.",
+        "None of this stops you contacting us in an emergency.",
         "How long this will last",
-        "from 23 November 2026; we will review it by 23 May 2027",
-        "How to appeal",
+        "From 23 November 2026. We will review this by 23 May 2027",
+        "If you disagree",
         "the Complaints Review Group",
         "by 22 December 2026 (20 working days",
         "Who we share this with and where it is recorded",
         "Staff in Housing",
-        "secure, restricted-access register",
+        "secure register",
         "large print",
     ):
         assert expected in text, expected
-    assert "{{" not in text
+    assert "{{" not in text and "{%" not in text
+    assert "Three calls a day" not in text  # the internal reasons stay in the register
     downloads = await council.rows(AuditEvent, AuditEvent.action == "letter.downloaded")
     assert [(e.record_type, e.detail) for e in downloads] == [("letter", {"large_print": False})]
 
@@ -647,3 +653,46 @@ async def test_log_an_appeal_on_the_card_opens_a_dialog_and_leaves_the_card(coun
     # The decided card is not replaced by the appeal: only the hearing body is sent one.
     await council.deliver()
     assert [s for s in council.connector.to(AMY.chat_id) if s.method == "PUT"] == []
+
+
+async def test_the_customers_preferred_format_and_language_are_recorded_and_every_letter_follows_them(
+    council,
+):
+    _, card = await _reported(council)
+    form = await open_from(council, AMY, card, "Active management")
+    assert inputs(form.card)["letter_format"]["value"] == "standard"
+    refused = await form.press("Record decision", **ACTIVE, letter_format="other")
+    assert "Say which format the customer asked for, such as Braille or audio" in texts(refused)
+    assert (
+        await form.press("Record decision", **ACTIVE, letter_format="large_print", language="Polish") is None
+    )
+    (customer,) = await council.rows(Customer)
+    assert (customer.letter_format, customer.language) == ("large_print", "Polish")
+    decided = await latest_card(council, AMY)
+    record = await submit_dialog(council, AMY, {"verb": "customer.record", "customer": customer.id})
+    assert "Large print in Polish" in texts(record.card)
+
+    # The ordinary download is in large print, and whoever sends is told to arrange the translation.
+    ready = await press_execute(council, AMY, decided, "Download letter")
+    assert "Your large print letter is ready." in texts(ready)
+    assert "arrange a translation before sending" in texts(ready) and "Polish" in texts(ready)
+    (link,) = [a for a in _walk_actions(ready) if a.get("type") == "Action.OpenUrl"]
+    status, body = await _download(council, _local(council, link["url"]))
+    sizes = {r.font.size.pt for p in Document(io.BytesIO(body)).paragraphs for r in p.runs if r.text.strip()}
+    assert status == 200 and min(sizes) >= 16
+
+    # The next decision's form shows what is recorded, for the manager to confirm or change.
+    _, again = await _reported(council, customer={"customer_query": "pat jones TD6 0SA", "customer_id": "1"})
+    form = await open_from(council, AMY, again, "Restorative approach")
+    shown = inputs(form.card)
+    assert (shown["letter_format"]["value"], shown["language"]["value"]) == ("large_print", "Polish")
+
+
+async def test_a_forged_format_or_language_too_long_for_the_record_is_refused_not_stored(council):
+    _, card = await _reported(council)
+    form = await open_from(council, AMY, card, "Active management")
+    refused = await form.press(
+        "Record decision", **ACTIVE, letter_format="other", letter_format_detail="B" * 300, language="P" * 61
+    )
+    assert "Keep this to 200 characters" in texts(refused) and "Keep this to 60 characters" in texts(refused)
+    assert await council.rows(Decision) == []

@@ -1,9 +1,15 @@
 """The register keeper's reports, checked against a register with known counts."""
 
 import asyncio
+import base64
 import csv
+import shutil
+import subprocess
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+from docx import Document
+from docx.oxml.ns import qn
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -26,6 +32,8 @@ from tests.support.dialog import texts
 from tests.support.teams import AMY, KIM, SAM
 from tests.test_cli import run
 from tests.test_decide import ROLES
+
+LOOK = Path(__file__).parents[1] / "build" / "look" / "reports"
 
 
 async def _known_register(harness) -> None:
@@ -166,6 +174,13 @@ async def test_the_years_figures_are_the_registers(harness):
     assert rows("appeals") == {"the Complaints Review Group: Not upheld: the decision is confirmed": 1}
     assert rows("staff")["Other staff affected"] == 2
     assert found.headline["Incidents"] == 9
+    assert rows("time_by_category") == {
+        "Category one: Violent, Aggressive, Threatening, or Abusive Behaviour": "none decided",
+        "Category two: Demands on the Council": "1.0 days",
+        "Category three: Levels of Contact": "none decided",
+        "Category four: Persistence": "none decided",
+    }
+    assert rows("equalities")["Customers reported"] == 1
 
 
 async def test_the_report_is_written_as_html_pdf_and_csv_with_small_numbers_suppressed(
@@ -213,6 +228,68 @@ async def test_the_report_is_written_as_html_pdf_and_csv_with_small_numbers_supp
     with (out / "annual-report-2026-by_channel.csv").open() as handle:
         table = dict(csv.reader(handle))
     assert table["Phone"] == "7" and table["In person"] == "<5" and table["Letter"] == "0"
+    # The command runs on today's date: before 31 December the year is a part year, and says so.
+    covered = (
+        "Part year: 1 January to" if date.today() < date(2026, 12, 31) else "1 January to 31 December 2026"
+    )
+    assert "Page 1" in pdf.pages[0].extract_text() and covered in words
+
+    # The committee paper, in Word, as a council tables it.
+    paper = Document(str(out / "annual-report-2026.docx"))
+    section = paper.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
+    headings = [p.text for p in paper.paragraphs if p.style.name.startswith("Heading")]
+    assert headings == [
+        "Managing Customer Engagement – annual report 2026",
+        "Executive summary",
+        "Recommendations",
+        "Background",
+        "Main report",
+        "Measures of success",
+        "Financial impact",
+        "Risk, policy, compliance and governance impact",
+        "Equalities impact",
+        "Sustainability impact",
+        "Consultation and engagement",
+        "Background reading/external references",
+        "Contacts",
+    ]
+    words = "\n".join(p.text for p in paper.paragraphs)
+    assert "In 2026 staff reported 9 incidents of unacceptable customer engagement (up 9 on 2025)" in words
+    assert covered in words
+    # Only the council can write some parts: left highlighted, in brackets, to write over.
+    highlighted = [r.text for p in paper.paragraphs for r in p.runs if r.font.highlight_color]
+    assert "[Committee name]" in highlighted and "[Add the findings of the equality impact assessment.]" in [
+        h.split("\t")[-1] for h in highlighted
+    ]
+    cells = {tuple(c.text for c in row.cells) for table in paper.tables for row in table.rows}
+    assert ("Incidents", "9", "0", "up 9") in cells  # year on year
+    assert ("Category one (zero tolerance)", "<5", "0", "not shown (small numbers)") in cells
+    assert ("Category two: Demands on the Council", "1.0 days") in cells  # time to decision by category
+    assert ("Customers reported", "<5") in cells  # equalities, suppressed
+    # Tables are kept whole: no row splits across pages, each row kept with the next.
+    for table in paper.tables:
+        for row in table.rows:
+            assert row._tr.trPr is not None and row._tr.trPr.find(qn("w:cantSplit")) is not None
+    footer = section.footer.paragraphs[0]._p.xml
+    assert "PAGE" in footer and "NUMPAGES" in footer
+    printed = _printed(out / "annual-report-2026.docx")
+    if printed is not None:  # as LibreOffice prints it
+        assert "Page 1 of" in printed.pages[0].extract_text()
+        assert "Equalities impact" in " ".join(p.extract_text() for p in printed.pages)
+
+
+def _printed(document: Path) -> PdfReader | None:
+    """The document as LibreOffice prints it, its pages drawn to build/look/reports to look at."""
+    if not shutil.which("soffice"):
+        return None
+    LOOK.mkdir(parents=True, exist_ok=True)
+    command = ["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(LOOK), str(document)]
+    subprocess.run(command, check=True, capture_output=True, timeout=180)
+    pdf = LOOK / f"{document.stem}.pdf"
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-r", "50", "-png", str(pdf), str(LOOK / "paper")], check=True)
+    return PdfReader(str(pdf))
 
 
 async def test_stats_in_teams_is_for_register_keepers(harness):
@@ -221,12 +298,47 @@ async def test_stats_in_teams_is_for_register_keepers(harness):
     await harness.say(KIM, "hi")
     (reply,) = await harness.say(KIM, "stats")
     shown = texts(reply.card)
-    assert "The register, 2026 so far" in shown
-    images = [e for e in reply.card["body"] if e.get("type") == "Image"]
-    assert images and images[0]["url"].startswith("data:image/png;base64,")
+    assert "The register, 2026 so far" in shown and "Part year: 1 January to 23 November 2026" in shown
+    # The keeper's own figures are real counts: two category one incidents are 2, not <5.
+    assert "Category one (zero tolerance)\n2" in shown and "<5" not in shown.split("Real counts")[0]
+    (image,) = [e for e in reply.card["body"] if e.get("type") == "Image"]
+    assert image["url"].startswith("data:image/png;base64,")
+    assert "Mar: 3" in image["altText"] and "Dec" not in image["altText"]  # the months so far
+    LOOK.mkdir(parents=True, exist_ok=True)
+    (LOOK / "stats-card-chart.png").write_bytes(base64.b64decode(image["url"].split(",", 1)[1]))
     await harness.say(SAM, "hi")
     (refused,) = await harness.say(SAM, "stats")
     assert "Only some roles may use" in refused.text
+
+
+async def test_an_empty_year_says_so_rather_than_drawing_an_empty_axis(harness):
+    await harness.import_roles(ROLES)
+    harness.clock.now = datetime(2026, 2, 2, 10, tzinfo=UTC)
+    await harness.say(KIM, "hi")
+    (reply,) = await harness.say(KIM, "stats")
+    assert "No incidents have been reported this year." in texts(reply.card)
+    assert [e for e in reply.card["body"] if e.get("type") == "Image"] == []
+
+
+def test_a_suppressed_count_is_drawn_as_suppressed_and_an_empty_chart_has_a_readable_axis():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from PIL import Image
+
+    from reporting.annual import chart_png
+    from storage.statistics import Table
+
+    table = Table("by_category", "Incidents by category", ("Category", "Count"), [("One", 2), ("Two", 7)])
+    LOOK.mkdir(parents=True, exist_ok=True)
+    (LOOK / "chart-suppressed.png").write_bytes(chart_png(table))
+    (LOOK / "chart-real.png").write_bytes(chart_png(table, suppress=False))
+    empty = Table("by_month", "Incidents by month", ("Month", "Count"), [("Jan", 0), ("Feb", 0)])
+    (LOOK / "chart-empty.png").write_bytes(chart_png(empty))
+    # The suppressed chart is hatched where the real one has a bar: pixels differ in that row.
+    suppressed = Image.open(LOOK / "chart-suppressed.png").convert("L")
+    real = Image.open(LOOK / "chart-real.png").convert("L")
+    assert suppressed.size == real.size and suppressed.tobytes() != real.tobytes()
 
 
 async def test_keepers_get_a_monthly_report_of_who_viewed_which_records(harness):

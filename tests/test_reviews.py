@@ -246,6 +246,7 @@ async def test_vary_replaces_the_restriction_and_produces_a_new_letter(council):
     refused = await form.press(
         "Record review",
         reasons="Calls are calmer; email and one call a week.",
+        customer_explanation="Your calls have been calmer, so we can take one call a week again.",
         restriction_1_type="limit_time_volume_topics",
         restriction_1_details="One call a week, 20 minutes, plus email.",
         restriction_1_frontline_instructions="Take one call a week (Tuesdays), up to 20 minutes.",
@@ -288,7 +289,9 @@ async def test_vary_replaces_the_restriction_and_produces_a_new_letter(council):
     assert status == 200
     assert "Changes to how you contact us" in words
     assert "One call a week, 20 minutes, plus email." in words
-    assert "Calls are calmer" in words
+    assert "Your calls have been calmer" in words
+    assert "Calls are calmer" not in words  # the reviewer's internal reasons
+    assert "We will limit how long, how often or about what you contact us" in words
 
 
 async def test_a_variation_cannot_set_dates_beyond_ten_years(council):
@@ -345,7 +348,12 @@ async def test_a_lifted_restriction_can_be_reinstated_from_the_record_with_a_let
     form = await record.press("Reinstate: Restricting contact to named channels (lifted)")
     refused = await record.press("Reinstate")
     assert "Record why engagement deteriorated and the restriction is reinstated" in texts(refused)
-    await record.press("Reinstate", reasons="Abusive emails resumed on 20 December.", needs_considered="yes")
+    await record.press(
+        "Reinstate",
+        reasons="Abusive emails resumed on 20 December.",
+        customer_explanation="Since 20 December you have again sent us abusive emails.",
+        needs_considered="yes",
+    )
     assert "Reinstated by Hal Manager" in closing_text(record)
     done = await latest_card(council, HAL)
     assert "Reinstated by Hal Manager" in texts(done)
@@ -357,7 +365,9 @@ async def test_a_lifted_restriction_can_be_reinstated_from_the_record_with_a_let
     status, body = await _download(council, _local(council, link["url"]))
     words = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
     assert status == 200
-    assert "Restrictions reinstated" in words and "Abusive emails resumed on 20 December." in words
+    assert "The arrangements for contacting us apply again" in words
+    assert "Since 20 December you have again sent us abusive emails." in words
+    assert "Abusive emails resumed" not in words
     assert letter.restriction_id == new.id
     again = await submit_dialog(
         council, HAL, {**values(form), **button(form, "Reinstate"), "reasons": "Pressed twice."}
@@ -432,7 +442,10 @@ async def test_continuing_tells_the_customer_in_a_letter_whose_fate_is_recorded(
     form = await open_from(council, AMY, card, "Continue")
     assert "The customer is told in writing that it continues" in texts(form.card)
     await form.press(
-        "Record review", reasons="Still calling daily, though shorter.", next_review_on="2027-03-24"
+        "Record review",
+        reasons="Still calling daily, though shorter.",
+        customer_explanation="You still call us every day, though the calls are shorter.",
+        next_review_on="2027-03-24",
     )
     done = await latest_card(council, AMY)
     (letter,) = await council.rows(Letter, Letter.kind == "continuation")
@@ -444,13 +457,16 @@ async def test_continuing_tells_the_customer_in_a_letter_whose_fate_is_recorded(
     words = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
     assert status == 200
     for said in (
-        "Your restrictions continue",  # what
-        "Restricting contact to named channels",
-        "Still calling daily, though shorter.",  # why
-        "we will review it by 24 March 2027 and tell you the outcome",  # the next review
-        "If you disagree with this decision you can appeal",  # the right of appeal
+        "Your arrangements for contacting us continue",  # what
+        "You may contact us only in the ways set out here",
+        "You still call us every day, though the calls are shorter.",  # why, written for the customer
+        "We will review the arrangements again by 24 March 2027 and write to you with the outcome",
+        # The right of appeal, to the group, 20 working days less Christmas and New Year's holidays.
+        "considered by the Complaints Review Group",
+        "by 27 January 2027",
     ):
         assert said in words, said
+    assert "Still calling daily" not in words  # the internal reasons stay in the register
     sent = await press_execute(council, AMY, done, "Record letter sent")
     await press_execute(council, AMY, sent, "Record", sent_on="2026-12-24", method="post")
     (letter,) = await council.rows(Letter, Letter.kind == "continuation")

@@ -426,7 +426,8 @@ async def test_the_keepers_tools_work_and_are_audited_and_refused_to_others(coun
     status, (pack, _) = await tab.get(f"/tab/api/subject-access/{customer_id}.zip", KIM)
     assert status == 200
     names = zipfile.ZipFile(io.BytesIO(pack)).namelist()
-    assert names == [f"customer-{customer_id}.json", f"customer-{customer_id}.docx"]
+    # The machine-readable record, and the readable pack in Word and PDF.
+    assert names == [f"customer-{customer_id}.{kind}" for kind in ("json", "docx", "pdf")]
     retention = await tab.page("/tools/retention", KIM)
     assert "A dry run: nothing is changed. 0 customer(s)" in retention
     roles = await tab.page("/tools/roles", KIM)

@@ -29,7 +29,7 @@ from dialogs.workspace.common import (
 )
 from policy.roles import ROLE_LABELS, Role
 from reporting import annual
-from storage import audit, decisions, export, people, statistics
+from storage import audit, decisions, people, statistics
 from storage.models import (
     Customer,
     Person,
@@ -246,16 +246,15 @@ async def subject_access_pack(services: Services, actor: Actor, customer_id: int
         await refusals.record_alone(services, actor, EXPORT, record_type="customer", record_id=customer_id)
         return None
     async with services.reading() as session:
-        record = await export.customer_record(session, customer_id)
-    if record is None:
+        prepared = await subject_access.prepare(session, services, customer_id)
+    if prepared is None:
         return None
-    await _note(
-        services, actor, EXPORT, "customer", customer_id, {"tables": {k: len(v) for k, v in record.items()}}
-    )
+    tables = {k: len(v) for k, v in prepared.record.items()}
+    await _note(services, actor, EXPORT, "customer", customer_id, {"tables": tables})
 
     def pack() -> bytes:
         with tempfile.TemporaryDirectory() as folder:
-            written = subject_access.write(customer_id, record, Path(folder))
+            written = subject_access.write(customer_id, prepared, Path(folder), services.letters.council_name)
             out = io.BytesIO()
             with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
                 for path in written:

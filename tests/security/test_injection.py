@@ -11,7 +11,8 @@ import pytest
 from docx import Document
 
 import letters
-from letters.render import fill, placeholders
+from letters.content import TEMPLATE_NAMES
+from letters.render import render, template_fields
 from storage.models import Customer, Incident
 from tests.support.dialog import decide, press_execute, walk
 from tests.support.reporting import report
@@ -92,7 +93,11 @@ async def test_what_cannot_be_stored_is_dropped_and_the_rest_is_kept(council):
 async def test_hostile_text_cannot_break_the_letter(council):
     card = await _reported(council)
     decided = await decide(
-        council, AMY, card, "Active management", **{**ACTIVE, "reasons": "Calls\x07 </w:t><w:p/> ]]> & <b>"}
+        council,
+        AMY,
+        card,
+        "Active management",
+        **{**ACTIVE, "customer_explanation": "Calls\x07 </w:t><w:p/> ]]> & <b> {{ council_name }} {% if 1 %}"},  # noqa: E501
     )
     ready = await press_execute(council, AMY, decided, "Download letter")
     (link,) = [n for n in walk(ready) if n.get("type") == "Action.OpenUrl"]
@@ -101,11 +106,13 @@ async def test_hostile_text_cannot_break_the_letter(council):
         body = await response.read()
     words = "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
     assert HOSTILE_NAME in words  # the customer's name, as written, and nothing more
-    assert "Calls </w:t><w:p/> ]]> & <b>" in words  # markup in the reasons is text in the letter
+    # Markup, and Jinja written by a customer, in what they are told is text in the letter.
+    assert "Calls </w:t><w:p/> ]]> & <b> {{ council_name }} {% if 1 %}" in words
 
 
-def test_a_letter_is_made_even_from_text_stored_before_the_edge_dropped_control_characters():
-    template = Path(letters.__file__).parent / "templates" / "decision.docx"
-    values = {name: "Pat\x07 Jones\x00 </w:t> ]]>" for name in placeholders(template)}
-    words = "\n".join(p.text for p in Document(io.BytesIO(fill(template, values))).paragraphs)
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_a_letter_is_made_even_from_text_stored_before_the_edge_dropped_control_characters(name):
+    template = Path(letters.__file__).parent / "templates" / f"{name}.docx"
+    values = {field: "Pat\x07 Jones\x00\x0c </w:t> ]]>" for field in template_fields(template)}
+    words = "\n".join(p.text for p in Document(io.BytesIO(render(template, values))).paragraphs)
     assert "Pat Jones </w:t> ]]>" in words
