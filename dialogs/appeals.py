@@ -26,7 +26,7 @@ from cards.decision import (
 )
 from cards.elements import Card, card, execute, heading, text
 from cards.formatting import local_date, local_time
-from dialogs import decide, decision_form, letter_links, permissions, refusals, review_channel
+from dialogs import decide, decision_form, letter_links, permissions, refusals, review_channel, reviews
 from dialogs.commands import command
 from dialogs.decide import NO_LINKS, OUT_OF_DATE, customer_label, restriction_period
 from dialogs.ids import record_id
@@ -1003,8 +1003,11 @@ async def _record_outcome(
     fresh = await view_of(session, services, appeal, None)
     await _tell_outcome(session, services, appeal, incident, fresh, now)
     if changed:
-        # The managers' card shows the restrictions as they stand after the appeal.
+        # The managers' card, and every card about the restrictions' reviews, show the
+        # restrictions as they stand after the appeal (a lifted one's reminders lose their buttons).
         await decide.refresh_sent_cards(session, services, incident.id, now, version=f"appeal:{appeal.id}")
+        for r in ended:
+            await reviews.update_cards(session, services, r.id, r, now, dedupe=f"appeal:{appeal.id}:{r.id}")
     await session.commit()
     services.outbox_written()
     # The dialog closes; every copy of the appeal's card shows the outcome, from the outbox.

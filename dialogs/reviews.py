@@ -277,7 +277,7 @@ async def sweep_expiry(services: Services) -> int:
                 record_id=r.id,
             )
             # The cards sent before about its review no longer offer one.
-            await _update_to_now(session, services, r, now, version="expired")
+            await update_cards(session, services, r.id, r, now, dedupe=f"restriction:{r.id}:expired")
             if decision is not None:
                 roles = await people.roles_for(session, decision.decided_by_id)
                 view = await view_of(session, services, r, viewer=(decision.decided_by_id, roles))
@@ -607,7 +607,16 @@ async def _record(
         ReviewOutcome.LIFT: f"Lifted by {actor.display_name}"
         + ("; a letter tells the customer." if notify else "; the customer is not told (reasons recorded)."),
     }[outcome]
-    await _update_review_cards(session, services, r.id, letter_about, summary, review.id, now)
+    await update_cards(
+        session,
+        services,
+        r.id,
+        letter_about,
+        now,
+        dedupe=f"review:{review.id}:updated",
+        outcome=summary,
+        summary="Restriction reviewed",
+    )
     await session.commit()
     services.outbox_written()
     return CloseDialog(summary)
@@ -623,45 +632,20 @@ REVIEW_CARD_PURPOSES = (
 )
 
 
-async def _update_to_now(
-    session: AsyncSession, services: Services, r: Restriction, now: datetime, *, version: str
-) -> None:
-    """Every card sent about the restriction's review shows it as it is now, with buttons only for
-    what its recipient can still do."""
-    built: dict[int, Card] = {}
-    for purpose in REVIEW_CARD_PURPOSES:
-        for sent in await outbox.for_record(session, "restriction", r.id, purpose=purpose):
-            if sent.status == outbox.FAILED or sent.person_id is None:
-                continue
-            if sent.person_id not in built:
-                roles = await people.roles_for(session, sent.person_id)
-                view = await view_of(session, services, r, viewer=(sent.person_id, roles))
-                built[sent.person_id] = cards.review_card(view)
-            outbox.enqueue(
-                session,
-                outbox.Recipient(person_id=sent.person_id),
-                card_message(built[sent.person_id], summary="Restriction updated"),
-                purpose="review.card_updated",
-                now=now,
-                record_type="restriction",
-                record_id=r.id,
-                dedupe_key=f"restriction:{r.id}:{version}:{sent.id}",
-                updates_id=sent.id,
-            )
-
-
-async def _update_review_cards(
+async def update_cards(
     session: AsyncSession,
     services: Services,
     restriction_id: int,
-    about: Restriction,
-    outcome: str,
-    review_id: int,
+    shown: Restriction,
     now: datetime,
+    *,
+    dedupe: str,
+    outcome: str | None = None,
+    summary: str = "Restriction updated",
 ) -> None:
-    """Every card about the restriction's review now shows the outcome (`about`: the restriction
-    as it now is, the variation's for a variation): the reviewer's with the letter's buttons, the
-    register keepers' without (they oversee, and the letter is the service's)."""
+    """Every card sent about the restriction's review shows `shown` (the restriction as it now
+    is: the variation's for a variation) and `outcome`, with buttons only for what its recipient
+    can still do: the reviewer's with the letter's, the register keepers' without (they oversee)."""
     built: dict[int, Card] = {}
     for purpose in REVIEW_CARD_PURPOSES:
         for sent in await outbox.for_record(session, "restriction", restriction_id, purpose=purpose):
@@ -669,17 +653,17 @@ async def _update_review_cards(
                 continue
             if sent.person_id not in built:
                 roles = await people.roles_for(session, sent.person_id)
-                view = await view_of(session, services, about, outcome, viewer=(sent.person_id, roles))
+                view = await view_of(session, services, shown, outcome, viewer=(sent.person_id, roles))
                 built[sent.person_id] = cards.review_card(view)
             outbox.enqueue(
                 session,
                 outbox.Recipient(person_id=sent.person_id),
-                card_message(built[sent.person_id], summary="Restriction reviewed"),
+                card_message(built[sent.person_id], summary=summary),
                 purpose="review.card_updated",
                 now=now,
                 record_type="restriction",
                 record_id=restriction_id,
-                dedupe_key=f"review:{review_id}:updated:{sent.id}",
+                dedupe_key=f"{dedupe}:{sent.id}",
                 updates_id=sent.id,
             )
 

@@ -793,3 +793,28 @@ async def test_a_continuation_told_in_a_letter_is_appealed_to_the_group_from_tha
     appeal = max(await council.rows(Appeal), key=lambda a: a.id)
     assert (appeal.against, appeal.time_limit_on) == ("continuation", date(2027, 6, 21))
     assert [r.restriction_id for r in await council.rows(AppealedRestriction)] == [restriction.id]
+
+
+async def test_a_restriction_lifted_on_appeal_takes_the_buttons_off_its_review_reminders(council):
+    from dialogs import reviews
+
+    reference = await _restricted(council)  # its review is due Sunday 23 May 2027
+    council.clock.now = datetime(2027, 5, 10, 10, tzinfo=UTC)
+    assert await reviews.sweep_reviews(council.app[SERVICES]) == 1
+    await council.deliver()
+    (reminder,) = [s for s in council.connector.to(AMY.chat_id) if s.method == "POST"]
+    assert "Continue" in [a.get("title") for a in reminder.card.get("actions", [])]
+    council.connector.clear()
+    await _log(council, CATH, reference, against="decision", grounds=GROUNDS, received_on="2027-05-10")
+    (appeal,) = await council.rows(Appeal)
+    form = await _outcome_form(council, CERI, appeal.id, "upheld")
+    await form.press("Record outcome", reasons="Too wide for what happened.")
+    await council.deliver()
+    (updated,) = [  # the reminder card, replaced where it stands
+        s
+        for s in council.connector.to(AMY.chat_id)
+        if s.method == "PUT" and s.activity.get("summary") == "Restriction updated"
+    ]
+    titles = [a.get("title") for a in updated.card.get("actions", [])]
+    assert not {"Continue", "Vary", "Lift"} & set(titles), titles
+    assert "lifted" in texts(updated.card).lower()
