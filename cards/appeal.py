@@ -20,6 +20,7 @@ from cards.elements import (
     field_error,
     heading,
     open_form,
+    open_url_button,
     text,
     text_input,
 )
@@ -145,6 +146,7 @@ class AppealView:
     not_heard: str | None = None  # why it goes no further here
     incident_id: int | None = None
     escalate: bool = False  # a Stage 1 response the customer may take to Stage 2
+    workspace_url: str | None = None  # the incident's page in the workspace tab
 
 
 def appeal_card(view: AppealView, *, notice: str | None = None) -> Card:
@@ -179,6 +181,7 @@ def appeal_card(view: AppealView, *, notice: str | None = None) -> Card:
         text(view.grounds),
         text("The customer's history in summary", weight="Bolder"),
         bullets(view.history) if view.history else text("Nothing else recorded", subtle=True),
+        open_url_button("Open in the register", view.workspace_url) if view.workspace_url else None,
     ]
     actions: list[Element] = []
     if view.outcome or view.not_heard:

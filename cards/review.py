@@ -28,6 +28,7 @@ from cards.elements import (
     field_error,
     heading,
     open_form,
+    open_url_button,
     text,
     text_input,
 )
@@ -84,6 +85,7 @@ class ReviewView:
     can_reinstate: bool = False  # ended, and the person the card is for may reinstate it
     can_review: bool = True  # the person the card is for may continue, vary or lift it
     refresh_user_ids: Sequence[str] = ()  # Teams refreshes the card for these when they view it
+    workspace_url: str | None = None  # the incident's page in the workspace tab
 
 
 def _body(view: ReviewView) -> list[Element | None]:
@@ -113,6 +115,7 @@ def _body(view: ReviewView) -> list[Element | None]:
         bullets(shown(view.incidents_since, newest_first=False))
         if view.incidents_since
         else text("None recorded", subtle=True),
+        open_url_button("Open in the register", view.workspace_url) if view.workspace_url else None,
     ]
 
 
@@ -222,7 +225,10 @@ def review_form(
         body.append(text("Please check the fields marked below.", color="Attention", weight="Bolder"))
     body += [
         text_input(
-            "reasons", "Reasons (internal, for the register)", value=values.get("reasons"), multiline=True,
+            "reasons",
+            "Reasons (internal, for the register)",
+            value=values.get("reasons"),
+            multiline=True,
             max_length=4000,
         ),
         *err("reasons"),

@@ -738,6 +738,7 @@ async def view_of(
         deadlines=deadlines,
         not_heard=NOT_HEARD_REASONS[NotHeard(appeal.not_heard)] if appeal.not_heard else None,
         incident_id=incident.id,
+        workspace_url=services.workspace_link(f"incident/{incident.id}") if services.workspace_link else None,
         escalate=bool(
             appeal.stage == 1
             and appeal.status == appealable.DECIDED

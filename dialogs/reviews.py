@@ -119,6 +119,11 @@ async def view_of(
         due_on=r.review_due_on.isoformat() if r.review_due_on else "",
         status=r.status,
         reference=incident.reference if incident else "",
+        workspace_url=(
+            services.workspace_link(f"incident/{incident.id}")
+            if services.workspace_link and incident
+            else None
+        ),
         history=history,
         incidents_since=[
             f"{i.reference} · {local_time(i.occurred_at, zone)} · {CATEGORIES[Category(i.category)].label}"

@@ -598,3 +598,32 @@ async def test_bad_input_gets_a_clear_4xx_or_is_ignored_never_a_500(council, tab
                 tab.url("/tab/api/action"), data=body, headers={**headers, "Content-Type": content_type}
             ) as response:
                 assert response.status == expected, body[:40]
+
+
+async def test_the_appeal_and_review_cards_link_to_the_incidents_page(council):
+    from datetime import UTC, datetime
+
+    from bot.app import SERVICES
+    from dialogs import reviews
+    from tests.support.dialog import appeal_choice, decide, open_from
+
+    reference = await _reported(council)
+    incident_id = await _incident_id(council, reference)
+    page = f"{council.settings.base_url}/tab#/incident/{incident_id}"
+    await decide(council, AMY, await latest_card(council, AMY), "Active management", **ACTIVE)
+    (reply,) = await council.say(CATH, f"appeal {reference}")
+    form = await open_from(council, CATH, reply.card, "Log an appeal")
+    await form.press("Log appeal", against=appeal_choice(form.card, "decision"), grounds="Unfair.")
+    await council.deliver()
+    council.clock.now = datetime(2026, 11, 24, 10, tzinfo=UTC)  # 7 days before the review is due
+    await reviews.sweep_reviews(council.app[SERVICES])
+    await council.deliver()
+    appeal_card = next(s.card for s in council.connector.to(CERI.chat_id) if s.cards)
+    review_card = next(
+        s.card
+        for s in council.connector.to(AMY.chat_id)
+        if s.activity.get("summary", "").startswith("A review")
+    )
+    for card in (appeal_card, review_card):
+        links = [(a["title"], a["url"]) for a in walk(card) if a.get("type") == "Action.OpenUrl"]
+        assert links == [("Open in the register", page)]
