@@ -9,6 +9,7 @@ Stage 2) is recorded as going no further, with a letter saying where else the cu
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -1127,7 +1128,10 @@ async def _letter(
         issued = await letter_links.issue_link(session, services, actor.person_id, letter.id, large=large)
         if issued is None:
             return cards.appeal_card(view, notice=NO_LINKS)
-        return with_download(cards.appeal_card(view), issued.url, issued.large, issued.note)
+        # The answer to a download carries one link to open: the letter's.
+        return with_download(
+            cards.appeal_card(replace(view, workspace_url=None)), issued.url, issued.large, issued.note
+        )
     if letter.sent_on is not None or letter.not_appropriate_reason is not None:
         return cards.appeal_card(
             view, notice="The letter's outcome is already recorded. Nothing was changed."
