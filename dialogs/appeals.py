@@ -35,6 +35,7 @@ from dialogs.notify import card_message, tell_keepers
 from dialogs.turn import Actor, CloseDialog, DialogAnswer, Reply, Services, ShowStep
 from policy.appeals import (
     EFFECTS,
+    HEARERS,
     NOT_HEARD_REASONS,
     OUTCOME_LABELS,
     ROUTE_LABELS,
@@ -44,6 +45,7 @@ from policy.appeals import (
     Effect,
     NotHeard,
     hearing_for,
+    outcome_due,
     outcome_words,
     respond_by,
 )
@@ -62,8 +64,7 @@ from policy.decisions import (
     ReviewOutcome,
 )
 from policy.permissions import Facts
-from policy.roles import Role, may_log_any_appeal, may_log_appeal
-from policy.working_days import add_working_days
+from policy.roles import may_log_any_appeal, may_log_appeal
 from storage import appealable, audit, case_facts, decisions, incidents, outbox, people
 from storage.models import (
     Appeal,
@@ -90,11 +91,6 @@ CARD_UPDATED = "appeal.card_updated"
 # in the thread names only the incident's reference, and goes unchecked.
 FOR_THE_GROUP_ONLY = frozenset({POSTED, CARD_UPDATED})
 REFERENCE = r"INC-\d{4}-\d{5}"
-ROUTE_ROLES = {
-    AppealRoute.COMPLAINTS_PROCEDURE: Role.COMPLAINTS_TEAM,
-    AppealRoute.COMPLAINTS_REVIEW_GROUP: Role.COMPLAINTS_REVIEW_GROUP,
-    AppealRoute.CHIEF_EXECUTIVE: Role.CHIEF_EXECUTIVE,
-}
 
 
 ALREADY_OPEN = "There is already an open appeal on this. Nothing was stored."
@@ -531,7 +527,7 @@ async def _send_to_hearing_body(
             dedupe_key=f"appeal:{appeal.id}:posted",
         )
         return
-    hearers = await people.with_role(session, ROUTE_ROLES[route])
+    hearers = await people.with_role(session, HEARERS[route])
     for person in hearers:
         outbox.enqueue(
             session,
@@ -578,10 +574,6 @@ async def may_hear(session: AsyncSession, actor: Actor, appeal: Appeal) -> bool:
     in dialogs/permissions.py, on the case's whole history)."""
     facts = await case_facts.for_appeal(session, appeal)
     return bool(permissions.judge(cards.OUTCOME, actor, facts))
-
-
-async def appealed(session: AsyncSession, appeal: Appeal) -> list[Restriction]:
-    return await appealable.appealed_restrictions(session, appeal)
 
 
 AGAINST = {
@@ -720,7 +712,7 @@ async def view_of(
         restrictions=[
             f"{RESTRICTION_LABELS[RestrictionType(r.type)]}: {r.details} "
             f"({r.status}, {restriction_period(r)})"
-            for r in await appealed(session, appeal)
+            for r in await appealable.appealed_restrictions(session, appeal)
         ],
         grounds=appeal.grounds,
         history=[
@@ -857,7 +849,11 @@ async def on_dialog(services: Services, actor: Actor, verb: str, data: Mapping[s
         if outcome is None:
             return CloseDialog("That is not an appeal outcome.")
         complaint = appeal.route == AppealRoute.COMPLAINTS_PROCEDURE.value
-        in_force = [r for r in await appealed(session, appeal) if r.status == RestrictionStatus.ACTIVE.value]
+        in_force = [
+            r
+            for r in await appealable.appealed_restrictions(session, appeal)
+            if r.status == RestrictionStatus.ACTIVE.value
+        ]
         if outcome is AppealOutcome.PARTLY_UPHELD and not complaint and not in_force:
             return CloseDialog(
                 "There are no restrictions in force to vary: the appeal is upheld or not upheld. "
@@ -1177,10 +1173,8 @@ async def sweep_outcome_reminders(services: Services) -> int:
             )
         ).all()
         for appeal in waiting:
-            due = appeal.respond_by or add_working_days(
-                appeal.logged_at.astimezone(services.zone).date(),
-                services.appeal_outcome_working_days,
-                services.holidays,
+            due = outcome_due(
+                appeal.respond_by, appeal.logged_at.astimezone(services.zone).date(), clock_of(services)
             )
             if today < due:
                 continue

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards import appeal as appeal_cards
 from cards import decision as decision_cards
-from dialogs import appeals, permissions
+from dialogs import permissions
 from dialogs.appeals import clock_of
 from dialogs.links import LetterLink
 from dialogs.turn import Services
@@ -34,7 +34,7 @@ from policy.decisions import (
     RestrictionStatus,
     RestrictionType,
 )
-from storage import audit, case_facts, decisions, people
+from storage import appealable, audit, case_facts, decisions, people
 from storage.models import (
     Appeal,
     Customer,
@@ -177,7 +177,7 @@ async def _content(
             letter_date,
         )
     elif kind is LetterKind.APPEAL_OUTCOME and appeal is not None and appeal.route is not None:
-        appealed = await appeals.appealed(session, appeal)
+        appealed = await appealable.appealed_restrictions(session, appeal)
         effect = EFFECTS[outcome] if outcome else Effect.CONFIRMED
         if appeal.route == AppealRoute.COMPLAINTS_PROCEDURE.value:
             pass  # a complaint's response changes no restriction

@@ -19,12 +19,20 @@ from datetime import date
 from enum import StrEnum
 
 from policy.decisions import AppealOutcome, AppealRoute, DecidingBody
+from policy.roles import Role
 from policy.working_days import add_months, add_working_days
 
 ROUTE_LABELS: dict[AppealRoute, str] = {
     AppealRoute.COMPLAINTS_PROCEDURE: "the complaints handling procedure",
     AppealRoute.COMPLAINTS_REVIEW_GROUP: "the Complaints Review Group",
     AppealRoute.CHIEF_EXECUTIVE: "the Chief Executive",
+}
+
+# Who hears an appeal on each route.
+HEARERS: dict[AppealRoute, Role] = {
+    AppealRoute.COMPLAINTS_PROCEDURE: Role.COMPLAINTS_TEAM,
+    AppealRoute.COMPLAINTS_REVIEW_GROUP: Role.COMPLAINTS_REVIEW_GROUP,
+    AppealRoute.CHIEF_EXECUTIVE: Role.CHIEF_EXECUTIVE,
 }
 
 # The SPSO's model complaints handling procedure: six months to complain, a Stage 1 response in
@@ -179,6 +187,12 @@ def respond_by(hearing: Hearing, received: date, clock: Clock) -> date:
     """When the outcome is due: a complaint's stage has its own time, an appeal the council's target."""
     days = STAGE_WORKING_DAYS.get(hearing.stage or 0, clock.outcome_working_days)
     return add_working_days(received, days, clock.holidays)
+
+
+def outcome_due(kept: date | None, logged_on: date, clock: Clock) -> date:
+    """An open appeal's due day: the one kept when it was logged, or for one logged before the
+    register kept it, the council's target from the day it was logged."""
+    return kept or add_working_days(logged_on, clock.outcome_working_days, clock.holidays)
 
 
 def body_of(route: AppealRoute) -> DecidingBody:

@@ -4,17 +4,12 @@ case: never from a card, and never only from the record the card names."""
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from policy.appeals import HEARERS
 from policy.decisions import AppealOutcome, AppealRoute, ReviewOutcome
 from policy.permissions import Case, Facts, Hearing, Step, StepKind
 from policy.roles import Role
 from storage.appealable import restrictions_appealed
 from storage.models import Appeal, Decision, Incident, Restriction, Review, ServiceArea
-
-ROUTE_ROLES = {
-    AppealRoute.COMPLAINTS_PROCEDURE: Role.COMPLAINTS_TEAM,
-    AppealRoute.COMPLAINTS_REVIEW_GROUP: Role.COMPLAINTS_REVIEW_GROUP,
-    AppealRoute.CHIEF_EXECUTIVE: Role.CHIEF_EXECUTIVE,
-}
 
 
 def _lines(restrictions: dict[int, int | None]) -> dict[int, int]:
@@ -50,7 +45,7 @@ class _History:
             previous = by_id.get(previous.previous_appeal_id) if previous.previous_appeal_id else None
         return Hearing(
             appeal.id,
-            ROUTE_ROLES[AppealRoute(appeal.route)] if appeal.route else None,
+            HEARERS[AppealRoute(appeal.route)] if appeal.route else None,
             self.appealed.get(appeal.id, frozenset()),
             frozenset(earlier),
             appeal.logged_by_id,
@@ -63,7 +58,7 @@ class _History:
             # Upheld, from the customer's side: the decision, and the line, overturned.
             upheld = a.outcome == AppealOutcome.UPHELD.value and a.route is not None
             if upheld and line in self.appealed.get(a.id, frozenset()):
-                found = ROUTE_ROLES[AppealRoute(a.route)]
+                found = HEARERS[AppealRoute(a.route)]
         return found
 
 

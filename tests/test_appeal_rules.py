@@ -152,3 +152,11 @@ def test_outcomes_speak_from_the_customers_side():
 )
 def test_calendar_months(start, months, expected):
     assert add_months(start, months) == expected
+
+
+def test_an_open_appeals_due_day_is_the_one_kept_or_for_an_older_one_the_target():
+    from policy.appeals import outcome_due
+
+    assert outcome_due(date(2027, 1, 18), date(2027, 1, 11), CLOCK) == date(2027, 1, 18)
+    # Logged before the register kept the day: 20 working days on, St Andrew's Day not one.
+    assert outcome_due(None, date(2026, 11, 23), CLOCK) == date(2026, 12, 22)

@@ -29,11 +29,6 @@ STATE_LABELS = {
     IncidentStatus.DECIDED.value: "Decided",
 }
 STAGE_LABELS = {"due_soon": "Due soon", "due": "Due", "overdue": "Overdue", "escalated": "Escalated"}
-ROUTE_ROLES = {
-    Role.COMPLAINTS_TEAM: AppealRoute.COMPLAINTS_PROCEDURE.value,
-    Role.COMPLAINTS_REVIEW_GROUP: AppealRoute.COMPLAINTS_REVIEW_GROUP.value,
-    Role.CHIEF_EXECUTIVE: AppealRoute.CHIEF_EXECUTIVE.value,
-}
 LETTER_KIND_LABELS = {
     "decision": "Decision letter",
     "variation": "Variation letter",

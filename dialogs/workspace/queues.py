@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from cards.formatting import local_date, local_time
+from dialogs.appeals import clock_of
 from dialogs.turn import Actor, Services
 from dialogs.workspace.common import (
     HOME_SHOWN,
     LETTER_KIND_LABELS,
-    ROUTE_ROLES,
     STATE_LABELS,
     areas_for,
     category_label,
@@ -22,8 +22,8 @@ from dialogs.workspace.common import (
     roles_line,
     route_label,
 )
+from policy.appeals import HEARERS, outcome_due
 from policy.roles import Roles
-from policy.working_days import add_working_days
 from storage import workspace
 from workspace.html import (
     Html,
@@ -115,12 +115,8 @@ def _restrictions_table(ctx: Context, rows: list, caption: str) -> Html:
 
 
 def appeal_deadline(services: Services, row: workspace.AppealRow) -> date:
-    """When the outcome is due, as the appeal was logged: a complaint's stage has its own time, an
-    appeal the council's target (appeals logged before that was kept: the target from the day)."""
-    if row.respond_by is not None:
-        return row.respond_by
-    logged = row.logged_at.astimezone(services.zone).date()
-    return add_working_days(logged, services.appeal_outcome_working_days, services.holidays)
+    """When the outcome is due, as the appeal was logged (its stage's, or the council's target)."""
+    return outcome_due(row.respond_by, row.logged_at.astimezone(services.zone).date(), clock_of(services))
 
 
 def _appeals_table(ctx: Context, rows: list, caption: str) -> Html:
@@ -206,7 +202,7 @@ async def _undelivered(ctx: Context) -> workspace.Listed:
 def _routes_heard(roles: Roles) -> list[str] | None:
     if roles.is_register_keeper:
         return None
-    return [route_value for role, route_value in ROUTE_ROLES.items() if roles.has(role)]
+    return [route.value for route, role in HEARERS.items() if roles.has(role)]
 
 
 async def _appeals(ctx: Context) -> workspace.Listed:
@@ -302,7 +298,7 @@ def _manager(actor: Actor) -> bool:
 
 
 def _hears_appeals(actor: Actor) -> bool:
-    return actor.roles.is_register_keeper or any(actor.roles.has(role) for role in ROUTE_ROLES)
+    return actor.roles.is_register_keeper or any(actor.roles.has(role) for role in HEARERS.values())
 
 
 QUEUES: dict[str, Queue] = {
